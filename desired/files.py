@@ -1,0 +1,236 @@
+"""Desired state ↔ a tree of files (a git tree, a directory, a push).
+
+One loader for every source, so the CLI, the pre-receive hook, `hive validate`
+and `hive desired import` all refuse the same inputs with the same messages.
+Parsing is per file (``parse_agent``) so the meta repo can cache parsed blobs
+by object id and a 1,000-agent swarm reloads in milliseconds after a change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, get_args
+
+from pydantic import BaseModel, ValidationError
+
+from desired.errors import DesiredStateError, Problem
+from desired.rules import AGENTS_DIR, HIVE_FILE, check_agent, check_settings, check_swarm
+from desired.schema import AgentSpec, DesiredState, SwarmSettings
+
+KEPT_FILES = frozenset({"README.md", ".gitignore", ".gitattributes"})
+LAYOUT_FIX = (
+    "the meta repo holds hive.json, agents/<name>.json, agents/<name>/agent.nix "
+    "and optionally README.md; move or delete this file"
+)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _json_path(loc: tuple[int | str, ...]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+
+
+def _model_at(cls: Any, loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model that owns the object at ``loc`` (to list its fields)."""
+    current: Any = cls
+    for part in loc:
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(str(part))
+            current = field.annotation if field else None
+        else:
+            args = [a for a in get_args(current) if a is not type(None) and a is not Ellipsis]
+            current = args[-1] if args else None
+        args = [a for a in get_args(current) if a is not type(None)]
+        if len(args) == 1 and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+            current = args[0]
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return current
+    return None
+
+
+_TYPE_FIX = {
+    "string_type": 'use a JSON string, e.g. "text"',
+    "bool_type": "use true or false",
+    "bool_parsing": "use true or false",
+    "tuple_type": 'use a JSON list, e.g. ["a", "b"]',
+    "list_type": 'use a JSON list, e.g. ["a", "b"]',
+    "dict_type": "use a JSON object { ... }",
+    "model_type": "use a JSON object { ... }",
+}
+
+
+def _describe(err: Any, cls: type[BaseModel]) -> tuple[str, str]:
+    kind = err["type"]
+    loc = tuple(err["loc"])
+    if kind == "extra_forbidden":
+        field = str(loc[-1])
+        owner = _model_at(cls, loc[:-1])
+        known = sorted(owner.model_fields) if owner else []
+        close = difflib.get_close_matches(field, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown field {field!r}{hint}", f"remove it; known fields here: {', '.join(known)}"
+    if kind == "missing":
+        return "required field is missing", f"add {str(loc[-1])!r}"
+    if kind == "enum":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"{err['input']!r} is not allowed", f"use one of {expected}"
+    got = json.dumps(err.get("input"), default=str)[:60]
+    want = _TYPE_FIX.get(kind, "see `hive schema` for the expected type")
+    return f"{err['msg'].lower()}, got {got}", want
+
+
+def validate_json(cls: type[BaseModel], file: str, data: bytes) -> tuple[Any, list[Problem]]:
+    try:
+        raw = json.loads(data, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        return None, [Problem(file, "$", f"key {exc.args[0]!r} appears twice", "keep only one of them")]
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        where = f"line {exc.lineno} column {exc.colno}: " if isinstance(exc, json.JSONDecodeError) else ""
+        return None, [Problem(file, "$", f"not valid JSON: {where}{exc}", "fix the JSON syntax")]
+    if not isinstance(raw, dict):
+        return None, [Problem(file, "$", "must be a JSON object", "wrap the fields in { }")]
+    try:
+        return cls.model_validate(raw), []
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            message, fix = _describe(err, cls)
+            problems.append(Problem(file, _json_path(tuple(err["loc"])), message, fix))
+        return None, problems
+
+
+def parse_settings(data: bytes, file: str = HIVE_FILE) -> tuple[SwarmSettings | None, list[Problem]]:
+    settings, problems = validate_json(SwarmSettings, file, data)
+    if settings is not None:
+        problems.extend(check_settings(settings, file))
+    return (settings if not problems else None), problems
+
+
+def parse_agent(file: str, data: bytes) -> tuple[AgentSpec | None, list[Problem]]:
+    spec, problems = validate_json(AgentSpec, file, data)
+    if spec is not None:
+        problems.extend(check_agent(spec, file))
+    return (spec if not problems else None), problems
+
+
+def classify(path: str) -> tuple[str, str]:
+    """('settings'|'agent'|'nix'|'kept'|'unknown', agent name or '')."""
+    if path == HIVE_FILE:
+        return "settings", ""
+    if path in KEPT_FILES:
+        return "kept", ""
+    parts = path.split("/")
+    if len(parts) == 2 and parts[0] == AGENTS_DIR and parts[1].endswith(".json"):
+        return "agent", parts[1].removesuffix(".json")
+    if len(parts) == 3 and parts[0] == AGENTS_DIR and parts[2] == "agent.nix":
+        return "nix", parts[1]
+    return "unknown", ""
+
+
+def assemble(
+    settings: SwarmSettings | None,
+    agents: Mapping[str, AgentSpec],
+    nix: Mapping[str, str],
+    kept: Mapping[str, bytes],
+    problems: list[Problem],
+) -> DesiredState:
+    """Put parsed files together, run the cross-object rules, raise if anything is wrong."""
+    if settings is None and not any(p.file == HIVE_FILE for p in problems):
+        problems.append(
+            Problem(HIVE_FILE, "$", "missing", "restore hive.json (`hive init` writes a default)")
+        )
+    if problems:
+        raise DesiredStateError(problems)
+    state = DesiredState(
+        settings=settings or SwarmSettings(),
+        agents={k: agents[k] for k in sorted(agents)},
+        agent_nix={k: nix[k] for k in sorted(nix)},
+        extra_files=dict(kept),
+    )
+    swarm_problems = list(check_swarm(state))
+    if swarm_problems:
+        raise DesiredStateError(swarm_problems)
+    return state
+
+
+def load_files(files: Mapping[str, bytes]) -> DesiredState:
+    """Parse and validate a whole tree given as {relative path: bytes}."""
+    problems: list[Problem] = []
+    settings: SwarmSettings | None = None
+    agents: dict[str, AgentSpec] = {}
+    nix: dict[str, str] = {}
+    kept: dict[str, bytes] = {}
+    for path in sorted(files):
+        kind, name = classify(path)
+        data = files[path]
+        if kind == "settings":
+            settings, found = parse_settings(data)
+            problems.extend(found)
+        elif kind == "agent":
+            spec, found = parse_agent(path, data)
+            problems.extend(found)
+            if spec is not None:
+                agents[name] = spec
+        elif kind == "nix":
+            try:
+                nix[name] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                problems.append(Problem(path, "$", "is not UTF-8 text", "save it as UTF-8"))
+        elif kind == "kept":
+            kept[path] = data
+        else:
+            problems.append(Problem(path, "$", "unexpected file", LAYOUT_FIX))
+    return assemble(settings, agents, nix, kept, problems)
+
+
+def dump_model(model: BaseModel) -> bytes:
+    return (json.dumps(model.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def dump_files(state: DesiredState) -> dict[str, bytes]:
+    files: dict[str, bytes] = {HIVE_FILE: dump_model(state.settings)}
+    for name, spec in state.agents.items():
+        files[f"{AGENTS_DIR}/{name}.json"] = dump_model(spec)
+    for name, text in state.agent_nix.items():
+        files[f"{AGENTS_DIR}/{name}/agent.nix"] = text.encode()
+    files.update(state.extra_files)
+    return files
+
+
+def read_dir(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` (skipping .git), keyed by its POSIX path relative to root."""
+    if not root.is_dir():
+        raise DesiredStateError([Problem(str(root), "$", "is not a directory", "pass a directory")])
+    files: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if rel.parts[0] == ".git" or not path.is_file():
+            continue
+        files[rel.as_posix()] = path.read_bytes()
+    return files
+
+
+def write_dir(root: Path, files: Mapping[str, bytes]) -> None:
+    for rel, data in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+
+
+def iter_problem_lines(exc: DesiredStateError) -> Iterator[str]:
+    for problem in exc.problems:
+        yield str(problem)

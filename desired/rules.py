@@ -1,0 +1,170 @@
+"""Rules beyond types: name shapes, one manager, recipients that exist, MCP keys.
+
+Each rule yields ``Problem``s naming the file, the JSON path, what is wrong
+and how to fix it. Rules never stop at the first problem: an operator fixing
+a push wants the whole list at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+from desired.errors import Problem
+from desired.names import BROADCAST, MANAGER_ALIAS, NAME_FIX, OPERATOR, name_problem
+from desired.schema import AgentSpec, DesiredState, McpServer, Role, SwarmSettings
+
+HIVE_FILE = "hive.json"
+AGENTS_DIR = "agents"
+RESERVED_MCP_KEY = "hyperhive"
+MAX_DESCRIPTION = 4000
+_MODEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\[\]-]*")
+_MCP_KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def agent_file(name: str) -> str:
+    return f"{AGENTS_DIR}/{name}.json"
+
+
+def check_model(file: str, path: str, model: str) -> Iterator[Problem]:
+    if not _MODEL_RE.fullmatch(model) or len(model) > 100:
+        yield Problem(
+            file,
+            path,
+            f"{model!r} is not a model name",
+            'use a Claude model alias or id such as "sonnet", "opus", "haiku" or "claude-sonnet-4-5"',
+        )
+
+
+def check_mcp_servers(file: str, base: str, servers: dict[str, McpServer]) -> Iterator[Problem]:
+    for key, server in servers.items():
+        path = f"{base}.{key}"
+        if key.lower() == RESERVED_MCP_KEY:
+            yield Problem(
+                file,
+                path,
+                "the server name 'hyperhive' is taken by hyperhive's own tools",
+                "give this server another key, such as 'hyperhive-extra'",
+            )
+        elif not _MCP_KEY_RE.fullmatch(key) or "__" in key:
+            yield Problem(
+                file,
+                path,
+                f"{key!r} is not a usable MCP server key (claude names its tools mcp__<key>__<tool>)",
+                "use letters, digits, single underscores and hyphens, starting with a letter or digit",
+            )
+        if not server.command.strip():
+            yield Problem(file, f"{path}.command", "the command is empty", "set the executable to run")
+        for i, tool in enumerate(server.allowed_tools):
+            if not tool.strip():
+                yield Problem(
+                    file,
+                    f"{path}.allowed_tools[{i}]",
+                    "empty tool pattern",
+                    'remove it, or use "*" to allow every tool of this server',
+                )
+
+
+def check_settings(settings: SwarmSettings, file: str = HIVE_FILE) -> Iterator[Problem]:
+    pronouns = settings.operator_pronouns
+    if not pronouns.strip() or len(pronouns) > 40:
+        yield Problem(
+            file,
+            "$.operator_pronouns",
+            "must be 1–40 characters",
+            'for example "she/her" or "they/them"',
+        )
+    yield from check_model(file, "$.default_model", settings.default_model)
+    yield from check_mcp_servers(
+        file, "$.agent_defaults.extra_mcp_servers", settings.agent_defaults.extra_mcp_servers
+    )
+
+
+def check_agent(spec: AgentSpec, file: str) -> Iterator[Problem]:
+    """Rules that need only the one file."""
+    stem = file.removeprefix(f"{AGENTS_DIR}/").removesuffix(".json")
+    why = name_problem(stem)
+    if why is not None:
+        yield Problem(file, "$", f"the file name is not a valid agent name: {why}", NAME_FIX)
+    elif spec.name != stem:
+        yield Problem(
+            file,
+            "$.name",
+            f"name {spec.name!r} does not match the file name {stem!r}",
+            f'set "name" to "{stem}", or rename the file to agents/{spec.name}.json',
+        )
+    if spec.model is not None:
+        yield from check_model(file, "$.model", spec.model)
+    if len(spec.description) > MAX_DESCRIPTION:
+        yield Problem(
+            file,
+            "$.description",
+            f"is {len(spec.description)} characters; the limit is {MAX_DESCRIPTION}",
+            "shorten it and keep longer notes in the agent's state dir",
+        )
+    yield from check_mcp_servers(file, "$.extra_mcp_servers", spec.extra_mcp_servers)
+
+
+def _check_recipients(file: str, base: str, recipients: Iterable[str], known: set[str]) -> Iterator[Problem]:
+    seen: set[str] = set()
+    special = {MANAGER_ALIAS, OPERATOR, BROADCAST}
+    for i, recipient in enumerate(recipients):
+        path = f"{base}[{i}]"
+        if recipient in seen:
+            yield Problem(file, path, f"{recipient!r} is listed twice", "remove the duplicate")
+        seen.add(recipient)
+        if recipient in special or recipient in known:
+            continue
+        listing = ", ".join(sorted(known)) or "none"
+        yield Problem(
+            file,
+            path,
+            f"{recipient!r} is not an agent of this swarm",
+            f"use an agent name ({listing}), 'manager', 'operator' or '*'; or add agents/{recipient}.json",
+        )
+
+
+def check_swarm(state: DesiredState) -> Iterator[Problem]:
+    """Cross-object rules over the whole swarm."""
+    managers = [a for a in state.agents.values() if a.role is Role.MANAGER]
+    if not managers:
+        yield Problem(
+            AGENTS_DIR + "/",
+            "$",
+            "no agent has role 'manager'; a swarm needs exactly one",
+            'set "role": "manager" in one agent file (`hive init` names it manager)',
+        )
+    for extra in managers[1:]:
+        yield Problem(
+            agent_file(extra.name),
+            "$.role",
+            f"a second manager: {agent_file(managers[0].name)} is already the manager",
+            'set "role": "agent" in all but one of them',
+        )
+    named = state.agents.get(MANAGER_ALIAS)
+    if named is not None and named.role is not Role.MANAGER:
+        yield Problem(
+            agent_file(MANAGER_ALIAS),
+            "$.role",
+            "an agent named 'manager' must be the manager: agents address the manager by that name",
+            'set "role": "manager" here, or rename this agent',
+        )
+    known = set(state.agents)
+    for spec in state.agents.values():
+        yield from _check_recipients(
+            agent_file(spec.name), "$.allowed_recipients", spec.allowed_recipients, known
+        )
+    yield from _check_recipients(
+        HIVE_FILE,
+        "$.agent_defaults.allowed_recipients",
+        state.settings.agent_defaults.allowed_recipients,
+        known,
+    )
+    for name in state.agent_nix:
+        if name not in state.agents:
+            yield Problem(
+                f"{AGENTS_DIR}/{name}/agent.nix",
+                "$",
+                f"belongs to no agent: {agent_file(name)} does not exist",
+                f"add {agent_file(name)} or delete this file",
+            )

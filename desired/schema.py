@@ -1,0 +1,188 @@
+"""The desired-state schema: `hive.json` (swarm settings) and `agents/<name>.json`.
+
+Types only. Every rule that needs more than a type (name shapes, recipients
+that exist, one manager) lives in ``desired.rules`` so each can produce a
+Problem that names the file, the JSON path and the fix. Unknown fields are
+refused (``extra="forbid"``): a typo like ``"modle"`` must not silently do
+nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from desired.names import MANAGER_ALIAS, MAX_NAME_LENGTH, AgentName
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    MANAGER = "manager"
+
+
+class RunState(StrEnum):
+    RUNNING = "running"
+    STOPPED = "stopped"
+
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class McpServer(BaseModel):
+    """An extra MCP server the agent's claude may use, as `mcp__<key>__<tool>`."""
+
+    model_config = _STRICT
+
+    command: str = Field(description="Executable to start (absolute path or on PATH inside the agent).")
+    args: tuple[str, ...] = Field(default=(), description="Arguments passed to the command.")
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables.")
+    allowed_tools: tuple[str, ...] = Field(
+        default=("*",),
+        description='Tool names (or glob patterns) claude may call without asking; ["*"] allows all.',
+    )
+
+
+class AgentSpec(BaseModel):
+    """One agent: the contents of `agents/<name>.json`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"title": "hyperhive agent (agents/<name>.json)"},
+    )
+
+    name: str = Field(
+        description="Must equal the file name. Lowercase, starts with a letter, at most 11 characters.",
+        json_schema_extra={
+            "pattern": "^[a-z][a-z0-9]*(-[a-z0-9]+)*$",
+            "maxLength": MAX_NAME_LENGTH,
+        },
+    )
+    role: Role = Field(default=Role.AGENT, description="Exactly one agent in the swarm is the manager.")
+    model: str | None = Field(
+        default=None,
+        description="Claude model for this agent; null follows hive.json's default_model.",
+    )
+    state: RunState = Field(default=RunState.RUNNING, description="Whether the agent should be running.")
+    description: str = Field(
+        default="", description="What this agent is for; shown to the operator and peers."
+    )
+    allowed_recipients: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Who this agent may message: agent names, 'manager', 'operator' or '*' (broadcast). "
+            "Empty means anyone. The manager is always allowed."
+        ),
+    )
+    extra_mcp_servers: dict[str, McpServer] = Field(
+        default_factory=dict,
+        description="Extra MCP servers, keyed by server name (not 'hyperhive').",
+    )
+    suspended: bool = Field(
+        default=False, description="When true the reconciler leaves this agent exactly as it is."
+    )
+
+
+class AgentDefaults(BaseModel):
+    """Values copied into a new agent's file when it is added without them."""
+
+    model_config = _STRICT
+
+    state: RunState = RunState.RUNNING
+    allowed_recipients: tuple[str, ...] = ()
+    extra_mcp_servers: dict[str, McpServer] = Field(default_factory=dict)
+
+
+class SwarmSettings(BaseModel):
+    """Swarm-wide settings: the contents of `hive.json`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"title": "hyperhive swarm settings (hive.json)"},
+    )
+
+    operator_pronouns: str = Field(
+        default="they/them", description="How agents refer to the operator in prompts."
+    )
+    default_model: str = Field(default="sonnet", description="Model for agents whose model is null.")
+    agent_defaults: AgentDefaults = Field(
+        default_factory=AgentDefaults, description="Defaults for agents added by `hive agent add`."
+    )
+    allow_destroy_all: bool = Field(
+        default=False,
+        description="Let one reconcile pass destroy every agent (a guard against an emptied repo).",
+    )
+
+
+class DesiredState(BaseModel):
+    """The whole swarm at one revision of the meta repo."""
+
+    model_config = ConfigDict(frozen=True)
+
+    settings: SwarmSettings = Field(default_factory=SwarmSettings)
+    agents: dict[str, AgentSpec] = Field(default_factory=dict)
+    agent_nix: dict[str, str] = Field(
+        default_factory=dict, description="Free-form agents/<name>/agent.nix, by agent name."
+    )
+    extra_files: dict[str, bytes] = Field(
+        default_factory=dict, description="Other files kept verbatim (README.md and the like)."
+    )
+
+    def manager(self) -> AgentSpec | None:
+        return next((a for a in self.agents.values() if a.role is Role.MANAGER), None)
+
+    def effective_model(self, name: str) -> str:
+        return self.agents[name].model or self.settings.default_model
+
+    def resolve_recipient(self, recipient: str) -> str:
+        """Map the 'manager' alias to the manager's real name; other names pass through."""
+        manager = self.manager()
+        if recipient == MANAGER_ALIAS and manager is not None:
+            return manager.name
+        return recipient
+
+    def agent_names(self) -> list[AgentName]:
+        return [AgentName(n) for n in sorted(self.agents)]
+
+
+def agent_fingerprint(state: DesiredState, name: str) -> str:
+    """A hash of everything that, if changed, means the agent must be rebuilt.
+
+    Covers the resolved spec (with the effective model), its agent.nix and the
+    swarm settings an agent sees. ``suspended`` and ``state`` are left out:
+    stopping or suspending an agent is not a rebuild.
+    """
+    spec = state.agents[name]
+    payload: dict[str, Any] = spec.model_dump(mode="json", exclude={"suspended", "state"})
+    payload["model"] = state.effective_model(name)
+    payload["agent_nix"] = state.agent_nix.get(name, "")
+    payload["operator_pronouns"] = state.settings.operator_pronouns
+    blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of both file kinds, for `hive schema` and editors."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "hyperhive desired state",
+        "description": "hive.json holds SwarmSettings; each agents/<name>.json holds one AgentSpec.",
+        "$defs": {
+            "SwarmSettings": SwarmSettings.model_json_schema(),
+            "AgentSpec": AgentSpec.model_json_schema(),
+        },
+    }
+
+
+def schema_for(kind: str) -> Mapping[str, Any]:
+    if kind == "agent":
+        return AgentSpec.model_json_schema()
+    if kind == "swarm":
+        return SwarmSettings.model_json_schema()
+    return json_schema()

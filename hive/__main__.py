@@ -1,0 +1,3 @@
+from hive.cli.main import main
+
+main()

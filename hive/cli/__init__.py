@@ -1,0 +1,1 @@
+"""The `hive` command, one module per command group; `main.py` wires them together."""

@@ -1,0 +1,204 @@
+"""`hive propose|pending|approve|deny|history`: the approval gate and the audit log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from desired import proposals
+from desired.changes import parse_changeset
+from desired.errors import UserError
+from desired.proposals import Proposal
+from desired.repo import MetaRepo, commit_info
+from hive.cli.common import (
+    AuthorOpt,
+    JsonOpt,
+    StateDirOpt,
+    author,
+    console,
+    ok,
+    open_repo,
+    print_diff,
+    print_json,
+    print_table,
+)
+from hive.cli.writes import write
+
+
+def register(app: typer.Typer) -> None:
+    for name, fn in (
+        ("propose", propose),
+        ("pending", pending),
+        ("approve", approve),
+        ("deny", deny),
+        ("history", history),
+    ):
+        app.command(name)(fn)
+
+
+def propose(
+    file: Annotated[
+        Path,
+        typer.Option("--file", "-f", help='A change file: {"ops": [...]} (see docs/desired-state.md).'),
+    ],
+    description: Annotated[str, typer.Option("--description", "-d", help="Why: shown to the approver.")],
+    author_text: AuthorOpt = None,
+    state_dir: StateDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Propose a change for the operator to approve; main is not touched."""
+    if not file.is_file():
+        raise UserError(f"{file} does not exist; pass a change file with --file")
+    changes = parse_changeset(file.read_bytes(), str(file))
+    write(
+        state_dir,
+        changes,
+        author_text=author_text,
+        message=description,
+        propose=True,
+        as_json=as_json,
+    )
+
+
+def proposal_json(repo: MetaRepo, p: Proposal, with_diff: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": p.id,
+        "status": p.status.value,
+        "author": p.author,
+        "description": p.description,
+        "created_at": p.created_at.isoformat(),
+        "commit": p.commit,
+        "deploy": p.deploy,
+        "resolution": None,
+    }
+    if p.resolution:
+        r = p.resolution
+        data["resolution"] = {
+            "by": r.by,
+            "at": r.at.isoformat(),
+            "note": r.note,
+            "commit": r.commit,
+        }
+    if with_diff:
+        data["diff"] = proposals.diff(repo, p)
+    return data
+
+
+def pending(
+    all_: Annotated[bool, typer.Option("--all", help="Include approved and denied proposals.")] = False,
+    state_dir: StateDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List proposals awaiting approval, each with its diff."""
+    repo = open_repo(state_dir)
+    items = proposals.list_all(repo) if all_ else proposals.pending(repo)
+    if as_json:
+        print_json([proposal_json(repo, p) for p in items])
+        return
+    if not items:
+        ok("no pending proposals" if not all_ else "no proposals yet")
+        return
+    rows = []
+    for p in items:
+        res = p.resolution
+        rows.append(
+            [
+                p.id,
+                p.status.value,
+                p.author.split(" <")[0],
+                f"{p.created_at:%Y-%m-%d %H:%M}",
+                p.description,
+                f"{res.by}: {res.note}" if res else "",
+                p.deploy or "",
+            ]
+        )
+    print_table(
+        "proposals",
+        ["ID", "STATUS", "AUTHOR", "PROPOSED", "DESCRIPTION", "RESOLUTION", "DEPLOY"],
+        rows,
+    )
+    for p in items:
+        if p.status is proposals.ProposalStatus.PENDING:
+            console().print(f"\n[bold]proposal {p.id}[/] — {p.description}", markup=True)
+            print_diff(proposals.diff(repo, p))
+
+
+def approve(
+    pid: Annotated[int, typer.Argument(metavar="ID", help="Proposal id (from `hive pending`).")],
+    note: Annotated[str, typer.Option("--note", help="Optional note kept in the approved/<id> tag.")] = "",
+    author_text: AuthorOpt = None,
+    state_dir: StateDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Merge a proposal into main (refused, changing nothing, if it conflicts)."""
+    repo = open_repo(state_dir)
+    p = proposals.approve(repo, pid, by=author(author_text), note=note)
+    if as_json:
+        print_json(proposal_json(repo, p, with_diff=False))
+    else:
+        landed = p.resolution.commit[:12] if p.resolution else "?"
+        ok(f"approved proposal {pid}: main is now {landed} (tag approved/{pid})")
+
+
+def deny(
+    pid: Annotated[int, typer.Argument(metavar="ID", help="Proposal id (from `hive pending`).")],
+    note: Annotated[str, typer.Option("--note", help="Why; reaches the proposer.")] = "",
+    author_text: AuthorOpt = None,
+    state_dir: StateDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deny a proposal; the note is kept in the denied/<id> tag."""
+    repo = open_repo(state_dir)
+    p = proposals.deny(repo, pid, by=author(author_text), note=note)
+    if as_json:
+        print_json(proposal_json(repo, p, with_diff=False))
+    else:
+        ok(f"denied proposal {pid} (tag denied/{pid})")
+
+
+def history(
+    name: Annotated[str | None, typer.Argument(help="Only changes to this agent.")] = None,
+    limit: Annotated[int, typer.Option(help="How many commits to look back through.")] = 20,
+    state_dir: StateDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who changed what in desired state, when, with the diff (newest first)."""
+    repo = open_repo(state_dir)
+    paths = [f"agents/{name}.json", f"agents/{name}/"] if name else None
+    entries = []
+    for commit in repo.log(limit=limit):
+        parent = commit.parent_ids[0] if commit.parent_ids else None
+        diff = repo.diff(parent, commit.id, paths)
+        if paths is not None and not diff:
+            continue
+        entries.append((commit_info(commit), diff))
+    if as_json:
+        print_json(
+            [
+                {
+                    "revision": i.revision,
+                    "author": i.author,
+                    "email": i.email,
+                    "when": i.when.isoformat(),
+                    "message": i.message,
+                    "diff": d,
+                }
+                for i, d in entries
+            ]
+        )
+        return
+    if not entries:
+        ok(f"no changes to {name} in the last {limit} commits" if name else "no history")
+        return
+    out = console()
+    for info, diff in entries:
+        out.print(
+            f"[bold yellow]{info.revision[:12]}[/] {info.when:%Y-%m-%d %H:%M:%S} "
+            f"[bold]{info.author}[/] <{info.email}>",
+            markup=True,
+        )
+        out.print(f"    {info.message.splitlines()[0] if info.message else ''}", markup=False)
+        print_diff(diff)
+        out.print()

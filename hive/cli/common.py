@@ -1,0 +1,130 @@
+"""What every `hive` command shares: options, output, the meta repo, errors → exit codes.
+
+Exit codes: 0 ok; 1 a user error (the message says what to fix); 2 reserved
+for "changes pending" (`hive reconcile --dry-run`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from desired.repo import Author, MetaRepo
+from hive_core.paths import STATE_DIR_ENV, StateLayout
+
+EXIT_OK, EXIT_USER_ERROR, EXIT_CHANGES = 0, 1, 2
+
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        envvar=STATE_DIR_ENV,
+        help="hyperhive's state dir (default ./.hive).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for machines instead of a table.")]
+AuthorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--author",
+        envvar="HIVE_AUTHOR",
+        help="Who makes this change: 'Name <email>' or a name (default: git's user.name, else 'operator').",
+        show_default=False,
+    ),
+]
+
+
+def layout(state_dir: Path | None) -> StateLayout:
+    return StateLayout.resolve(state_dir)
+
+
+def open_repo(state_dir: Path | None) -> MetaRepo:
+    return MetaRepo(layout(state_dir).meta)
+
+
+def _git_identity() -> str | None:
+    try:
+        name = subprocess.run(
+            ["git", "config", "--global", "user.name"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        email = subprocess.run(
+            ["git", "config", "--global", "user.email"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+    except OSError:
+        return None
+    if not name:
+        return None
+    return f"{name} <{email}>" if email else name
+
+
+def author(value: str | None) -> Author:
+    return Author.parse(value or _git_identity() or "operator")
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+
+
+def err_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console().print(table)
+
+
+def print_diff(text: str) -> None:
+    from rich.text import Text
+
+    out = console()
+    for line in text.splitlines():
+        style = ""
+        if line.startswith(("+++", "---", "diff ", "index ")):
+            style = "bold"
+        elif line.startswith("+"):
+            style = "green"
+        elif line.startswith("-"):
+            style = "red"
+        elif line.startswith("@@"):
+            style = "cyan"
+        out.print(Text(line, style=style))
+
+
+def ok(message: str) -> None:
+    console().print(message)
+
+
+def fail(message: str, code: int = EXIT_USER_ERROR) -> typer.Exit:
+    from rich.text import Text
+
+    err_console().print(Text.assemble(("error: ", "bold red"), message))
+    return typer.Exit(code)
+
+
+def editor() -> list[str]:
+    import shlex
+
+    return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")

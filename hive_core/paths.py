@@ -1,0 +1,54 @@
+"""Where everything lives under the state dir (default `./.hive`, NixOS `/var/lib/hyperhive`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_STATE_DIR = Path(".hive")
+STATE_DIR_ENV = "HIVE_STATE_DIR"
+
+
+@dataclass(frozen=True)
+class StateLayout:
+    root: Path
+
+    @classmethod
+    def resolve(cls, state_dir: Path | None = None) -> StateLayout:
+        if state_dir is None:
+            env = os.environ.get(STATE_DIR_ENV)
+            state_dir = Path(env) if env else DEFAULT_STATE_DIR
+        return cls(state_dir.expanduser().absolute())
+
+    @property
+    def meta(self) -> Path:
+        return self.root / "meta.git"
+
+    @property
+    def db(self) -> Path:
+        return self.root / "hive.sqlite"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def admin_socket(self) -> Path:
+        return self.run / "admin.sock"
+
+    @property
+    def manager_socket(self) -> Path:
+        return self.run / "manager.sock"
+
+    def agent_socket(self, name: str) -> Path:
+        return self.run / "agents" / f"{name}.sock"
+
+    def agent_dir(self, name: str) -> Path:
+        return self.root / "agents" / name
+
+    def agent_state(self, name: str) -> Path:
+        return self.agent_dir(name) / "state"
+
+    def agent_build(self, name: str) -> Path:
+        return self.agent_dir(name) / "build"
