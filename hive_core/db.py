@@ -1,0 +1,60 @@
+"""Opening a store: apsw, WAL, and `PRAGMA user_version` migrations run on open.
+
+Each store is one sqlite file with one ordered list of migrations; the
+file's ``user_version`` is how many have run. Migrations run in one
+transaction each, so a crash mid-migration leaves the previous version
+intact. A file from a *newer* hyperhive is refused rather than damaged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import apsw
+
+from desired.errors import PermanentError
+
+log = logging.getLogger(__name__)
+
+Migration = str | Callable[[apsw.Connection], None]
+"""SQL text (may hold several statements) or a function for data migrations."""
+
+
+def open_db(path: Path, migrations: Sequence[Migration], *, busy_timeout_ms: int = 5000) -> apsw.Connection:
+    """Open (creating if needed) and migrate the store at ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = apsw.Connection(str(path))
+    conn.setbusytimeout(busy_timeout_ms)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    migrate(conn, migrations, path)
+    return conn
+
+
+def user_version(conn: apsw.Connection) -> int:
+    row = conn.execute("PRAGMA user_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: apsw.Connection, migrations: Sequence[Migration], path: Path | str = "?") -> int:
+    """Bring ``conn`` up to ``len(migrations)``; returns the number of migrations run."""
+    current = user_version(conn)
+    target = len(migrations)
+    if current > target:
+        raise PermanentError(
+            f"{path} has schema version {current} but this hyperhive knows only {target}; "
+            "upgrade hyperhive (or restore a backup) instead of downgrading"
+        )
+    for version in range(current, target):
+        step = migrations[version]
+        with conn:  # one transaction per migration
+            if callable(step):
+                step(conn)
+            else:
+                conn.execute(step)
+            conn.execute(f"PRAGMA user_version = {version + 1}")
+        log.info("migrated %s to schema version %d", path, version + 1)
+    return target - current

@@ -1,0 +1,67 @@
+"""What an agent's harness is told at launch: written by the reconciler, read inside the sandbox.
+
+The reconciler renders one ``AgentLaunchConfig`` per agent into
+``<state>/agents/<name>/build/agent.json``; the runtime makes it visible to
+the harness at ``/etc/hyperhive/agent.json`` (read-only) and points
+``HIVE_AGENT_CONFIG`` at it. On NixOS the same JSON is what
+`nix/templates/harness-base.nix` reads with ``builtins.fromJSON``. The
+harness may import this module (like `wire` and `client`): it is the
+contract between the two sides.
+
+Inside the sandbox:
+
+    /state                       the agent's own state dir (read-write); HOME=/state/home
+    /run/hive/hive.sock          the agent's socket (identity = this socket)
+    /etc/hyperhive/agent.json    this file
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SANDBOX_STATE = "/state"
+SANDBOX_HOME = "/state/home"
+SANDBOX_SOCKET = "/run/hive/hive.sock"
+SANDBOX_CONFIG = "/etc/hyperhive/agent.json"
+
+ENV_CONFIG = "HIVE_AGENT_CONFIG"
+ENV_SOCKET = "HIVE_SOCKET"
+ENV_STATE = "HIVE_AGENT_STATE"
+
+
+class LaunchMcpServer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    command: str
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    allowed_tools: list[str] = Field(default_factory=lambda: ["*"])
+
+
+class AgentLaunchConfig(BaseModel):
+    """Everything the harness needs to know about its agent, resolved from desired state."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    role: str  # "agent" | "manager"
+    model: str  # effective model (desired, or the swarm default)
+    description: str = ""
+    operator_pronouns: str = "they/them"
+    allowed_recipients: list[str] = Field(default_factory=list)
+    extra_mcp_servers: dict[str, LaunchMcpServer] = Field(default_factory=dict)
+    web_port: int = 0  # the agent page's port on 127.0.0.1, assigned by the reconciler; 0 = none
+    revision: str = ""  # meta repo revision this config was rendered from
+    fingerprint: str = ""  # desired.schema.agent_fingerprint at that revision
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.model_dump(mode="json"), indent=2) + "\n")
+        tmp.replace(path)
+
+    @classmethod
+    def read(cls, path: Path) -> AgentLaunchConfig:
+        return cls.model_validate_json(path.read_bytes())
