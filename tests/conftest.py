@@ -1,0 +1,61 @@
+"""Fixtures every test area shares: a fresh state dir and a real `hive` subprocess runner.
+
+`hive` runs as a real process (``python -m hive``) with this checkout first on
+PYTHONPATH, so the code under test is what git hooks and sandboxes run too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+    env.pop("HIVE_STATE_DIR", None)
+    env.setdefault("HIVE_AUTHOR", "Test Operator <operator@example.test>")
+    env.update(extra)
+    return env
+
+
+HiveRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "hive-state"
+
+
+@pytest.fixture
+def hive(state_dir: Path) -> HiveRunner:
+    """Run `hive ARGS... --state-dir <tmp>`; returns the completed process (never raises)."""
+
+    def run(
+        *args: str,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+        state: bool = True,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "hive", *args]
+        if state:
+            argv += ["--state-dir", str(state_dir)]
+        return subprocess.run(
+            argv,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=subprocess_env(**(env or {})),
+            check=False,
+        )
+
+    return run
