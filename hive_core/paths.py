@@ -52,3 +52,15 @@ class StateLayout:
 
     def agent_build(self, name: str) -> Path:
         return self.agent_dir(name) / "build"
+
+    def socket_for(self, name: str, *, is_manager: bool) -> Path:
+        """The host end of an agent's socket.
+
+        The manager's is `run/manager.sock`; every other agent's is `run/agents/<name>.sock`.
+        """
+        return self.manager_socket if is_manager else self.agent_socket(name)
+
+    @property
+    def secrets(self) -> Path:
+        """0600 file of KEY=value lines (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) passed to every agent."""
+        return self.root / "secrets.env"
