@@ -211,3 +211,14 @@ def deny(repo: MetaRepo, pid: ProposalId, *, by: Author, note: str = "") -> Prop
 
 def proposed_state(repo: MetaRepo, proposal: Proposal) -> DesiredState:
     return repo.load_tree(repo.commit_at(pygit2.Oid(hex=proposal.commit)).tree)
+
+
+def approvals_by_commit(repo: MetaRepo) -> dict[str, tuple[ProposalId, str]]:
+    """Commit on main → (proposal id, approver), read from the approved/<id> tags."""
+    found: dict[str, tuple[ProposalId, str]] = {}
+    for suffix in repo.tags(_APPROVED):
+        if suffix.isdigit():
+            meta = _tag_meta(repo, f"{_APPROVED}{suffix}")
+            if meta is not None:
+                found[meta[3]] = (int(suffix), meta[0])
+    return found
