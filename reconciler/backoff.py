@@ -13,8 +13,18 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-BASE, CAP, FACTOR, JITTER = 1.0, 300.0, 2.0, 0.2
-STALL_AFTER = 5
+
+@dataclass(frozen=True)
+class Policy:
+    base: float = 1.0
+    cap: float = 300.0
+    factor: float = 2.0
+    jitter: float = 0.2
+    stall_after: int = 5
+
+    def delay(self, failures: int, rng: random.Random) -> float:
+        raw = min(self.cap, self.base * self.factor ** max(0, failures - 1))
+        return raw * (1 + rng.uniform(-self.jitter, self.jitter))
 
 
 @dataclass(frozen=True)
@@ -25,11 +35,12 @@ class Retry:
     next_at: float = 0.0  # monotonic clock; 0 = may run now
     permanent: bool = False
     error: str = ""
-    fingerprint: str = ""  # desired fingerprint when it failed; a change resets a permanent stall
+    fingerprint: str = ""  # desired fingerprint when it failed; a change lifts a permanent stall
+    stall_after: int = 5
 
     @property
     def stalled(self) -> bool:
-        return self.permanent or self.failures >= STALL_AFTER
+        return self.permanent or self.failures >= self.stall_after
 
     def ready(self, now: float, fingerprint: str) -> bool:
         if self.permanent:
@@ -37,16 +48,20 @@ class Retry:
         return now >= self.next_at
 
 
-def delay_for(failures: int, rng: random.Random) -> float:
-    raw = min(CAP, BASE * FACTOR ** max(0, failures - 1))
-    return raw * (1 + rng.uniform(-JITTER, JITTER))
-
-
 def failed(
-    retry: Retry, now: float, error: str, *, permanent: bool, fingerprint: str, rng: random.Random
+    retry: Retry,
+    now: float,
+    error: str,
+    *,
+    permanent: bool,
+    fingerprint: str,
+    rng: random.Random,
+    policy: Policy | None = None,
 ) -> Retry:
+    policy = policy or Policy()
     failures = retry.failures + 1
-    return Retry(failures, now + delay_for(failures, rng), permanent, error, fingerprint)
+    next_at = now + policy.delay(failures, rng)
+    return Retry(failures, next_at, permanent, error, fingerprint, policy.stall_after)
 
 
 def forgive(retry: Retry) -> Retry:

@@ -21,14 +21,14 @@ import logging
 import random
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from desired.errors import HiveError, PermanentError, TemporaryError
 from desired.repo import MetaRepo, Snapshot
 from hive_core.paths import StateLayout
 from hive_core.stores.deploys import DeployStore, HistoryRow, deploys_path, open_deploys
 from reconciler import act
-from reconciler.backoff import Retry, failed, forgive
+from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.events import EventSink, LogSink
 from reconciler.health import AgentSockets, AliveHealth, HarnessRegistry, NoSockets
 from reconciler.model import Action, Applied, ContainerState, Observed, Plan, wants_running
@@ -46,6 +46,7 @@ class LoopSettings:
     resync: float = 30.0  # seconds between periodic passes (±10 % jitter)
     concurrency: int = 4
     health_timeout: float = 30.0
+    backoff: Policy = field(default_factory=Policy)
 
 
 class Reconciler:
@@ -171,8 +172,10 @@ class Reconciler:
 
     def _failed(self, action: Action, error: str, *, permanent: bool) -> str:
         old = self.retry.get(action.name, Retry())
+        policy = self.settings.backoff
+        now = self.clock()
         new = failed(
-            old, self.clock(), error, permanent=permanent, fingerprint=action.fingerprint, rng=self.rng
+            old, now, error, permanent=permanent, fingerprint=action.fingerprint, rng=self.rng, policy=policy
         )
         self.retry[action.name] = new
         when = "until desired state changes" if permanent else f"retry in {new.next_at - self.clock():.1f}s"

@@ -8,7 +8,7 @@ the agent's ``description`` in desired state (so no per-agent command is
 needed), as space-separated words:
 
     fake:exit=N        exit at once with code N (a crash loop)
-    fake:probe=PATH    try to list and read PATH; write what happened to /state/probe.txt
+    fake:probe=P1,P2   try to list and read each path; write what happened to /state/probe.txt
     fake:slow=S        sleep S seconds before saying hello (a slow start)
 """
 
@@ -32,17 +32,19 @@ def _options(description: str) -> dict[str, str]:
     return out
 
 
-def _probe(target: str, state: Path) -> None:
-    try:
-        found = os.listdir(target)
-        for entry in found:
-            full = os.path.join(target, entry)
-            if os.path.isfile(full):
-                Path(full).read_bytes()
-        result = f"READ {target}: {sorted(found)}"
-    except OSError as exc:
-        result = f"DENIED {target}: {exc.__class__.__name__}"
-    (state / "probe.txt").write_text(result + "\n")
+def _probe(targets: str, state: Path) -> None:
+    results = []
+    for target in targets.split(","):
+        try:
+            found = os.listdir(target)
+            for entry in found:
+                full = os.path.join(target, entry)
+                if os.path.isfile(full):
+                    Path(full).read_bytes()
+            results.append(f"READ {target}: {sorted(found)}")
+        except OSError as exc:
+            results.append(f"DENIED {target}: {exc.__class__.__name__}")
+    (state / "probe.txt").write_text("\n".join(results) + "\n")
 
 
 def _hello(path: str) -> socket.socket | None:

@@ -23,6 +23,7 @@ class HelloHost:
         self.servers: dict[str, asyncio.base_events.Server] = {}
         self.hellos: dict[str, list[float]] = {}
         self.changed = asyncio.Condition()
+        self.clients: dict[str, set[asyncio.StreamWriter]] = {}
 
     async def open_agent(self, name: str, *, is_manager: bool) -> Path:
         path = self.layout.socket_for(name, is_manager=is_manager)
@@ -37,11 +38,15 @@ class HelloHost:
 
     async def close_agent(self, name: str) -> None:
         server = self.servers.pop(name, None)
+        for writer in self.clients.pop(name, set()):
+            writer.close()
         if server is not None:
             server.close()
+            await server.wait_closed()
 
     async def _serve(self, name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
+        self.clients.setdefault(name, set()).add(writer)
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
             async for line in reader:
                 request = json.loads(line)
                 if request.get("op") == "hello":
@@ -50,6 +55,7 @@ class HelloHost:
                         self.changed.notify_all()
                 writer.write(b'{"ok": true}\n')
                 await writer.drain()
+        self.clients.get(name, set()).discard(writer)
         writer.close()
 
     async def wait_hello(self, name: str, since: float, timeout: float) -> bool:
