@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 
 from desired.errors import HiveError, PermanentError, TemporaryError
 from desired.repo import MetaRepo, Snapshot
+from desired.schema import agent_fingerprint
 from hive_core.paths import StateLayout
 from hive_core.stores.deploys import DeployStore, HistoryRow, deploys_path, open_deploys
 from reconciler import act
 from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.events import EventSink, LogSink
 from reconciler.health import AgentSockets, AliveHealth, HarnessRegistry, NoSockets
-from reconciler.model import Action, Applied, ContainerState, Observed, Plan, wants_running
+from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed, Plan, wants_running
 from reconciler.observe import observe
 from reconciler.plan import plan
 from reconciler.runtime.base import Runtime
@@ -100,6 +101,13 @@ class Reconciler:
         """The operator asked: retry everything at once, stalled agents included."""
         self.retry = {name: forgive(r) for name, r in self.retry.items()}
         self.wake.set()
+
+    def force(self, name: str, kind: ActionKind, reason: str) -> None:
+        """Run ``kind`` for ``name`` now, whatever the plan says (the manager's restart/update)."""
+        snap = self.repo.load()
+        fingerprint = agent_fingerprint(snap.state, name)
+        self.retry.pop(name, None)
+        self._maybe_start(Action(name, kind, reason, (), snap.revision, fingerprint), snap)
 
     # ---- one pass ------------------------------------------------------------------------------
 
