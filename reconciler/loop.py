@@ -21,7 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from desired.errors import HiveError, PermanentError, TemporaryError
 from desired.repo import MetaRepo, Snapshot
@@ -126,6 +126,7 @@ class Reconciler:
         self._detect_crashes(snap, observed)
         result = plan(snap.state, snap.revision, observed, applied, purge=purge)
         self.last_plan = result
+        self._bump(snap, applied, result)
         if result.refused:
             log.error("reconcile refused: %s", result.refused)
         else:
@@ -134,6 +135,21 @@ class Reconciler:
         self._record_status(snap, observed, applied, result)
         self._settle(snap, result)
         return result
+
+    def _bump(self, snap: Snapshot, applied: dict[str, Applied], result: Plan) -> None:
+        busy = {a.name for a in result.actions} | set(self.inflight)
+        same = [
+            name
+            for name, rec in applied.items()
+            if name in snap.state.agents
+            and name not in busy
+            and rec.revision != snap.revision
+            and rec.fingerprint == agent_fingerprint(snap.state, name)
+        ]
+        if same:
+            self.store.bump_revision(same, snap.revision)
+            for name in same:
+                applied[name] = replace(applied[name], revision=snap.revision)
 
     def _maybe_start(self, action: Action, snap: Snapshot) -> None:
         name = action.name

@@ -127,6 +127,13 @@ class DeployStore:
             (name, revision, fingerprint, json.dumps(spec, sort_keys=True), web_port, time.time()),
         )
 
+    def bump_revision(self, names: list[str], revision: str) -> None:
+        """Agents whose spec did not change between revisions are at the new revision too."""
+        with self.conn:
+            self.conn.executemany(
+                "UPDATE deploy_applied SET revision = ? WHERE name = ?", [(revision, n) for n in names]
+            )
+
     def forget_applied(self, name: str) -> None:
         self.conn.execute("DELETE FROM deploy_applied WHERE name = ?", (name,))
 
