@@ -285,6 +285,7 @@ class Reconciler:
             snap, observed, applied = await self.observe()
             self.last_plan = plan(snap.state, snap.revision, observed, applied)
             self._record_status(snap, observed, applied, self.last_plan)
+            self._settle(snap, self.last_plan)
         return result
 
     def _next_timeout(self) -> float:
