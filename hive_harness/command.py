@@ -83,7 +83,7 @@ def mcp_server_argv(role: str) -> list[str]:
 
 
 def mcp_config(launch: AgentLaunchConfig, server_env: Mapping[str, str]) -> dict[str, object]:
-    """The --mcp-config document: `hyperhive` first, then the agent's extras (a `hyperhive` extra is refused)."""
+    """The --mcp-config document: `hyperhive`, then the agent's extras (one keyed `hyperhive` is refused)."""
     if SERVER_NAME in launch.extra_mcp_servers:
         raise HarnessConfigError(
             f"agent {launch.name}: an extra MCP server may not be keyed {SERVER_NAME!r} "
@@ -164,7 +164,7 @@ def has_credentials(env: Mapping[str, str]) -> bool:
     if env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"):
         return True
     home = env.get("HOME")
-    return bool(home) and (Path(home) / ".claude" / ".credentials.json").exists()
+    return home is not None and (Path(home) / ".claude" / ".credentials.json").exists()
 
 
 def write_mcp_config(path: Path, document: dict[str, object]) -> None:

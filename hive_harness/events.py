@@ -49,7 +49,7 @@ class LiveEvent:
     payload: dict[str, Any]
 
     def as_json(self) -> dict[str, Any]:
-        return {"seq": self.seq, "ts": self.ts, "kind": self.kind, **self.payload}
+        return {**self.payload, "seq": self.seq, "ts": self.ts, "kind": self.kind}
 
 
 class EventBus:
@@ -58,9 +58,14 @@ class EventBus:
         self._limit = limit
         self._subscribers: set[asyncio.Queue[LiveEvent | None]] = set()
 
-    def close(self) -> None:
+    def end_streams(self) -> None:
+        """Tell every live subscriber to finish (shutdown)."""
         for queue in list(self._subscribers):
-            _offer(queue, None)
+            _offer(queue, None, force=True)
+        self._subscribers.clear()
+
+    def close(self) -> None:
+        self.end_streams()
         self._conn.close()
 
     @property
@@ -68,11 +73,13 @@ class EventBus:
         row = self._conn.execute("SELECT MAX(seq) FROM events").fetchone()
         return int(row[0]) if row and row[0] is not None else 0
 
-    def publish(self, kind: str, **payload: Any) -> LiveEvent:
+    def publish(self, kind: str, /, **payload: Any) -> LiveEvent:
         ts = time.time()
         body = json.dumps(payload, default=str)
         with self._conn:
-            self._conn.execute("INSERT INTO events (ts, kind, payload_json) VALUES (?, ?, ?)", (ts, kind, body))
+            self._conn.execute(
+                "INSERT INTO events (ts, kind, payload_json) VALUES (?, ?, ?)", (ts, kind, body)
+            )
             seq = self._conn.last_insert_rowid()
             self._conn.execute("DELETE FROM events WHERE seq <= ?", (seq - self._limit,))
         event = LiveEvent(seq, ts, kind, json.loads(body))

@@ -106,7 +106,7 @@ class TurnStats:
         out = []
         for values in cursor.fetchall():
             item = dict(zip(names, values, strict=True))
-            item["tool_call_breakdown"] = json.loads(item.pop("tool_call_breakdown_json"))
+            item["tool_call_breakdown"] = json.loads(str(item.pop("tool_call_breakdown_json")))
             out.append(item)
         return out
 

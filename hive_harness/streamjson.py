@@ -129,22 +129,29 @@ def live_items(event: dict[str, Any]) -> list[dict[str, Any]]:
     if kind == "system" and event.get("subtype") == "init":
         servers = event.get("mcp_servers") or []
         status = {s.get("name"): s.get("status") for s in servers if isinstance(s, dict)}
-        return [{"kind": "init", "model": event.get("model"), "mcp_servers": status}]
+        return [{"item": "init", "model": event.get("model"), "mcp_servers": status}]
     items: list[dict[str, Any]] = []
     if kind == "assistant":
         for block in _content(event):
             if block.get("type") == "text" and block.get("text"):
-                items.append({"kind": "text", "text": block["text"]})
+                items.append({"item": "text", "text": block["text"]})
             elif block.get("type") == "tool_use":
-                items.append({"kind": "tool_use", "id": block.get("id"), "name": block.get("name"), "input": block.get("input")})
+                items.append(
+                    {
+                        "item": "tool_use",
+                        "id": block.get("id"),
+                        "name": block.get("name"),
+                        "input": block.get("input"),
+                    }
+                )
             elif block.get("type") == "thinking" and block.get("thinking"):
-                items.append({"kind": "thinking", "text": block["thinking"]})
+                items.append({"item": "thinking", "text": block["thinking"]})
     elif kind == "user":
         for block in _content(event):
             if block.get("type") == "tool_result":
                 items.append(
                     {
-                        "kind": "tool_result",
+                        "item": "tool_result",
                         "tool_use_id": block.get("tool_use_id"),
                         "is_error": bool(block.get("is_error")),
                         "text": _tool_result_text(block),
@@ -212,7 +219,8 @@ class TurnAccumulator:
             if PROMPT_TOO_LONG_MARK in text.lower():
                 self.too_long = True
             return  # a synthetic message: no API call, no usage to count
-        message = event.get("message") if isinstance(event.get("message"), dict) else {}
+        raw = event.get("message")
+        message: dict[str, Any] = raw if isinstance(raw, dict) else {}
         message_id = str(message.get("id") or "")
         if message_id:
             seen = self.usage_by_id.get(message_id, TokenUsage())

@@ -217,7 +217,9 @@ class ScriptedAPI:
     async def _stream(
         self, request: web.Request, message_id: str, body: dict[str, Any], reply: Reply
     ) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         await response.prepare(request)
         for event in _sse_events(message_id, body, reply):
             await response.write(f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode())
@@ -240,7 +242,12 @@ def _usage_json(usage: Usage) -> dict[str, int]:
 def _block_json(index: int, block: Text | ToolUse) -> dict[str, Any]:
     if isinstance(block, Text):
         return {"type": "text", "text": block.text}
-    return {"type": "tool_use", "id": f"toolu_scripted_{index}_{block.name}", "name": block.name, "input": block.input}
+    return {
+        "type": "tool_use",
+        "id": f"toolu_scripted_{index}_{block.name}",
+        "name": block.name,
+        "input": block.input,
+    }
 
 
 def _stop_reason(reply: Reply) -> str:
@@ -262,11 +269,18 @@ def _full_message(message_id: str, body: dict[str, Any], reply: Reply) -> dict[s
 
 def _sse_events(message_id: str, body: dict[str, Any], reply: Reply) -> list[dict[str, Any]]:
     start_usage = {**_usage_json(reply.usage), "output_tokens": 1}
-    message = {**_full_message(message_id, body, reply), "content": [], "stop_reason": None, "usage": start_usage}
+    message = {
+        **_full_message(message_id, body, reply),
+        "content": [],
+        "stop_reason": None,
+        "usage": start_usage,
+    }
     events: list[dict[str, Any]] = [{"type": "message_start", "message": message}]
     for index, block in enumerate(reply.blocks):
         if isinstance(block, Text):
-            events.append({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})
+            events.append(
+                {"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}
+            )
             delta = {"type": "text_delta", "text": block.text}
         else:
             start = {**_block_json(index, block), "input": {}}
