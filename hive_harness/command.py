@@ -48,7 +48,10 @@ BUILTIN_TOOLS = (
 )
 # Credentials and endpoints the operator may give every agent (hive serve's env or <state>/secrets.env).
 CREDENTIAL_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
-_QUIET = {
+_CHILD_DEFAULTS = {
+    # Wait for our MCP server before the first API call: otherwise a turn that starts while
+    # `hive-harness mcp` is still importing gets "No such tool available: mcp__hyperhive__send".
+    "MCP_CONNECTION_NONBLOCKING": "0",
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_TELEMETRY": "1",
     "DISABLE_ERROR_REPORTING": "1",
@@ -153,7 +156,7 @@ def parse_secrets(text: str) -> dict[str, str]:
 def child_env(base: Mapping[str, str], state_dir: Path, secrets: Mapping[str, str]) -> dict[str, str]:
     """claude's environment: HOME inside the state dir (credentials per agent), secrets file over base."""
     env = {k: v for k, v in base.items() if not k.startswith("CLAUDECODE")}
-    env.update(_QUIET)
+    env.update(_CHILD_DEFAULTS)
     env.update(secrets)
     env["HOME"] = str(state_dir / "home")
     return env

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from hive_core.client import HiveClient
 from hive_core.errors import HiveError
-from hive_core.wire import MAX_RECV, MAX_WAIT_SECONDS, Ack, GetOpenThreads, Hello, Recv, Report, Send
+from hive_core.wire import MAX_RECV, MAX_WAIT_SECONDS, Ack, GetOpenThreads, Hello, Recv, Remind, Report
 from hive_harness.claude_run import ClaudeRun, ClaudeStartError
 from hive_harness.command import (
     ClaudeArgs,
@@ -86,10 +86,14 @@ class Harness:
 
     # -- start-up --------------------------------------------------------
     async def announce(self, web_port: int) -> None:
-        """hello (the host hands unacked mail out again), then a note to self about the restart."""
+        """hello (the host hands unacked mail out again), then a note to self about the restart.
+
+        The note is a reminder due now: the host refuses messages to oneself, and a reminder
+        arrives through the same inbox, so it wakes the loop like any message.
+        """
         try:
             await self.client.request(Hello(pid=os.getpid(), web_port=web_port), timeout=10)
-            await self.client.request(Send(to=self.rt.launch.name, body=restart_note()), timeout=10)
+            await self.client.request(Remind(message=restart_note(), delay_seconds=0), timeout=10)
         except HiveError as exc:
             log.warning(
                 "%s: could not greet the host (%s); the loop will keep retrying recv",

@@ -69,6 +69,7 @@ async def api_state(request: web.Request) -> web.Response:
     except (HiveError, TimeoutError) as exc:
         log.debug("recent inbox unavailable: %s", exc)
     state = harness.rt.snapshot()
+    state["claude_pid"] = harness.current.pid if harness.current is not None else None
     return web.json_response(
         {**state, "seq": harness.rt.bus.last_seq, "login": request.app[LOGIN].state.as_json(), "inbox": inbox}
     )
