@@ -157,7 +157,13 @@ def test_claude_mcp_list_reports_the_harness_server_connected(tmp_path: Path) ->
         timeout=60,
     )
     listed = subprocess.run(
-        [*claude, "mcp", "list"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=90
+        [*claude, "mcp", "list"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
     line = next((ln for ln in listed.stdout.splitlines() if ln.startswith("hyperhive")), "")
     assert "Connected" in line, listed.stdout + listed.stderr
