@@ -1,0 +1,36 @@
+"""Typed application state (`web.AppKey`) shared by the dashboard's route groups."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from desired.repo import Author
+from hive_core.paths import StateLayout
+from hive_web.feed import EventFeed
+from hive_web.meta import MetaWorker
+from hive_web.security import Guard
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """How the dashboard is served. Non-loopback hosts require the bearer token."""
+
+    host: str = "127.0.0.1"
+    port: int = 7000
+    max_body_bytes: int = 256 * 1024
+    author: str = "operator <operator@hyperhive.local>"
+    sse_retry_ms: int = 1000
+    sse_ping_seconds: float = 15.0
+
+
+LAYOUT = web.AppKey("layout", StateLayout)
+CONFIG = web.AppKey("config", WebConfig)
+FEED = web.AppKey("feed", EventFeed)
+GUARD = web.AppKey("guard", Guard)
+META = web.AppKey("meta", MetaWorker)
+AUTHOR = web.AppKey("author", Author)
+STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")
