@@ -1,0 +1,188 @@
+"""Talking to the host over a unix socket: an asyncio client and a blocking one for the CLI.
+
+Both speak ``hive_core.wire``: one request line, one response line, in order.
+The async client keeps a small pool of connections so a parked ``recv`` on
+one does not hold up a ``send`` on another; a connection whose request was
+cancelled or timed out is closed rather than reused (its answer may still be
+in flight). ``ok: false`` answers are raised as the same ``hive_core.errors``
+class the host raised.
+
+Inside a sandbox the socket is ``/run/hive/hive.sock`` (``hive_core.launch``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from hive_core.errors import BadRequestError, HiveError, UnavailableError, error_from_wire
+from hive_core.launch import SANDBOX_SOCKET
+from hive_core.wire import MAX_LINE_BYTES, Events, EventsBatch, Request, encode_request
+
+_READ_LIMIT = 4 * MAX_LINE_BYTES  # answers (a batch of messages) may be larger than requests
+
+
+def _unavailable(path: Path, exc: OSError) -> UnavailableError:
+    return UnavailableError(
+        f"cannot reach the hive daemon at {path} ({exc.strerror or exc}); is `hive serve` running?",
+        delay=1.0,
+    )
+
+
+def parse_response(req: Request, line: bytes) -> Any:
+    """The typed answer to ``req``; raises the host's error for ``ok: false``."""
+    if not line:
+        raise UnavailableError("the hive daemon closed the connection before answering; retry", delay=1.0)
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise HiveError(f"the hive daemon sent a line that is not JSON: {line[:200]!r}") from exc
+    if not isinstance(data, dict):
+        raise HiveError(f"the hive daemon sent {type(data).__name__}, expected an object")
+    if data.get("ok") is not True:
+        error = data.get("error") or {}
+        raise error_from_wire(str(error.get("code", "internal")), str(error.get("message", data)))
+    return req.response.model_validate(data)
+
+
+class _Conn:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    async def roundtrip(self, line: bytes) -> bytes:
+        self.writer.write(line)
+        await self.writer.drain()
+        return await self.reader.readline()
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+class HiveClient:
+    """An asyncio client for one socket. ``await client.request(Send(to=..., body=...))``."""
+
+    def __init__(self, path: Path | str = SANDBOX_SOCKET, *, pool_size: int = 4) -> None:
+        self.path = Path(path)
+        self._idle: list[_Conn] = []
+        self._pool_size = pool_size
+
+    async def _connect(self) -> _Conn:
+        try:
+            reader, writer = await asyncio.open_unix_connection(str(self.path), limit=_READ_LIMIT)
+        except OSError as exc:
+            raise _unavailable(self.path, exc) from exc
+        return _Conn(reader, writer)
+
+    async def request(self, req: Request, *, timeout: float | None = None) -> Any:
+        """Send ``req``; returns an instance of ``type(req).response``.
+
+        ``timeout`` bounds the whole exchange; leave it None for a parked ``recv``
+        (the host answers by ``wait_seconds`` anyway).
+        """
+        conn = self._idle.pop() if self._idle else await self._connect()
+        try:
+            line = await asyncio.wait_for(conn.roundtrip(encode_request(req)), timeout)
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, OSError):
+                raise _unavailable(self.path, exc) from exc
+            raise
+        result = parse_response(req, line)  # a raised host error leaves the connection in sync
+        if len(self._idle) < self._pool_size:
+            self._idle.append(conn)
+        else:
+            conn.close()
+        return result
+
+    async def events(self, since: int = 0, *, follow: bool = True) -> AsyncIterator[EventsBatch]:
+        """Batches of events after ``since`` (admin socket only); with ``follow`` never ends."""
+        conn = await self._connect()
+        req = Events(since=since, follow=follow)
+        try:
+            conn.writer.write(encode_request(req))
+            await conn.writer.drain()
+            while True:
+                batch: EventsBatch = parse_response(req, await conn.reader.readline())
+                yield batch
+                if not follow:
+                    return
+        finally:
+            conn.close()
+
+    async def aclose(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+
+    async def __aenter__(self) -> HiveClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class SyncClient:
+    """A blocking client for the CLI: one connection, one request at a time."""
+
+    def __init__(self, path: Path | str, *, timeout: float | None = 30.0) -> None:
+        self.path = Path(path)
+        self.timeout = timeout
+        self._sock: socket.socket | None = None
+        self._file: Any = None
+
+    def _ensure(self) -> Any:
+        if self._file is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout)
+            try:
+                sock.connect(str(self.path))
+            except OSError as exc:
+                sock.close()
+                raise _unavailable(self.path, exc) from exc
+            self._sock, self._file = sock, sock.makefile("rwb")
+        return self._file
+
+    def request(self, req: Request) -> Any:
+        stream = self._ensure()
+        try:
+            stream.write(encode_request(req))
+            stream.flush()
+            line = stream.readline(_READ_LIMIT)
+        except OSError as exc:
+            self.close()
+            raise _unavailable(self.path, exc) from exc
+        return parse_response(req, line)
+
+    def events(self, since: int = 0, *, follow: bool = False) -> Iterator[EventsBatch]:
+        stream = self._ensure()
+        if follow and self._sock is not None:
+            self._sock.settimeout(None)
+        req = Events(since=since, follow=follow)
+        stream.write(encode_request(req))
+        stream.flush()
+        while True:
+            yield parse_response(req, stream.readline(_READ_LIMIT))
+            if not follow:
+                return
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            if self._file is not None:
+                self._file.close()
+            if self._sock is not None:
+                self._sock.close()
+        self._sock = self._file = None
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["BadRequestError", "HiveClient", "SyncClient", "parse_response"]

@@ -1,0 +1,50 @@
+"""The seams between the host core and the reconciler, as Protocols.
+
+The daemon (``hive serve``) owns one ``HostCore``; the reconciler plugs into it
+through ``HostCore.attach_reconciler`` (a ``ReconcilerControl``) and reads
+harness health through ``HostCore.harnesses`` (a ``HarnessRegistry``). Until a
+reconciler is attached, the manager's ``restart``/``update`` and the
+operator's ``reconcile_now``/``status`` answer "the reconciler is not running".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+
+class ReconcilerControl(Protocol):
+    """What the host core may ask of the reconciler. Every method returns quickly."""
+
+    def request_reconcile(self, reason: str) -> None:
+        """Wake the loop for a full pass (level-triggered: no per-agent detail needed)."""
+
+    async def restart(self, name: str) -> str:
+        """Restart one agent's harness without a rebuild; returns a note for the caller.
+
+        Raise ``NotFoundError`` for an unknown agent and ``UserError`` when the
+        agent is stopped or suspended in desired state.
+        """
+
+    async def update(self, name: str) -> str:
+        """Rebuild/redeploy one agent from current desired state; returns a note."""
+
+    def status(self) -> Mapping[str, Any]:
+        """JSON-able status: per agent its conditions and revisions (shown by `hive status`)."""
+
+
+class HarnessRegistry(Protocol):
+    """Which harnesses have said `hello`, and when. Fed by the agents' sockets."""
+
+    async def wait_hello(self, name: str, since: float, timeout: float) -> bool:
+        """True once ``name`` has said hello at or after ``since`` (unix seconds); False on timeout."""
+
+    def last_hello(self, name: str) -> HelloRecord | None:
+        """The most recent hello from ``name`` since the daemon started, if any."""
+
+
+class HelloRecord(Protocol):
+    name: str
+    pid: int
+    web_port: int
+    at: float  # unix seconds

@@ -1,0 +1,314 @@
+"""One event stream for the whole host, with a `seq` that never goes back.
+
+Why a table and not just a queue: the dashboard's SSE uses ``seq`` as the
+event id, so a browser that reconnects with ``Last-Event-ID: 41`` must get
+exactly the events after 41: none lost (they are read back from the history
+table) and none twice (``seq`` is the table's rowid, assigned once, and
+``AUTOINCREMENT`` keeps it growing across restarts even after old rows are
+trimmed). ``subscribe`` replays history from the table and then waits on an
+in-process wake-up, so a subscriber never polls.
+
+Sinks run synchronously inside ``publish`` after the row is written; the
+manager's inbox notices are one such sink (see ``hive_core.notices``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, Literal, cast
+
+import apsw
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+log = logging.getLogger(__name__)
+
+
+class _Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    seq: int = 0  # assigned by EventLog.publish
+    ts: float = Field(default_factory=time.time)
+
+
+class MessageSent(_Event):
+    kind: Literal["message_sent"] = "message_sent"
+    id: int
+    sender: str
+    recipient: str
+    in_reply_to: int | None = None
+    preview: str = ""
+
+
+class MessageDelivered(_Event):
+    kind: Literal["message_delivered"] = "message_delivered"
+    recipient: str
+    ids: list[int]
+
+
+class QuestionAdded(_Event):
+    kind: Literal["question_added"] = "question_added"
+    id: int
+    asker: str
+    target: str
+    question: str
+
+
+class QuestionResolved(_Event):
+    kind: Literal["question_resolved"] = "question_resolved"
+    id: int
+    asker: str
+    target: str
+    answer: str
+    answerer: str
+
+
+class ReminderSet(_Event):
+    kind: Literal["reminder_set"] = "reminder_set"
+    id: int
+    agent: str
+    due_at: float
+
+
+class ReminderFired(_Event):
+    kind: Literal["reminder_fired"] = "reminder_fired"
+    id: int
+    agent: str
+    delivered: bool
+    attempts: int
+    error: str | None = None
+
+
+class ReminderCancelled(_Event):
+    kind: Literal["reminder_cancelled"] = "reminder_cancelled"
+    id: int
+    agent: str
+    by: str
+
+
+class ProposalAdded(_Event):
+    kind: Literal["proposal_added"] = "proposal_added"
+    id: int
+    author: str
+    description: str
+
+
+class ProposalResolved(_Event):
+    kind: Literal["proposal_resolved"] = "proposal_resolved"
+    id: int
+    status: Literal["approved", "denied"]
+    by: str
+    note: str = ""
+    description: str = ""
+
+
+class AgentConditionChanged(_Event):
+    """A reconciler condition (Ready, Reconciling, Stalled) of one agent changed."""
+
+    kind: Literal["agent_condition_changed"] = "agent_condition_changed"
+    agent: str
+    condition: str
+    status: bool
+    reason: str = ""
+    message: str = ""
+
+
+class AgentSpawned(_Event):
+    kind: Literal["agent_spawned"] = "agent_spawned"
+    agent: str
+    revision: str = ""
+
+
+class AgentRebuilt(_Event):
+    kind: Literal["agent_rebuilt"] = "agent_rebuilt"
+    agent: str
+    revision: str = ""
+
+
+class AgentStarted(_Event):
+    kind: Literal["agent_started"] = "agent_started"
+    agent: str
+
+
+class AgentStopped(_Event):
+    kind: Literal["agent_stopped"] = "agent_stopped"
+    agent: str
+
+
+class AgentDestroyed(_Event):
+    kind: Literal["agent_destroyed"] = "agent_destroyed"
+    agent: str
+    purged: bool = False
+
+
+class ContainerCrash(_Event):
+    kind: Literal["container_crash"] = "container_crash"
+    agent: str
+    detail: str = ""
+
+
+class Deployed(_Event):
+    kind: Literal["deployed"] = "deployed"
+    agent: str
+    revision: str
+    proposal_id: int | None = None
+
+
+class DeployFailed(_Event):
+    kind: Literal["deploy_failed"] = "deploy_failed"
+    agent: str
+    revision: str
+    error: str
+    proposal_id: int | None = None
+
+
+class HarnessHello(_Event):
+    kind: Literal["harness_hello"] = "harness_hello"
+    agent: str
+    pid: int
+    web_port: int = 0
+
+
+class NeedsLogin(_Event):
+    kind: Literal["needs_login"] = "needs_login"
+    agent: str
+
+
+class LoggedIn(_Event):
+    kind: Literal["logged_in"] = "logged_in"
+    agent: str
+
+
+Event = Annotated[
+    MessageSent
+    | MessageDelivered
+    | QuestionAdded
+    | QuestionResolved
+    | ReminderSet
+    | ReminderFired
+    | ReminderCancelled
+    | ProposalAdded
+    | ProposalResolved
+    | AgentConditionChanged
+    | AgentSpawned
+    | AgentRebuilt
+    | AgentStarted
+    | AgentStopped
+    | AgentDestroyed
+    | ContainerCrash
+    | Deployed
+    | DeployFailed
+    | HarnessHello
+    | NeedsLogin
+    | LoggedIn,
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
+
+
+def parse_event(data: dict[str, Any] | str | bytes) -> Event:
+    if isinstance(data, dict):
+        return EVENT_ADAPTER.validate_python(data)
+    return EVENT_ADAPTER.validate_json(data)
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    return event.model_dump(mode="json")
+
+
+Sink = Callable[[Event], None]
+
+MIGRATIONS_EVENTS = """
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL
+);
+CREATE INDEX events_ts ON events(ts);
+"""
+"""The events table's creation; part of the core store's migrations (hive_core.stores.schema)."""
+
+
+class EventLog:
+    """Publish, read back and follow the host's events. One per daemon; not thread-safe."""
+
+    def __init__(self, conn: apsw.Connection, *, max_rows: int = 100_000, max_age_s: float = 7 * 86400):
+        self._conn = conn
+        self.max_rows = max_rows
+        self.max_age_s = max_age_s
+        self._sinks: list[Sink] = []
+        self._wake = asyncio.Event()
+        self._last = self._read_last()
+
+    def _read_last(self) -> int:
+        row = self._conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return cast(int, row[0]) if row else 0
+
+    @property
+    def last_seq(self) -> int:
+        return self._last
+
+    def add_sink(self, sink: Sink) -> None:
+        self._sinks.append(sink)
+
+    def publish(self, event: Event) -> int:
+        """Persist ``event``, wake every subscriber, run the sinks; returns its ``seq``."""
+        payload = event.model_dump_json(exclude={"seq"})
+        row = self._conn.execute(
+            "INSERT INTO events (ts, kind, payload) VALUES (?, ?, ?) RETURNING seq",
+            (event.ts, event.kind, payload),
+        ).fetchone()
+        seq = int(row[0]) if row else 0
+        self._last = max(self._last, seq)
+        self._wake.set()
+        self._wake = asyncio.Event()
+        stamped = event.model_copy(update={"seq": seq})
+        for sink in self._sinks:
+            try:
+                sink(stamped)
+            except Exception:
+                log.exception("event sink %r failed on %s #%d", sink, event.kind, seq)
+        return seq
+
+    def read_since(self, seq: int, limit: int = 500) -> list[Event]:
+        rows = self._conn.execute(
+            "SELECT seq, payload FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+        return [_load(cast(int, s), cast(str, p)) for s, p in rows]
+
+    async def wait_after(self, seq: int, timeout: float | None = None) -> bool:
+        """Wait until an event with seq > ``seq`` exists; False on timeout."""
+        while self._last <= seq:
+            wake = self._wake
+            try:
+                await asyncio.wait_for(wake.wait(), timeout)
+            except TimeoutError:
+                return self._last > seq
+        return True
+
+    async def subscribe(self, since: int = 0, batch: int = 500) -> AsyncIterator[Event]:
+        """Every event after ``since``, then each new one as it is published; never ends by itself."""
+        cursor = since
+        while True:
+            events = self.read_since(cursor, batch)
+            for event in events:
+                cursor = event.seq
+                yield event
+            if not events:
+                await self.wait_after(cursor)
+
+    def trim(self, now: float | None = None) -> int:
+        """Drop events older than ``max_age_s`` and beyond the newest ``max_rows``; returns how many."""
+        now = time.time() if now is None else now
+        with self._conn:
+            self._conn.execute("DELETE FROM events WHERE ts < ?", (now - self.max_age_s,))
+            aged = self._conn.changes()
+            self._conn.execute("DELETE FROM events WHERE seq <= ?", (self._last - self.max_rows,))
+            counted = self._conn.changes()
+        return aged + counted
+
+
+def _load(seq: int, payload: str) -> Event:
+    return EVENT_ADAPTER.validate_json(payload).model_copy(update={"seq": seq})

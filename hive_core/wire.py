@@ -1,0 +1,478 @@
+"""The JSON-lines wire between the host and its clients: one source of truth for both sides.
+
+Every socket (admin, manager, agents/<name>) speaks the same framing: one JSON
+object per line, a request ``{"op": "<name>", ...}`` answered by exactly one
+response line ``{"ok": true, ...}`` or ``{"ok": false, "error": {"code",
+"message"}}`` (codes in ``hive_core.errors``), in order. The one exception is
+``events`` with ``follow``: the host keeps writing ``EventsBatch`` lines until
+the client hangs up.
+
+**Who is asking is the socket, never a field.** No request carries a sender;
+``send`` from ``run/agents/coder.sock`` is from ``coder``. Which ops a socket
+accepts is in ``AGENT_OPS`` / ``MANAGER_OPS`` / ``ADMIN_OPS``.
+
+The harness imports this module and ``hive_core.client`` only; keep it free of
+host-side imports (no stores, no events module: events travel as plain dicts
+here and ``hive_core.events.parse_event`` types them on the host side).
+Changes must be additive: the harness and host may be from different builds.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+MAX_LINE_BYTES = 1024 * 1024
+MAX_WAIT_SECONDS = 180.0
+MAX_RECV = 32
+MAX_TTL_SECONDS = 6 * 3600
+MAX_INLINE_REMINDER_BYTES = 4096
+MAX_BODY_BYTES = 256 * 1024
+
+OPERATOR = "operator"
+SYSTEM = "system"
+BROADCAST = "*"
+TTL_WATCHDOG = "ttl-watchdog"
+EXPIRED = "[expired]"
+
+
+def cancelled_by(who: str) -> str:
+    """The answer a cancelled question gets (upstream's sentinel)."""
+    return f"[cancelled by {who}]"
+
+
+_REQ = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- records returned by the host -------------------------------------------------------------
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: int
+    sender: str  # an agent name, "operator" or "system"
+    recipient: str
+    body: str
+    in_reply_to: int | None = None
+    sent_at: float  # unix seconds
+    delivered_at: float | None = None
+    acked_at: float | None = None
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: int
+    asker: str
+    target: str  # "operator" or an agent name
+    question: str
+    options: list[str] = Field(default_factory=list)
+    multi: bool = False
+    asked_at: float
+    deadline_at: float | None = None
+    answered_at: float | None = None
+    answer: str | None = None
+    answerer: str | None = None  # who answered: the target, "operator", "ttl-watchdog", or the canceller
+
+    @property
+    def open(self) -> bool:
+        return self.answered_at is None
+
+
+class Reminder(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: int
+    agent: str
+    message: str
+    file_path: str | None = None
+    due_at: float
+    created_at: float
+    sent_at: float | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    status: Literal["pending", "sent", "failed", "cancelled"] = "pending"
+
+
+class PendingProposal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: int
+    description: str
+    created_at: float
+
+
+# ---- requests ---------------------------------------------------------------------------------
+
+
+class Request(BaseModel):
+    model_config = _REQ
+    response: ClassVar[type[BaseModel]]
+
+
+class Send(Request):
+    """To an agent, "manager", "operator", or "*" (every agent but the sender)."""
+
+    op: Literal["send"] = "send"
+    to: str = Field(min_length=1, max_length=64)
+    body: str = Field(min_length=1, max_length=MAX_BODY_BYTES)
+    in_reply_to: int | None = None
+
+
+class Recv(Request):
+    """Take up to ``max`` messages; 0/None returns at once, otherwise parks up to ``wait_seconds``."""
+
+    op: Literal["recv"] = "recv"
+    wait_seconds: float | None = Field(default=None, ge=0, le=MAX_WAIT_SECONDS)
+    max: int = Field(default=1, ge=1, le=MAX_RECV)
+
+
+class Ack(Request):
+    """The harness has used these messages; they will not be handed out again."""
+
+    op: Literal["ack"] = "ack"
+    ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+class Recent(Request):
+    """The caller's latest messages, both directions, newest last."""
+
+    op: Literal["recent"] = "recent"
+    limit: int = Field(default=20, ge=1, le=500)
+
+
+class Ask(Request):
+    op: Literal["ask"] = "ask"
+    question: str = Field(min_length=1, max_length=MAX_BODY_BYTES)
+    options: list[str] = Field(default_factory=list, max_length=50)
+    multi: bool = False
+    ttl_seconds: int | None = Field(default=None, ge=1, le=MAX_TTL_SECONDS)
+    to: str | None = Field(default=None, max_length=64)  # None = the operator
+
+
+class AnswerQuestion(Request):
+    """Only the question's target may answer; the operator may always override."""
+
+    op: Literal["answer"] = "answer"
+    id: int
+    answer: str = Field(min_length=1, max_length=MAX_BODY_BYTES)
+
+
+class Remind(Request):
+    """Exactly one of ``delay_seconds`` and ``at`` (unix seconds)."""
+
+    op: Literal["remind"] = "remind"
+    message: str = Field(min_length=1, max_length=MAX_BODY_BYTES)
+    delay_seconds: float | None = Field(default=None, ge=0, le=366 * 86400)
+    at: float | None = Field(default=None, ge=0)
+    file_path: str | None = Field(default=None, min_length=1, max_length=4096)
+
+    @model_validator(mode="after")
+    def _one_time(self) -> Remind:
+        if (self.delay_seconds is None) == (self.at is None):
+            raise ValueError("give exactly one of delay_seconds (from now) or at (unix seconds)")
+        if self.file_path is None and len(self.message.encode()) > MAX_INLINE_REMINDER_BYTES:
+            raise ValueError(
+                f"an inline reminder message is limited to {MAX_INLINE_REMINDER_BYTES} bytes; "
+                "write the details to a file in your state dir and pass its path as file_path"
+            )
+        return self
+
+
+class GetOpenThreads(Request):
+    op: Literal["get_open_threads"] = "get_open_threads"
+
+
+class CancelThread(Request):
+    """Cancel one of the caller's questions or reminders (the operator may cancel any)."""
+
+    op: Literal["cancel_thread"] = "cancel_thread"
+    kind: Literal["question", "reminder"]
+    id: int
+
+
+class Whoami(Request):
+    op: Literal["whoami"] = "whoami"
+
+
+class Hello(Request):
+    """The harness announces itself after start; unacked messages are handed out again."""
+
+    op: Literal["hello"] = "hello"
+    pid: int = Field(ge=0)
+    web_port: int = Field(default=0, ge=0, le=65535)
+
+
+class Report(Request):
+    op: Literal["report"] = "report"
+    status: Literal["needs_login", "logged_in"]
+
+
+# manager only
+
+
+class Propose(Request):
+    """A desired-state change (``desired.changes`` ops) recorded as a proposal for the operator."""
+
+    op: Literal["propose"] = "propose"
+    ops: list[dict[str, Any]] = Field(min_length=1, max_length=100)
+    description: str = Field(min_length=1, max_length=MAX_BODY_BYTES)
+
+
+class RequestSpawn(Request):
+    op: Literal["request_spawn"] = "request_spawn"
+    name: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=1, max_length=MAX_BODY_BYTES)
+    model: str | None = Field(default=None, max_length=200)
+
+
+class Start(Request):
+    op: Literal["start"] = "start"
+    name: str = Field(min_length=1, max_length=64)
+
+
+class Stop(Request):
+    op: Literal["stop"] = "stop"
+    name: str = Field(min_length=1, max_length=64)
+
+
+class Restart(Request):
+    op: Literal["restart"] = "restart"
+    name: str = Field(min_length=1, max_length=64)
+
+
+class Update(Request):
+    op: Literal["update"] = "update"
+    name: str = Field(min_length=1, max_length=64)
+
+
+# admin (operator) only
+
+
+class Inbox(Request):
+    """The operator's messages, newest last; ``mark_read`` marks those returned as read."""
+
+    op: Literal["inbox"] = "inbox"
+    limit: int = Field(default=50, ge=1, le=1000)
+    unread_only: bool = False
+    mark_read: bool = True
+
+
+class ListQuestions(Request):
+    op: Literal["questions"] = "questions"
+    include_answered: bool = False
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class ListReminders(Request):
+    op: Literal["reminders"] = "reminders"
+    agent: str | None = None
+    include_done: bool = False
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class RetryReminder(Request):
+    """Deliver a failed (or pending) reminder now, with a fresh attempt count."""
+
+    op: Literal["retry_reminder"] = "retry_reminder"
+    id: int
+
+
+class Events(Request):
+    """Events with ``seq`` > ``since``; with ``follow`` the host keeps streaming batches."""
+
+    op: Literal["events"] = "events"
+    since: int = Field(default=0, ge=0)
+    limit: int = Field(default=500, ge=1, le=5000)
+    follow: bool = False
+
+
+class ReconcileNow(Request):
+    op: Literal["reconcile_now"] = "reconcile_now"
+    reason: str = "operator asked"
+
+
+class Status(Request):
+    op: Literal["status"] = "status"
+
+
+# ---- responses --------------------------------------------------------------------------------
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    ok: Literal[True] = True
+
+
+class Done(Response):
+    """A request that returns nothing but a short human-readable note."""
+
+    note: str = ""
+
+
+class SendResult(Response):
+    ids: list[int]  # one per recipient (a broadcast makes several)
+    recipients: list[str]
+
+
+class Messages(Response):
+    messages: list[Message]
+
+
+class AckResult(Response):
+    acked: list[int]
+    unknown: list[int] = Field(default_factory=list)  # not the caller's, or not delivered
+
+
+class QuestionResult(Response):
+    question: Question
+
+
+class Questions(Response):
+    questions: list[Question]
+
+
+class ReminderResult(Response):
+    reminder: Reminder
+
+
+class Reminders(Response):
+    reminders: list[Reminder]
+
+
+class OpenThreads(Response):
+    approvals: list[PendingProposal]
+    questions_asked: list[Question]  # by the caller, unanswered
+    questions_to_me: list[Question]  # to the caller, unanswered
+    reminders: list[Reminder]  # the caller's, pending
+    counts: dict[str, int]  # the four lengths, keyed by the field names above
+
+
+class WhoamiResult(Response):
+    name: str
+    role: Literal["agent", "manager", "operator"]
+    operator_pronouns: str
+    revision: str
+
+
+class ProposalResult(Response):
+    proposal_id: int
+    commit: str
+    description: str
+
+
+class CommitResult(Response):
+    revision: str | None  # None: desired state already said that
+    note: str = ""
+
+
+class EventsBatch(Response):
+    events: list[dict[str, Any]]  # parse with hive_core.events.parse_event
+    next_seq: int  # pass as `since` to continue
+
+
+class StatusResult(Response):
+    agents: list[str]
+    unread: dict[str, int]  # undelivered messages per recipient
+    open_questions: int
+    pending_reminders: int
+    last_seq: int
+    revision: str
+    harnesses: dict[str, dict[str, Any]]  # name → {pid, web_port, at}
+    reconciler: dict[str, Any] | None = None  # None: the reconciler is not running
+
+
+class ErrorBody(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    ok: Literal[False] = False
+    error: ErrorBody
+
+
+def _bind(pairs: dict[type[Request], type[BaseModel]]) -> None:
+    for req, resp in pairs.items():
+        req.response = resp
+
+
+_bind(
+    {
+        Send: SendResult,
+        Recv: Messages,
+        Ack: AckResult,
+        Recent: Messages,
+        Ask: QuestionResult,
+        AnswerQuestion: QuestionResult,
+        Remind: ReminderResult,
+        GetOpenThreads: OpenThreads,
+        CancelThread: Done,
+        Whoami: WhoamiResult,
+        Hello: Done,
+        Report: Done,
+        Propose: ProposalResult,
+        RequestSpawn: ProposalResult,
+        Start: CommitResult,
+        Stop: CommitResult,
+        Restart: Done,
+        Update: Done,
+        Inbox: Messages,
+        ListQuestions: Questions,
+        ListReminders: Reminders,
+        RetryReminder: ReminderResult,
+        Events: EventsBatch,
+        ReconcileNow: Done,
+        Status: StatusResult,
+    }
+)
+
+AnyRequest = Annotated[
+    Send
+    | Recv
+    | Ack
+    | Recent
+    | Ask
+    | AnswerQuestion
+    | Remind
+    | GetOpenThreads
+    | CancelThread
+    | Whoami
+    | Hello
+    | Report
+    | Propose
+    | RequestSpawn
+    | Start
+    | Stop
+    | Restart
+    | Update
+    | Inbox
+    | ListQuestions
+    | ListReminders
+    | RetryReminder
+    | Events
+    | ReconcileNow
+    | Status,
+    Field(discriminator="op"),
+]
+REQUEST_ADAPTER: TypeAdapter[AnyRequest] = TypeAdapter(AnyRequest)
+
+AGENT_OPS = frozenset(
+    {"send", "recv", "ack", "recent", "ask", "answer", "remind", "get_open_threads", "cancel_thread"}
+    | {"whoami", "hello", "report"}
+)
+MANAGER_OPS = AGENT_OPS | {"propose", "request_spawn", "start", "stop", "restart", "update"}
+ADMIN_OPS = frozenset(
+    {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}
+    | {"retry_reminder", "events", "reconcile_now", "status"}
+)
+ALL_OPS = MANAGER_OPS | ADMIN_OPS
+
+
+def encode(model: BaseModel) -> bytes:
+    """One wire line (with its newline)."""
+    return model.model_dump_json(exclude_none=False).encode() + b"\n"
+
+
+def encode_request(req: Request) -> bytes:
+    return req.model_dump_json().encode() + b"\n"

@@ -1,0 +1,83 @@
+"""The wire contract: every op parses from its JSON line, bad requests say what is wrong."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from hive_core import wire
+
+
+def parse(line: dict[str, object]) -> wire.Request:
+    return wire.REQUEST_ADAPTER.validate_json(json.dumps(line))
+
+
+def test_every_op_has_a_request_type_and_response() -> None:
+    ops = {
+        "send": {"to": "a", "body": "hi"},
+        "recv": {},
+        "ack": {"ids": [1]},
+        "recent": {},
+        "ask": {"question": "q?"},
+        "answer": {"id": 1, "answer": "yes"},
+        "remind": {"message": "m", "delay_seconds": 5},
+        "get_open_threads": {},
+        "cancel_thread": {"kind": "question", "id": 1},
+        "whoami": {},
+        "hello": {"pid": 3},
+        "report": {"status": "needs_login"},
+        "propose": {"ops": [{"op": "remove_agent", "name": "x"}], "description": "d"},
+        "request_spawn": {"name": "x", "description": "d"},
+        "start": {"name": "x"},
+        "stop": {"name": "x"},
+        "restart": {"name": "x"},
+        "update": {"name": "x"},
+        "inbox": {},
+        "questions": {},
+        "reminders": {},
+        "retry_reminder": {"id": 1},
+        "events": {},
+        "reconcile_now": {},
+        "status": {},
+    }
+    assert set(ops) == wire.ALL_OPS
+    for op, fields in ops.items():
+        req = parse({"op": op, **fields})
+        assert req.model_dump()["op"] == op
+        assert issubclass(req.response, wire.BaseModel)
+        assert parse(json.loads(wire.encode_request(req))) == req
+
+
+def test_a_request_cannot_name_its_sender() -> None:
+    with pytest.raises(ValidationError, match="sender"):
+        parse({"op": "send", "to": "a", "body": "hi", "sender": "operator"})
+
+
+@pytest.mark.parametrize(
+    ("fields", "needle"),
+    [
+        ({"message": "m"}, "exactly one of delay_seconds"),
+        ({"message": "m", "delay_seconds": 1, "at": 5}, "exactly one of delay_seconds"),
+        ({"message": "x" * 5000, "delay_seconds": 1}, "file_path"),
+    ],
+)
+def test_remind_refuses_ambiguous_or_oversized_reminders(fields: dict[str, object], needle: str) -> None:
+    with pytest.raises(ValidationError, match=needle):
+        parse({"op": "remind", **fields})
+
+
+def test_a_long_reminder_with_a_file_is_accepted() -> None:
+    req = parse({"op": "remind", "message": "x" * 5000, "delay_seconds": 1, "file_path": "notes/r.md"})
+    assert isinstance(req, wire.Remind)
+
+
+def test_limits_match_upstream() -> None:
+    with pytest.raises(ValidationError):
+        parse({"op": "recv", "wait_seconds": 181})
+    with pytest.raises(ValidationError):
+        parse({"op": "recv", "max": 33})
+    with pytest.raises(ValidationError):
+        parse({"op": "ask", "question": "q", "ttl_seconds": 6 * 3600 + 1})
+    assert wire.cancelled_by("operator") == "[cancelled by operator]"
