@@ -1,4 +1,7 @@
-"""`python -m hive_web`: the dashboard alone over a state dir (no daemon, an in-memory event feed).
+"""`python -m hive_web`: the dashboard alone over a state dir (no daemon).
+
+It opens the host store for its event log; events published by a running
+`hive serve` reach it only on its next start.
 
 For looking at the UI and for the bench; `hive serve` is how it normally runs.
 """
@@ -11,7 +14,9 @@ import contextlib
 import logging
 from pathlib import Path
 
+from hive_core.events import EventLog
 from hive_core.paths import StateLayout
+from hive_core.stores.schema import open_core_db
 from hive_web.dashboard import create_app, make_guard, start
 from hive_web.keys import WebConfig
 
@@ -22,11 +27,13 @@ async def _main(state_dir: Path | None, host: str, port: int) -> None:
     guard, created = make_guard(layout, config)
     if created or guard.require_token:
         print(f"dashboard token (stored 0600 in {layout.root / 'web-token'}): {guard.token}")
-    runner = await start(create_app(layout, config=config, guard=guard), config)
+    conn = open_core_db(layout.db)
+    runner = await start(create_app(layout, feed=EventLog(conn), config=config, guard=guard), config)
     try:
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+        conn.close()
 
 
 def main() -> None:

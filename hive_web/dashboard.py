@@ -18,9 +18,9 @@ from aiohttp import web
 
 from desired.repo import Author
 from hive_core.paths import StateLayout
-from hive_web.feed import EventFeed, MemoryFeed
+from hive_web.feed import EventFeed, Hints
 from hive_web.http import error_middleware
-from hive_web.keys import AUTHOR, CONFIG, FEED, GUARD, LAYOUT, META, STREAMS, WebConfig
+from hive_web.keys import AUTHOR, CONFIG, FEED, GUARD, HINTS, LAYOUT, META, STREAMS, WebConfig
 from hive_web.meta import MetaWorker
 from hive_web.refwatch import read_refs, watch_refs
 from hive_web.routes import edits, files, pages, state, stream
@@ -49,7 +49,7 @@ async def _refwatch_ctx(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     worker = app[META]
     task = asyncio.create_task(
-        watch_refs(app[LAYOUT].meta, lambda: worker.run(read_refs), app[FEED], stop),
+        watch_refs(app[LAYOUT].meta, lambda: worker.run(read_refs), app[HINTS], stop),
         name="hive-web-refwatch",
     )
     yield
@@ -62,12 +62,12 @@ async def _refwatch_ctx(app: web.Application) -> AsyncIterator[None]:
 def create_app(
     layout: StateLayout,
     *,
-    feed: EventFeed | None = None,
+    feed: EventFeed,
     config: WebConfig | None = None,
     guard: Guard | None = None,
     watch_meta: bool = True,
 ) -> web.Application:
-    """The dashboard app. ``watch_meta`` publishes meta-repo ref moves into ``feed``."""
+    """The dashboard app over the host's event log; ``watch_meta`` hints pages when refs move."""
     config = config or WebConfig()
     guard = guard or make_guard(layout, config)[0]
     app = web.Application(
@@ -75,7 +75,7 @@ def create_app(
         client_max_size=config.max_body_bytes,
     )
     app[LAYOUT], app[CONFIG], app[GUARD] = layout, config, guard
-    app[FEED] = feed if feed is not None else MemoryFeed()
+    app[FEED], app[HINTS] = feed, Hints()
     app[AUTHOR] = Author.parse(config.author)
     app[STREAMS] = set()
     app.cleanup_ctx.append(_meta_ctx)

@@ -1,95 +1,62 @@
-"""What the dashboard needs from the host's event channel, as a Protocol.
+"""What the dashboard needs from the host's event log, as a Protocol, and the hint channel.
 
 The dashboard never owns the event log: `hive serve` hands it the host's
-`EventLog` (``hive_core.events``). Every live update the browser sees is one
+`hive_core.events.EventLog`. Every durable update the browser sees is one
 event with a monotonic ``seq``; the SSE stream uses it as the event id, so a
 reconnect with ``Last-Event-ID`` resumes exactly where the browser stopped.
 
-``MemoryFeed`` satisfies the same Protocol in memory for a dashboard started
-without the daemon (``python -m hive_web``); it forgets everything on exit.
+Hints are the other, lighter channel: "desired state moved, re-read it".
+Desired state lives in git, not in the event log, so a hint carries no data
+the page could lose; a page that reconnects simply re-reads its snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 
 class FeedEvent(Protocol):
+    """One event of the host's log (a pydantic model in `hive_core.events`)."""
+
     @property
     def seq(self) -> int: ...
     @property
     def kind(self) -> str: ...
     @property
-    def payload(self) -> Mapping[str, Any]: ...
-    @property
     def ts(self) -> float: ...
+    def model_dump(self, *, mode: str = ...) -> dict[str, Any]: ...
 
 
 class EventFeed(Protocol):
+    @property
     def last_seq(self) -> int:
         """The seq of the newest event (0 when there is none)."""
 
-    def read_since(self, seq: int, limit: int = 1000) -> Sequence[FeedEvent]:
+    def read_since(self, seq: int, limit: int = 500) -> Sequence[FeedEvent]:
         """Events with seq > ``seq``, oldest first, at most ``limit``."""
 
-    def publish(self, kind: str, payload: Mapping[str, Any]) -> FeedEvent:
-        """Append an event; subscribers see it at once."""
-
-    def subscribe(self, since: int) -> AsyncIterator[FeedEvent]:
+    def subscribe(self, since: int = 0, batch: int = 500) -> AsyncIterator[FeedEvent]:
         """Every event with seq > ``since``: the backlog first, then live ones, forever."""
 
 
-@dataclass(frozen=True)
-class MemoryEvent:
-    seq: int
-    kind: str
-    payload: Mapping[str, Any]
-    ts: float
+class Hints:
+    """Fan-out of small, loss-tolerant "re-read this" notes to every open stream."""
 
+    def __init__(self) -> None:
+        self._queues: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
 
-@dataclass
-class MemoryFeed:
-    """An in-memory EventFeed: a list and a condition. For a dashboard run on its own."""
+    def add(self) -> asyncio.Queue[tuple[str, dict[str, Any]]]:
+        queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=64)
+        self._queues.add(queue)
+        return queue
 
-    events: list[MemoryEvent] = field(default_factory=list)
-    _changed: asyncio.Condition | None = None
+    def discard(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
+        self._queues.discard(queue)
 
-    def last_seq(self) -> int:
-        return self.events[-1].seq if self.events else 0
-
-    def read_since(self, seq: int, limit: int = 1000) -> Sequence[MemoryEvent]:
-        return [e for e in self.events if e.seq > seq][:limit]
-
-    def publish(self, kind: str, payload: Mapping[str, Any]) -> MemoryEvent:
-        event = MemoryEvent(self.last_seq() + 1, kind, dict(payload), time.time())
-        self.events.append(event)
-        if self._changed is not None:
-            asyncio.get_running_loop().create_task(self._notify())
-        return event
-
-    async def _notify(self) -> None:
-        if self._changed is not None:
-            async with self._changed:
-                self._changed.notify_all()
-
-    async def _wait_past(self, seq: int) -> None:
-        if self._changed is None:
-            self._changed = asyncio.Condition()
-        async with self._changed:
-            await self._changed.wait_for(lambda: self.last_seq() > seq)
-
-    async def subscribe(self, since: int) -> AsyncIterator[MemoryEvent]:
-        if self._changed is None:
-            self._changed = asyncio.Condition()
-        cursor = since
-        while True:
-            batch = self.read_since(cursor)
-            for event in batch:
-                cursor = event.seq
-                yield event
-            if not batch:
-                await self._wait_past(cursor)
+    def publish(self, kind: str, data: dict[str, Any]) -> None:
+        for queue in self._queues:
+            if queue.full():  # a stalled reader only needs to know "something changed"
+                continue
+            queue.put_nowait((kind, data))

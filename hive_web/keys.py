@@ -10,7 +10,7 @@ from aiohttp import web
 
 from desired.repo import Author
 from hive_core.paths import StateLayout
-from hive_web.feed import EventFeed
+from hive_web.feed import EventFeed, Hints
 from hive_web.meta import MetaWorker
 from hive_web.security import Guard
 
@@ -30,6 +30,7 @@ class WebConfig:
 LAYOUT = web.AppKey("layout", StateLayout)
 CONFIG = web.AppKey("config", WebConfig)
 FEED = web.AppKey("feed", EventFeed)
+HINTS = web.AppKey("hints", Hints)
 GUARD = web.AppKey("guard", Guard)
 META = web.AppKey("meta", MetaWorker)
 AUTHOR = web.AppKey("author", Author)

@@ -28,6 +28,6 @@ def desired_snapshot(repo: MetaRepo) -> dict[str, Any]:
 
 
 async def build_snapshot(app: web.Application) -> dict[str, Any]:
-    seq = app[FEED].last_seq()
+    seq = app[FEED].last_seq
     desired = await app[META].run(desired_snapshot)
     return {"seq": seq, **desired}

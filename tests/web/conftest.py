@@ -23,7 +23,8 @@ from desired.bootstrap import init_meta_repo
 from desired.repo import Author, MetaRepo
 from hive_core.paths import StateLayout
 from hive_web.dashboard import bound_port, create_app, make_guard, start
-from hive_web.feed import EventFeed, MemoryFeed
+from hive_core.events import Event, EventLog
+from hive_core.stores.schema import open_core_db
 from hive_web.keys import WebConfig
 
 T = TypeVar("T")
@@ -45,7 +46,7 @@ class Served:
     """A running dashboard: its URL, state dir, meta repo, feed and loop."""
 
     layout: StateLayout
-    feed: EventFeed
+    feed: EventLog
     loop: asyncio.AbstractEventLoop
     config: WebConfig
     runner: web.AppRunner | None = None
@@ -63,11 +64,17 @@ class Served:
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coro_fn(), self.loop)
         return future.result(timeout=30)
 
-    def publish(self, kind: str, payload: dict[str, Any]) -> int:
+    def publish(self, event: Event) -> int:
+        """Publish on the server's loop (the EventLog wakes its subscribers there)."""
+
         async def go() -> int:
-            return self.feed.publish(kind, payload).seq
+            return self.feed.publish(event)
 
         return int(self.call(go))
+
+    def close(self) -> None:
+        self.stop()
+        self.feed._conn.close()
 
     def stop(self) -> None:
         if self.runner is not None:
@@ -107,7 +114,7 @@ def server_loop() -> Iterator[asyncio.AbstractEventLoop]:
 
 
 def serve(layout: StateLayout, loop: asyncio.AbstractEventLoop, host: str = "127.0.0.1") -> Served:
-    feed = MemoryFeed()
+    feed = EventLog(open_core_db(layout.db))
     served = Served(layout=layout, feed=feed, loop=loop, config=WebConfig(host=host, port=0))
     served.runner = served.call(lambda: _start(served, served.config))
     port = bound_port(served.runner)
@@ -120,7 +127,7 @@ def serve(layout: StateLayout, loop: asyncio.AbstractEventLoop, host: str = "127
 def dashboard(layout: StateLayout, server_loop: asyncio.AbstractEventLoop) -> Iterator[Served]:
     served = serve(layout, server_loop)
     yield served
-    served.stop()
+    served.close()
 
 
 @pytest.fixture(scope="session")

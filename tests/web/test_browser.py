@@ -9,6 +9,7 @@ import pytest
 from desired import proposals
 from desired.changes import AddAgent, ChangeSet, apply_changes
 from desired.repo import Author
+from hive_core.events import MessageSent
 from tests.web.conftest import Served, screenshot
 
 pytestmark = pytest.mark.slow
@@ -25,6 +26,10 @@ def _propose(served: Served, agent: dict[str, Any], why: str) -> int:
     return proposals.propose(
         served.repo, lambda s: apply_changes(s, change), author=MANAGER, description=why
     ).id
+
+
+def _note(n: int) -> MessageSent:
+    return MessageSent(id=n, sender="coder", recipient="operator", preview=f"note {n}")
 
 
 def _open(page: Any, served: Served, section: str = "swarm") -> None:
@@ -118,12 +123,12 @@ def test_editing_a_model_updates_the_row(dashboard: Served, page: Any) -> None:
 def test_sse_drop_and_resume_loses_and_doubles_nothing(dashboard: Served, page: Any) -> None:
     _open(page, dashboard, "events")
     for n in range(5):
-        dashboard.publish("note", {"n": n})
+        dashboard.publish(_note(n))
     page.wait_for_function("document.querySelectorAll('#events-table tbody tr').length === 5")
     dashboard.stop()
     page.wait_for_selector("#live[data-state=reconnecting]")
     for n in range(5, 12):
-        dashboard.publish("note", {"n": n})
+        dashboard.publish(_note(n))
     dashboard.restart()
     page.wait_for_selector("#live[data-state=live]")
     page.wait_for_function("document.querySelectorAll('#events-table tbody tr').length >= 12")

@@ -18,12 +18,12 @@ def test_token_file_is_created_0600_once_and_reused(
     layout: StateLayout, server_loop: asyncio.AbstractEventLoop
 ) -> None:
     first = serve(layout, server_loop)
-    first.stop()
+    first.close()
     path = layout.root / TOKEN_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     path.chmod(0o644)
     second = serve(layout, server_loop)
-    second.stop()
+    second.close()
     assert second.token == first.token
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
@@ -54,7 +54,7 @@ def test_non_loopback_bind_requires_the_token(
         assert _main(served) == before
         assert http("GET", f"{served.url}/healthz").status == 200
     finally:
-        served.stop()
+        served.close()
 
 
 def test_login_form_sets_a_session_cookie(
@@ -74,7 +74,7 @@ def test_login_form_sets_a_session_cookie(
         page.wait_for_selector("#swarm-table tr[data-agent=manager]")
     finally:
         context.close()
-        served.stop()
+        served.close()
 
 
 def test_writes_need_same_origin_and_the_csrf_token(dashboard: Served) -> None:

@@ -12,9 +12,11 @@ import { bindSwarm, renderSwarm } from "./swarm.js";
 import { short } from "./util.js";
 
 let state = JSON.parse(document.getElementById("snapshot").textContent);
+// Events after which the snapshot (desired rows, approvals, status) is re-read once.
 const SNAPSHOT_KINDS = new Set([
-  "desired_changed", "approval_added", "approval_resolved", "approval_deployed", "status_changed",
-  "plan_changed", "reconciled", "container_state_changed",
+  "proposal_added", "proposal_resolved", "agent_condition_changed", "agent_spawned", "agent_rebuilt",
+  "agent_started", "agent_stopped", "agent_destroyed", "container_crash", "deployed", "deploy_failed",
+  "needs_login", "logged_in", "harness_hello",
 ]);
 
 function render() {
@@ -54,14 +56,16 @@ function showSection() {
 function onEvent(event) {
   addEvent(event);
   if (SNAPSHOT_KINDS.has(event.kind)) refresh();
-  if (event.kind === "approval_added") notify("New proposal awaiting approval", `proposal #${event.payload.id}`);
+  if (event.kind === "proposal_added") notify("Proposal awaiting approval", `#${event.payload.id} ${event.payload.description}`);
+  if (event.kind === "question_added") notify(`Question from ${event.payload.asker}`, event.payload.question);
 }
 
 function onStatus(status, hello) {
   const live = document.getElementById("live");
   live.dataset.state = status;
   live.textContent = status;
-  if (hello?.reset) refresh();  // the server's log is behind this page: repaint from a fresh snapshot
+  // After a drop, hints may have been missed (events are replayed, hints are not): re-read once.
+  if (hello?.reset || hello?.reconnected) refresh();
 }
 
 bindSwarm(() => state);
@@ -71,4 +75,4 @@ bindNotifications();
 window.addEventListener("hashchange", showSection);
 showSection();
 render();
-window.hive = { stream: connect(state.seq, onEvent, onStatus), state: () => state, refresh };
+window.hive = { stream: connect(state.seq, onEvent, onStatus, () => refresh()), state: () => state, refresh };

@@ -2,13 +2,17 @@
 // Last-Event-ID, so the server resumes exactly there. Events at or below the last seen seq
 // are dropped here too, so a replay can never show twice.
 
-export function connect(since, onEvent, onStatus) {
+// Hints ("event: desired") carry no id: they say "re-read desired state" and nothing else.
+export function connect(since, onEvent, onStatus, onHint) {
   let last = since;
+  let opened = 0;
   const source = new EventSource(`/api/stream?since=${since}`);
   source.addEventListener("hello", (e) => {
     const hello = JSON.parse(e.data);
-    onStatus("live", hello);
+    opened += 1;
+    onStatus("live", { ...hello, reconnected: opened > 1 });
   });
+  source.addEventListener("desired", (e) => onHint(JSON.parse(e.data)));
   source.onmessage = (e) => {
     const event = JSON.parse(e.data);
     if (event.seq <= last) return;
