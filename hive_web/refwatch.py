@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from desired.repo import MAIN, MetaRepo
-
 from hive_web.feed import Hints
 
 log = logging.getLogger(__name__)

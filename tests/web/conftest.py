@@ -21,10 +21,10 @@ from aiohttp import web
 
 from desired.bootstrap import init_meta_repo
 from desired.repo import Author, MetaRepo
-from hive_core.paths import StateLayout
-from hive_web.dashboard import bound_port, create_app, make_guard, start
 from hive_core.events import Event, EventLog
+from hive_core.paths import StateLayout
 from hive_core.stores.schema import open_core_db
+from hive_web.dashboard import bound_port, create_app, make_guard, start
 from hive_web.keys import WebConfig
 
 T = TypeVar("T")
