@@ -20,10 +20,11 @@ from desired.repo import Author
 from hive_core.paths import StateLayout
 from hive_web.feed import EventFeed, Hints
 from hive_web.http import error_middleware
-from hive_web.keys import AUTHOR, CONFIG, FEED, GUARD, HINTS, LAYOUT, META, STREAMS, WebConfig
+from hive_web.keys import AUTHOR, CONFIG, FEED, GUARD, HINTS, LAYOUT, META, OPERATOR, STREAMS, WebConfig
 from hive_web.meta import MetaWorker
+from hive_web.operator import OperatorCall
 from hive_web.refwatch import read_refs, watch_refs
-from hive_web.routes import edits, files, pages, state, stream
+from hive_web.routes import edits, files, pages, state, stream, threads
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
 
 log = logging.getLogger(__name__)
@@ -63,11 +64,16 @@ def create_app(
     layout: StateLayout,
     *,
     feed: EventFeed,
+    operator: OperatorCall | None = None,
     config: WebConfig | None = None,
     guard: Guard | None = None,
     watch_meta: bool = True,
 ) -> web.Application:
-    """The dashboard app over the host's event log; ``watch_meta`` hints pages when refs move."""
+    """The dashboard app over the host's event log.
+
+    ``operator`` runs host-core ops as the operator (questions, messages,
+    reminders); ``watch_meta`` hints open pages when the meta repo's refs move.
+    """
     config = config or WebConfig()
     guard = guard or make_guard(layout, config)[0]
     app = web.Application(
@@ -75,14 +81,14 @@ def create_app(
         client_max_size=config.max_body_bytes,
     )
     app[LAYOUT], app[CONFIG], app[GUARD] = layout, config, guard
-    app[FEED], app[HINTS] = feed, Hints()
+    app[FEED], app[HINTS], app[OPERATOR] = feed, Hints(), operator
     app[AUTHOR] = Author.parse(config.author)
     app[STREAMS] = set()
     app.cleanup_ctx.append(_meta_ctx)
     if watch_meta:
         app.cleanup_ctx.append(_refwatch_ctx)
     app.on_shutdown.append(stream.close_streams)
-    for group in (pages.routes, state.routes, edits.routes, files.routes, stream.routes):
+    for group in (pages.routes, state.routes, edits.routes, files.routes, stream.routes, threads.routes):
         app.router.add_routes(group)
     app.router.add_static("/static", STATIC, append_version=True)
     return app

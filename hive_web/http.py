@@ -17,13 +17,16 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from desired.errors import (
+from hive_core.errors import (
     ConflictError,
     DesiredStateError,
+    ForbiddenError,
     HiveError,
+    LimitError,
     NotFoundError,
     PermanentError,
     TemporaryError,
+    TooLargeError,
     UserError,
 )
 
@@ -49,7 +52,14 @@ def hive_error_response(exc: HiveError) -> web.Response:
     explicit = getattr(exc, "http_status", None)
     if isinstance(explicit, int):
         return error_json(explicit, str(exc))
-    for kind, status in ((NotFoundError, 404), (ConflictError, 409), (UserError, 400)):
+    for kind, status in (
+        (TooLargeError, 413),
+        (ForbiddenError, 403),
+        (LimitError, 429),
+        (NotFoundError, 404),
+        (ConflictError, 409),
+        (UserError, 400),
+    ):
         if isinstance(exc, kind):
             return error_json(status, str(exc))
     if isinstance(exc, TemporaryError):

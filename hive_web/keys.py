@@ -12,6 +12,7 @@ from desired.repo import Author
 from hive_core.paths import StateLayout
 from hive_web.feed import EventFeed, Hints
 from hive_web.meta import MetaWorker
+from hive_web.operator import OperatorCall
 from hive_web.security import Guard
 
 
@@ -34,4 +35,5 @@ HINTS = web.AppKey("hints", Hints)
 GUARD = web.AppKey("guard", Guard)
 META = web.AppKey("meta", MetaWorker)
 AUTHOR = web.AppKey("author", Author)
+OPERATOR: web.AppKey[OperatorCall | None] = web.AppKey("operator")
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")

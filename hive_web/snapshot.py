@@ -12,9 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from desired.repo import MetaRepo
-from hive_web.keys import FEED, META
+from hive_web.keys import FEED, META, OPERATOR
 from hive_web.views.approvals import approvals_view
 from hive_web.views.swarm import settings_json, swarm_rows
+from hive_web.views.threads import threads_snapshot
 
 
 def desired_snapshot(repo: MetaRepo) -> dict[str, Any]:
@@ -30,4 +31,5 @@ def desired_snapshot(repo: MetaRepo) -> dict[str, Any]:
 async def build_snapshot(app: web.Application) -> dict[str, Any]:
     seq = app[FEED].last_seq
     desired = await app[META].run(desired_snapshot)
-    return {"seq": seq, **desired}
+    threads = await threads_snapshot(app[OPERATOR], app[FEED], seq)
+    return {"seq": seq, **desired, **threads}

@@ -8,6 +8,9 @@ import { addEvent } from "./events.js";
 import { bindHistory, loadHistory } from "./history.js";
 import { connect } from "./live.js";
 import { notify, bindNotifications } from "./notify.js";
+import { addFlow, bindMessages, renderMessages } from "./messages.js";
+import { bindQuestions, renderQuestions } from "./questions.js";
+import { bindReminders, renderReminders } from "./reminders.js";
 import { bindSwarm, renderSwarm } from "./swarm.js";
 import { short } from "./util.js";
 
@@ -16,14 +19,18 @@ let state = JSON.parse(document.getElementById("snapshot").textContent);
 const SNAPSHOT_KINDS = new Set([
   "proposal_added", "proposal_resolved", "agent_condition_changed", "agent_spawned", "agent_rebuilt",
   "agent_started", "agent_stopped", "agent_destroyed", "container_crash", "deployed", "deploy_failed",
-  "needs_login", "logged_in", "harness_hello",
+  "needs_login", "logged_in", "harness_hello", "question_added", "question_resolved",
+  "reminder_set", "reminder_fired", "reminder_cancelled",
 ]);
 
 function render() {
   document.getElementById("revision").textContent = `main @ ${short(state.revision)}`;
   renderSwarm(state);
   renderApprovals(state);
-  const pending = state.approvals.pending.length;
+  const open = renderQuestions(state);
+  renderMessages(state);
+  renderReminders(state);
+  const pending = state.approvals.pending.length + open;
   document.getElementById("count-decisions").textContent = pending || "";
   if (currentSection() === "history") loadHistory().catch(() => {});
 }
@@ -56,6 +63,10 @@ function showSection() {
 function onEvent(event) {
   addEvent(event);
   if (SNAPSHOT_KINDS.has(event.kind)) refresh();
+  if (event.kind === "message_sent") {
+    addFlow(event);
+    if (event.payload.recipient === "operator") refresh();
+  }
   if (event.kind === "proposal_added") notify("Proposal awaiting approval", `#${event.payload.id} ${event.payload.description}`);
   if (event.kind === "question_added") notify(`Question from ${event.payload.asker}`, event.payload.question);
 }
@@ -71,6 +82,9 @@ function onStatus(status, hello) {
 bindSwarm(() => state);
 bindApprovals(() => renderApprovals(state));
 bindHistory();
+bindQuestions();
+bindMessages(() => state);
+bindReminders();
 bindNotifications();
 window.addEventListener("hashchange", showSection);
 showSection();
