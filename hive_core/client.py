@@ -93,12 +93,11 @@ class HiveClient:
             if isinstance(exc, OSError):
                 raise _unavailable(self.path, exc) from exc
             raise
-        result = parse_response(req, line)  # a raised host error leaves the connection in sync
-        if len(self._idle) < self._pool_size:
-            self._idle.append(conn)
+        if line and len(self._idle) < self._pool_size:
+            self._idle.append(conn)  # answered in full: still in step, even for an error answer
         else:
             conn.close()
-        return result
+        return parse_response(req, line)
 
     async def events(self, since: int = 0, *, follow: bool = True) -> AsyncIterator[EventsBatch]:
         """Batches of events after ``since`` (admin socket only); with ``follow`` never ends."""

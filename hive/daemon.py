@@ -1,0 +1,86 @@
+"""`hive serve`: one asyncio process that wires the host together.
+
+The daemon is a list of named components started through one helper
+(``hive_core.tasks.run_root_tasks``): if any of them ends, the others are
+cancelled and the process exits, so nothing runs half-alive. The reconciler
+and the dashboard join with ``Daemon.add(name, factory)`` before ``run``;
+the reconciler also plugs its control into ``daemon.core.attach_reconciler``.
+
+Order matters on start: the store is opened and unacked deliveries are
+requeued (``HostCore.startup``) before any socket accepts a connection, and
+the deadline loop's first pass catches up on what fell due while down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import IO
+
+from hive_core.core import HostCore
+from hive_core.errors import UserError
+from hive_core.paths import StateLayout
+from hive_core.schedulers import deadlines_loop, meta_watch_loop, retention_loop
+from hive_core.sockets import SocketSet
+from hive_core.tasks import TaskFactory, run_root_tasks
+
+log = logging.getLogger(__name__)
+
+
+class Daemon:
+    def __init__(self, layout: StateLayout, *, clock: Callable[[], float] = time.time) -> None:
+        self.layout = layout
+        self._lock = _lock_state_dir(layout)
+        self.core = HostCore(layout, clock=clock)
+        self.sockets = SocketSet(self.core)
+        self.stop = asyncio.Event()
+        self.components: list[tuple[str, TaskFactory]] = [
+            ("deadlines", lambda: deadlines_loop(self.core)),
+            ("retention", lambda: retention_loop(self.core)),
+            ("meta-watch", lambda: meta_watch_loop(self.core, self.sockets)),
+        ]
+
+    def add(self, name: str, factory: TaskFactory) -> None:
+        """Add a component (the reconciler loop, the web app) to start with the daemon."""
+        self.components.append((name, factory))
+
+    async def run(self) -> None:
+        self.core.startup()
+        await self.sockets.start()
+        log.info(
+            "hive serve: listening on %s (admin), %s (manager) and %d agent sockets",
+            self.layout.admin_socket,
+            self.layout.manager_socket,
+            len(self.sockets.agents),
+        )
+        await run_root_tasks(self.components, self.stop, on_exit=self._shutdown)
+
+    async def _shutdown(self) -> None:
+        await self.sockets.close()
+        self.core.close()
+        self._lock.close()
+        log.info("hive serve: stopped")
+
+
+def _lock_state_dir(layout: StateLayout) -> IO[str]:
+    layout.run.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = layout.run / "hive.lock"
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        other = handle.read().strip() or "?"
+        handle.close()
+        raise UserError(
+            f"another `hive serve` (pid {other}) is running on {layout.root}; stop it first"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle

@@ -1,0 +1,119 @@
+"""HostCore: the stores, the event log, the desired-state view and the seams, in one place.
+
+One per daemon. Op handlers (``hive_core.ops``) and schedulers take it as
+their first argument; it does no I/O of its own beyond opening the store.
+The reconciler plugs in with ``attach_reconciler`` and reads
+``harnesses``; the socket set registers with ``on_agents_changed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from desired.repo import Author
+from hive_core.control import ReconcilerControl
+from hive_core.desired_view import DesiredView
+from hive_core.errors import NotFoundError, UnavailableError
+from hive_core.events import EventLog
+from hive_core.harnesses import Harnesses
+from hive_core.notices import NoticeSink
+from hive_core.paths import StateLayout
+from hive_core.proposal_watch import ProposalWatch
+from hive_core.stores.broker import Broker
+from hive_core.stores.questions import QuestionStore
+from hive_core.stores.reminders import DEFAULT_PENDING_CAP, ReminderStore
+from hive_core.stores.schema import open_core_db
+from hive_core.wire import OPERATOR
+
+log = logging.getLogger(__name__)
+
+Role = Literal["agent", "manager", "operator"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: fixed by the socket the request came in on."""
+
+    name: str
+    role: Role
+
+    @property
+    def author(self) -> Author:
+        return Author(self.name, f"{self.name}@hyperhive.local")
+
+
+OPERATOR_CALLER = Caller(OPERATOR, "operator")
+
+
+class HostCore:
+    def __init__(
+        self,
+        layout: StateLayout,
+        *,
+        clock: Callable[[], float] = time.time,
+        reminder_cap: int = DEFAULT_PENDING_CAP,
+    ) -> None:
+        self.layout = layout
+        self.clock = clock
+        self.conn = open_core_db(layout.db)
+        self.events = EventLog(self.conn)
+        self.broker = Broker(self.conn, self.events, clock)
+        self.questions = QuestionStore(self.conn, clock)
+        self.reminders = ReminderStore(self.conn, clock, reminder_cap)
+        self.harnesses = Harnesses()
+        self.desired = DesiredView(layout.meta)
+        self.proposals = ProposalWatch(self.desired, self.events)
+        self.reconciler: ReconcilerControl | None = None
+        self.deadlines_changed = asyncio.Event()
+        """Set when a reminder or question deadline is added or moved: the scheduler re-plans at once."""
+        self.meta_changed = asyncio.Event()
+        """Set to make the meta watch look at `main` and the proposal tags now."""
+        self.retention_now = asyncio.Event()
+        self.events.add_sink(NoticeSink(self.broker, self.desired.manager_name))
+        self.desired.on_change(lambda _snapshot: self.meta_changed.set())
+
+    def startup(self) -> None:
+        """Run once when the daemon starts: hand out again whatever was delivered but never acked."""
+        count = self.broker.redeliver()
+        if count:
+            log.info("%d delivered-but-unacked messages will be handed out again", count)
+        self.desired.current()
+        self.proposals.check(seed=True)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # ---- seams -------------------------------------------------------------------------------
+
+    def attach_reconciler(self, control: ReconcilerControl | None) -> None:
+        self.reconciler = control
+
+    def require_reconciler(self) -> ReconcilerControl:
+        if self.reconciler is None:
+            raise UnavailableError(
+                "the reconciler is not running in this daemon; desired state is saved and will be "
+                "applied when it runs (check `hive serve`'s log)"
+            )
+        return self.reconciler
+
+    def poke_deadlines(self) -> None:
+        self.deadlines_changed.set()
+
+    # ---- identity ----------------------------------------------------------------------------
+
+    def manager_caller(self) -> Caller:
+        name = self.desired.manager_name()
+        if name is None:
+            raise NotFoundError("desired state has no manager agent; the manager socket has no one behind it")
+        return Caller(name, "manager")
+
+    def agent_caller(self, name: str) -> Caller:
+        spec = self.desired.agent(name)
+        if spec is None:
+            raise NotFoundError(f"agent {name!r} is no longer in desired state; its socket is closing")
+        return Caller(name, "manager" if spec.role == "manager" else "agent")

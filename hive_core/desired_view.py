@@ -1,0 +1,76 @@
+"""The host core's view of desired state: the last valid snapshot of `main`, re-read when it moves.
+
+Checking is one ref read (``MetaRepo.head``), cheap enough to do before every
+request that needs names or allowed recipients. A meta repo that does not
+exist yet reads as an empty swarm (the operator can still use the admin
+socket); a `main` that fails validation keeps the last good snapshot, since
+the pre-receive hook should have refused it and agents must keep talking.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pygit2
+
+from desired.errors import HiveError
+from desired.repo import MAIN, MetaRepo, Snapshot
+from desired.schema import AgentSpec, DesiredState
+
+log = logging.getLogger(__name__)
+
+EMPTY = Snapshot(DesiredState(), "")
+
+
+class DesiredView:
+    def __init__(self, meta: Path) -> None:
+        self.meta = meta
+        self._repo: MetaRepo | None = None
+        self._oid: pygit2.Oid | None = None
+        self._snapshot = EMPTY
+        self._listeners: list[Callable[[Snapshot], None]] = []
+
+    def on_change(self, listener: Callable[[Snapshot], None]) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def repo(self) -> MetaRepo | None:
+        if self._repo is None and (self.meta / "HEAD").exists():
+            try:
+                self._repo = MetaRepo(self.meta)
+            except HiveError:
+                return None
+        return self._repo
+
+    def current(self) -> Snapshot:
+        """The snapshot at `main` now; reloads (and tells listeners) if `main` moved."""
+        repo = self.repo
+        if repo is None:
+            return self._snapshot
+        oid = repo.head(MAIN)
+        if oid is None or oid == self._oid:
+            return self._snapshot
+        try:
+            snapshot = repo.load(str(oid))
+        except HiveError as exc:
+            log.error("desired state at %s is invalid; keeping %s: %s", oid, self._snapshot.short, exc)
+            self._oid = oid
+            return self._snapshot
+        self._oid, self._snapshot = oid, snapshot
+        log.info("desired state now at %s (%d agents)", snapshot.short, len(snapshot.state.agents))
+        for listener in self._listeners:
+            listener(snapshot)
+        return snapshot
+
+    @property
+    def state(self) -> DesiredState:
+        return self.current().state
+
+    def agent(self, name: str) -> AgentSpec | None:
+        return self.state.agents.get(name)
+
+    def manager_name(self) -> str | None:
+        manager = self.state.manager()
+        return manager.name if manager else None

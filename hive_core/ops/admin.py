@@ -1,0 +1,45 @@
+"""The operator's read and control ops: events (one batch), reconcile_now, status."""
+
+from __future__ import annotations
+
+from hive_core import wire
+from hive_core.core import Caller, HostCore
+from hive_core.events import event_dict
+from hive_core.ops.registry import handles
+
+
+@handles("events")
+async def events(core: HostCore, caller: Caller, req: wire.Events) -> wire.EventsBatch:
+    """One batch; ``follow`` is handled by the connection loop (it keeps writing batches)."""
+    return events_batch(core, req.since, req.limit)
+
+
+def events_batch(core: HostCore, since: int, limit: int) -> wire.EventsBatch:
+    found = core.events.read_since(since, limit)
+    next_seq = found[-1].seq if found else max(since, 0)
+    return wire.EventsBatch(events=[event_dict(e) for e in found], next_seq=next_seq)
+
+
+@handles("reconcile_now")
+async def reconcile_now(core: HostCore, caller: Caller, req: wire.ReconcileNow) -> wire.Done:
+    core.require_reconciler().request_reconcile(req.reason)
+    return wire.Done(note="a reconcile pass is on its way")
+
+
+@handles("status")
+async def status(core: HostCore, caller: Caller, req: wire.Status) -> wire.StatusResult:
+    snapshot = core.desired.current()
+    reconciler = core.reconciler
+    return wire.StatusResult(
+        agents=sorted(snapshot.state.agents),
+        unread=core.broker.unread_counts(),
+        open_questions=core.questions.count_open(),
+        pending_reminders=core.reminders.count_pending(),
+        last_seq=core.events.last_seq,
+        revision=snapshot.revision,
+        harnesses={
+            name: {"pid": h.pid, "web_port": h.web_port, "at": h.at}
+            for name, h in core.harnesses.all().items()
+        },
+        reconciler=dict(reconciler.status()) if reconciler is not None else None,
+    )

@@ -1,0 +1,90 @@
+"""get_open_threads, cancel_thread, whoami, and the harness's lifecycle ops hello and report."""
+
+from __future__ import annotations
+
+import logging
+
+from desired import proposals
+from hive_core import wire
+from hive_core.core import Caller, HostCore
+from hive_core.events import HarnessHello, LoggedIn, NeedsLogin
+from hive_core.ops.asking import cancel_question
+from hive_core.ops.registry import handles
+from hive_core.ops.reminding import cancel_reminder
+
+log = logging.getLogger(__name__)
+
+
+def _pending_approvals(core: HostCore, caller: Caller) -> list[wire.PendingProposal]:
+    repo = core.desired.repo
+    if repo is None or caller.role == "operator":
+        return []
+    mine = [p for p in proposals.pending(repo) if p.author.startswith(f"{caller.name} <")]
+    return [
+        wire.PendingProposal(id=p.id, description=p.description, created_at=p.created_at.timestamp())
+        for p in mine
+    ]
+
+
+@handles("get_open_threads")
+async def get_open_threads(core: HostCore, caller: Caller, req: wire.GetOpenThreads) -> wire.OpenThreads:
+    approvals = _pending_approvals(core, caller)
+    asked = core.questions.open_asked_by(caller.name)
+    to_me = core.questions.open_asked_of(caller.name)
+    reminders = core.reminders.listing(caller.name, include_done=False, limit=1000)
+    return wire.OpenThreads(
+        approvals=approvals,
+        questions_asked=asked,
+        questions_to_me=to_me,
+        reminders=reminders,
+        counts={
+            "approvals": len(approvals),
+            "questions_asked": len(asked),
+            "questions_to_me": len(to_me),
+            "reminders": len(reminders),
+        },
+    )
+
+
+@handles("cancel_thread")
+async def cancel_thread(core: HostCore, caller: Caller, req: wire.CancelThread) -> wire.Done:
+    if req.kind == "question":
+        question = cancel_question(core, caller, req.id)
+        return wire.Done(note=f"question #{question.id} cancelled: {question.answer}")
+    cancel_reminder(core, caller, req.id)
+    return wire.Done(note=f"reminder #{req.id} cancelled")
+
+
+@handles("whoami")
+async def whoami(core: HostCore, caller: Caller, req: wire.Whoami) -> wire.WhoamiResult:
+    snapshot = core.desired.current()
+    return wire.WhoamiResult(
+        name=caller.name,
+        role=caller.role,
+        operator_pronouns=snapshot.state.settings.operator_pronouns,
+        revision=snapshot.revision,
+    )
+
+
+@handles("hello")
+async def hello(core: HostCore, caller: Caller, req: wire.Hello) -> wire.Done:
+    requeued = core.broker.redeliver(caller.name)
+    core.harnesses.record(caller.name, req.pid, req.web_port)
+    core.events.publish(HarnessHello(agent=caller.name, pid=req.pid, web_port=req.web_port))
+    log.info(
+        "harness of %s says hello (pid %d, port %d); %d messages requeued",
+        caller.name,
+        req.pid,
+        req.web_port,
+        requeued,
+    )
+    return wire.Done(note=f"hello {caller.name}; {requeued} unacked messages will be handed out again")
+
+
+@handles("report")
+async def report(core: HostCore, caller: Caller, req: wire.Report) -> wire.Done:
+    if req.status == "needs_login":
+        core.events.publish(NeedsLogin(agent=caller.name))
+    else:
+        core.events.publish(LoggedIn(agent=caller.name))
+    return wire.Done(note=f"recorded {req.status}")

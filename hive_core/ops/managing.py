@@ -1,0 +1,128 @@
+"""The manager's ops: propose changes, ask for agents, start/stop/restart/update others (never itself).
+
+Writes go through ``desired`` like every other editor: ``propose`` and
+``request_spawn`` become proposals the operator approves; ``start``/``stop``
+commit the agent's desired ``state`` directly (upstream let the manager
+kill/start without approval too) with the manager as author, so history
+says who did it. Git work runs in a thread on a fresh ``MetaRepo`` so a slow
+disk never stalls the sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+
+from desired import proposals
+from desired.changes import AddAgent, ChangeSet, SetAgentField, apply_changes
+from desired.repo import Author, MetaRepo
+from desired.schema import RunState
+from hive_core import wire
+from hive_core.core import Caller, HostCore
+from hive_core.errors import BadRequestError, NotFoundError, UserError
+from hive_core.ops.registry import handles
+
+log = logging.getLogger(__name__)
+
+
+def _changeset(ops: list[Any]) -> ChangeSet:
+    try:
+        return ChangeSet.model_validate({"ops": ops})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"ops.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
+        )
+        raise BadRequestError(
+            f"invalid change ops: {problems}. Each op is one of add_agent, remove_agent, set, "
+            "set_setting, set_agent_nix (see docs/desired-state.md)"
+        ) from None
+
+
+def _propose(core: HostCore, changes: ChangeSet, author: Author, description: str) -> proposals.Proposal:
+    repo = MetaRepo(core.layout.meta)
+    return proposals.propose(
+        repo, lambda s: apply_changes(s, changes), author=author, description=description
+    )
+
+
+async def _record(
+    core: HostCore, caller: Caller, changes: ChangeSet, description: str
+) -> wire.ProposalResult:
+    proposal = await asyncio.to_thread(_propose, core, changes, caller.author, description)
+    core.proposals.check()
+    log.info("%s proposed #%d: %s", caller.name, proposal.id, description.splitlines()[0])
+    return wire.ProposalResult(proposal_id=proposal.id, commit=proposal.commit, description=description)
+
+
+@handles("propose")
+async def propose(core: HostCore, caller: Caller, req: wire.Propose) -> wire.ProposalResult:
+    return await _record(core, caller, _changeset(req.ops), req.description)
+
+
+@handles("request_spawn")
+async def request_spawn(core: HostCore, caller: Caller, req: wire.RequestSpawn) -> wire.ProposalResult:
+    fields: dict[str, Any] = {"name": req.name, "description": req.description}
+    if req.model is not None:
+        fields["model"] = req.model
+    changes = ChangeSet(ops=[AddAgent(agent=fields)])
+    return await _record(core, caller, changes, f"spawn {req.name}: {req.description}")
+
+
+def _other_agent(core: HostCore, caller: Caller, name: str, verb: str) -> str:
+    state = core.desired.state
+    target = state.resolve_recipient(name)
+    if target == caller.name:
+        raise UserError(f"you cannot {verb} yourself; ask the operator to do it")
+    if target not in state.agents:
+        known = ", ".join(sorted(state.agents)) or "none"
+        raise NotFoundError(f"no agent named {name!r} (agents: {known})")
+    return target
+
+
+async def _set_state(core: HostCore, caller: Caller, name: str, state: RunState) -> wire.CommitResult:
+    verb = "start" if state is RunState.RUNNING else "stop"
+    target = _other_agent(core, caller, name, verb)
+    changes = ChangeSet(ops=[SetAgentField(name=target, field="state", value=state.value)])
+
+    def commit() -> str | None:
+        repo = MetaRepo(core.layout.meta)
+        info = repo.commit(
+            lambda s: apply_changes(s, changes),
+            author=caller.author,
+            message=f"{verb} {target} (by {caller.name})",
+        )
+        return info.revision if info else None
+
+    revision = await asyncio.to_thread(commit)
+    core.desired.current()
+    note = (
+        f"{target} is now desired {state.value}"
+        if revision
+        else f"{target} was already desired {state.value}"
+    )
+    return wire.CommitResult(revision=revision, note=note)
+
+
+@handles("start")
+async def start(core: HostCore, caller: Caller, req: wire.Start) -> wire.CommitResult:
+    return await _set_state(core, caller, req.name, RunState.RUNNING)
+
+
+@handles("stop")
+async def stop(core: HostCore, caller: Caller, req: wire.Stop) -> wire.CommitResult:
+    return await _set_state(core, caller, req.name, RunState.STOPPED)
+
+
+@handles("restart")
+async def restart(core: HostCore, caller: Caller, req: wire.Restart) -> wire.Done:
+    target = _other_agent(core, caller, req.name, "restart")
+    return wire.Done(note=await core.require_reconciler().restart(target))
+
+
+@handles("update")
+async def update(core: HostCore, caller: Caller, req: wire.Update) -> wire.Done:
+    target = _other_agent(core, caller, req.name, "update")
+    return wire.Done(note=await core.require_reconciler().update(target))

@@ -1,0 +1,117 @@
+"""The daemon's unix sockets: admin (the operator), manager, and one per other agent.
+
+A socket's path is its identity: every connection accepted on
+``run/agents/coder.sock`` is ``coder``. Sockets are created 0600 inside a
+0700 ``run/`` so only the daemon's user (and, through a bind mount, the one
+sandbox given that socket) can connect. The set of agent sockets follows
+desired state: ``sync_agents`` adds and removes them (the meta watch calls it
+when `main` moves; the reconciler may call it before starting an agent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from desired.schema import Role
+from hive_core.core import OPERATOR_CALLER, Caller, HostCore
+from hive_core.server import serve_connection
+
+log = logging.getLogger(__name__)
+
+
+class Listener:
+    """One listening unix socket whose connections all speak as ``caller_fn()``."""
+
+    def __init__(self, core: HostCore, path: Path, role: str, caller_fn: Callable[[], Caller]) -> None:
+        self.core = core
+        self.path = path
+        self.role = role
+        self.caller_fn = caller_fn
+        self._server: asyncio.Server | None = None
+        self._conns: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()  # a stale socket from a daemon that died
+        old = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._accept, path=str(self.path))
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._conns.add(task)
+        try:
+            await serve_connection(self.core, self.caller_fn, self.role, reader, writer)
+        except asyncio.CancelledError:
+            writer.close()
+            raise
+        except Exception:
+            log.exception("connection on %s ended with an error", self.path)
+        finally:
+            if task is not None:
+                self._conns.discard(task)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._conns):
+            task.cancel()
+        if self._conns:
+            await asyncio.wait(list(self._conns), timeout=2)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+class SocketSet:
+    def __init__(self, core: HostCore) -> None:
+        self.core = core
+        layout = core.layout
+        self.admin = Listener(core, layout.admin_socket, "operator", lambda: OPERATOR_CALLER)
+        self.manager = Listener(core, layout.manager_socket, "manager", core.manager_caller)
+        self.agents: dict[str, Listener] = {}
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        self.core.layout.run.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(self.core.layout.run, 0o700)
+        await self.admin.start()
+        await self.manager.start()
+        await self.sync_agents()
+
+    def wanted_agents(self) -> set[str]:
+        state = self.core.desired.state
+        return {name for name, spec in state.agents.items() if spec.role is not Role.MANAGER}
+
+    async def sync_agents(self) -> None:
+        """Make `run/agents/` hold exactly one socket per non-manager agent in desired state."""
+        async with self._lock:
+            wanted = self.wanted_agents()
+            for name in sorted(wanted - self.agents.keys()):
+                listener = Listener(
+                    self.core,
+                    self.core.layout.socket_for(name, is_manager=False),
+                    "agent",
+                    lambda name=name: self.core.agent_caller(name),  # type: ignore[misc]
+                )
+                await listener.start()
+                self.agents[name] = listener
+                log.info("socket for agent %s is up at %s", name, listener.path)
+            for name in sorted(self.agents.keys() - wanted):
+                await self.agents.pop(name).close()
+                self.core.harnesses.forget(name)
+                log.info("socket for agent %s removed (no longer in desired state)", name)
+
+    async def close(self) -> None:
+        for listener in [self.admin, self.manager, *self.agents.values()]:
+            await listener.close()
+        self.agents.clear()

@@ -1,0 +1,206 @@
+"""Messages: durable, at-least-once, and a parked `recv` that wakes the moment mail lands.
+
+A message's life: sent (row written, in the same transaction as its
+``message_sent`` event) → delivered (handed out by ``take``; ``deliveries``
+counts how often) → acked (the harness has used it). Delivered-but-unacked
+messages go back to undelivered when their agent's harness says ``hello``
+(it restarted and lost what it held) and when the daemon starts, so nothing
+acknowledged to a sender is ever lost. Waking is an ``asyncio.Event`` per
+recipient, set by ``send``: no polling loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+import apsw
+
+from hive_core.events import EventLog, MessageDelivered, MessageSent
+from hive_core.wire import Message
+
+_COLS = "id, sender, recipient, body, in_reply_to, sent_at, delivered_at, acked_at"
+RETENTION_S = 30 * 86400
+
+
+def _message(row: Sequence[Any]) -> Message:
+    keys = ("id", "sender", "recipient", "body", "in_reply_to", "sent_at", "delivered_at", "acked_at")
+    return Message.model_validate(dict(zip(keys, row, strict=True)))
+
+
+class Broker:
+    def __init__(self, conn: apsw.Connection, events: EventLog, clock: Callable[[], float] = time.time):
+        self._conn = conn
+        self._events = events
+        self._clock = clock
+        self._wakers: dict[str, asyncio.Event] = {}
+
+    # ---- writing ---------------------------------------------------------------------------
+
+    def send(
+        self, sender: str, recipients: Sequence[str], body: str, in_reply_to: int | None = None
+    ) -> list[Message]:
+        """Store one message per recipient (atomically) and wake their parked ``recv``s."""
+        now = self._clock()
+        sent: list[Message] = []
+        with self._conn:
+            for recipient in recipients:
+                row = self._conn.execute(
+                    "INSERT INTO messages (sender, recipient, body, in_reply_to, sent_at) "
+                    f"VALUES (?, ?, ?, ?, ?) RETURNING {_COLS}",
+                    (sender, recipient, body, in_reply_to, now),
+                ).fetchone()
+                if row is None:
+                    continue
+                message = _message(row)
+                sent.append(message)
+                self._events.publish(
+                    MessageSent(
+                        id=message.id,
+                        sender=sender,
+                        recipient=recipient,
+                        in_reply_to=in_reply_to,
+                        preview=body[:200],
+                        ts=now,
+                    )
+                )
+        for recipient in recipients:
+            self._wake(recipient)
+        return sent
+
+    def system(self, recipient: str, body: str, in_reply_to: int | None = None) -> Message:
+        """A message from ``system`` (answers, reminders, notices)."""
+        return self.send("system", [recipient], body, in_reply_to)[0]
+
+    def _wake(self, recipient: str) -> None:
+        waker = self._wakers.pop(recipient, None)
+        if waker is not None:
+            waker.set()
+
+    def take(self, recipient: str, limit: int) -> list[Message]:
+        """Hand out up to ``limit`` undelivered messages, oldest first, marking them delivered."""
+        now = self._clock()
+        with self._conn:
+            rows = self._conn.execute(
+                f"UPDATE messages SET delivered_at = ?, deliveries = deliveries + 1 "
+                f"WHERE id IN (SELECT id FROM messages WHERE recipient = ? AND delivered_at IS NULL "
+                f"ORDER BY id LIMIT ?) RETURNING {_COLS}",
+                (now, recipient, limit),
+            ).fetchall()
+            messages = sorted((_message(r) for r in rows), key=lambda m: m.id)
+            if messages:
+                self._events.publish(
+                    MessageDelivered(recipient=recipient, ids=[m.id for m in messages], ts=now)
+                )
+        return messages
+
+    async def recv(self, recipient: str, wait_seconds: float | None, limit: int) -> list[Message]:
+        """``take``, parking up to ``wait_seconds`` (0/None: answer at once) until mail arrives."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (wait_seconds or 0)
+        while True:
+            waker = self._wakers.setdefault(recipient, asyncio.Event())
+            messages = self.take(recipient, limit)
+            remaining = deadline - loop.time()
+            if messages or remaining <= 0:
+                return messages
+            try:
+                await asyncio.wait_for(waker.wait(), remaining)
+            except TimeoutError:
+                return self.take(recipient, limit)
+
+    def ack(self, recipient: str, ids: Sequence[int]) -> tuple[list[int], list[int]]:
+        """Mark the recipient's delivered messages used; returns (acked, unknown) ids."""
+        now = self._clock()
+        wanted = sorted(set(ids))
+        marks = ",".join("?" * len(wanted))
+        with self._conn:
+            rows = self._conn.execute(
+                f"UPDATE messages SET acked_at = COALESCE(acked_at, ?) WHERE recipient = ? "
+                f"AND delivered_at IS NOT NULL AND id IN ({marks}) RETURNING id",
+                (now, recipient, *wanted),
+            ).fetchall()
+        acked = sorted(cast(int, r[0]) for r in rows)
+        return acked, sorted(set(wanted) - set(acked))
+
+    def redeliver(self, recipient: str | None = None) -> int:
+        """Put delivered-but-unacked messages back in line (a harness, or the daemon, restarted)."""
+        where = "delivered_at IS NOT NULL AND acked_at IS NULL"
+        with self._conn:
+            if recipient is None:
+                self._conn.execute(f"UPDATE messages SET delivered_at = NULL WHERE {where}")
+            else:
+                self._conn.execute(
+                    f"UPDATE messages SET delivered_at = NULL WHERE recipient = ? AND {where}", (recipient,)
+                )
+            count = self._conn.changes()
+        if recipient is not None and count:
+            self._wake(recipient)
+        return count
+
+    def mark_read(self, recipient: str, ids: Sequence[int]) -> None:
+        """Deliver and ack at once (the operator reads its inbox; no harness in between)."""
+        if not ids:
+            return
+        now = self._clock()
+        marks = ",".join("?" * len(ids))
+        with self._conn:
+            self._conn.execute(
+                "UPDATE messages SET delivered_at = COALESCE(delivered_at, ?), "
+                "acked_at = COALESCE(acked_at, ?),"
+                f" deliveries = deliveries + (delivered_at IS NULL) WHERE recipient = ? AND id IN ({marks})",
+                (now, now, recipient, *ids),
+            )
+
+    def vacuum(self, now: float | None = None, retention_s: float = RETENTION_S) -> int:
+        """Drop acked messages older than the retention; undelivered or unacked ones are never dropped."""
+        cutoff = (self._clock() if now is None else now) - retention_s
+        with self._conn:
+            self._conn.execute(
+                "DELETE FROM messages WHERE acked_at IS NOT NULL AND acked_at < ? AND sent_at < ?",
+                (cutoff, cutoff),
+            )
+            dropped: int = self._conn.changes()
+        return dropped
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def get(self, message_id: int) -> Message | None:
+        row = self._conn.execute(f"SELECT {_COLS} FROM messages WHERE id = ?", (message_id,)).fetchone()
+        return _message(row) if row else None
+
+    def recent(self, name: str, limit: int) -> list[Message]:
+        """The latest messages to or from ``name``, oldest first."""
+        rows = self._conn.execute(
+            f"SELECT {_COLS} FROM (SELECT {_COLS} FROM messages WHERE recipient = ? "
+            f"UNION SELECT {_COLS} FROM messages WHERE sender = ?) ORDER BY id DESC LIMIT ?",
+            (name, name, limit),
+        ).fetchall()
+        return [_message(r) for r in reversed(rows)]
+
+    def inbox(self, recipient: str, limit: int, *, unread_only: bool) -> list[Message]:
+        unread = "AND acked_at IS NULL" if unread_only else ""
+        rows = self._conn.execute(
+            f"SELECT {_COLS} FROM messages WHERE recipient = ? {unread} ORDER BY id DESC LIMIT ?",
+            (recipient, limit),
+        ).fetchall()
+        return [_message(r) for r in reversed(rows)]
+
+    def unread_counts(self) -> dict[str, int]:
+        """Undelivered messages per recipient (the operator's: unread)."""
+        rows = self._conn.execute(
+            "SELECT recipient, COUNT(*) FROM messages WHERE delivered_at IS NULL OR "
+            "(recipient = 'operator' AND acked_at IS NULL) GROUP BY recipient"
+        ).fetchall()
+        return {cast(str, r): cast(int, n) for r, n in rows}
+
+    def thread(self, message_id: int) -> list[Message]:
+        """A message and every reply below it, in id order."""
+        rows = self._conn.execute(
+            f"WITH RECURSIVE t(id) AS (SELECT ? UNION SELECT m.id FROM messages m JOIN t "
+            f"ON m.in_reply_to = t.id) SELECT {_COLS} FROM messages WHERE id IN t ORDER BY id",
+            (message_id,),
+        ).fetchall()
+        return [_message(r) for r in rows]
