@@ -27,12 +27,20 @@ from hive_core.paths import StateLayout
 from hive_core.schedulers import deadlines_loop, meta_watch_loop, retention_loop
 from hive_core.sockets import SocketSet
 from hive_core.tasks import TaskFactory, run_root_tasks
+from hive_web.component import serve_dashboard
+from hive_web.keys import WebConfig
 
 log = logging.getLogger(__name__)
 
 
 class Daemon:
-    def __init__(self, layout: StateLayout, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        layout: StateLayout,
+        *,
+        clock: Callable[[], float] = time.time,
+        web: WebConfig | None = None,
+    ) -> None:
         self.layout = layout
         self._lock = _lock_state_dir(layout)
         self.core = HostCore(layout, clock=clock)
@@ -43,6 +51,8 @@ class Daemon:
             ("retention", lambda: retention_loop(self.core)),
             ("meta-watch", lambda: meta_watch_loop(self.core, self.sockets)),
         ]
+        if web is not None:
+            self.add("web", lambda: serve_dashboard(self.core, web))
 
     def add(self, name: str, factory: TaskFactory) -> None:
         """Add a component (the reconciler loop, the web app) to start with the daemon."""

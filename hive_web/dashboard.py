@@ -100,7 +100,7 @@ async def start(app: web.Application, config: WebConfig) -> web.AppRunner:
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port, reuse_address=True)
     await site.start()
-    log.info("dashboard on http://%s:%d/", config.host, config.port)
+    log.debug("dashboard on http://%s:%d/", config.host, config.port)
     return runner
 
 

@@ -6,28 +6,47 @@ import asyncio
 import logging
 import os
 import signal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hive.cli.common import StateDirOpt, layout
 from hive_core.paths import StateLayout
 
+if TYPE_CHECKING:
+    from hive_web.keys import WebConfig
+
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
 
-def serve(state_dir: StateDirOpt = None) -> None:
-    """Run the hive daemon: stores, sockets, schedulers (and the reconciler and dashboard when present)."""
+def serve(
+    state_dir: StateDirOpt = None,
+    web_host: Annotated[
+        str,
+        typer.Option(
+            envvar="HIVE_WEB_HOST", help="Dashboard address; anything but loopback requires its token."
+        ),
+    ] = "127.0.0.1",
+    web_port: Annotated[
+        int, typer.Option(envvar="HIVE_WEB_PORT", help="Dashboard port (0: any free port).", min=0, max=65535)
+    ] = 7000,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Run without the dashboard.")] = False,
+) -> None:
+    """Run the hive daemon: stores, sockets, schedulers, the dashboard (and the reconciler when present)."""
     if "HIVE_LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.INFO)
-    asyncio.run(_serve(layout(state_dir)))
+    from hive_web.keys import WebConfig
+
+    web = None if no_web else WebConfig(host=web_host, port=web_port)
+    asyncio.run(_serve(layout(state_dir), web))
 
 
-async def _serve(where: StateLayout) -> None:
+async def _serve(where: StateLayout, web: WebConfig | None) -> None:
     from hive.daemon import Daemon
 
-    daemon = Daemon(where)
+    daemon = Daemon(where, web=web)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop.set)

@@ -14,7 +14,7 @@ function remaining(deadline) {
 function openCard(q) {
   const type = q.multi ? "checkbox" : "radio";
   const options = q.options.map((o) => html`<label class="opt"><input type="${type}" name="opt" value="${o}"> ${o}</label>`);
-  const ttl = q.deadline_at ? html`<span class="pill warn ttl" data-deadline="${q.deadline_at}">⏳ ${remaining(q.deadline_at)}</span>` : "";
+  const ttl = q.deadline_at ? html`<span class="pill warn ttl" data-deadline="${q.deadline_at}">expires in ${remaining(q.deadline_at)}</span>` : "";
   return html`<article class="card" data-question="${q.id}">
     <header><b>#${q.id}</b><span class="mono">${q.asker} → ${q.target}</span>${ttl}<span class="spacer"></span>
       <span class="muted">${ago(q.asked_at * 1000)}</span></header>
@@ -94,6 +94,6 @@ export function bindQuestions() {
   });
   // The countdown is a local clock: it asks the server nothing.
   setInterval(() => {
-    for (const chip of document.querySelectorAll(".ttl[data-deadline]")) chip.textContent = `⏳ ${remaining(+chip.dataset.deadline)}`;
+    for (const chip of document.querySelectorAll(".ttl[data-deadline]")) chip.textContent = `expires in ${remaining(+chip.dataset.deadline)}`;
   }, 1000);
 }
