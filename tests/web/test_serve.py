@@ -181,9 +181,7 @@ def test_reminders_cancel(hive_serve: Hive, page: Any) -> None:
     row = page.locator(f"#reminders-table tr[data-reminder='{rid}']")
     assert "pending" in row.inner_text()
     row.locator("[data-cancel]").click()
-    page.wait_for_function(
-        f"document.querySelector(\"#reminders-table tr[data-reminder='{rid}']\").innerText.includes('cancelled')"
-    )
+    row.locator(".pill", has_text="cancelled").wait_for()
     coder.close()
 
 
