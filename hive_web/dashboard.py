@@ -20,11 +20,26 @@ from desired.repo import Author
 from hive_core.paths import StateLayout
 from hive_web.feed import EventFeed, Hints
 from hive_web.http import error_middleware
-from hive_web.keys import AUTHOR, CONFIG, FEED, GUARD, HINTS, LAYOUT, META, OPERATOR, STREAMS, WebConfig
+from hive_web.keys import (
+    AUTHOR,
+    CONFIG,
+    FEED,
+    GUARD,
+    HINTS,
+    LAYOUT,
+    LIFECYCLE,
+    META,
+    OPERATOR,
+    RECONCILER,
+    STREAMS,
+    Lifecycle,
+    WebConfig,
+)
 from hive_web.meta import MetaWorker
 from hive_web.operator import OperatorCall
+from hive_web.recon import ReconcilerLink
 from hive_web.refwatch import read_refs, watch_refs
-from hive_web.routes import edits, files, pages, state, stream, threads
+from hive_web.routes import edits, files, pages, reconcile, state, stream, threads
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
 
 log = logging.getLogger(__name__)
@@ -65,6 +80,8 @@ def create_app(
     *,
     feed: EventFeed,
     operator: OperatorCall | None = None,
+    reconciler: ReconcilerLink | None = None,
+    lifecycle: Lifecycle | None = None,
     config: WebConfig | None = None,
     guard: Guard | None = None,
     watch_meta: bool = True,
@@ -72,7 +89,8 @@ def create_app(
     """The dashboard app over the host's event log.
 
     ``operator`` runs host-core ops as the operator (questions, messages,
-    reminders); ``watch_meta`` hints open pages when the meta repo's refs move.
+    reminders); ``reconciler`` gives status, plan, logs and purge; ``lifecycle``
+    asks for restart/rebuild; ``watch_meta`` hints open pages when refs move.
     """
     config = config or WebConfig()
     guard = guard or make_guard(layout, config)[0]
@@ -82,14 +100,16 @@ def create_app(
     )
     app[LAYOUT], app[CONFIG], app[GUARD] = layout, config, guard
     app[FEED], app[HINTS], app[OPERATOR] = feed, Hints(), operator
+    app[RECONCILER], app[LIFECYCLE] = reconciler, lifecycle
     app[AUTHOR] = Author.parse(config.author)
     app[STREAMS] = set()
     app.cleanup_ctx.append(_meta_ctx)
     if watch_meta:
         app.cleanup_ctx.append(_refwatch_ctx)
     app.on_shutdown.append(stream.close_streams)
-    for group in (pages.routes, state.routes, edits.routes, files.routes, stream.routes, threads.routes):
-        app.router.add_routes(group)
+    groups = (pages, state, reconcile, edits, files, stream, threads)
+    for group in groups:
+        app.router.add_routes(group.routes)
     app.router.add_static("/static", STATIC, append_version=True)
     return app
 

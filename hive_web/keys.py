@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from hive_core.paths import StateLayout
 from hive_web.feed import EventFeed, Hints
 from hive_web.meta import MetaWorker
 from hive_web.operator import OperatorCall
+from hive_web.recon import ReconcilerLink
 from hive_web.security import Guard
 
 
@@ -36,4 +38,8 @@ GUARD = web.AppKey("guard", Guard)
 META = web.AppKey("meta", MetaWorker)
 AUTHOR = web.AppKey("author", Author)
 OPERATOR: web.AppKey[OperatorCall | None] = web.AppKey("operator")
+RECONCILER: web.AppKey[ReconcilerLink | None] = web.AppKey("reconciler")
+Lifecycle = Callable[[str, str], Awaitable[str]]
+"""(action, agent) → a note; restart and rebuild ask the reconciler (never the runtime)."""
+LIFECYCLE: web.AppKey[Lifecycle | None] = web.AppKey("lifecycle")
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")

@@ -7,29 +7,38 @@ handlers are idempotent, so the page can only be ahead, never behind.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
 from desired.repo import MetaRepo
-from hive_web.keys import FEED, META, OPERATOR
+from hive_core.paths import StateLayout
+from hive_web.keys import FEED, LAYOUT, LIFECYCLE, META, OPERATOR, RECONCILER
 from hive_web.views.approvals import approvals_view
-from hive_web.views.swarm import settings_json, swarm_rows
+from hive_web.views.kept import kept_rows
+from hive_web.views.swarm import merge_status, settings_json, swarm_rows
 from hive_web.views.threads import threads_snapshot
 
 
-def desired_snapshot(repo: MetaRepo) -> dict[str, Any]:
+def desired_snapshot(repo: MetaRepo, layout: StateLayout) -> dict[str, Any]:
     snap = repo.load()
     return {
         "revision": snap.revision,
         "settings": settings_json(snap.state),
         "agents": swarm_rows(snap.state),
         "approvals": approvals_view(repo),
+        "kept": kept_rows(layout, snap.state),
     }
 
 
 async def build_snapshot(app: web.Application) -> dict[str, Any]:
     seq = app[FEED].last_seq
-    desired = await app[META].run(desired_snapshot)
+    layout, link = app[LAYOUT], app[RECONCILER]
+    desired = await app[META].run(lambda repo: desired_snapshot(repo, layout))
+    if link is not None:
+        statuses = await asyncio.to_thread(link.statuses)
+        desired["agents"] = merge_status(desired["agents"], statuses)
     threads = await threads_snapshot(app[OPERATOR], app[FEED], seq)
-    return {"seq": seq, **desired, **threads}
+    features = {"reconciler": link is not None, "lifecycle": app[LIFECYCLE] is not None}
+    return {"seq": seq, **desired, **threads, "features": features}

@@ -15,8 +15,9 @@ from desired import proposals
 from desired.changes import ChangeSet, RemoveAgent, SetAgentField, apply_changes
 from desired.errors import UserError
 from desired.repo import MetaRepo
+from hive_core.errors import UnavailableError
 from hive_web.http import path_int, read_body
-from hive_web.keys import AUTHOR, META
+from hive_web.keys import AUTHOR, LIFECYCLE, META
 from hive_web.views.approvals import proposal_json
 from hive_web.views.forms import (
     AddAgentForm,
@@ -42,7 +43,7 @@ def action_changes(name: str, action: str) -> ChangeSet:
     if action == "destroy":
         return ChangeSet(ops=[RemoveAgent(name=name)])
     if action not in ACTIONS:
-        known = ", ".join([*ACTIONS, "destroy"])
+        known = ", ".join([*ACTIONS, "destroy", "restart", "rebuild"])
         raise UserError(f"unknown action {action!r}; actions: {known}")
     field, value = ACTIONS[action]
     return ChangeSet(ops=[SetAgentField(name=name, field=field, value=value)])
@@ -74,8 +75,14 @@ async def set_field(request: web.Request) -> web.Response:
 
 @routes.post("/api/agents/{name}/{action}")
 async def agent_action(request: web.Request) -> web.Response:
-    changes = action_changes(request.match_info["name"], request.match_info["action"])
-    return web.json_response(await _commit(request, changes))
+    name, action = request.match_info["name"], request.match_info["action"]
+    if action in ("restart", "rebuild"):
+        lifecycle = request.app[LIFECYCLE]
+        if lifecycle is None:
+            raise UnavailableError(f"{action}: the reconciler is not connected to this dashboard")
+        note = await lifecycle(action, name)
+        return web.json_response({"changed": False, "revision": None, "summary": note})
+    return web.json_response(await _commit(request, action_changes(name, action)))
 
 
 @routes.post("/api/approvals/{pid}/approve")

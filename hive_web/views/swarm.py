@@ -42,3 +42,36 @@ def agent_config(state: DesiredState, name: str) -> dict[str, Any]:
         "effective_model": state.effective_model(name),
         "agent_nix": state.agent_nix.get(name),
     }
+
+
+def status_view(status: dict[str, Any]) -> dict[str, Any]:
+    """The reconciler's recorded status, trimmed to what a row shows (history stays out)."""
+    conditions = [
+        {"type": c["type"], "status": c["status"], "reason": c["reason"], "message": c["message"]}
+        for c in status.get("conditions", [])
+    ]
+    badges = [c["type"].lower() for c in conditions if c["type"] == "Stalled" and c["status"]]
+    return {
+        "conditions": conditions,
+        "runtime": status.get("runtime_state"),
+        "applied_revision": status.get("applied_revision"),
+        "pending": status.get("pending"),
+        "last_error": status.get("last_error"),
+        "next_retry": status.get("next_retry"),
+        "badges": badges,
+    }
+
+
+def merge_status(rows: list[dict[str, Any]], statuses: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with their status; an agent the reconciler has not seen yet has ``status: None``."""
+    return [
+        {**row, "status": status_view(statuses[row["name"]]) if row["name"] in statuses else None}
+        for row in rows
+    ]
+
+
+def recent_history(statuses: dict[str, dict[str, Any]], limit: int = 50) -> list[dict[str, Any]]:
+    """Every agent's reconcile history merged, newest first."""
+    rows = [entry for status in statuses.values() for entry in status.get("history", [])]
+    rows.sort(key=lambda entry: entry.get("started_at", 0), reverse=True)
+    return rows[:limit]
