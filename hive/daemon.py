@@ -29,6 +29,7 @@ from hive_core.sockets import SocketSet
 from hive_core.tasks import TaskFactory, run_root_tasks
 from hive_web.component import serve_dashboard
 from hive_web.keys import WebConfig
+from hive_web.recon import ReconcilerLink
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +52,10 @@ class Daemon:
             ("retention", lambda: retention_loop(self.core)),
             ("meta-watch", lambda: meta_watch_loop(self.core, self.sockets)),
         ]
+        self.web_link = ReconcilerLink(layout)
+        """The dashboard's view of the reconciler: ``web_link.attach(loop)`` once the loop runs."""
         if web is not None:
-            self.add("web", lambda: serve_dashboard(self.core, web))
+            self.add("web", lambda: serve_dashboard(self.core, web, self.web_link))
 
     def add(self, name: str, factory: TaskFactory) -> None:
         """Add a component (the reconciler loop, the web app) to start with the daemon."""

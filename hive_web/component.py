@@ -21,8 +21,9 @@ from hive_core.core import OPERATOR_CALLER, HostCore
 from hive_core.errors import ForbiddenError
 from hive_core.ops import HANDLERS
 from hive_web.dashboard import bound_port, create_app, make_guard, start
-from hive_web.keys import WebConfig
+from hive_web.keys import Lifecycle, WebConfig
 from hive_web.operator import OperatorCall
+from hive_web.recon import ReconcilerLink
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,33 @@ def announce(config: WebConfig, port: int, token: str, created: bool, token_path
     sys.stdout.flush()
 
 
-async def serve_dashboard(core: HostCore, config: WebConfig) -> None:
-    """Serve the dashboard until cancelled (the daemon's shutdown)."""
+def lifecycle_call(core: HostCore) -> Lifecycle:
+    """Restart and rebuild go to the reconciler through the host core (503 while it is not running)."""
+
+    async def call(action: str, name: str) -> str:
+        control = core.require_reconciler()
+        return await (control.restart(name) if action == "restart" else control.update(name))
+
+    return call
+
+
+async def serve_dashboard(core: HostCore, config: WebConfig, link: ReconcilerLink | None = None) -> None:
+    """Serve the dashboard until cancelled (the daemon's shutdown).
+
+    ``link`` is the daemon's view of the reconciler; the daemon calls
+    ``link.attach(loop)`` once the reconciler runs, and the Plan section,
+    logs and purge light up.
+    """
     guard, created = make_guard(core.layout, config)
-    app = create_app(core.layout, feed=core.events, operator=operator_call(core), config=config, guard=guard)
+    app = create_app(
+        core.layout,
+        feed=core.events,
+        operator=operator_call(core),
+        reconciler=link or ReconcilerLink(core.layout),
+        lifecycle=lifecycle_call(core),
+        config=config,
+        guard=guard,
+    )
     runner = await start(app, config)
     announce(config, bound_port(runner), guard.token, created, str(core.layout.root / "web-token"))
     try:

@@ -32,6 +32,11 @@ class ReconcilerLink:
         self.loop = loop
 
     @property
+    def live(self) -> bool:
+        """Whether a plan and logs can be had (a loop attached, or a runtime given)."""
+        return self.loop is not None or self._runtime is not None
+
+    @property
     def runtime(self) -> Runtime:
         runtime = self.loop.runtime if self.loop is not None else self._runtime
         if runtime is None:

@@ -40,5 +40,5 @@ async def build_snapshot(app: web.Application) -> dict[str, Any]:
         statuses = await asyncio.to_thread(link.statuses)
         desired["agents"] = merge_status(desired["agents"], statuses)
     threads = await threads_snapshot(app[OPERATOR], app[FEED], seq)
-    features = {"reconciler": link is not None, "lifecycle": app[LIFECYCLE] is not None}
+    features = {"reconciler": link is not None and link.live, "lifecycle": app[LIFECYCLE] is not None}
     return {"seq": seq, **desired, **threads, "features": features}

@@ -2,7 +2,7 @@
 
 The app runs in a background thread with its own event loop (as it would
 inside `hive serve`), so tests can drive it with plain HTTP and with
-Playwright's sync API. One browser per session: Chromium is heavy and the
+Playwright's sync API. One browser for the package: Chromium is heavy and the
 machine is shared.
 """
 
@@ -130,8 +130,13 @@ def dashboard(layout: StateLayout, server_loop: asyncio.AbstractEventLoop) -> It
     served.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for all of tests/web; closed when the package is done.
+
+    Package scope, not session: Playwright's sync API keeps an event loop
+    running on this thread, which asyncio tests elsewhere must not meet.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

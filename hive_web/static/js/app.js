@@ -6,12 +6,14 @@ import { getJSON } from "./api.js";
 import { bindApprovals, renderApprovals } from "./approvals.js";
 import { addEvent } from "./events.js";
 import { bindHistory, loadHistory } from "./history.js";
+import { bindKept, renderKept } from "./kept.js";
+import { bindPlan, loadPlan } from "./plan.js";
 import { connect } from "./live.js";
 import { notify, bindNotifications } from "./notify.js";
 import { addFlow, bindMessages, renderMessages } from "./messages.js";
 import { bindQuestions, renderQuestions } from "./questions.js";
 import { bindReminders, renderReminders } from "./reminders.js";
-import { bindSwarm, renderSwarm } from "./swarm.js";
+import { agentActivity, bindSwarm, renderSwarm } from "./swarm.js";
 import { short } from "./util.js";
 
 let state = JSON.parse(document.getElementById("snapshot").textContent);
@@ -30,9 +32,11 @@ function render() {
   const open = renderQuestions(state);
   renderMessages(state);
   renderReminders(state);
+  renderKept(state);
   const pending = state.approvals.pending.length + open;
   document.getElementById("count-decisions").textContent = pending || "";
   if (currentSection() === "history") loadHistory().catch(() => {});
+  if (currentSection() === "plan") loadPlan(state);
 }
 
 let refreshing = null;
@@ -58,10 +62,12 @@ function showSection() {
   for (const s of document.querySelectorAll(".section")) s.hidden = s.id !== id;
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.section === id);
   if (id === "history") loadHistory().catch(() => {});
+  if (id === "plan") loadPlan(state);
 }
 
 function onEvent(event) {
   addEvent(event);
+  if (event.payload?.agent) agentActivity(event.payload.agent);
   if (SNAPSHOT_KINDS.has(event.kind)) refresh();
   if (event.kind === "message_sent") {
     addFlow(event);
@@ -82,6 +88,8 @@ function onStatus(status, hello) {
 bindSwarm(() => state);
 bindApprovals(() => renderApprovals(state));
 bindHistory();
+bindPlan();
+bindKept(() => state);
 bindQuestions();
 bindMessages(() => state);
 bindReminders();

@@ -13,13 +13,17 @@ function statusCell(agent) {
   if (agent.suspended) pills.push(html`<span class="pill warn">suspended</span>`);
   if (!s) return pills.length ? pills : html`<span class="muted">—</span>`;
   for (const c of s.conditions || []) {
-    if (c.status !== "True") continue;
-    const cls = c.type === "Ready" ? "ok" : c.type === "Stalled" ? "bad" : "info";
-    pills.push(html`<span class="pill ${cls}" title="${c.reason}: ${c.message}">${c.type}</span>`);
+    if (c.type === "Ready") {
+      const cls = c.status ? "ok" : "warn";
+      pills.push(html`<span class="pill ${cls}" data-ready="${c.status}" title="${c.message}">${c.status ? "Ready" : "NotReady"}: ${c.reason}</span>`);
+    } else if (c.status) {
+      const cls = c.type === "Stalled" ? "bad" : "info";
+      pills.push(html` <span class="pill ${cls}" title="${c.message}">${c.type}</span>`);
+    }
   }
   if (s.runtime) pills.push(html` <span class="muted">${s.runtime}</span>`);
-  if (s.pending) pills.push(html` <span class="pill info">◐ ${s.pending}</span>`);
-  for (const badge of s.badges || []) pills.push(html` <span class="pill warn">${badge}</span>`);
+  if (s.pending) pills.push(html`<div class="pending">◐ ${s.pending}</div>`);
+  if (s.last_error) pills.push(html`<div class="problems"><li>${s.last_error}</li></div>`);
   return pills;
 }
 
@@ -38,14 +42,22 @@ function actions(agent) {
   buttons.push(agent.suspended
     ? html`<button class="small" data-action="resume">resume</button>`
     : html`<button class="small" data-action="suspend">suspend</button>`);
+  if (features.lifecycle && agent.state === "running") {
+    buttons.push(html`<button class="small" data-action="restart">restart</button>`);
+    buttons.push(html`<button class="small" data-action="rebuild">rebuild</button>`);
+  }
   buttons.push(html`<button class="small" data-edit>edit</button>`);
+  if (features.reconciler) buttons.push(html`<button class="small" data-logs>logs</button>`);
   buttons.push(html`<button class="small" data-config>config</button>`);
   buttons.push(html`<button class="small" data-files>files</button>`);
   if (agent.role !== "manager") buttons.push(html`<button class="small danger" data-action="destroy">destroy</button>`);
   return buttons;
 }
 
+let features = {};
+
 export function renderSwarm(state) {
+  features = state.features || {};
   const body = document.querySelector("#swarm-table tbody");
   const rows = state.agents.map((a) => html`<tr data-agent="${a.name}">
     <td class="mono"><b>${a.name}</b>${a.description ? html`<div class="desc">${a.description}</div>` : ""}</td>
@@ -133,6 +145,31 @@ async function showConfig(name) {
     ${cfg.rendered ? html`<h3>rendered</h3><pre class="text">${cfg.rendered}</pre>` : ""}`;
 }
 
+let follow = null;
+
+// The log viewer: a bounded tail (server caps it); "follow" re-reads it when the agent's events arrive.
+async function showLogs(name) {
+  const viewer = document.getElementById("viewer");
+  viewer.hidden = false;
+  follow = name;
+  try {
+    const { lines } = await getJSON(`/api/agents/${encodeURIComponent(name)}/logs?lines=500`);
+    viewer.innerHTML = html`<h3>${name}: log (last ${lines.length} lines)
+      <label class="muted"><input type="checkbox" data-follow checked> follow</label>
+      <button class="small ghost" data-close-viewer>close</button></h3>
+      <pre class="text log">${lines.join("\n") || "(empty)"}</pre>`;
+    const pre = viewer.querySelector("pre");
+    pre.scrollTop = pre.scrollHeight;
+  } catch (err) {
+    viewer.innerHTML = html`<h3>${name} <button class="small ghost" data-close-viewer>close</button></h3><ul class="problems"><li>${err.message}</li></ul>`;
+  }
+}
+
+export function agentActivity(name) {
+  const box = document.querySelector("#viewer [data-follow]");
+  if (follow === name && box?.checked && !document.getElementById("viewer").hidden) showLogs(name);
+}
+
 export async function showFile(name, path = "") {
   const viewer = document.getElementById("viewer");
   viewer.hidden = false;
@@ -161,6 +198,7 @@ export function bindSwarm(getState) {
     else if ("edit" in btn.dataset) openEditor(getState(), name);
     else if ("config" in btn.dataset) showConfig(name).catch((err) => toast(err.message, true));
     else if ("files" in btn.dataset) showFile(name);
+    else if ("logs" in btn.dataset) showLogs(name);
   });
   const add = document.getElementById("add-agent-form");
   add.addEventListener("submit", (e) => { e.preventDefault(); addAgent(add); });
@@ -168,7 +206,7 @@ export function bindSwarm(getState) {
   edit.addEventListener("submit", (e) => { e.preventDefault(); saveEditor(edit); });
   edit.querySelector("[data-close]").addEventListener("click", () => { edit.hidden = true; });
   document.getElementById("viewer").addEventListener("click", (e) => {
-    if (e.target.closest("[data-close-viewer]")) { e.currentTarget.hidden = true; return; }
+    if (e.target.closest("[data-close-viewer]")) { e.currentTarget.hidden = true; follow = null; return; }
     const link = e.target.closest("a[data-file]");
     if (link) { e.preventDefault(); showFile(link.dataset.agent, link.dataset.file); }
   });
