@@ -89,7 +89,7 @@ class Served:
 
 async def _start(served: Served, config: WebConfig) -> web.AppRunner:
     guard, _ = make_guard(served.layout, config)
-    app = create_app(served.layout, feed=served.feed, config=config, guard=guard)
+    app = create_app(served.layout, feed=served.feed, config=config, guard=guard, **served.extra)
     served.token, served.csrf = guard.token, guard.csrf_token
     return await start(app, config)
 
@@ -113,9 +113,12 @@ def server_loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop.close()
 
 
-def serve(layout: StateLayout, loop: asyncio.AbstractEventLoop, host: str = "127.0.0.1") -> Served:
+def serve(
+    layout: StateLayout, loop: asyncio.AbstractEventLoop, host: str = "127.0.0.1", **deps: Any
+) -> Served:
+    """Start the dashboard on a free port; ``deps`` go to ``create_app`` (reconciler, operator)."""
     feed = EventLog(open_core_db(layout.db))
-    served = Served(layout=layout, feed=feed, loop=loop, config=WebConfig(host=host, port=0))
+    served = Served(layout=layout, feed=feed, loop=loop, config=WebConfig(host=host, port=0), extra=deps)
     served.runner = served.call(lambda: _start(served, served.config))
     port = bound_port(served.runner)
     served.config = WebConfig(host=host, port=port)
