@@ -52,3 +52,18 @@ async def test_the_meta_watch_notices_main_moving_without_being_told(daemon: Run
             break
         await asyncio.sleep(0.02)
     assert daemon.layout.agent_socket("late").exists()
+
+
+async def test_a_crashing_component_stops_the_daemon_with_an_error(swarm) -> None:  # type: ignore[no-untyped-def]
+    from desired.errors import PermanentError
+    from hive.daemon import Daemon
+
+    daemon = Daemon(swarm)
+
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    daemon.add("broken", broken)
+    with pytest.raises(PermanentError, match=r"broken: RuntimeError\('boom'\)"):
+        await asyncio.wait_for(daemon.run(), 10)
+    assert not swarm.admin_socket.exists()
