@@ -20,6 +20,7 @@ from enum import StrEnum
 import pygit2
 
 from desired.errors import ConflictError, NotFoundError, UserError
+from desired.files import validate_changes
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.schema import DesiredState
 
@@ -114,8 +115,8 @@ def propose(repo: MetaRepo, mutate: Mutation, *, author: Author, description: st
     changes = file_changes(old, new)
     if not changes:
         raise UserError("the proposed change would change nothing in desired state")
+    validate_changes(new, changes)  # an invalid proposal is refused up front
     tree = repo.write_tree(base_commit.tree, changes)
-    repo.load_tree(repo.tree_at(tree))  # an invalid proposal is refused up front
     oid = repo.create_commit(tree, [base], author, description)
     pid = (_ids(repo) or [0])[-1] + 1
     while not _claim(repo, pid, oid, author, description):

@@ -31,7 +31,7 @@ from desired.errors import (
     TemporaryError,
     UserError,
 )
-from desired.files import TreeLoader, dump_model
+from desired.files import TreeLoader, dump_model, validate_changes
 from desired.rules import AGENTS_DIR, HIVE_FILE
 from desired.schema import AgentSpec, DesiredState
 
@@ -166,7 +166,7 @@ class MetaRepo:
         return self.git[oid].peel(pygit2.Tree)
 
     def blob(self, oid: pygit2.Oid) -> bytes:
-        return self.git[oid].read_raw()
+        return self.git.odb.read(oid)[1]  # one inflate, no Object wrapper
 
     def files_at(self, rev: str = MAIN) -> dict[str, bytes]:
         tree = self.resolve(rev).tree
@@ -256,8 +256,8 @@ class MetaRepo:
             changes = file_changes(old, new)
             if not changes:
                 return None
+            validate_changes(new, changes)  # refuses exactly what a push would
             tree = self.write_tree(base_commit.tree if base_commit else None, changes)
-            self.load_tree(self.tree_at(tree))  # validates exactly as a push would
             oid = self.create_commit(tree, [base] if base else [], author, message)
             if self.compare_and_swap(ref, base, oid, f"hive: {message.splitlines()[0]}"):
                 return commit_info(self.commit_at(oid))

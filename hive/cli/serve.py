@@ -5,29 +5,56 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shlex
 import signal
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hive.cli.common import StateDirOpt, layout
+from hive.cli.reconcile import CommandOpt, RuntimeOpt
 from hive_core.paths import StateLayout
+
+if TYPE_CHECKING:
+    from hive_web.keys import WebConfig
+    from reconciler.service import RuntimeOptions
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
 
 
-def serve(state_dir: StateDirOpt = None) -> None:
-    """Run the hive daemon: stores, sockets, schedulers (and the reconciler and dashboard when present)."""
+def serve(
+    state_dir: StateDirOpt = None,
+    runtime: RuntimeOpt = "local",
+    agent_command: CommandOpt = None,
+    web_host: Annotated[
+        str,
+        typer.Option(
+            envvar="HIVE_WEB_HOST", help="Dashboard address; anything but loopback requires its token."
+        ),
+    ] = "127.0.0.1",
+    web_port: Annotated[
+        int, typer.Option(envvar="HIVE_WEB_PORT", help="Dashboard port (0: any free port).", min=0, max=65535)
+    ] = 7000,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Run without the dashboard.")] = False,
+) -> None:
+    """Run the hive daemon: stores, sockets, schedulers, the reconciler and the dashboard."""
     if "HIVE_LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.INFO)
-    asyncio.run(_serve(layout(state_dir)))
+    from hive_web.keys import WebConfig
+    from reconciler.service import RuntimeOptions
+
+    options = RuntimeOptions(runtime, tuple(shlex.split(agent_command or "")))
+    web = None if no_web else WebConfig(host=web_host, port=web_port)
+    asyncio.run(_serve(layout(state_dir), options, web))
 
 
-async def _serve(where: StateLayout) -> None:
-    from hive.daemon import Daemon
+async def _serve(where: StateLayout, options: RuntimeOptions, web: WebConfig | None) -> None:
+    from hive.daemon import Daemon, add_reconciler
 
-    daemon = Daemon(where)
+    daemon = Daemon(where, web=web)
+    add_reconciler(daemon, options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop.set)
