@@ -9,7 +9,6 @@ hands them to ``reconciler.plan.plan``, and acts on the resulting ``Plan``.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -176,6 +175,6 @@ def field_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldChange
     out = []
     for key in keys:
         before, after = old.get(key), new.get(key)
-        if json.dumps(before, sort_keys=True) != json.dumps(after, sort_keys=True):
+        if before != after:  # JSON-shaped values (lists, dicts, str): == is structural
             out.append(FieldChange(key, before, after))
     return tuple(out)
