@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import contextlib
+
 from desired.bootstrap import init_meta_repo  # noqa: E402
 from desired.changes import add_agent  # noqa: E402
 from desired.repo import Author, MetaRepo  # noqa: E402
@@ -62,10 +64,8 @@ def swarm(root: Path, count: int) -> tuple[StateLayout, MetaRepo]:
 
 def kill_agents(layout: StateLayout) -> None:
     for pid in procs.scan(procs.root_key(layout.root)).values():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def bench_noop_plan(tmp: Path) -> None:
