@@ -7,7 +7,7 @@ import logging
 import os
 import shlex
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -27,6 +27,14 @@ def serve(
     state_dir: StateDirOpt = None,
     runtime: RuntimeOpt = "local",
     agent_command: CommandOpt = None,
+    reconcile: Annotated[
+        bool,
+        typer.Option(
+            "--reconcile/--no-reconcile",
+            envvar="HIVE_RECONCILE",
+            help="Run the reconciler (off: sockets and broker only, no agent is started or stopped).",
+        ),
+    ] = True,
 ) -> None:
     """Run the hive daemon: stores, sockets, schedulers, the reconciler (and the dashboard when present)."""
     if "HIVE_LOG_LEVEL" not in os.environ:
@@ -34,14 +42,15 @@ def serve(
     from reconciler.service import RuntimeOptions
 
     options = RuntimeOptions(runtime, tuple(shlex.split(agent_command or "")))
-    asyncio.run(_serve(layout(state_dir), options))
+    asyncio.run(_serve(layout(state_dir), options if reconcile else None))
 
 
-async def _serve(where: StateLayout, options: RuntimeOptions) -> None:
+async def _serve(where: StateLayout, options: RuntimeOptions | None) -> None:
     from hive.daemon import Daemon, add_reconciler
 
     daemon = Daemon(where)
-    add_reconciler(daemon, options)
+    if options is not None:
+        add_reconciler(daemon, options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop.set)

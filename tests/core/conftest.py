@@ -148,7 +148,16 @@ class Process:
                 path.unlink()
         with self.log.open("ab") as handle:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hive", "serve", "--state-dir", str(self.layout.root)],
+                # --no-reconcile: these tests are about the host core; no agent is started
+                [
+                    sys.executable,
+                    "-m",
+                    "hive",
+                    "serve",
+                    "--state-dir",
+                    str(self.layout.root),
+                    "--no-reconcile",
+                ],
                 env=subprocess_env(HIVE_LOG_LEVEL="INFO"),
                 stdout=handle,
                 stderr=subprocess.STDOUT,
