@@ -166,43 +166,28 @@ def status(
     if as_json:
         print_json({"agents": [s.to_json() for s in rows]})
         return
-    table = []
-    for s in rows:
-        cells = []
-        for kind in ("Ready", "Reconciling", "Stalled"):
-            c = s.condition(kind)
-            cells.append(f"{'True' if c.status else 'False'} ({c.reason})")
-        retry = time.strftime("%H:%M:%S", time.localtime(s.next_retry)) if s.next_retry else ""
-        applied = (s.applied_revision or "-")[:12]
-        message = s.condition("Ready").message
-        table.append(
-            [
-                s.name,
-                *cells,
-                s.desired_revision[:12],
-                applied,
-                s.runtime_state,
-                message,
-                s.last_error or "",
-                retry,
-            ]
-        )
-    print_table(
-        "agents",
-        [
-            "NAME",
-            "READY",
-            "RECONCILING",
-            "STALLED",
-            "DESIRED",
-            "APPLIED",
-            "RUNTIME",
-            "MESSAGE",
-            "LAST ERROR",
-            "NEXT RETRY",
-        ],
-        table,
-    )
+    columns = ["NAME", "READY", "RECONCILING", "STALLED", "DESIRED", "APPLIED", "RUNTIME", "MESSAGE"]
+    print_table("agents", [*columns, "LAST ERROR", "NEXT RETRY"], [_status_row(s) for s in rows])
+
+
+def _status_row(s: Any) -> list[str]:
+    cells = []
+    for kind in ("Ready", "Reconciling", "Stalled"):
+        c = s.condition(kind)
+        cells.append(f"{'True' if c.status else 'False'} ({c.reason})")
+    retry = time.strftime("%H:%M:%S", time.localtime(s.next_retry)) if s.next_retry else ""
+    applied = (s.applied_revision or "-")[:12]
+    message = s.condition("Ready").message
+    return [
+        s.name,
+        *cells,
+        s.desired_revision[:12],
+        applied,
+        s.runtime_state,
+        message,
+        s.last_error or "",
+        retry,
+    ]
 
 
 def _set_suspended(

@@ -75,3 +75,22 @@ async def test_without_bubblewrap_agents_run_unsandboxed_with_a_loud_warning(
     assert launched["role"] == "manager"
     assert "UNSANDBOXED" in caplog.text
     assert any("fake agent manager" in line for line in runtime.logs("manager"))
+
+
+async def test_the_agent_log_is_bounded(layout: StateLayout, repo: MetaRepo) -> None:
+    runtime = LocalRuntime(layout, AGENT_COMMAND, log_max=4096, stop_grace=2.0)
+    rec = Reconciler(layout, runtime, settings=LoopSettings(health_timeout=10))
+    try:
+        await rec.apply_once()
+    finally:
+        rec.store.close()
+    log = layout.agent_dir("manager") / "agent.log"
+    with open(log, "a") as out:  # as if the agent had been chatty
+        out.write("chatter\n" * 1000)
+    runtime.tidy()
+    assert log.stat().st_size == 0
+    kept = log.with_name("agent.log.1").read_text()
+    assert kept.startswith("--- ") and kept.endswith("chatter\n")
+    assert runtime.logs("manager", 2) == ["chatter", "chatter"]
+    runtime.tidy()
+    assert log.with_name("agent.log.1").read_text() == kept, "a small log is left alone"
