@@ -34,7 +34,6 @@ class Observed:
     managed: bool = True  # in hyperhive's inventory (only those are ever destroyed)
     exit_code: int | None = None
     pid: int | None = None
-    stale_socket: bool = False  # the host re-created the agent's socket since start
     detail: str = ""
 
 

@@ -15,6 +15,7 @@ from reconciler.model import ContainerState
 from reconciler.runtime.local import LocalRuntime
 from tests.reconciler.conftest import AGENT_COMMAND, add
 from tests.reconciler.helpers import eventually
+from tests.seams.hello_host import HelloHost
 
 
 async def test_an_agent_cannot_read_another_agents_state_or_sockets(
@@ -25,11 +26,13 @@ async def test_an_agent_cannot_read_another_agents_state_or_sockets(
     targets = ",".join([str(beta_state), str(layout.root), str(layout.run / "agents"), "/state", "/run/hive"])
     add(repo, "beta")
     add(repo, "alpha", description=f"fake:probe={targets}")
-    rec = Reconciler(layout, runtime, settings=LoopSettings(health_timeout=10))
+    host = HelloHost(layout)
+    rec = Reconciler(layout, runtime, health=host, sockets=host, settings=LoopSettings(health_timeout=10))
     try:
         result = await rec.apply_once()
     finally:
         rec.store.close()
+        await host.close()
     assert not [h for a in result.actions for h in rec_history(layout, a.name) if h != "ok"]
     probe = layout.agent_state("alpha") / "probe.txt"
     await eventually(probe.exists, what="alpha's probe result")
@@ -39,7 +42,7 @@ async def test_an_agent_cannot_read_another_agents_state_or_sockets(
     assert lines[1] == f"READ {layout.root}: []", "the state root is an empty tmpfs inside"
     assert lines[2].startswith(f"DENIED {layout.run / 'agents'}")
     assert lines[3].startswith("READ /state:") and "launched.json" in lines[3]
-    assert lines[4].startswith("READ /run/hive:") or lines[4].startswith("DENIED /run/hive")
+    assert lines[4] == "READ /run/hive: ['hive.sock']", "only its own socket"
     launched = json.loads((layout.agent_state("alpha") / "launched.json").read_text())
     assert launched["name"] == "alpha"
 
