@@ -123,7 +123,7 @@ async def test_the_managers_restart_goes_through_the_loop(
     from desired.errors import NotFoundError
     from reconciler.host import LoopControl
 
-    rec, sink = running
+    rec, _ = running
     add(repo, "alpha")
     await eventually(lambda: ready(rec, "alpha"), what="alpha Ready")
     before = procs.scan(runtime.key)["alpha"]
