@@ -22,6 +22,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
     env.pop("HIVE_STATE_DIR", None)
     env.setdefault("HIVE_AUTHOR", "Test Operator <operator@example.test>")
+    env.setdefault("HIVE_WEB_PORT", "0")  # `hive serve` in tests: a free port, never a shared 7000
     env.update(extra)
     return env
 
