@@ -3,7 +3,9 @@
 Exit codes of `hive reconcile --dry-run` follow Terraform's
 `-detailed-exitcode`: 0 no changes, 2 changes pending, 1 error (including a
 refused plan). `hive reconcile` applies one pass here and exits 1 if any
-action failed. `--now` asks a running `hive serve` for an immediate pass.
+action failed; when `hive serve` is running it asks the daemon for the pass
+instead (one reconciler per state dir). `--now` asks a running `hive serve`
+for an immediate pass.
 """
 
 from __future__ import annotations
@@ -87,6 +89,10 @@ def reconcile(
         if result.refused:
             return EXIT_USER_ERROR
         return EXIT_OK if result.empty else EXIT_CHANGES
+    from reconciler.service import daemon_pid
+
+    if daemon_pid(lay) is not None:
+        return _now(lay, as_json)  # one reconciler per state dir: ask the running one
     return _apply(lay, rt, (), as_json)
 
 
@@ -236,6 +242,14 @@ def purge(
         )
     if not lay.agent_dir(name).exists():
         raise UserError(f"nothing to purge: no state dir for {name!r} at {lay.agent_dir(name)}")
+    from reconciler.service import daemon_pid
+
+    pid = daemon_pid(lay)
+    if pid is not None:
+        raise UserError(
+            f"`hive serve` (pid {pid}) owns this swarm; purge {name!r} from the dashboard "
+            "(Kept state → purge), or stop the daemon and run `hive purge` again"
+        )
     return _apply(lay, _runtime(state_dir, runtime, agent_command), (name,), as_json)
 
 
