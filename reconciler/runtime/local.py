@@ -57,14 +57,6 @@ def read_secrets(path: Path) -> dict[str, str]:
     return out
 
 
-def _socket_id(path: Path) -> list[int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return [st.st_dev, st.st_ino]
-
-
 class LocalRuntime:
     kind = "local"
 
@@ -140,21 +132,11 @@ class LocalRuntime:
     def _observe(self, name: str, pid: int | None) -> Observed:
         run = self._read_run(name)
         if pid is not None:
-            started = run.get("socket")
-            now = _socket_id(self._socket_of(name))
-            stale = now is not None and started != now
-            return Observed(name, ContainerState.RUNNING, pid=pid, stale_socket=stale)
+            return Observed(name, ContainerState.RUNNING, pid=pid)
         if run.get("stopped", True):
             return Observed(name, ContainerState.STOPPED)
         code = run.get("exit_code")
         return Observed(name, ContainerState.EXITED, exit_code=code if isinstance(code, int) else None)
-
-    def _socket_of(self, name: str) -> Path:
-        try:
-            data = json.loads(self._spec_file(name).read_text())
-            return Path(data["socket"])
-        except (OSError, ValueError, KeyError):
-            return self.layout.agent_socket(name)
 
     def _reap(self) -> None:
         for name, pid in list(self._children.items()):
@@ -200,6 +182,7 @@ class LocalRuntime:
         spec.state_dir.mkdir(parents=True, exist_ok=True)
         (spec.state_dir / "home").mkdir(exist_ok=True)
         spec.log_file.parent.mkdir(parents=True, exist_ok=True)
+        spec.socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(spec.log_file, "ab") as out:
             out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}\n".encode())
             out.flush()
@@ -220,9 +203,7 @@ class LocalRuntime:
                 ) from exc
         self._children[spec.name] = child.pid
         child.returncode = 0  # reaped by _reap with waitpid; the agent may outlive this daemon
-        self._write_run(
-            spec.name, pid=child.pid, stopped=False, exit_code=None, socket=_socket_id(spec.socket)
-        )
+        self._write_run(spec.name, pid=child.pid, stopped=False, exit_code=None)
         sandboxed = "in bubblewrap" if self.bwrap else "UNSANDBOXED (no bwrap)"
         progress(f"agent {spec.name}: started pid {child.pid} {sandboxed}")
 
@@ -252,7 +233,7 @@ class LocalRuntime:
             state_root=self.layout.root,
             state_dir=spec.state_dir,
             config_file=spec.config_file,
-            socket=spec.socket if spec.socket.exists() else None,
+            socket_dir=spec.socket.parent,
             command=command,
             top=list_dir(Path("/"), frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})),
             etc=list_dir(Path("/etc"), frozenset({"hyperhive"})),

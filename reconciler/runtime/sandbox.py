@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from hive_core.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
 
@@ -79,13 +79,14 @@ def bwrap_argv(
     state_root: Path,
     state_dir: Path,
     config_file: Path,
-    socket: Path | None,
+    socket_dir: Path,
     command: Sequence[str],
     top: Sequence[Entry],
     etc: Sequence[Entry],
     code: Sequence[Path] = (),
 ) -> list[str]:
-    """The full argv; ``socket`` is None when the host has not opened it yet.
+    """The full argv. The socket's *directory* is bound, so a socket re-created by a restarted
+    daemon (a new inode) is what the agent sees, without restarting the agent.
 
     ``code`` (see ``code_paths``) is bound read-only over the fresh /tmp and
     /run, before the state root is hidden, so a checkout holding the state dir
@@ -100,8 +101,7 @@ def bwrap_argv(
     args += ["--tmpfs", str(state_root)]
     args += ["--bind", str(state_dir), SANDBOX_STATE]
     args += ["--ro-bind", str(config_file), SANDBOX_CONFIG]
-    if socket is not None:
-        args += ["--bind", str(socket), SANDBOX_SOCKET]
+    args += ["--bind", str(socket_dir), str(PurePosixPath(SANDBOX_SOCKET).parent)]
     args += ["--chdir", SANDBOX_STATE, "--", *command]
     return args
 
@@ -115,7 +115,8 @@ def sandbox_env(
     env = dict(base)
     env["HIVE_CONTAINER"] = marker
     if sandboxed:
-        env.update({ENV_CONFIG: SANDBOX_CONFIG, ENV_SOCKET: SANDBOX_SOCKET, ENV_STATE: SANDBOX_STATE})
+        inner = str(PurePosixPath(SANDBOX_SOCKET).parent / socket.name)
+        env.update({ENV_CONFIG: SANDBOX_CONFIG, ENV_SOCKET: inner, ENV_STATE: SANDBOX_STATE})
         env["HOME"] = f"{SANDBOX_STATE}/home"
     else:
         env.update({ENV_CONFIG: str(config), ENV_SOCKET: str(socket), ENV_STATE: str(state_dir)})

@@ -25,6 +25,7 @@ from desired.repo import MetaRepo
 from hive_core import wire
 from hive_core.client import SyncClient
 from hive_core.paths import StateLayout
+from reconciler.runtime import procs
 from tests.conftest import subprocess_env
 from tests.web.conftest import TEST_AUTHOR, screenshot
 
@@ -81,6 +82,7 @@ def hive_serve(tmp_path: Path) -> Iterator[Hive]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
+        procs.kill_all(layout.root)  # the agents outlive the daemon by design
 
 
 def _open(page: Any, hive: Hive, section: str) -> None:
