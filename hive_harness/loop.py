@@ -74,6 +74,7 @@ class Harness:
         self.login_changed = asyncio.Event()
         self._pending: deque[Job] = deque()
         self._recv: asyncio.Task[Any] | None = None
+        self._claude_ms = 0
 
     # -- environment ----------------------------------------------------
     def claude_env(self) -> dict[str, str]:
@@ -192,6 +193,7 @@ class Harness:
         try:
             run = await ClaudeRun.start(argv, env=self.claude_env(), cwd=rt.paths.root)
         except ClaudeStartError as exc:
+            self._claude_ms = 0
             rt.note(str(exc))
             outcome = TurnAccumulator().outcome(exit_note=str(exc))
             await self._finish(outcome, model, wake_from, started)
@@ -201,6 +203,7 @@ class Harness:
             result = await run.wait(self._publish_stream)
         finally:
             self.current = None
+        self._claude_ms = int((time.time() - started) * 1000)
         outcome = result.acc.outcome(cancelled=result.cancelled, exit_note=result.exit_note())
         if fresh and outcome.kind is ResultKind.OK:
             rt.new_session_pending = False
@@ -240,7 +243,8 @@ class Harness:
         )
         self.stats.record(record)
         summary = {k: v for k, v in record.__dict__.items() if k != "tool_call_breakdown"}
-        rt.last_turn = {**summary, "tool_calls": outcome.tool_calls}
+        # claude_ms: spawn to exit of the child, so the harness's own share of a turn is visible
+        rt.last_turn = {**summary, "tool_calls": outcome.tool_calls, "claude_ms": self._claude_ms}
         rt.bus.publish("turn_end", **rt.last_turn)
         rt.set_turn_state(TurnState.IDLE)
         log.info(
