@@ -1,0 +1,258 @@
+"""`hive reconcile`, `hive status`, `hive suspend|resume|purge|logs`: the reconciler's face.
+
+Exit codes of `hive reconcile --dry-run` follow Terraform's
+`-detailed-exitcode`: 0 no changes, 2 changes pending, 1 error (including a
+refused plan). `hive reconcile` applies one pass here and exits 1 if any
+action failed. `--now` asks a running `hive serve` for an immediate pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from desired.changes import ChangeSet, SetAgentField
+from desired.errors import UserError
+from hive.cli.common import (
+    EXIT_CHANGES,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    AuthorOpt,
+    JsonOpt,
+    StateDirOpt,
+    console,
+    layout,
+    print_json,
+    print_table,
+)
+from hive.cli.writes import MessageOpt, write
+
+RuntimeOpt = Annotated[
+    str, typer.Option("--runtime", envvar="HIVE_RUNTIME", help="Container runtime: local or nixos.")
+]
+CommandOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--agent-command",
+        envvar="HIVE_AGENT_COMMAND",
+        help="The agent program for the local runtime (default: hive-harness serve --role {role}).",
+        show_default=False,
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("reconcile")(reconcile)
+    app.command("status")(status)
+    app.command("suspend")(suspend)
+    app.command("resume")(resume)
+    app.command("purge")(purge)
+    app.command("logs")(logs)
+
+
+def _runtime(state_dir: Path | None, runtime: str, command: str | None) -> Any:
+    from reconciler.service import RuntimeOptions, make_runtime
+
+    if runtime not in ("local", "nixos"):
+        raise UserError(f"unknown runtime {runtime!r}; use --runtime local or --runtime nixos")
+    options = RuntimeOptions(runtime, tuple(shlex.split(command or "")))
+    return make_runtime(layout(state_dir), options)
+
+
+def reconcile(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    now: Annotated[bool, typer.Option("--now", help="Ask the running daemon for a pass right now.")] = False,
+    state_dir: StateDirOpt = None,
+    runtime: RuntimeOpt = "local",
+    agent_command: CommandOpt = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Converge the swarm on desired state (one pass), or show the plan with --dry-run."""
+    lay = layout(state_dir)
+    if now:
+        return _now(lay, as_json)
+    rt = _runtime(state_dir, runtime, agent_command)
+    if dry_run:
+        from reconciler.readonly import dry_run as plan_now
+
+        result = asyncio.run(plan_now(lay, rt))
+        _show_plan(result, as_json)
+        if result.refused:
+            return EXIT_USER_ERROR
+        return EXIT_OK if result.empty else EXIT_CHANGES
+    return _apply(lay, rt, (), as_json)
+
+
+def _show_plan(result: Any, as_json: bool) -> None:
+    from rich.text import Text
+
+    from reconciler.render import render_plan, style_of
+
+    if as_json:
+        print_json(result.to_json())
+        return
+    out = console()
+    for line in render_plan(result):
+        out.print(Text(line, style=style_of(line)))
+
+
+def _apply(lay: Any, rt: Any, purge: tuple[str, ...], as_json: bool) -> int:
+    from reconciler.loop import Reconciler
+
+    async def go() -> tuple[Any, list[Any]]:
+        rec = Reconciler(lay, rt)
+        if not as_json:
+            rec.progress = lambda line: console().print(line, markup=False, highlight=False)
+        try:
+            result = await rec.apply_once(purge)
+            return result, [h for a in result.actions for h in rec.store.history(a.name)[:1]]
+        finally:
+            rec.store.close()
+
+    result, outcomes = asyncio.run(go())
+    failures = [h for h in outcomes if h.result != "ok"]
+    if as_json:
+        print_json({"plan": result.to_json(), "results": [h.to_json() for h in outcomes]})
+    elif result.refused:
+        _show_plan(result, False)
+    elif result.empty:
+        console().print("No changes. The swarm matches desired state.")
+    else:
+        done = len(outcomes) - len(failures)
+        console().print(f"Apply complete: {done} succeeded, {len(failures)} failed.")
+    return EXIT_USER_ERROR if result.refused or failures else EXIT_OK
+
+
+def _now(lay: Any, as_json: bool) -> int:
+    from reconciler.service import daemon_pid
+    from reconciler.triggers import request_now
+
+    pid = daemon_pid(lay)
+    if pid is None:
+        raise UserError(
+            "no running reconciler to ask (`hive serve` is not running for this state dir); "
+            "run `hive reconcile` to apply one pass here instead"
+        )
+    request_now(lay)
+    if as_json:
+        print_json({"requested": True, "daemon_pid": pid})
+    else:
+        console().print(f"asked the running daemon (pid {pid}) for a pass now; `hive status` shows progress")
+    return EXIT_OK
+
+
+def status(
+    state_dir: StateDirOpt = None,
+    runtime: RuntimeOpt = "local",
+    agent_command: CommandOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Per agent: conditions Ready / Reconciling / Stalled, revisions, runtime state, errors, retries."""
+    from reconciler.readonly import live_statuses
+
+    rows = asyncio.run(live_statuses(layout(state_dir), _runtime(state_dir, runtime, agent_command)))
+    if as_json:
+        print_json({"agents": [s.to_json() for s in rows]})
+        return
+    table = []
+    for s in rows:
+        cells = []
+        for kind in ("Ready", "Reconciling", "Stalled"):
+            c = s.condition(kind)
+            cells.append(f"{'True' if c.status else 'False'} ({c.reason})")
+        retry = time.strftime("%H:%M:%S", time.localtime(s.next_retry)) if s.next_retry else ""
+        applied = (s.applied_revision or "-")[:12]
+        message = s.condition("Ready").message
+        table.append(
+            [
+                s.name,
+                *cells,
+                s.desired_revision[:12],
+                applied,
+                s.runtime_state,
+                message,
+                s.last_error or "",
+                retry,
+            ]
+        )
+    print_table(
+        "agents",
+        [
+            "NAME",
+            "READY",
+            "RECONCILING",
+            "STALLED",
+            "DESIRED",
+            "APPLIED",
+            "RUNTIME",
+            "MESSAGE",
+            "LAST ERROR",
+            "NEXT RETRY",
+        ],
+        table,
+    )
+
+
+def _set_suspended(
+    name: str, value: bool, state_dir: Path | None, author: str | None, message: str | None
+) -> None:
+    op = SetAgentField(name=name, field="suspended", value=value)
+    text = message or f"{'suspend' if value else 'resume'} {name}"
+    write(state_dir, ChangeSet(ops=[op]), author_text=author, message=text, propose=False)
+
+
+def suspend(
+    name: Annotated[str, typer.Argument(help="The agent to leave alone.")],
+    message: MessageOpt = None,
+    author: AuthorOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Suspend an agent: the reconciler leaves it exactly as it is (commits `suspended: true`)."""
+    _set_suspended(name, True, state_dir, author, message)
+
+
+def resume(
+    name: Annotated[str, typer.Argument(help="The agent to reconcile again.")],
+    message: MessageOpt = None,
+    author: AuthorOpt = None,
+    state_dir: StateDirOpt = None,
+) -> None:
+    """Resume a suspended agent (commits `suspended: false`)."""
+    _set_suspended(name, False, state_dir, author, message)
+
+
+def purge(
+    name: Annotated[str, typer.Argument(help="A removed agent whose kept state dir should go.")],
+    state_dir: StateDirOpt = None,
+    runtime: RuntimeOpt = "local",
+    agent_command: CommandOpt = None,
+    as_json: JsonOpt = False,
+) -> int:
+    """Remove a removed agent's container (if any) and its kept state dir, for good."""
+    from desired.repo import MetaRepo
+
+    lay = layout(state_dir)
+    if name in MetaRepo(lay.meta).load().state.agents:
+        raise UserError(
+            f"agent {name!r} is still in desired state; remove it first (`hive agent remove {name}`), "
+            "then purge"
+        )
+    if not lay.agent_dir(name).exists():
+        raise UserError(f"nothing to purge: no state dir for {name!r} at {lay.agent_dir(name)}")
+    return _apply(lay, _runtime(state_dir, runtime, agent_command), (name,), as_json)
+
+
+def logs(
+    name: Annotated[str, typer.Argument(help="The agent whose log to show.")],
+    lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines from the end.")] = 200,
+    state_dir: StateDirOpt = None,
+    runtime: RuntimeOpt = "local",
+) -> None:
+    """Print the tail of an agent's log (its harness output; nixos-container build output)."""
+    for line in _runtime(state_dir, runtime, None).logs(name, lines):
+        console().print(line, markup=False, highlight=False)

@@ -1,0 +1,163 @@
+"""Carrying out one planned action for one agent: runtime calls, durable records, health gate.
+
+Order matters for crash safety: the inventory row is written *before* a
+container is created (so a daemon killed mid-create still owns what it
+made), the applied record right after the runtime call succeeds (so the
+next pass does not rebuild it again), and the health gate last — a failed
+gate marks the agent degraded but does not undo a deploy that happened.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+
+from desired.errors import TemporaryError
+from desired.schema import DesiredState, Role
+from hive_core.launch import AgentLaunchConfig, LaunchMcpServer
+from hive_core.paths import StateLayout
+from hive_core.stores.deploys import DeployStore
+from reconciler.events import EventSink
+from reconciler.health import AgentSockets, HarnessRegistry
+from reconciler.model import Action, ActionKind, ContainerState, spec_view, wants_running
+from reconciler.runtime.base import LaunchSpec, LineSink, Runtime
+
+_GATE_SLICE = 0.25
+
+
+class HealthGateFailed(TemporaryError):
+    """The agent did not announce itself in time (or exited first)."""
+
+
+@dataclass
+class Context:
+    layout: StateLayout
+    runtime: Runtime
+    store: DeployStore
+    health: HarnessRegistry
+    sockets: AgentSockets
+    events: EventSink
+    health_timeout: float = 30.0
+
+
+def launch_spec(layout: StateLayout, name: str, is_manager: bool) -> LaunchSpec:
+    return LaunchSpec(
+        name=name,
+        is_manager=is_manager,
+        state_dir=layout.agent_state(name),
+        build_dir=layout.agent_build(name),
+        socket=layout.socket_for(name, is_manager=is_manager),
+        log_file=layout.agent_dir(name) / "agent.log",
+    )
+
+
+def launch_config(
+    desired: DesiredState, name: str, revision: str, fingerprint: str, port: int
+) -> AgentLaunchConfig:
+    spec = desired.agents[name]
+    return AgentLaunchConfig(
+        name=name,
+        role=spec.role.value,
+        model=desired.effective_model(name),
+        description=spec.description,
+        operator_pronouns=desired.settings.operator_pronouns,
+        allowed_recipients=list(spec.allowed_recipients),
+        extra_mcp_servers={
+            key: LaunchMcpServer(
+                command=s.command, args=list(s.args), env=dict(s.env), allowed_tools=list(s.allowed_tools)
+            )
+            for key, s in spec.extra_mcp_servers.items()
+        },
+        web_port=port,
+        revision=revision,
+        fingerprint=fingerprint,
+    )
+
+
+async def apply(ctx: Context, action: Action, desired: DesiredState, progress: LineSink) -> None:
+    """Do ``action``; raises TemporaryError / PermanentError for the loop to back off on."""
+    kind = action.kind
+    if kind in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE):
+        await _deploy(ctx, action, desired, progress)
+    elif kind in (ActionKind.START, ActionKind.RESTART):
+        spec = await _open(ctx, desired, action.name)
+        if kind is ActionKind.RESTART:
+            await ctx.runtime.stop(action.name, progress)
+        since = time.time()
+        await ctx.runtime.start(spec, progress)
+        ctx.events.emit("agent_started", agent=action.name)
+        await health_gate(ctx, action.name, since)
+    elif kind is ActionKind.STOP:
+        await ctx.runtime.stop(action.name, progress)
+        ctx.events.emit("agent_stopped", agent=action.name)
+    else:
+        await _remove(ctx, action.name, purge=kind is ActionKind.PURGE, progress=progress)
+
+
+async def _open(ctx: Context, desired: DesiredState, name: str) -> LaunchSpec:
+    is_manager = desired.agents[name].role is Role.MANAGER
+    await ctx.sockets.open_agent(name, is_manager=is_manager)
+    return launch_spec(ctx.layout, name, is_manager)
+
+
+async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress: LineSink) -> None:
+    name = action.name
+    is_manager = desired.agents[name].role is Role.MANAGER
+    existed = name in ctx.store.inventory()
+    if action.kind is ActionKind.REPLACE:
+        await ctx.runtime.destroy(name, progress)
+        await ctx.sockets.close_agent(name)
+        existed = False
+    ctx.store.add_inventory(name, ctx.runtime.kind)
+    port = ctx.store.assign_port(name, is_manager=is_manager)
+    spec = await _open(ctx, desired, name)
+    config = launch_config(desired, name, action.revision, action.fingerprint, port)
+    config.write(spec.config_file)
+    if ctx.runtime.kind == "nixos":
+        from reconciler.nixrender import sync_flake
+
+        sync_flake(ctx.layout, desired, action.revision)
+    since = time.time()
+    if existed and action.kind is ActionKind.UPDATE:
+        await ctx.runtime.update(spec, progress)
+    else:
+        await ctx.runtime.create(spec, progress)
+    ctx.store.record_applied(name, action.revision, action.fingerprint, spec_view(desired, name), port)
+    kind = "agent_rebuilt" if existed else "agent_spawned"
+    ctx.events.emit(kind, agent=name, revision=action.revision)
+    if not wants_running(desired, name):
+        await ctx.runtime.stop(name, progress)
+        return
+    await health_gate(ctx, name, since)
+
+
+async def _remove(ctx: Context, name: str, *, purge: bool, progress: LineSink) -> None:
+    await ctx.runtime.destroy(name, progress)
+    await ctx.sockets.close_agent(name)
+    ctx.store.forget_applied(name)
+    ctx.store.remove_inventory(name)
+    if purge:
+        shutil.rmtree(ctx.layout.agent_dir(name), ignore_errors=True)
+        ctx.store.release_port(name)
+        progress(f"agent {name}: state dir {ctx.layout.agent_dir(name)} removed")
+    ctx.events.emit("agent_destroyed", agent=name, purged=purge)
+
+
+async def health_gate(ctx: Context, name: str, since: float) -> None:
+    """Wait for the agent's hello; fail early if its process ends first."""
+    deadline = time.monotonic() + ctx.health_timeout
+    while time.monotonic() < deadline:
+        if await ctx.health.wait_hello(name, since, _GATE_SLICE):
+            return
+        observed = (await ctx.runtime.list()).get(name)
+        if observed is None or observed.state is not ContainerState.RUNNING:
+            code = (
+                "" if observed is None or observed.exit_code is None else f" with code {observed.exit_code}"
+            )
+            tail = " | ".join(ctx.runtime.logs(name, 3))
+            raise HealthGateFailed(f"agent {name} exited{code} right after start; last log lines: {tail}")
+    raise HealthGateFailed(
+        f"agent {name} did not announce itself on its socket within {ctx.health_timeout:.0f}s; "
+        f"see its log (`hive logs {name}`)"
+    )

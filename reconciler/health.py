@@ -1,0 +1,61 @@
+"""The health gate after apply, and the host hooks the reconciler needs from the daemon.
+
+After a create, update or start the agent's harness must announce itself
+(a ``hello`` on its socket) within a timeout, else the agent is marked
+degraded with the reason. The daemon's ``HarnessRegistry`` (hive_core)
+records hellos; the reconciler only waits on it. Without a daemon (a
+one-shot `hive reconcile`) nobody listens on the sockets, so ``AliveHealth``
+stands in: the process must still be running after a short settle time —
+which still catches an agent that exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Protocol
+
+from reconciler.model import ContainerState
+from reconciler.runtime.base import Runtime
+
+
+class HarnessRegistry(Protocol):
+    async def wait_hello(self, name: str, since: float, timeout: float) -> bool:
+        """True once ``name`` has said hello at or after ``since`` (unix time), False on timeout."""
+        ...
+
+
+class AgentSockets(Protocol):
+    """The daemon opens the host end of an agent's socket before the agent starts."""
+
+    async def open_agent(self, name: str, *, is_manager: bool) -> Path: ...
+
+    async def close_agent(self, name: str) -> None: ...
+
+
+class NoSockets:
+    """Used when no daemon serves the sockets (one-shot CLI, tests of the runtime alone)."""
+
+    async def open_agent(self, name: str, *, is_manager: bool) -> Path:
+        return Path()
+
+    async def close_agent(self, name: str) -> None:
+        return None
+
+
+class AliveHealth:
+    """Healthy = still running ``settle`` seconds after start (no one is there to hear a hello)."""
+
+    def __init__(self, runtime: Runtime, settle: float = 1.0) -> None:
+        self.runtime = runtime
+        self.settle = settle
+
+    async def wait_hello(self, name: str, since: float, timeout: float) -> bool:
+        remaining = since + self.settle - time.time()
+        if remaining > 0:
+            await asyncio.sleep(min(remaining, timeout))
+            if remaining > timeout:
+                return False
+        observed = (await self.runtime.list()).get(name)
+        return observed is not None and observed.state is ContainerState.RUNNING

@@ -1,0 +1,311 @@
+"""The level-triggered loop: every pass observes everything, plans from scratch, and acts.
+
+Triggers (a ref change, the periodic resync, "reconcile now", an action
+finishing) only *wake* the loop; none of them carries what to do. Work is
+kopf-style: at most one action in flight per agent (a trigger for a busy
+agent collapses into the pass that runs after it finishes), a global cap on
+concurrent actions, and per-agent backoff so one failing agent never holds
+back the others.
+
+A crash is a diff like any other: an agent desired running whose container
+has exited is restarted under backoff; the transition running → exited also
+emits one ``container_crash`` event. The first pass only seeds what it saw,
+so a daemon start-up does not flood the manager with old crashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
+
+from desired.errors import HiveError, PermanentError, TemporaryError
+from desired.repo import MetaRepo, Snapshot
+from desired.schema import agent_fingerprint
+from hive_core.paths import StateLayout
+from hive_core.stores.deploys import DeployStore, HistoryRow, deploys_path, open_deploys
+from reconciler import act
+from reconciler.backoff import Policy, Retry, failed, forgive
+from reconciler.events import EventSink, LogSink
+from reconciler.health import AgentSockets, AliveHealth, HarnessRegistry, NoSockets
+from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed, Plan, wants_running
+from reconciler.observe import observe
+from reconciler.plan import plan
+from reconciler.runtime.base import Runtime
+from reconciler.status import AgentStatus, Inputs, derive, save_statuses
+from reconciler.tags import settle_proposals
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    resync: float = 30.0  # seconds between periodic passes (±10 % jitter)
+    concurrency: int = 4
+    health_timeout: float = 30.0
+    backoff: Policy = field(default_factory=Policy)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        layout: StateLayout,
+        runtime: Runtime,
+        *,
+        store: DeployStore | None = None,
+        health: HarnessRegistry | None = None,
+        sockets: AgentSockets | None = None,
+        events: EventSink | None = None,
+        settings: LoopSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.layout = layout
+        self.settings = settings or LoopSettings()
+        self.repo = MetaRepo(layout.meta)
+        self.runtime = runtime
+        self.store = store or open_deploys(deploys_path(layout.root))
+        self.events = events or LogSink()
+        self.ctx = act.Context(
+            layout,
+            runtime,
+            self.store,
+            health or AliveHealth(runtime),
+            sockets or NoSockets(),
+            self.events,
+            self.settings.health_timeout,
+        )
+        self.clock = clock
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
+        self.wake = asyncio.Event()
+        self.retry: dict[str, Retry] = {}
+        self.degraded: dict[str, str] = {}
+        self.inflight: dict[str, asyncio.Task[None]] = {}
+        self.last_plan: Plan | None = None
+        self._seen: dict[str, ContainerState] | None = None
+        self._conditions: dict[tuple[str, str], tuple[bool, str]] = {}
+        self._sem = asyncio.Semaphore(self.settings.concurrency)
+        self.progress: Callable[[str], None] = lambda line: log.info("%s", line)
+
+    # ---- triggers ------------------------------------------------------------------------------
+
+    def poke(self) -> None:
+        """Wake the loop for a pass (a ref changed, an action finished)."""
+        self.wake.set()
+
+    def reconcile_now(self) -> None:
+        """The operator asked: retry everything at once, stalled agents included."""
+        self.retry = {name: forgive(r) for name, r in self.retry.items()}
+        self.wake.set()
+
+    def force(self, name: str, kind: ActionKind, reason: str) -> None:
+        """Run ``kind`` for ``name`` now, whatever the plan says (the manager's restart/update)."""
+        snap = self.repo.load()
+        fingerprint = agent_fingerprint(snap.state, name)
+        self.retry.pop(name, None)
+        self._maybe_start(Action(name, kind, reason, (), snap.revision, fingerprint), snap)
+
+    # ---- one pass ------------------------------------------------------------------------------
+
+    async def observe(self) -> tuple[Snapshot, dict[str, Observed], dict[str, Applied]]:
+        tidy = getattr(self.runtime, "tidy", None)
+        if tidy is not None:
+            tidy()
+        world = await observe(self.layout, self.repo, self.runtime, self.store)
+        for rec in world.adopted:
+            self.store.record_applied(rec.name, rec.revision, rec.fingerprint, rec.spec, rec.web_port)
+            log.info("agent %s: adopted its running container (revision %s)", rec.name, rec.revision[:12])
+        return world.snap, world.observed, world.applied
+
+    async def pass_once(self, purge: Collection[str] = ()) -> Plan:
+        snap, observed, applied = await self.observe()
+        self._detect_crashes(snap, observed)
+        result = plan(snap.state, snap.revision, observed, applied, purge=purge)
+        self.last_plan = result
+        self._bump(snap, applied, result)
+        if result.refused:
+            log.error("reconcile refused: %s", result.refused)
+        else:
+            for action in result.actions:
+                self._maybe_start(action, snap)
+        self._record_status(snap, observed, applied, result)
+        self._settle(snap, result)
+        return result
+
+    def _bump(self, snap: Snapshot, applied: dict[str, Applied], result: Plan) -> None:
+        busy = {a.name for a in result.actions} | set(self.inflight)
+        same = [
+            name
+            for name, rec in applied.items()
+            if name in snap.state.agents
+            and name not in busy
+            and rec.revision != snap.revision
+            and rec.fingerprint == agent_fingerprint(snap.state, name)
+        ]
+        if same:
+            self.store.bump_revision(same, snap.revision)
+            for name in same:
+                applied[name] = replace(applied[name], revision=snap.revision)
+
+    def _maybe_start(self, action: Action, snap: Snapshot) -> None:
+        name = action.name
+        if name in self.inflight:
+            return
+        retry = self.retry.get(name, Retry())
+        if not retry.ready(self.clock(), action.fingerprint):
+            return
+        task = asyncio.create_task(self._run(action, snap), name=f"reconcile:{name}")
+        self.inflight[name] = task
+
+    async def _run(self, action: Action, snap: Snapshot) -> None:
+        name = action.name
+        async with self._sem:
+            started, t0 = time.time(), self.clock()
+            error: str | None = None
+            log.info("agent %s: %s (%s)", name, action.kind.value, action.reason)
+            self.progress(f"{action.kind.symbol} {name}: {action.kind.value} ({action.reason})")
+            try:
+                await act.apply(self.ctx, action, snap.state, self.progress)
+                self.retry.pop(name, None)
+                self.degraded.pop(name, None)
+            except act.HealthGateFailed as exc:
+                error = self._failed(action, str(exc), permanent=False)
+                self.degraded[name] = str(exc)
+            except TemporaryError as exc:
+                error = self._failed(action, str(exc), permanent=False)
+            except (PermanentError, HiveError) as exc:
+                error = self._failed(action, str(exc), permanent=True)
+            except Exception as exc:
+                log.exception("agent %s: %s crashed", name, action.kind.value)
+                error = self._failed(action, f"{type(exc).__name__}: {exc}", permanent=False)
+            finally:
+                self.inflight.pop(name, None)
+                self.wake.set()
+            duration = int((self.clock() - t0) * 1000)
+            result = "failed" if error else "ok"
+            self.store.add_history(
+                HistoryRow(
+                    name, action.kind.value, action.reason, snap.revision, started, duration, result, error
+                )
+            )
+            self.progress(f"  {name}: {result}{': ' + error if error else ''}")
+
+    def _failed(self, action: Action, error: str, *, permanent: bool) -> str:
+        old = self.retry.get(action.name, Retry())
+        policy = self.settings.backoff
+        now = self.clock()
+        new = failed(
+            old, now, error, permanent=permanent, fingerprint=action.fingerprint, rng=self.rng, policy=policy
+        )
+        self.retry[action.name] = new
+        when = "until desired state changes" if permanent else f"retry in {new.next_at - self.clock():.1f}s"
+        log.warning("agent %s: %s failed (%s); %s", action.name, action.kind.value, error, when)
+        return error
+
+    def _detect_crashes(self, snap: Snapshot, observed: dict[str, Observed]) -> None:
+        seen = self._seen
+        self._seen = {name: o.state for name, o in observed.items()}
+        if seen is None:
+            return  # first pass: seed only, no storm of old news
+        for name, obs in observed.items():
+            if name in self.inflight or name not in snap.state.agents:
+                continue
+            crashed = seen.get(name) is ContainerState.RUNNING and obs.state is ContainerState.EXITED
+            if crashed and wants_running(snap.state, name):
+                code = "" if obs.exit_code is None else f" with code {obs.exit_code}"
+                detail = f"container exited unexpectedly{code}"
+                log.warning("agent %s: %s", name, detail)
+                self.events.emit("container_crash", agent=name, detail=detail)
+
+    # ---- status --------------------------------------------------------------------------------
+
+    def statuses(
+        self, snap: Snapshot, observed: dict[str, Observed], applied: dict[str, Applied]
+    ) -> list[AgentStatus]:
+        result = self.last_plan
+        names = sorted(snap.state.agents.keys() | {n for n, o in observed.items() if o.managed})
+        out = []
+        for name in names:
+            spec = snap.state.agents.get(name)
+            inputs = Inputs(
+                name=name,
+                desired_revision=snap.revision,
+                observed=observed.get(name),
+                applied=applied.get(name),
+                action=result.for_agent(name) if result else None,
+                in_flight=name in self.inflight,
+                retry=self.retry.get(name, Retry()),
+                suspended=bool(spec and spec.suspended),
+                degraded=self.degraded.get(name),
+            )
+            out.append(derive(inputs, mono_now=self.clock()))
+        return out
+
+    def _record_status(
+        self, snap: Snapshot, observed: dict[str, Observed], applied: dict[str, Applied], result: Plan
+    ) -> None:
+        statuses = self.statuses(snap, observed, applied)
+        save_statuses(self.store, statuses)
+        for status in statuses:
+            for cond in status.conditions:
+                key, value = (status.name, cond.type), (cond.status, cond.reason)
+                if self._conditions.get(key) != value:
+                    self._conditions[key] = value
+                    self.events.emit(
+                        "agent_condition_changed",
+                        agent=status.name,
+                        condition=cond.type,
+                        status=cond.status,
+                        reason=cond.reason,
+                        message=cond.message,
+                    )
+
+    def _settle(self, snap: Snapshot, result: Plan) -> None:
+        stalled = [f"{n}: {r.error}" for n, r in self.retry.items() if r.stalled]
+        if stalled:
+            settle_proposals(self.repo, snap.revision, stalled, self.events)
+        elif not result.actions and not self.inflight and not self.degraded:
+            settle_proposals(self.repo, snap.revision, [], self.events)
+
+    # ---- running -------------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        while self.inflight:
+            await asyncio.gather(*list(self.inflight.values()), return_exceptions=True)
+
+    async def apply_once(self, purge: Collection[str] = ()) -> Plan:
+        """One pass, waiting for its actions (`hive reconcile`); no retries."""
+        result = await self.pass_once(purge)
+        await self.drain()
+        if result.actions and not result.refused:
+            snap, observed, applied = await self.observe()
+            self.last_plan = plan(snap.state, snap.revision, observed, applied)
+            self._record_status(snap, observed, applied, self.last_plan)
+            self._settle(snap, self.last_plan)
+        return result
+
+    def _next_timeout(self) -> float:
+        resync = self.settings.resync * self.rng.uniform(0.9, 1.1)
+        now = self.clock()
+        waits = [r.next_at - now for r in self.retry.values() if not r.permanent and r.next_at > now]
+        return max(0.01, min([resync, *waits]))
+
+    async def run(self) -> None:
+        """Forever: a pass, then sleep until woken, a retry falls due, or the resync interval."""
+        while True:
+            self.wake.clear()
+            try:
+                await self.pass_once()
+            except HiveError as exc:
+                log.error("reconcile pass failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), self._next_timeout())
+
+    async def close(self) -> None:
+        for task in list(self.inflight.values()):
+            task.cancel()
+        await asyncio.gather(*list(self.inflight.values()), return_exceptions=True)

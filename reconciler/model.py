@@ -1,0 +1,181 @@
+"""The records the pure core works on: what is desired, what runs, what was applied, and the plan.
+
+All frozen dataclasses with no I/O, so diffing and planning can be tested
+(and benchmarked at 1,000 agents) without a process, a socket or a file.
+The loop builds these from the meta repo, the runtime and the deploy store,
+hands them to ``reconciler.plan.plan``, and acts on the resulting ``Plan``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from desired.schema import DesiredState, RunState
+
+
+class ContainerState(StrEnum):
+    """What the runtime says about one container."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"  # stopped on purpose (by us)
+    EXITED = "exited"  # its process ended without being asked to
+    STARTING = "starting"
+
+
+@dataclass(frozen=True)
+class Observed:
+    """One container as the runtime lists it."""
+
+    name: str
+    state: ContainerState
+    managed: bool = True  # in hyperhive's inventory (only those are ever destroyed)
+    exit_code: int | None = None
+    pid: int | None = None
+    stale_socket: bool = False  # the host re-created the agent's socket since start
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What was last deployed for an agent: kept durably in the deploy store."""
+
+    name: str
+    revision: str
+    fingerprint: str
+    spec: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    web_port: int = 0
+
+
+class ActionKind(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"  # rebuild in place with the new spec
+    REPLACE = "replace"  # destroy then create (role changed)
+    START = "start"
+    RESTART = "restart"
+    STOP = "stop"
+    DESTROY = "destroy"  # keep the state dir
+    PURGE = "purge"  # destroy and remove the state dir
+
+    @property
+    def symbol(self) -> str:
+        return _SYMBOLS[self]
+
+
+_SYMBOLS = {
+    ActionKind.CREATE: "+",
+    ActionKind.UPDATE: "~",
+    ActionKind.REPLACE: "-/+",
+    ActionKind.START: "~",
+    ActionKind.RESTART: "~",
+    ActionKind.STOP: "~",
+    ActionKind.DESTROY: "-",
+    ActionKind.PURGE: "-",
+}
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing to do to one agent, and why, in words an operator understands."""
+
+    name: str
+    kind: ActionKind
+    reason: str
+    changes: tuple[FieldChange, ...] = ()
+    revision: str = ""
+    fingerprint: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "agent": self.name,
+            "action": self.kind.value,
+            "symbol": self.kind.symbol,
+            "reason": self.reason,
+            "changes": [{"field": c.field, "old": c.old, "new": c.new} for c in self.changes],
+            "revision": self.revision,
+            "fingerprint": self.fingerprint,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every action one pass would take; ``refused`` stops the whole pass (nothing is applied)."""
+
+    revision: str
+    actions: tuple[Action, ...]
+    skipped: tuple[tuple[str, str], ...] = ()  # (agent, why) left alone: suspended, unmanaged
+    refused: str | None = None
+
+    @property
+    def counts(self) -> tuple[int, int, int]:
+        """(to create, to change, to destroy), Terraform's way: a replace counts as both."""
+        create = sum(a.kind in (ActionKind.CREATE, ActionKind.REPLACE) for a in self.actions)
+        destroy = sum(
+            a.kind in (ActionKind.DESTROY, ActionKind.PURGE, ActionKind.REPLACE) for a in self.actions
+        )
+        change = sum(a.kind.symbol == "~" for a in self.actions)
+        return create, change, destroy
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions and self.refused is None
+
+    def for_agent(self, name: str) -> Action | None:
+        return next((a for a in self.actions if a.name == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        create, change, destroy = self.counts
+        return {
+            "revision": self.revision,
+            "actions": [a.to_json() for a in self.actions],
+            "skipped": [{"agent": n, "why": w} for n, w in self.skipped],
+            "refused": self.refused,
+            "summary": {"create": create, "change": change, "destroy": destroy},
+        }
+
+
+def spec_view(state: DesiredState, name: str) -> dict[str, Any]:
+    """The fields of an agent an operator recognises, resolved (effective model, its agent.nix).
+
+    Stored with each applied record so a later plan can say "model sonnet → opus"
+    field by field; it covers exactly what ``agent_fingerprint`` hashes.
+    """
+    spec = state.agents[name]
+    nix = state.agent_nix.get(name, "")
+    return {
+        "role": spec.role.value,
+        "model": state.effective_model(name),
+        "description": spec.description,
+        "allowed_recipients": list(spec.allowed_recipients),
+        "extra_mcp_servers": {k: v.model_dump(mode="json") for k, v in spec.extra_mcp_servers.items()},
+        "agent_nix": _short_hash(nix) if nix else "",
+        "operator_pronouns": state.settings.operator_pronouns,
+    }
+
+
+def wants_running(state: DesiredState, name: str) -> bool:
+    return state.agents[name].state is RunState.RUNNING
+
+
+def _short_hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def field_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldChange, ...]:
+    keys = sorted(old.keys() | new.keys())
+    out = []
+    for key in keys:
+        before, after = old.get(key), new.get(key)
+        if json.dumps(before, sort_keys=True) != json.dumps(after, sort_keys=True):
+            out.append(FieldChange(key, before, after))
+    return tuple(out)

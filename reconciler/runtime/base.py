@@ -1,0 +1,64 @@
+"""The runtime interface: list, create, update, start, stop, destroy, logs.
+
+Small on purpose, so a future driver (Kubernetes, say) needs only these
+seven verbs. A driver raises ``TemporaryError`` for what a retry may fix and
+``PermanentError`` for what it will not (a missing binary, a refused name);
+the loop turns those into backoff or ``Stalled``.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from reconciler.model import Observed
+
+LineSink = Callable[[str], None]
+"""Receives a driver's progress output one line at a time (a long build must not look hung)."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Where an agent's pieces are on the host; the rendered files are already in ``build_dir``."""
+
+    name: str
+    is_manager: bool
+    state_dir: Path  # becomes /state
+    build_dir: Path  # holds agent.json (and, for nixos, the rendered Nix)
+    socket: Path  # host end of the agent's socket; becomes /run/hive/hive.sock
+    log_file: Path
+
+    @property
+    def role(self) -> str:
+        return "manager" if self.is_manager else "agent"
+
+    @property
+    def config_file(self) -> Path:
+        return self.build_dir / "agent.json"
+
+
+class Runtime(Protocol):
+    kind: str  # "local", "nixos": recorded in the inventory
+
+    async def list(self) -> dict[str, Observed]:
+        """Every container this driver can see (hyperhive's and, for nixos, others too)."""
+        ...
+
+    async def create(self, spec: LaunchSpec, progress: LineSink) -> None: ...
+
+    async def update(self, spec: LaunchSpec, progress: LineSink) -> None:
+        """Rebuild in place with the files now in ``spec.build_dir``; a running agent restarts."""
+        ...
+
+    async def start(self, spec: LaunchSpec, progress: LineSink) -> None: ...
+
+    async def stop(self, name: str, progress: LineSink) -> None: ...
+
+    async def destroy(self, name: str, progress: LineSink) -> None:
+        """Remove the container; the agent's state dir is never touched here."""
+        ...
+
+    def logs(self, name: str, lines: int = 200) -> builtins.list[str]: ...

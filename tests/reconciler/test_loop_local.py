@@ -1,0 +1,92 @@
+"""The running loop against real sandboxes: crash → event → restart; crash loop → Stalled.
+
+The loop runs in-process (``Reconciler.run`` as a task) with ``HelloHost``
+(tests/seams) answering on the agents' real sockets. Backoff is shortened
+through ``LoopSettings`` so a five-failure streak fits in a test; the
+growth of the delays themselves is tested on a fake clock in test_backoff.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from desired.repo import MetaRepo
+from hive_core.paths import StateLayout
+from reconciler.backoff import Policy
+from reconciler.events import MemorySink
+from reconciler.loop import LoopSettings, Reconciler
+from reconciler.model import ContainerState
+from reconciler.runtime import procs
+from reconciler.runtime.local import LocalRuntime
+from reconciler.status import read_statuses
+from tests.reconciler.conftest import add
+from tests.reconciler.helpers import agent_process, eventually
+from tests.seams.hello_host import HelloHost
+
+
+@pytest.fixture
+async def running(layout: StateLayout, runtime: LocalRuntime):
+    host = HelloHost(layout)
+    sink = MemorySink()
+    settings = LoopSettings(resync=0.2, health_timeout=10, backoff=Policy(base=0.05, cap=0.3, stall_after=4))
+    rec = Reconciler(layout, runtime, health=host, sockets=host, events=sink, settings=settings)
+    task = asyncio.create_task(rec.run())
+    yield rec, sink
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await rec.close()
+    await host.close()
+    rec.store.close()
+
+
+def ready(rec: Reconciler, name: str) -> bool:
+    statuses = {s.name: s for s in read_statuses(rec.store)}
+    return name in statuses and statuses[name].condition("Ready").reason == "Deployed"
+
+
+async def test_kill_dash_nine_is_detected_reported_and_restarted(
+    layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime, running
+) -> None:
+    rec, sink = running
+    add(repo, "alpha")
+    await eventually(lambda: ready(rec, "alpha") and ready(rec, "manager"), what="alpha Ready")
+    outer = procs.scan(runtime.key)["alpha"]
+    os.kill(agent_process(outer), signal.SIGKILL)
+
+    await eventually(lambda: sink.of("container_crash", "alpha"), what="a container_crash event")
+    assert "exited unexpectedly" in sink.of("container_crash", "alpha")[0]["detail"]
+    await eventually(
+        lambda: procs.scan(runtime.key).get("alpha") not in (None, outer) and ready(rec, "alpha"),
+        what="alpha restarted and Ready",
+    )
+    assert not sink.of("container_crash", "manager")
+    history = rec.store.history("alpha")
+    assert history[0].action == "start" and history[0].reason.startswith("container exited unexpectedly")
+
+
+async def test_crash_loop_backs_off_then_stalls_without_holding_back_others(
+    layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime, running
+) -> None:
+    rec, _ = running
+    add(repo, "broken", description="fake:exit=3")
+    add(repo, "fine")
+
+    def stalled() -> bool:
+        s = {x.name: x for x in read_statuses(rec.store)}.get("broken")
+        return s is not None and s.condition("Stalled").status
+
+    await eventually(stalled, timeout=30, what="broken Stalled")
+    status = {x.name: x for x in read_statuses(rec.store)}["broken"]
+    assert status.condition("Stalled").reason == "RetriesExhausted"
+    assert "exited with code 3" in status.condition("Stalled").message
+    assert status.condition("Ready").status is False
+    assert status.failures >= 4
+    assert ready(rec, "fine") and ready(rec, "manager")
+    observed = await runtime.list()
+    assert observed["fine"].state is ContainerState.RUNNING
+    assert observed["broken"].state is ContainerState.EXITED
+    assert all(h.result == "failed" for h in rec.store.history("broken"))

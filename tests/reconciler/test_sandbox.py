@@ -1,0 +1,77 @@
+"""Bubblewrap isolation, tried from inside a real sandbox, and the fallback without bubblewrap."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from desired.repo import MetaRepo
+from hive_core.paths import StateLayout
+from reconciler.loop import LoopSettings, Reconciler
+from reconciler.model import ContainerState
+from reconciler.runtime.local import LocalRuntime
+from tests.reconciler.conftest import AGENT_COMMAND, add
+from tests.reconciler.helpers import eventually
+
+
+async def test_an_agent_cannot_read_another_agents_state_or_sockets(
+    layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime
+) -> None:
+    assert runtime.bwrap is not None, "bubblewrap must be installed for this test"
+    beta_state = layout.agent_state("beta")
+    targets = ",".join([str(beta_state), str(layout.root), str(layout.run / "agents"), "/state", "/run/hive"])
+    add(repo, "beta")
+    add(repo, "alpha", description=f"fake:probe={targets}")
+    rec = Reconciler(layout, runtime, settings=LoopSettings(health_timeout=10))
+    try:
+        result = await rec.apply_once()
+    finally:
+        rec.store.close()
+    assert not [h for a in result.actions for h in rec_history(layout, a.name) if h != "ok"]
+    probe = layout.agent_state("alpha") / "probe.txt"
+    await eventually(probe.exists, what="alpha's probe result")
+    lines = probe.read_text().splitlines()
+    assert (beta_state / "launched.json").exists(), "beta's state is there on the host"
+    assert lines[0].startswith(f"DENIED {beta_state}")
+    assert lines[1] == f"READ {layout.root}: []", "the state root is an empty tmpfs inside"
+    assert lines[2].startswith(f"DENIED {layout.run / 'agents'}")
+    assert lines[3].startswith("READ /state:") and "launched.json" in lines[3]
+    assert lines[4].startswith("READ /run/hive:") or lines[4].startswith("DENIED /run/hive")
+    launched = json.loads((layout.agent_state("alpha") / "launched.json").read_text())
+    assert launched["name"] == "alpha"
+
+
+def rec_history(layout: StateLayout, name: str) -> list[str]:
+    from hive_core.stores.deploys import deploys_path, open_deploys
+
+    store = open_deploys(deploys_path(layout.root))
+    try:
+        return [h.result for h in store.history(name)]
+    finally:
+        store.close()
+
+
+async def test_without_bubblewrap_agents_run_unsandboxed_with_a_loud_warning(
+    layout: StateLayout,
+    repo: MetaRepo,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # a PATH where bwrap cannot be found
+    with caplog.at_level(logging.WARNING):
+        runtime = LocalRuntime(layout, AGENT_COMMAND, stop_grace=2.0)
+    assert runtime.bwrap is None
+    rec = Reconciler(layout, runtime, settings=LoopSettings(health_timeout=10))
+    try:
+        await rec.apply_once()
+    finally:
+        rec.store.close()
+    assert (await runtime.list())["manager"].state is ContainerState.RUNNING
+    launched = json.loads((layout.agent_state("manager") / "launched.json").read_text())
+    assert launched["role"] == "manager"
+    assert "UNSANDBOXED" in caplog.text
+    assert any("fake agent manager" in line for line in runtime.logs("manager"))
