@@ -40,6 +40,13 @@ async def test_no_credentials_means_needs_login_until_a_secrets_file_appears(
     host_events = hive.daemon.core.events.read_since(0, 1000)
     assert any(isinstance(e, NeedsLogin) and e.agent == "bob" for e in host_events)
 
+    # the operator starts the CLI's own login from the page: its URL shows up; cancelling ends the child
+    await bob.post("/api/login/start")
+    login = await bob.wait_until("the login URL", lambda: _login_url(bob))
+    assert login["url"].startswith("https://") and login["phase"] == "waiting_for_code"
+    assert (await bob.post("/api/login/cancel"))["login"]["phase"] == "cancelled"
+    assert (await bob.get("/api/state"))["status"] == "needs_login"
+
     # the operator drops an API key (and endpoint) into the agent's state dir: the same wake is retried
     secrets = bob.state / "secrets.env"
     secrets.write_text(
@@ -52,6 +59,11 @@ async def test_no_credentials_means_needs_login_until_a_secrets_file_appears(
     assert any(
         isinstance(e, LoggedIn) and e.agent == "bob" for e in hive.daemon.core.events.read_since(0, 1000)
     )
+
+
+async def _login_url(proc):  # type: ignore[no-untyped-def]
+    login = (await proc.get("/api/state"))["login"]
+    return login if login["url"] else None
 
 
 async def _status(proc, status: str):  # type: ignore[no-untyped-def]
