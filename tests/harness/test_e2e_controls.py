@@ -123,17 +123,17 @@ async def _running(proc):  # type: ignore[no-untyped-def]
     return state if state["claude_pid"] and state["turn_state"] == "thinking" else None
 
 
-async def test_model_switch_persists_and_new_session_drops_continue_once(
-    hive, harness, api: ScriptedAPI
-) -> None:
+async def test_page_prompt_model_switch_new_session_and_compact(hive, harness, api: ScriptedAPI) -> None:
     bob = await harness("bob", env=api.env())
     await bob.wait_turns(1)
     assert (await bob.post("/api/model", model="sonnet"))["model"] == "sonnet"
     assert (bob.state / "model-override").read_text().strip() == "sonnet"
     await bob.post("/api/new-session")
     api.push(text("fresh start"))
-    await hive.client("operator").request(Send(to="bob", body="hello again"))
-    await bob.wait_turns(2)
+    await bob.post("/api/send", body="hello again, from your page")
+    rows = await bob.wait_turns(2)
+    assert rows[1]["wake_from"] == "operator (agent page)"
+    assert "hello again, from your page" in api.main_requests()[-1].all_text()
     request = api.main_requests()[-1].body
     assert "sonnet" in request["model"]
     # a new session: the earlier restart-note exchange is not in the conversation any more
@@ -142,6 +142,9 @@ async def test_model_switch_persists_and_new_session_drops_continue_once(
     assert state["model"] == "sonnet" and state["new_session_pending"] is False
     history = (await bob.get("/events/history"))["events"]
     assert any(e["kind"] == "model_changed" and e["model"] == "sonnet" for e in history)
+    await bob.post("/api/compact")
+    rows = await bob.wait_turns(3)
+    assert rows[2]["wake_from"] == "operator: compact" and rows[2]["result_kind"] == "ok"
 
 
 def test_claude_mcp_list_reports_the_harness_server_connected(tmp_path: Path) -> None:
