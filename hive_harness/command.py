@@ -47,7 +47,12 @@ BUILTIN_TOOLS = (
     "WebSearch",
 )
 # Credentials and endpoints the operator may give every agent (hive serve's env or <state>/secrets.env).
-CREDENTIAL_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
+CREDENTIAL_KEYS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+)
 _CHILD_DEFAULTS = {
     # Wait for our MCP server before the first API call: otherwise a turn that starts while
     # `hive-harness mcp` is still importing gets "No such tool available: mcp__hyperhive__send".
@@ -164,7 +169,7 @@ def child_env(base: Mapping[str, str], state_dir: Path, secrets: Mapping[str, st
 
 def has_credentials(env: Mapping[str, str]) -> bool:
     """A cheap login check: an API key in the environment, or the CLI's own OAuth credentials file."""
-    if env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"):
+    if any(env.get(key) for key in CREDENTIAL_KEYS if key != "ANTHROPIC_BASE_URL"):
         return True
     home = env.get("HOME")
     return home is not None and (Path(home) / ".claude" / ".credentials.json").exists()
