@@ -1,8 +1,8 @@
 """The turn loop: wait for mail (or the operator), run claude once, record what it cost, repeat.
 
-One job at a time, from two sources: the broker (a long `recv` that stays in
-flight across jobs, so a message is never lost to a cancelled request) and
-the agent page (operator prompts, compact). A wake's messages are acked once
+One job at a time, from two sources: the broker (a parked `recv` between
+turns, never during one, so the model's own `recv` inside a turn gets the
+mail) and the agent page (operator prompts, compact). A wake's messages are acked once
 a turn has used them: after `ok`, `failed` or `cancelled`; a `needs_login`
 turn keeps them and retries after login; "prompt is too long" compacts the
 session and retries once.
@@ -15,14 +15,13 @@ import contextlib
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from hive_core.client import HiveClient
 from hive_core.errors import HiveError
-from hive_core.wire import MAX_RECV, MAX_WAIT_SECONDS, Ack, GetOpenThreads, Hello, Recv, Remind, Report
+from hive_core.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report
 from hive_harness.claude_run import ClaudeRun, ClaudeStartError
 from hive_harness.command import (
     ClaudeArgs,
@@ -41,6 +40,7 @@ from hive_harness.streamjson import ResultKind, TurnAccumulator, TurnOutcome, li
 log = logging.getLogger(__name__)
 
 COMPACT = "/compact"
+LOCAL_POLL_SECONDS = 2.0
 LOGIN_POLL_SECONDS = 2.0
 
 
@@ -72,8 +72,6 @@ class Harness:
         self.jobs: asyncio.Queue[Job] = asyncio.Queue()
         self.current: ClaudeRun | None = None
         self.login_changed = asyncio.Event()
-        self._pending: deque[Job] = deque()
-        self._recv: asyncio.Task[Any] | None = None
         self._claude_ms = 0
 
     # -- environment ----------------------------------------------------
@@ -112,30 +110,25 @@ class Harness:
             await self.run_job(job)
 
     async def next_job(self) -> Job:
-        while not self._pending:
-            if self._recv is None:
-                req = Recv(wait_seconds=MAX_WAIT_SECONDS, max=MAX_RECV)
-                self._recv = asyncio.create_task(self.client.request(req), name=f"recv-{self.rt.launch.name}")
-            local = asyncio.create_task(self.jobs.get(), name="local-job")
-            done, _ = await asyncio.wait({self._recv, local}, return_when=asyncio.FIRST_COMPLETED)
-            if local in done:
-                self._pending.append(local.result())
-            else:
-                local.cancel()
-            if self._recv in done:
-                await self._take_mail(self._recv)
-                self._recv = None
-        return self._pending.popleft()
+        """Page jobs first; otherwise park a `recv` for up to LOCAL_POLL_SECONDS and loop.
 
-    async def _take_mail(self, task: asyncio.Task[Any]) -> None:
-        try:
-            messages = task.result().messages
-        except HiveError as exc:
-            log.warning("%s: recv failed (%s); retrying in 2 s", self.rt.launch.name, exc)
-            await asyncio.sleep(2)
-            return
-        if messages:
-            self._pending.append(wake_prompt(messages))
+        Never cancel a parked recv: the host would still hand the next message to it and
+        write it to a closed connection (lost until the next hello). Parking briefly instead
+        bounds how long a page action waits (≤ LOCAL_POLL_SECONDS), while mail still wakes
+        the loop at once. No recv is in flight during a turn, so the model's own
+        `recv(wait_seconds=180)` inside a turn gets the mail.
+        """
+        while True:
+            if not self.jobs.empty():
+                return self.jobs.get_nowait()
+            try:
+                result = await self.client.request(Recv(wait_seconds=LOCAL_POLL_SECONDS, max=MAX_RECV))
+            except HiveError as exc:
+                log.warning("%s: recv failed (%s); retrying in 2 s", self.rt.launch.name, exc)
+                await asyncio.sleep(2)
+                continue
+            if result.messages:
+                return wake_prompt(result.messages)
 
     async def run_job(self, job: Job) -> None:
         if isinstance(job, CompactJob):
@@ -276,7 +269,3 @@ class Harness:
     async def close(self) -> None:
         if self.current is not None:
             await self.current.cancel(grace=2)
-        if self._recv is not None:
-            self._recv.cancel()
-            with contextlib.suppress(BaseException):
-                await self._recv

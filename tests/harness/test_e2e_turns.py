@@ -6,6 +6,8 @@ MCP server over stdio. Stand-in: the scripted Messages API (tests/seams).
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
@@ -112,3 +114,24 @@ async def test_manager_turn_proposes_a_change_that_lands_pending_in_the_meta_rep
     assert [p.description for p in pending] == ["bob needs opus for the refactor"]
     assert pending[0].author.startswith("boss <")
     assert "proposal #" in " ".join(api.main_requests()[-1].tool_results())
+
+
+async def test_mail_arriving_during_a_turn_reaches_the_models_own_recv(
+    hive, harness, api: ScriptedAPI
+) -> None:
+    bob = await harness("bob", env=api.env())
+    await bob.wait_turns(1)
+    api.push(tool("mcp__hyperhive__recv", wait_seconds=60, max=5), text("got it"))
+    await hive.client("operator").request(Send(to="bob", body="wait for my next message"))
+
+    async def parked_in_recv() -> bool:
+        events = (await bob.get("/events/history"))["events"]
+        return any(e["kind"] == "stream" and e.get("name") == "mcp__hyperhive__recv" for e in events)
+
+    await bob.wait_until("the model calling recv", parked_in_recv)
+    await hive.client("operator").request(Send(to="bob", body="here it is: blue"))
+    rows = await bob.wait_turns(2)
+    assert rows[1]["result_kind"] == "ok"
+    assert any("here it is: blue" in r for r in api.main_requests()[-1].tool_results())
+    await asyncio.sleep(3)  # the message was acked by the tool: no extra wake for it
+    assert len(bob.turns()) == 2
