@@ -28,6 +28,9 @@ from hive_core.paths import StateLayout
 from hive_core.schedulers import deadlines_loop, meta_watch_loop, retention_loop
 from hive_core.sockets import SocketSet
 from hive_core.tasks import TaskFactory, run_root_tasks
+from hive_web.component import serve_dashboard
+from hive_web.keys import WebConfig
+from hive_web.recon import ReconcilerLink
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.service import RuntimeOptions
 
@@ -35,7 +38,13 @@ log = logging.getLogger(__name__)
 
 
 class Daemon:
-    def __init__(self, layout: StateLayout, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        layout: StateLayout,
+        *,
+        clock: Callable[[], float] = time.time,
+        web: WebConfig | None = None,
+    ) -> None:
         self.layout = layout
         self._lock = _lock_state_dir(layout)
         self.core = HostCore(layout, clock=clock)
@@ -46,6 +55,10 @@ class Daemon:
             ("retention", lambda: retention_loop(self.core)),
             ("meta-watch", lambda: meta_watch_loop(self.core, self.sockets)),
         ]
+        self.web_link = ReconcilerLink(layout)
+        """The dashboard's view of the reconciler: ``web_link.attach(loop)`` once the loop runs."""
+        if web is not None:
+            self.add("web", lambda: serve_dashboard(self.core, web, self.web_link))
 
     def add(self, name: str, factory: TaskFactory) -> None:
         """Add a component (the reconciler loop, the web app) to start with the daemon."""
@@ -72,11 +85,11 @@ class Daemon:
 def add_reconciler(daemon: Daemon, options: RuntimeOptions, settings: LoopSettings | None = None) -> None:
     """The reconciler loop as one more component, wired to the core's hellos, sockets and events."""
     from reconciler import service
-    from reconciler.host import CoreSockets, EventLogSink, LoopControl
+    from reconciler.host import CoreSockets, EventLogSink
 
     async def run() -> None:
         started: asyncio.Future[Reconciler] = asyncio.get_running_loop().create_future()
-        started.add_done_callback(lambda f: daemon.core.attach_reconciler(LoopControl(f.result())))
+        started.add_done_callback(lambda f: _attach(daemon, f.result()))
         try:
             await service.run(
                 daemon.layout,
@@ -91,6 +104,13 @@ def add_reconciler(daemon: Daemon, options: RuntimeOptions, settings: LoopSettin
             daemon.core.attach_reconciler(None)
 
     daemon.add("reconciler", run)
+
+
+def _attach(daemon: Daemon, loop: Reconciler) -> None:
+    from reconciler.host import LoopControl
+
+    daemon.core.attach_reconciler(LoopControl(loop))
+    daemon.web_link.attach(loop)
 
 
 def _lock_state_dir(layout: StateLayout) -> IO[str]:

@@ -7,7 +7,7 @@ import logging
 import os
 import shlex
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -16,6 +16,7 @@ from hive.cli.reconcile import CommandOpt, RuntimeOpt
 from hive_core.paths import StateLayout
 
 if TYPE_CHECKING:
+    from hive_web.keys import WebConfig
     from reconciler.service import RuntimeOptions
 
 
@@ -27,21 +28,41 @@ def serve(
     state_dir: StateDirOpt = None,
     runtime: RuntimeOpt = "local",
     agent_command: CommandOpt = None,
+    web_host: Annotated[
+        str,
+        typer.Option(
+            envvar="HIVE_WEB_HOST", help="Dashboard address; anything but loopback requires its token."
+        ),
+    ] = "127.0.0.1",
+    web_port: Annotated[
+        int, typer.Option(envvar="HIVE_WEB_PORT", help="Dashboard port (0: any free port).", min=0, max=65535)
+    ] = 7000,
+    no_web: Annotated[bool, typer.Option("--no-web", help="Run without the dashboard.")] = False,
+    no_reconcile: Annotated[
+        bool,
+        typer.Option(
+            "--no-reconcile",
+            help="Run without the reconciler (messaging and dashboard only; nothing is started or stopped).",
+        ),
+    ] = False,
 ) -> None:
-    """Run the hive daemon: stores, sockets, schedulers, the reconciler (and the dashboard when present)."""
+    """Run the hive daemon: stores, sockets, schedulers, the reconciler and the dashboard."""
     if "HIVE_LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.INFO)
+    from hive_web.keys import WebConfig
     from reconciler.service import RuntimeOptions
 
     options = RuntimeOptions(runtime, tuple(shlex.split(agent_command or "")))
-    asyncio.run(_serve(layout(state_dir), options))
+    web = None if no_web else WebConfig(host=web_host, port=web_port)
+    asyncio.run(_serve(layout(state_dir), None if no_reconcile else options, web))
 
 
-async def _serve(where: StateLayout, options: RuntimeOptions) -> None:
+async def _serve(where: StateLayout, options: RuntimeOptions | None, web: WebConfig | None) -> None:
     from hive.daemon import Daemon, add_reconciler
 
-    daemon = Daemon(where)
-    add_reconciler(daemon, options)
+    daemon = Daemon(where, web=web)
+    if options is not None:
+        add_reconciler(daemon, options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop.set)

@@ -1,0 +1,85 @@
+"""The dashboard as one component of `hive serve`.
+
+``serve_dashboard`` is a root task of the daemon (``Daemon.add``): it builds
+the app over the host core's event log and op handlers, serves it until it
+is cancelled, then closes the site and every open stream. The operator's
+writes to questions, messages and reminders go through the same handlers as
+the admin socket (``HANDLERS[op]`` with the operator as caller), limited to
+the ops that socket allows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+from pydantic import BaseModel
+
+from hive_core import wire
+from hive_core.core import OPERATOR_CALLER, HostCore
+from hive_core.errors import ForbiddenError
+from hive_core.ops import HANDLERS
+from hive_web.dashboard import bound_port, create_app, make_guard, start
+from hive_web.keys import Lifecycle, WebConfig
+from hive_web.operator import OperatorCall
+from hive_web.recon import ReconcilerLink
+
+log = logging.getLogger(__name__)
+
+
+def operator_call(core: HostCore) -> OperatorCall:
+    async def call(request: wire.Request) -> BaseModel:
+        op = str(request.model_dump()["op"])
+        if op not in wire.ADMIN_OPS:
+            raise ForbiddenError(f"the operator's dashboard may not run {op!r}")
+        return await HANDLERS[op](core, OPERATOR_CALLER, request)
+
+    return call
+
+
+def announce(config: WebConfig, port: int, token: str, created: bool, token_path: str) -> None:
+    """Say where the dashboard is; show the token once (when it was just created)."""
+    url = f"http://{config.host}:{port}/"
+    lines = [f"hive serve: dashboard on {url}"]
+    if created:
+        lines.append(f"hive serve: dashboard token (shown once; kept 0600 in {token_path}): {token}")
+    elif config.host not in ("127.0.0.1", "localhost", "::1"):
+        lines.append(f"hive serve: the dashboard needs its token (in {token_path})")
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def lifecycle_call(core: HostCore) -> Lifecycle:
+    """Restart and rebuild go to the reconciler through the host core (503 while it is not running)."""
+
+    async def call(action: str, name: str) -> str:
+        control = core.require_reconciler()
+        return await (control.restart(name) if action == "restart" else control.update(name))
+
+    return call
+
+
+async def serve_dashboard(core: HostCore, config: WebConfig, link: ReconcilerLink | None = None) -> None:
+    """Serve the dashboard until cancelled (the daemon's shutdown).
+
+    ``link`` is the daemon's view of the reconciler; the daemon calls
+    ``link.attach(loop)`` once the reconciler runs, and the Plan section,
+    logs and purge light up.
+    """
+    guard, created = make_guard(core.layout, config)
+    app = create_app(
+        core.layout,
+        feed=core.events,
+        operator=operator_call(core),
+        reconciler=link or ReconcilerLink(core.layout),
+        lifecycle=lifecycle_call(core),
+        config=config,
+        guard=guard,
+    )
+    runner = await start(app, config)
+    announce(config, bound_port(runner), guard.token, created, str(core.layout.root / "web-token"))
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -1,0 +1,45 @@
+"""Typed application state (`web.AppKey`) shared by the dashboard's route groups."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from desired.repo import Author
+from hive_core.paths import StateLayout
+from hive_web.feed import EventFeed, Hints
+from hive_web.meta import MetaWorker
+from hive_web.operator import OperatorCall
+from hive_web.recon import ReconcilerLink
+from hive_web.security import Guard
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """How the dashboard is served. Non-loopback hosts require the bearer token."""
+
+    host: str = "127.0.0.1"
+    port: int = 7000
+    max_body_bytes: int = 256 * 1024
+    author: str = "operator <operator@hyperhive.local>"
+    sse_retry_ms: int = 1000
+    sse_ping_seconds: float = 15.0
+
+
+LAYOUT = web.AppKey("layout", StateLayout)
+CONFIG = web.AppKey("config", WebConfig)
+FEED = web.AppKey("feed", EventFeed)
+HINTS = web.AppKey("hints", Hints)
+GUARD = web.AppKey("guard", Guard)
+META = web.AppKey("meta", MetaWorker)
+AUTHOR = web.AppKey("author", Author)
+OPERATOR: web.AppKey[OperatorCall | None] = web.AppKey("operator")
+RECONCILER: web.AppKey[ReconcilerLink | None] = web.AppKey("reconciler")
+Lifecycle = Callable[[str, str], Awaitable[str]]
+"""(action, agent) → a note; restart and rebuild ask the reconciler (never the runtime)."""
+LIFECYCLE: web.AppKey[Lifecycle | None] = web.AppKey("lifecycle")
+STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")

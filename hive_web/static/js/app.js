@@ -1,0 +1,100 @@
+// Boot: paint from the inline snapshot (it carries its seq), then follow the SSE stream.
+// Every event lands in the Events flow; the ones that change what a section shows make that
+// section re-read its data once (coalesced), so the page never polls.
+
+import { getJSON } from "./api.js";
+import { bindApprovals, renderApprovals } from "./approvals.js";
+import { addEvent } from "./events.js";
+import { bindHistory, loadHistory } from "./history.js";
+import { bindKept, renderKept } from "./kept.js";
+import { bindPlan, loadPlan } from "./plan.js";
+import { connect } from "./live.js";
+import { notify, bindNotifications } from "./notify.js";
+import { addFlow, bindMessages, renderMessages } from "./messages.js";
+import { bindQuestions, renderQuestions } from "./questions.js";
+import { bindReminders, renderReminders } from "./reminders.js";
+import { agentActivity, bindSwarm, renderSwarm } from "./swarm.js";
+import { short } from "./util.js";
+
+let state = JSON.parse(document.getElementById("snapshot").textContent);
+// Events after which the snapshot (desired rows, approvals, status) is re-read once.
+const SNAPSHOT_KINDS = new Set([
+  "proposal_added", "proposal_resolved", "agent_condition_changed", "agent_spawned", "agent_rebuilt",
+  "agent_started", "agent_stopped", "agent_destroyed", "container_crash", "deployed", "deploy_failed",
+  "needs_login", "logged_in", "harness_hello", "question_added", "question_resolved",
+  "reminder_set", "reminder_fired", "reminder_cancelled",
+]);
+
+function render() {
+  document.getElementById("revision").textContent = `main @ ${short(state.revision)}`;
+  renderSwarm(state);
+  renderApprovals(state);
+  const open = renderQuestions(state);
+  renderMessages(state);
+  renderReminders(state);
+  renderKept(state);
+  const pending = state.approvals.pending.length + open;
+  document.getElementById("count-decisions").textContent = pending || "";
+  if (currentSection() === "history") loadHistory().catch(() => {});
+  if (currentSection() === "plan") loadPlan(state);
+}
+
+let refreshing = null;
+let again = false;
+async function refresh() {
+  if (refreshing) { again = true; return; }
+  refreshing = (async () => {
+    do {
+      again = false;
+      state = await getJSON("/api/state");
+      render();
+    } while (again);
+  })().finally(() => { refreshing = null; });
+}
+
+function currentSection() {
+  const id = location.hash.slice(1);
+  return document.getElementById(id)?.classList.contains("section") ? id : "swarm";
+}
+
+function showSection() {
+  const id = currentSection();
+  for (const s of document.querySelectorAll(".section")) s.hidden = s.id !== id;
+  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.section === id);
+  if (id === "history") loadHistory().catch(() => {});
+  if (id === "plan") loadPlan(state);
+}
+
+function onEvent(event) {
+  addEvent(event);
+  if (event.payload?.agent) agentActivity(event.payload.agent);
+  if (SNAPSHOT_KINDS.has(event.kind)) refresh();
+  if (event.kind === "message_sent") {
+    addFlow(event);
+    if (event.payload.recipient === "operator") refresh();
+  }
+  if (event.kind === "proposal_added") notify("Proposal awaiting approval", `#${event.payload.id} ${event.payload.description}`);
+  if (event.kind === "question_added") notify(`Question from ${event.payload.asker}`, event.payload.question);
+}
+
+function onStatus(status, hello) {
+  const live = document.getElementById("live");
+  live.dataset.state = status;
+  live.textContent = status;
+  // After a drop, hints may have been missed (events are replayed, hints are not): re-read once.
+  if (hello?.reset || hello?.reconnected) refresh();
+}
+
+bindSwarm(() => state);
+bindApprovals(() => renderApprovals(state));
+bindHistory();
+bindPlan();
+bindKept(() => state);
+bindQuestions();
+bindMessages(() => state);
+bindReminders();
+bindNotifications();
+window.addEventListener("hashchange", showSection);
+showSection();
+render();
+window.hive = { stream: connect(state.seq, onEvent, onStatus, () => refresh()), state: () => state, refresh };

@@ -1,0 +1,24 @@
+// The one SSE stream: starts after the snapshot's seq; the browser's own reconnect sends
+// Last-Event-ID, so the server resumes exactly there. Events at or below the last seen seq
+// are dropped here too, so a replay can never show twice.
+
+// Hints ("event: desired") carry no id: they say "re-read desired state" and nothing else.
+export function connect(since, onEvent, onStatus, onHint) {
+  let last = since;
+  let opened = 0;
+  const source = new EventSource(`/api/stream?since=${since}`);
+  source.addEventListener("hello", (e) => {
+    const hello = JSON.parse(e.data);
+    opened += 1;
+    onStatus("live", { ...hello, reconnected: opened > 1 });
+  });
+  source.addEventListener("desired", (e) => onHint(JSON.parse(e.data)));
+  source.onmessage = (e) => {
+    const event = JSON.parse(e.data);
+    if (event.seq <= last) return;
+    last = event.seq;
+    onEvent(event);
+  };
+  source.onerror = () => onStatus(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
+  return { source, lastSeq: () => last };
+}

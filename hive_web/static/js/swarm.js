@@ -1,0 +1,213 @@
+// The Swarm section: one row per agent, the add/edit forms, row actions, config and file viewers.
+
+import { getJSON, post } from "./api.js";
+import { html, raw, short, showProblems, toast } from "./util.js";
+
+const ACTIONS = {
+  start: "start", stop: "stop", suspend: "suspend", resume: "resume",
+};
+
+function statusCell(agent) {
+  const s = agent.status;
+  const pills = [];
+  if (agent.suspended) pills.push(html`<span class="pill warn">suspended</span>`);
+  if (!s) return pills.length ? pills : html`<span class="muted">—</span>`;
+  for (const c of s.conditions || []) {
+    if (c.type === "Ready") {
+      const cls = c.status ? "ok" : "warn";
+      pills.push(html`<span class="pill ${cls}" data-ready="${c.status}" title="${c.message}">${c.status ? "Ready" : "NotReady"}: ${c.reason}</span>`);
+    } else if (c.status) {
+      const cls = c.type === "Stalled" ? "bad" : "info";
+      pills.push(html` <span class="pill ${cls}" title="${c.message}">${c.type}</span>`);
+    }
+  }
+  if (s.runtime) pills.push(html` <span class="muted">${s.runtime}</span>`);
+  if (s.pending) pills.push(html`<div class="pending">◐ ${s.pending}</div>`);
+  if (s.last_error) pills.push(html`<div class="problems"><li>${s.last_error}</li></div>`);
+  return pills;
+}
+
+function revisionCell(agent, desiredRevision) {
+  const applied = agent.status?.applied_revision;
+  if (!applied) return html`<span class="mono muted">${short(desiredRevision)}</span>`;
+  const same = applied === desiredRevision;
+  return html`<span class="mono ${same ? "" : "muted"}" title="applied ${applied}">${short(applied)}</span>`;
+}
+
+function actions(agent) {
+  const buttons = [];
+  buttons.push(agent.state === "running"
+    ? html`<button class="small" data-action="stop">stop</button>`
+    : html`<button class="small" data-action="start">start</button>`);
+  buttons.push(agent.suspended
+    ? html`<button class="small" data-action="resume">resume</button>`
+    : html`<button class="small" data-action="suspend">suspend</button>`);
+  if (features.lifecycle && agent.state === "running") {
+    buttons.push(html`<button class="small" data-action="restart">restart</button>`);
+    buttons.push(html`<button class="small" data-action="rebuild">rebuild</button>`);
+  }
+  buttons.push(html`<button class="small" data-edit>edit</button>`);
+  if (features.reconciler) buttons.push(html`<button class="small" data-logs>logs</button>`);
+  buttons.push(html`<button class="small" data-config>config</button>`);
+  buttons.push(html`<button class="small" data-files>files</button>`);
+  if (agent.role !== "manager") buttons.push(html`<button class="small danger" data-action="destroy">destroy</button>`);
+  return buttons;
+}
+
+let features = {};
+
+export function renderSwarm(state) {
+  features = state.features || {};
+  const body = document.querySelector("#swarm-table tbody");
+  const rows = state.agents.map((a) => html`<tr data-agent="${a.name}">
+    <td class="mono"><b>${a.name}</b>${a.description ? html`<div class="desc">${a.description}</div>` : ""}</td>
+    <td>${a.role}</td>
+    <td class="mono">${a.effective_model}${a.model ? "" : html` <span class="muted">(default)</span>`}</td>
+    <td>${a.state}</td>
+    <td>${statusCell(a)}</td>
+    <td>${revisionCell(a, state.revision)}</td>
+    <td class="mono">${a.allowed_recipients.length ? a.allowed_recipients.join(", ") : html`<span class="muted">anyone</span>`}</td>
+    <td class="mono">${a.extra_mcp_servers.join(", ")}</td>
+    <td class="actions">${actions(a)}</td>
+  </tr>`);
+  body.innerHTML = rows.length ? rows.join("") : html`<tr><td colspan="9" class="empty">no agents in desired state</td></tr>`;
+  const running = state.agents.filter((a) => a.state === "running").length;
+  document.getElementById("swarm-summary").textContent =
+    `${state.agents.length} agents, ${running} desired running`;
+}
+
+async function rowAction(name, action) {
+  if (action === "destroy" && !confirm(`Remove ${name} from desired state?\nThe reconciler destroys its container; its state dir is kept (see Kept state).`)) return;
+  const res = await post(`/api/agents/${encodeURIComponent(name)}/${action}`);
+  if (res.ok) toast(res.data.changed ? `${res.data.summary}` : "no change: desired state already says that");
+  else toast(res.data.error, true);
+}
+
+function openEditor(state, name) {
+  const agent = state.agents.find((a) => a.name === name);
+  const form = document.getElementById("edit-agent-form");
+  form.hidden = false;
+  form.dataset.agent = name;
+  form.querySelector("[data-agent]").textContent = name;
+  form.elements.model.value = agent.model || "";
+  form.elements.state.value = agent.state;
+  form.elements.allowed_recipients.value = agent.allowed_recipients.join(", ");
+  form.elements.description.value = agent.description;
+  form.dataset.original = JSON.stringify(formValues(form));
+  showProblems(form, null);
+  form.scrollIntoView({ block: "nearest" });
+  form.elements.model.focus();
+}
+
+function formValues(form) {
+  return {
+    model: form.elements.model.value.trim(),
+    state: form.elements.state.value,
+    allowed_recipients: form.elements.allowed_recipients.value.trim(),
+    description: form.elements.description.value.trim(),
+  };
+}
+
+async function saveEditor(form) {
+  const name = form.dataset.agent;
+  const before = JSON.parse(form.dataset.original);
+  const now = formValues(form);
+  const changed = Object.keys(now).filter((k) => now[k] !== before[k]);
+  if (!changed.length) { toast("nothing changed"); return; }
+  for (const field of changed) {
+    const res = await post(`/api/agents/${encodeURIComponent(name)}/set`, { field, value: now[field] });
+    if (!res.ok) { showProblems(form, res.data); return; }
+    before[field] = now[field];
+    form.dataset.original = JSON.stringify(before);
+    toast(res.data.summary);
+  }
+  showProblems(form, null);
+  form.hidden = true;
+}
+
+async function addAgent(form) {
+  const body = Object.fromEntries(new FormData(form).entries());
+  const res = await post("/api/agents", body);
+  if (!res.ok) { showProblems(form, res.data); return; }
+  showProblems(form, null);
+  form.reset();
+  document.getElementById("add-agent").open = false;
+  toast(`committed ${short(res.data.revision)}: ${res.data.summary}`);
+}
+
+async function showConfig(name) {
+  const viewer = document.getElementById("viewer");
+  const cfg = await getJSON(`/api/agents/${encodeURIComponent(name)}/config`);
+  viewer.hidden = false;
+  viewer.innerHTML = html`<h3>${cfg.file} <button class="small ghost" data-close-viewer>close</button></h3>
+    <pre class="text">${JSON.stringify(cfg.desired, null, 2)}</pre>
+    ${cfg.agent_nix ? html`<h3>agents/${name}/agent.nix</h3><pre class="text">${cfg.agent_nix}</pre>` : ""}
+    ${cfg.rendered ? html`<h3>rendered</h3><pre class="text">${cfg.rendered}</pre>` : ""}`;
+}
+
+let follow = null;
+
+// The log viewer: a bounded tail (server caps it); "follow" re-reads it when the agent's events arrive.
+async function showLogs(name) {
+  const viewer = document.getElementById("viewer");
+  viewer.hidden = false;
+  follow = name;
+  try {
+    const { lines } = await getJSON(`/api/agents/${encodeURIComponent(name)}/logs?lines=500`);
+    viewer.innerHTML = html`<h3>${name}: log (last ${lines.length} lines)
+      <label class="muted"><input type="checkbox" data-follow checked> follow</label>
+      <button class="small ghost" data-close-viewer>close</button></h3>
+      <pre class="text log">${lines.join("\n") || "(empty)"}</pre>`;
+    const pre = viewer.querySelector("pre");
+    pre.scrollTop = pre.scrollHeight;
+  } catch (err) {
+    viewer.innerHTML = html`<h3>${name} <button class="small ghost" data-close-viewer>close</button></h3><ul class="problems"><li>${err.message}</li></ul>`;
+  }
+}
+
+export function agentActivity(name) {
+  const box = document.querySelector("#viewer [data-follow]");
+  if (follow === name && box?.checked && !document.getElementById("viewer").hidden) showLogs(name);
+}
+
+export async function showFile(name, path = "") {
+  const viewer = document.getElementById("viewer");
+  viewer.hidden = false;
+  try {
+    const f = await getJSON(`/api/state-file?agent=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}`);
+    const head = html`<h3>${name}:/state/${f.path === "." ? "" : f.path} <button class="small ghost" data-close-viewer>close</button></h3>`;
+    if (f.kind === "dir") {
+      const items = f.entries.map((e) => html`<li><a href="#" data-file="${(f.path === "." ? "" : f.path + "/") + e.name}" data-agent="${name}">${e.name}${e.dir ? "/" : ""}</a></li>`);
+      viewer.innerHTML = html`${head}<ul class="mono">${items.length ? items : raw("<li class='muted'>(empty)</li>")}</ul>`;
+    } else {
+      viewer.innerHTML = html`${head}<div class="muted">${f.size} bytes${f.truncated ? " — showing the first 1 MiB" : ""}</div><pre class="text">${f.text}</pre>`;
+    }
+  } catch (err) {
+    viewer.innerHTML = html`<h3>${name} <button class="small ghost" data-close-viewer>close</button></h3><ul class="problems"><li>${err.message}</li></ul>`;
+  }
+}
+
+export function bindSwarm(getState) {
+  document.getElementById("swarm-table").addEventListener("click", (e) => {
+    const row = e.target.closest("tr[data-agent]");
+    if (!row) return;
+    const name = row.dataset.agent;
+    const btn = e.target.closest("button");
+    if (!btn) return;
+    if (btn.dataset.action) rowAction(name, ACTIONS[btn.dataset.action] || btn.dataset.action);
+    else if ("edit" in btn.dataset) openEditor(getState(), name);
+    else if ("config" in btn.dataset) showConfig(name).catch((err) => toast(err.message, true));
+    else if ("files" in btn.dataset) showFile(name);
+    else if ("logs" in btn.dataset) showLogs(name);
+  });
+  const add = document.getElementById("add-agent-form");
+  add.addEventListener("submit", (e) => { e.preventDefault(); addAgent(add); });
+  const edit = document.getElementById("edit-agent-form");
+  edit.addEventListener("submit", (e) => { e.preventDefault(); saveEditor(edit); });
+  edit.querySelector("[data-close]").addEventListener("click", () => { edit.hidden = true; });
+  document.getElementById("viewer").addEventListener("click", (e) => {
+    if (e.target.closest("[data-close-viewer]")) { e.currentTarget.hidden = true; follow = null; return; }
+    const link = e.target.closest("a[data-file]");
+    if (link) { e.preventDefault(); showFile(link.dataset.agent, link.dataset.file); }
+  });
+}

@@ -1,0 +1,61 @@
+// Small helpers shared by every section: escaping, time, diffs, toasts.
+
+export function esc(value) {
+  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+// html`<td>${x}</td>` escapes every interpolation unless it is wrapped in raw().
+export function html(strings, ...values) {
+  let out = strings[0];
+  values.forEach((v, i) => {
+    out += (Array.isArray(v) ? v.map(asHtml).join("") : asHtml(v)) + strings[i + 1];
+  });
+  return new Raw(out);
+}
+class Raw { constructor(text) { this.text = text; } toString() { return this.text; } }
+export const raw = (text) => new Raw(text);
+const asHtml = (v) => (v instanceof Raw ? v.text : esc(v));
+
+export function short(rev) { return rev ? String(rev).slice(0, 10) : "—"; }
+
+export function when(iso) {
+  const d = typeof iso === "number" ? new Date(iso * 1000) : new Date(iso);
+  return d.toISOString().replace("T", " ").slice(0, 19);
+}
+
+export function ago(iso) {
+  const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+  if (s < 60) return `${Math.max(s, 0)}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export function diffHtml(text) {
+  if (!text) return html`<pre class="diff"><span class="muted">(no changes)</span></pre>`;
+  const lines = text.replace(/\n$/, "").split("\n").map((line) => {
+    let cls = "";
+    if (/^(\+\+\+|---|diff |index )/.test(line)) cls = "file";
+    else if (line.startsWith("+")) cls = "add";
+    else if (line.startsWith("-")) cls = "del";
+    else if (line.startsWith("@@")) cls = "hunk";
+    return html`<span class="${cls}">${line || " "}</span>`;
+  });
+  return html`<pre class="diff">${lines}</pre>`;
+}
+
+export function toast(message, isError = false) {
+  const box = document.getElementById("toasts");
+  const el = document.createElement("div");
+  el.className = "toast" + (isError ? " error" : "");
+  el.textContent = message;
+  box.appendChild(el);
+  setTimeout(() => el.remove(), isError ? 9000 : 4000);
+}
+
+export function showProblems(form, error) {
+  const list = form.querySelector("[data-problems]");
+  if (!list) return;
+  const items = error ? (error.problems?.length ? error.problems.map((p) => p.text) : [error.error]) : [];
+  list.innerHTML = items.map((t) => html`<li>${t}</li>`).join("");
+}

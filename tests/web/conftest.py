@@ -1,0 +1,208 @@
+"""Fixtures for the dashboard: a real meta repo, the app served on a real port, one Chromium.
+
+The app runs in a background thread with its own event loop (as it would
+inside `hive serve`), so tests can drive it with plain HTTP and with
+Playwright's sync API. One browser for the package: Chromium is heavy and the
+machine is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from aiohttp import web
+
+from desired.bootstrap import init_meta_repo
+from desired.repo import Author, MetaRepo
+from hive_core.events import Event, EventLog
+from hive_core.paths import StateLayout
+from hive_core.stores.schema import open_core_db
+from hive_web.dashboard import bound_port, create_app, make_guard, start
+from hive_web.keys import WebConfig
+
+T = TypeVar("T")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+TEST_AUTHOR = Author("Test Operator", "operator@example.test")
+
+
+@dataclass
+class Served:
+    """A running dashboard: its URL, state dir, meta repo, feed and loop."""
+
+    layout: StateLayout
+    feed: EventLog
+    loop: asyncio.AbstractEventLoop
+    config: WebConfig
+    runner: web.AppRunner | None = None
+    url: str = ""
+    token: str = ""
+    csrf: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def repo(self) -> MetaRepo:
+        return MetaRepo(self.layout.meta)
+
+    def call(self, coro_fn: Callable[[], Any]) -> Any:
+        """Run ``coro_fn()`` on the server's loop and wait for it."""
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro_fn(), self.loop)
+        return future.result(timeout=30)
+
+    def publish(self, event: Event) -> int:
+        """Publish on the server's loop (the EventLog wakes its subscribers there)."""
+
+        async def go() -> int:
+            return self.feed.publish(event)
+
+        return int(self.call(go))
+
+    def close(self) -> None:
+        self.stop()
+        self.feed._conn.close()
+
+    def stop(self) -> None:
+        if self.runner is not None:
+            runner, self.runner = self.runner, None
+            self.call(runner.cleanup)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, with the same feed (an SSE drop + resume)."""
+        self.stop()
+        self.runner = self.call(lambda: _start(self, self.config))
+
+
+async def _start(served: Served, config: WebConfig) -> web.AppRunner:
+    guard, _ = make_guard(served.layout, config)
+    app = create_app(served.layout, feed=served.feed, config=config, guard=guard, **served.extra)
+    served.token, served.csrf = guard.token, guard.csrf_token
+    return await start(app, config)
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> StateLayout:
+    layout = StateLayout(tmp_path / "state")
+    layout.root.mkdir(parents=True)
+    init_meta_repo(layout.meta, TEST_AUTHOR)
+    return layout
+
+
+@pytest.fixture
+def server_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="dashboard-loop", daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(timeout=10)
+    loop.close()
+
+
+def serve(
+    layout: StateLayout, loop: asyncio.AbstractEventLoop, host: str = "127.0.0.1", **deps: Any
+) -> Served:
+    """Start the dashboard on a free port; ``deps`` go to ``create_app`` (reconciler, operator)."""
+    feed = EventLog(open_core_db(layout.db))
+    served = Served(layout=layout, feed=feed, loop=loop, config=WebConfig(host=host, port=0), extra=deps)
+    served.runner = served.call(lambda: _start(served, served.config))
+    port = bound_port(served.runner)
+    served.config = WebConfig(host=host, port=port)
+    served.url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+    return served
+
+
+@pytest.fixture
+def dashboard(layout: StateLayout, server_loop: asyncio.AbstractEventLoop) -> Iterator[Served]:
+    served = serve(layout, server_loop)
+    yield served
+    served.close()
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Any]:
+    """One Chromium for all of tests/web; closed when the package is done.
+
+    Package scope, not session: Playwright's sync API keeps an event loop
+    running on this thread, which asyncio tests elsewhere must not meet.
+    """
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, timeout=60_000)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme="dark")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def error(self) -> str:
+        return str(self.body.get("error", "")) if isinstance(self.body, dict) else ""
+
+
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+) -> Reply:
+    """One plain HTTP request (stdlib only); never raises on 4xx/5xx."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None and "Content-Type" not in request.headers:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            status, payload, head = response.status, response.read(), dict(response.headers)
+    except urllib.error.HTTPError as exc:
+        status, payload, head = exc.code, exc.read(), dict(exc.headers)
+    try:
+        parsed: Any = json.loads(payload)
+    except ValueError:
+        parsed = payload.decode(errors="replace")
+    return Reply(status, parsed, head)
+
+
+def browser_headers(served: Served) -> dict[str, str]:
+    """What the dashboard page itself sends on a write: its Origin and CSRF token."""
+    return {"Origin": served.url, "X-CSRF-Token": served.csrf}

@@ -1,0 +1,173 @@
+"""The dashboard over a real reconciler: status, the live plan, logs, kept state and purge.
+
+The reconciler runs in-process on the dashboard's loop with the local
+runtime, launching the fake agent (`tests/seams/fake_agent.py`, the
+reconciler's test seam for the harness). Its events go into the real
+EventLog through a small sink, as `hive serve` wires them, so the page
+updates live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from desired.bootstrap import init_meta_repo
+from desired.changes import AddAgent, ChangeSet, apply_changes
+from hive_core.events import EventLog, parse_event
+from hive_core.paths import StateLayout
+from hive_web.recon import ReconcilerLink
+from reconciler.loop import LoopSettings, Reconciler
+from reconciler.runtime.local import LocalRuntime
+from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
+from tests.web.conftest import TEST_AUTHOR, Served, browser_headers, http, screenshot, serve
+
+pytestmark = pytest.mark.slow
+
+
+class EventLogSink:
+    """The reconciler's EventSink into the host's EventLog (what the daemon does)."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        with contextlib.suppress(ValueError):  # a kind the host does not know is only logged
+            self.log.publish(parse_event({"kind": kind, **fields}))
+
+
+@pytest.fixture
+def rec_layout() -> Iterator[StateLayout]:
+    root = REPO_ROOT / "test-artifacts" / f"web-{uuid.uuid4().hex[:8]}"
+    layout = StateLayout(root)
+    root.mkdir(parents=True)
+    repo, _ = init_meta_repo(layout.meta, TEST_AUTHOR)
+    change = ChangeSet(ops=[AddAgent(agent={"name": "coder", "description": "writes the code"})])
+    repo.commit(lambda s: apply_changes(s, change), author=TEST_AUTHOR, message="add coder")
+    try:
+        yield layout
+    finally:
+        kill_all(layout)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def with_rec(
+    rec_layout: StateLayout, server_loop: asyncio.AbstractEventLoop
+) -> Iterator[tuple[Served, Reconciler]]:
+    link = ReconcilerLink(rec_layout)
+    served = serve(rec_layout, server_loop, reconciler=link)
+
+    async def make() -> Reconciler:
+        runtime = LocalRuntime(rec_layout, AGENT_COMMAND, stop_grace=2.0)
+        settings = LoopSettings(health_timeout=20.0)
+        return Reconciler(rec_layout, runtime, events=EventLogSink(served.feed), settings=settings)
+
+    rec: Reconciler = served.call(make)
+    link.attach(rec)
+    try:
+        yield served, rec
+    finally:
+        served.call(rec.close)
+        rec.store.close()
+        served.close()
+
+
+def _apply(served: Served, rec: Reconciler) -> None:
+    served.call(rec.apply_once)
+
+
+def _open(page: Any, served: Served, section: str) -> None:
+    page.goto(f"{served.url}/#{section}")
+    page.wait_for_selector("#live[data-state=live]")
+
+
+def test_plan_then_ready_then_model_edit_shows_the_diff(
+    with_rec: tuple[Served, Reconciler], page: Any
+) -> None:
+    served, rec = with_rec
+    _open(page, served, "plan")
+    row = page.locator("#plan-table tr[data-plan=coder]")
+    row.wait_for()
+    assert "create" in row.inner_text()
+    _apply(served, rec)
+    page.click("#nav a[data-section=swarm]")
+    ready = page.locator("#swarm-table tr[data-agent=coder] [data-ready=true]")
+    ready.wait_for()
+    assert "Deployed" in ready.inner_text()
+    page.click("#swarm-table tr[data-agent=coder] [data-edit]")
+    page.fill("#edit-agent-form input[name=model]", "opus")
+    page.click("#edit-agent-form button[type=submit]")
+    page.locator("#edit-agent-form").wait_for(state="hidden")
+    page.click("#nav a[data-section=plan]")
+    page.locator("#plan-table tr[data-plan=coder]", has_text="model: sonnet → opus").wait_for()
+    screenshot(page, "plan")
+    _apply(served, rec)
+    page.click("#nav a[data-section=swarm]")
+    revision = served.repo.load().revision
+    page.wait_for_function(
+        "rev => { const r = window.hive.state().agents.find(a => a.name === 'coder');"
+        " return r.status && r.status.applied_revision === rev; }",
+        arg=revision,
+    )
+    assert page.locator("#swarm-table tr[data-agent=coder] [data-ready=true]").count() == 1
+    screenshot(page, "swarm-status")
+
+
+def test_logs_and_kept_state_purge(with_rec: tuple[Served, Reconciler], page: Any) -> None:
+    served, rec = with_rec
+    _apply(served, rec)
+    state_dir = served.layout.agent_state("coder")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / "notes.md").write_text("remember the milk\n")
+    _open(page, served, "swarm")
+    page.click("#swarm-table tr[data-agent=coder] [data-logs]")
+    page.locator("#viewer pre.log").wait_for()
+    page.once("dialog", lambda d: d.accept())
+    page.click("#swarm-table tr[data-agent=coder] [data-action=destroy]")
+    page.locator("#swarm-table tr[data-agent=coder]").wait_for(state="detached")
+    _apply(served, rec)
+    page.click("#nav a[data-section=kept]")
+    kept = page.locator("#kept-table tr[data-kept=coder]")
+    kept.wait_for()
+    assert "notes.md" in kept.inner_text() or "state/" in kept.inner_text()
+    screenshot(page, "kept")
+    before = served.repo.head()
+    wrong = http(
+        "POST", f"{served.url}/api/kept/coder/purge", {"confirm": "nope"}, headers=browser_headers(served)
+    )
+    assert wrong.status == 400
+    assert "type the agent's name" in wrong.error
+    assert state_dir.exists()
+    messages: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        messages.append(dialog.message)
+        dialog.accept("coder")
+
+    page.once("dialog", answer)
+    kept.locator("[data-purge]").click()
+    page.locator("#kept-table tr[data-kept=coder]").wait_for(state="detached", timeout=20_000)
+    assert "deletes" in messages[0] and "for good" in messages[0]
+    assert not served.layout.agent_dir("coder").exists()
+    assert served.repo.head() == before
+
+
+def test_revive_is_a_proposal(with_rec: tuple[Served, Reconciler]) -> None:
+    served, rec = with_rec
+    _apply(served, rec)
+    removed = http("POST", f"{served.url}/api/agents/coder/destroy", headers=browser_headers(served))
+    assert removed.status == 200
+    _apply(served, rec)
+    proposal = http("POST", f"{served.url}/api/kept/coder/revive", headers=browser_headers(served))
+    assert proposal.status == 201, proposal.body
+    assert proposal.body["status"] == "pending"
+    assert "coder" not in served.repo.load().state.agents
+    ghost = http("POST", f"{served.url}/api/kept/ghost/revive", headers=browser_headers(served))
+    assert ghost.status == 404

@@ -1,0 +1,200 @@
+"""Against a real `hive serve`: the operator's side of questions, messages, reminders, proposals.
+
+The daemon runs as a subprocess with the dashboard on a free port; agents are
+played by `hive_core.client.SyncClient` on their own sockets (identity =
+socket), exactly as a harness would talk to the host.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desired.bootstrap import init_meta_repo
+from desired.changes import AddAgent, ChangeSet, apply_changes
+from desired.repo import MetaRepo
+from hive_core import wire
+from hive_core.client import SyncClient
+from hive_core.paths import StateLayout
+from tests.conftest import subprocess_env
+from tests.web.conftest import TEST_AUTHOR, screenshot
+
+pytestmark = pytest.mark.slow
+_URL = re.compile(r"dashboard on (http://127\.0\.0\.1:\d+)/")
+
+
+@dataclass
+class Hive:
+    layout: StateLayout
+    proc: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def client(self, name: str) -> SyncClient:
+        if name == "manager":
+            return SyncClient(self.layout.manager_socket)
+        return SyncClient(self.layout.agent_socket(name))
+
+
+def _wait_url(proc: subprocess.Popen[bytes], log: Path) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hive serve exited: {log.read_text()[-2000:]}")
+        found = _URL.search(log.read_text())
+        if found:
+            return found.group(1)
+        time.sleep(0.05)
+    raise RuntimeError(f"the dashboard did not come up: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture
+def hive_serve(tmp_path: Path) -> Iterator[Hive]:
+    layout = StateLayout(tmp_path / "hive")
+    layout.root.mkdir(parents=True)
+    repo, _ = init_meta_repo(layout.meta, TEST_AUTHOR)
+    change = ChangeSet(ops=[AddAgent(agent={"name": "coder", "description": "writes the code"})])
+    repo.commit(lambda s: apply_changes(s, change), author=TEST_AUTHOR, message="add coder")
+    log = layout.root / "serve.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hive", "serve", "--state-dir", str(layout.root)],
+            env=subprocess_env(HIVE_WEB_PORT="0"),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield Hive(layout, proc, _wait_url(proc, log), log)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def _open(page: Any, hive: Hive, section: str) -> None:
+    page.goto(f"{hive.url}/#{section}")
+    page.wait_for_selector("#live[data-state=live]")
+
+
+def test_serve_shows_the_token_once(hive_serve: Hive) -> None:
+    text = hive_serve.log.read_text()
+    token = (hive_serve.layout.root / "web-token").read_text().strip()
+    assert (
+        f"dashboard token (shown once; kept 0600 in {hive_serve.layout.root / 'web-token'}): {token}" in text
+    )
+
+
+def test_question_answered_in_the_browser_reaches_the_asker(hive_serve: Hive, page: Any) -> None:
+    _open(page, hive_serve, "decisions")
+    coder = hive_serve.client("coder")
+    asked = coder.request(
+        wire.Ask(
+            question="Which database?", options=["postgres", "sqlite", "duckdb"], multi=True, ttl_seconds=900
+        )
+    )
+    qid = asked.question.id
+    card = page.locator(f"[data-question='{qid}']")
+    card.wait_for()
+    assert card.locator("input[type=checkbox]").count() == 3
+    assert "expires in" in card.locator(".ttl").inner_text()
+    card.locator("input[value=postgres]").check()
+    card.locator("input[value=sqlite]").check()
+    card.locator("input[name=free]").fill("sqlite for tests")
+    screenshot(page, "question")
+    card.locator("button[type=submit]").click()
+    card.wait_for(state="detached")
+    got = coder.request(wire.Recv(wait_seconds=10, max=5))
+    bodies = " ".join(m.body for m in got.messages)
+    assert "postgres, sqlite, sqlite for tests" in bodies
+    coder.close()
+
+
+def test_cancelling_a_question_tells_the_asker(hive_serve: Hive, page: Any) -> None:
+    coder = hive_serve.client("coder")
+    qid = coder.request(wire.Ask(question="Ship it?", options=["yes", "no"])).question.id
+    _open(page, hive_serve, "decisions")
+    card = page.locator(f"[data-question='{qid}']")
+    assert card.locator("input[type=radio]").count() == 2
+    page.once("dialog", lambda d: d.accept())
+    card.locator("[data-cancel]").click()
+    card.wait_for(state="detached")
+    got = coder.request(wire.Recv(wait_seconds=10, max=5))
+    assert any("cancelled" in m.body for m in got.messages)
+    coder.close()
+
+
+def test_messages_flow_both_ways(hive_serve: Hive, page: Any) -> None:
+    _open(page, hive_serve, "messages")
+    coder = hive_serve.client("coder")
+    coder.request(wire.Send(to="operator", body="build is green"))
+    page.locator("#inbox-table tbody tr", has_text="build is green").wait_for()
+    page.locator("#flow-table tbody tr", has_text="build is green").wait_for()
+    area = page.locator("#compose textarea")
+    area.click()
+    area.type("@co")
+    page.locator("#mentions li[data-name=coder]").wait_for()
+    page.keyboard.press("Enter")
+    area.type("please rebase on main")
+    assert area.input_value() == "@coder please rebase on main"
+    screenshot(page, "messages")
+    page.click("#compose button[type=submit]")
+    got = coder.request(wire.Recv(wait_seconds=10, max=5))
+    assert [m.body for m in got.messages] == ["please rebase on main"]
+    assert got.messages[0].sender == "operator"
+    page.locator("#flow-table tbody tr", has_text="please rebase on main").wait_for()
+    coder.close()
+
+
+def test_bad_inputs_against_the_daemon(hive_serve: Hive) -> None:
+    from tests.web.conftest import http
+
+    csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', str(http("GET", hive_serve.url + "/").body))
+    assert csrf is not None
+    headers = {"Origin": hive_serve.url, "X-CSRF-Token": csrf.group(1)}
+    unknown = http("POST", hive_serve.url + "/api/questions/999/answer", {"answer": "x"}, headers=headers)
+    assert unknown.status == 404, unknown.body
+    nobody = http("POST", hive_serve.url + "/api/messages", {"to": "ghost", "body": "hi"}, headers=headers)
+    assert 400 <= nobody.status < 500
+    assert "ghost" in nobody.error
+    empty = http("POST", hive_serve.url + "/api/messages", {"to": "coder", "body": "  "}, headers=headers)
+    assert empty.status == 400
+    reminder = http("POST", hive_serve.url + "/api/reminders/42/cancel", headers=headers)
+    assert reminder.status == 404
+
+
+def test_reminders_cancel(hive_serve: Hive, page: Any) -> None:
+    coder = hive_serve.client("coder")
+    rid = coder.request(wire.Remind(message="check CI", delay_seconds=3600)).reminder.id
+    _open(page, hive_serve, "reminders")
+    row = page.locator(f"#reminders-table tr[data-reminder='{rid}']")
+    assert "pending" in row.inner_text()
+    row.locator("[data-cancel]").click()
+    row.locator(".pill", has_text="cancelled").wait_for()
+    coder.close()
+
+
+def test_manager_proposal_appears_live_and_is_approved(hive_serve: Hive, page: Any) -> None:
+    _open(page, hive_serve, "decisions")
+    manager = hive_serve.client("manager")
+    result = manager.request(wire.RequestSpawn(name="reviewer", description="reviews coder's diffs"))
+    pid = result.proposal_id
+    card = page.locator(f"article[data-proposal='{pid}']")
+    card.wait_for()
+    card.locator("[data-approve]").click()
+    card.wait_for(state="detached")
+    page.click("#nav a[data-section=swarm]")
+    page.locator("#swarm-table tr[data-agent=reviewer]").wait_for()
+    assert "reviewer" in MetaRepo(hive_serve.layout.meta).load().state.agents
+    manager.close()
