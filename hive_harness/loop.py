@@ -73,6 +73,8 @@ class Harness:
         self.current: ClaudeRun | None = None
         self.login_changed = asyncio.Event()
         self._claude_ms = 0
+        self.web_port = 0
+        self.host_lost = False
 
     # -- environment ----------------------------------------------------
     def claude_env(self) -> dict[str, str]:
@@ -90,10 +92,12 @@ class Harness:
         The note is a reminder due now: the host refuses messages to oneself, and a reminder
         arrives through the same inbox, so it wakes the loop like any message.
         """
+        self.web_port = web_port
         try:
             await self.client.request(Hello(pid=os.getpid(), web_port=web_port), timeout=10)
             await self.client.request(Remind(message=restart_note(), delay_seconds=0), timeout=10)
         except HiveError as exc:
+            self.host_lost = True
             log.warning(
                 "%s: could not greet the host (%s); the loop will keep retrying recv",
                 self.rt.launch.name,
@@ -122,9 +126,15 @@ class Harness:
             if not self.jobs.empty():
                 return self.jobs.get_nowait()
             try:
+                if self.host_lost:
+                    # the daemon restarted (or we started before it): tell the new one we are here
+                    await self.client.request(Hello(pid=os.getpid(), web_port=self.web_port), timeout=10)
+                    self.host_lost = False
+                    log.info("%s: the host is back; said hello again", self.rt.launch.name)
                 result = await self.client.request(Recv(wait_seconds=LOCAL_POLL_SECONDS, max=MAX_RECV))
             except HiveError as exc:
-                log.warning("%s: recv failed (%s); retrying in 2 s", self.rt.launch.name, exc)
+                self.host_lost = True
+                log.warning("%s: host unreachable (%s); retrying in 2 s", self.rt.launch.name, exc)
                 await asyncio.sleep(2)
                 continue
             if result.messages:

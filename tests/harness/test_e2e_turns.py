@@ -14,6 +14,7 @@ import pytest
 from desired import proposals
 from desired.repo import MetaRepo
 from hive_core.wire import Recv, Send
+from tests.core.conftest import start_daemon
 from tests.harness.conftest import needs_claude
 from tests.seams.scripted_api import ScriptedAPI, Usage, text, tool
 
@@ -135,3 +136,22 @@ async def test_mail_arriving_during_a_turn_reaches_the_models_own_recv(
     assert any("here it is: blue" in r for r in api.main_requests()[-1].tool_results())
     await asyncio.sleep(3)  # the message was acked by the tool: no extra wake for it
     assert len(bob.turns()) == 2
+
+
+async def test_after_a_daemon_restart_the_harness_says_hello_again_and_keeps_working(
+    hive, harness, api: ScriptedAPI
+) -> None:
+    bob = await harness("bob", env=api.env())
+    await bob.wait_turns(1)
+    await hive.close()
+    again = await start_daemon(hive.layout)
+    try:
+        await bob.wait_until(
+            "a hello to the new daemon", lambda: again.daemon.core.harnesses.last_hello("bob")
+        )
+        api.push(text("still here"))
+        await again.client("operator").request(Send(to="bob", body="are you still there?"))
+        rows = await bob.wait_turns(2)
+        assert rows[1]["wake_from"] == "operator" and rows[1]["result_kind"] == "ok"
+    finally:
+        await again.close()
