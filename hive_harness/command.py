@@ -20,6 +20,7 @@ Why these flags (docs/harness.md has the long form):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -173,6 +174,16 @@ def has_credentials(env: Mapping[str, str]) -> bool:
         return True
     home = env.get("HOME")
     return home is not None and (Path(home) / ".claude" / ".credentials.json").exists()
+
+
+def credential_fingerprint(env: Mapping[str, str]) -> tuple[object, ...]:
+    """What the credentials are now: equal fingerprints mean nothing changed since claude refused them."""
+    home = env.get("HOME")
+    stamp: float | None = None
+    if home is not None:
+        with contextlib.suppress(OSError):
+            stamp = (Path(home) / ".claude" / ".credentials.json").stat().st_mtime
+    return (*(env.get(key) for key in CREDENTIAL_KEYS), stamp)
 
 
 def write_mcp_config(path: Path, document: dict[str, object]) -> None:

@@ -27,6 +27,7 @@ from hive_harness.command import (
     ClaudeArgs,
     child_env,
     claude_argv,
+    credential_fingerprint,
     has_credentials,
     mcp_config,
     mcp_server_env,
@@ -168,9 +169,14 @@ class Harness:
             await self._report("needs_login")
 
     async def wait_for_login(self) -> None:
-        """Until credentials appear (secrets file, env, or a finished login flow); then logged_in."""
+        """Until credentials appear or change (secrets file, env, a finished login flow); then logged_in.
+
+        "Change", not just "present": a key that claude refused stays refused, and retrying
+        with it would spawn claude in a tight loop.
+        """
         await self.enter_needs_login()
-        while not has_credentials(self.claude_env()):
+        refused = credential_fingerprint(self.claude_env())
+        while not has_credentials(env := self.claude_env()) or credential_fingerprint(env) == refused:
             self.login_changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.login_changed.wait(), LOGIN_POLL_SECONDS)
