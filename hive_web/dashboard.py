@@ -18,14 +18,15 @@ from aiohttp import web
 
 from desired.repo import Author
 from hive_core.paths import StateLayout
-from hive_web.feed import EventFeed, Hints
+from hive_web.fanout import Fanout
+from hive_web.feed import EventFeed
 from hive_web.http import error_middleware
 from hive_web.keys import (
     AUTHOR,
     CONFIG,
+    FANOUT,
     FEED,
     GUARD,
-    HINTS,
     LAYOUT,
     LIFECYCLE,
     META,
@@ -61,11 +62,19 @@ async def _meta_ctx(app: web.Application) -> AsyncIterator[None]:
     worker.close()
 
 
+async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[FANOUT].run(), name="hive-web-fanout")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 async def _refwatch_ctx(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     worker = app[META]
     task = asyncio.create_task(
-        watch_refs(app[LAYOUT].meta, lambda: worker.run(read_refs), app[HINTS], stop),
+        watch_refs(app[LAYOUT].meta, lambda: worker.run(read_refs), app[FANOUT], stop),
         name="hive-web-refwatch",
     )
     yield
@@ -99,11 +108,12 @@ def create_app(
         client_max_size=config.max_body_bytes,
     )
     app[LAYOUT], app[CONFIG], app[GUARD] = layout, config, guard
-    app[FEED], app[HINTS], app[OPERATOR] = feed, Hints(), operator
+    app[FEED], app[FANOUT], app[OPERATOR] = feed, Fanout(feed), operator
     app[RECONCILER], app[LIFECYCLE] = reconciler, lifecycle
     app[AUTHOR] = Author.parse(config.author)
     app[STREAMS] = set()
     app.cleanup_ctx.append(_meta_ctx)
+    app.cleanup_ctx.append(_fanout_ctx)
     if watch_meta:
         app.cleanup_ctx.append(_refwatch_ctx)
     app.on_shutdown.append(stream.close_streams)

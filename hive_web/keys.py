@@ -11,7 +11,8 @@ from aiohttp import web
 
 from desired.repo import Author
 from hive_core.paths import StateLayout
-from hive_web.feed import EventFeed, Hints
+from hive_web.fanout import Fanout
+from hive_web.feed import EventFeed
 from hive_web.meta import MetaWorker
 from hive_web.operator import OperatorCall
 from hive_web.recon import ReconcilerLink
@@ -33,7 +34,7 @@ class WebConfig:
 LAYOUT = web.AppKey("layout", StateLayout)
 CONFIG = web.AppKey("config", WebConfig)
 FEED = web.AppKey("feed", EventFeed)
-HINTS = web.AppKey("hints", Hints)
+FANOUT = web.AppKey("fanout", Fanout)
 GUARD = web.AppKey("guard", Guard)
 META = web.AppKey("meta", MetaWorker)
 AUTHOR = web.AppKey("author", Author)
