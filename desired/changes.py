@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from desired.errors import DesiredStateError, NotFoundError, Problem, UserError
 from desired.files import validate_json
@@ -129,12 +129,10 @@ def _agent(state: DesiredState, name: str) -> AgentSpec:
 
 
 def _revalidate(model: type[BaseModel], file: str, data: dict[str, Any]) -> Any:
-    problems: list[Problem]
-    try:
-        return model.model_validate(data)
-    except ValidationError:
-        _, problems = validate_json(model, file, json.dumps(data).encode())
-        raise DesiredStateError(problems) from None
+    parsed, problems = validate_json(model, file, json.dumps(data).encode())
+    if problems:
+        raise DesiredStateError(problems)
+    return parsed
 
 
 def add_agent(state: DesiredState, fields: dict[str, Any]) -> DesiredState:

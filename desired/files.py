@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, get_args
 
@@ -104,7 +104,8 @@ def validate_json(cls: type[BaseModel], file: str, data: bytes) -> tuple[Any, li
     if not isinstance(raw, dict):
         return None, [Problem(file, "$", "must be a JSON object", "wrap the fields in { }")]
     try:
-        return cls.model_validate(raw), []
+        # strict: "yes" is not true and 1 is not "1" — a typo must not change meaning silently
+        return cls.model_validate_json(data, strict=True), []
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
@@ -147,54 +148,98 @@ def assemble(
     nix: Mapping[str, str],
     kept: Mapping[str, bytes],
     problems: list[Problem],
+    unparsed: frozenset[str] = frozenset(),
 ) -> DesiredState:
-    """Put parsed files together, run the cross-object rules, raise if anything is wrong."""
+    """Put parsed files together, run the cross-object rules, raise listing every problem."""
     if settings is None and not any(p.file == HIVE_FILE for p in problems):
         problems.append(
             Problem(HIVE_FILE, "$", "missing", "restore hive.json (`hive init` writes a default)")
         )
-    if problems:
-        raise DesiredStateError(problems)
     state = DesiredState(
         settings=settings or SwarmSettings(),
         agents={k: agents[k] for k in sorted(agents)},
         agent_nix={k: nix[k] for k in sorted(nix)},
         extra_files=dict(kept),
     )
-    swarm_problems = list(check_swarm(state))
-    if swarm_problems:
-        raise DesiredStateError(swarm_problems)
+    problems.extend(check_swarm(state, unparsed))
+    if problems:
+        raise DesiredStateError(problems)
     return state
+
+
+class TreeLoader:
+    """Accumulates a tree file by file, then checks the whole swarm in ``finish``.
+
+    ``agent_cache`` maps a caller's key (the meta repo uses path + blob id) to
+    an already-parsed agent, so unchanged files are not parsed twice.
+    """
+
+    def __init__(self, agent_cache: dict[Any, AgentSpec] | None = None) -> None:
+        self.problems: list[Problem] = []
+        self.settings: SwarmSettings | None = None
+        self.agents: dict[str, AgentSpec] = {}
+        self.nix: dict[str, str] = {}
+        self.kept: dict[str, bytes] = {}
+        self.unparsed: set[str] = set()
+        self._cache = agent_cache if agent_cache is not None else {}
+
+    def add(self, path: str, read: Callable[[], bytes], key: Any = None) -> None:
+        kind, name = classify(path)
+        if kind == "agent":
+            self._add_agent(path, name, read, key)
+        elif kind == "settings":
+            self.settings, found = parse_settings(read())
+            self.problems.extend(found)
+        elif kind == "nix":
+            try:
+                self.nix[name] = read().decode("utf-8")
+            except UnicodeDecodeError:
+                self.problems.append(Problem(path, "$", "is not UTF-8 text", "save it as UTF-8"))
+        elif kind == "kept":
+            self.kept[path] = read()
+        else:
+            self.problems.append(Problem(path, "$", "unexpected file", LAYOUT_FIX))
+
+    def _add_agent(self, path: str, name: str, read: Callable[[], bytes], key: Any) -> None:
+        spec = self._cache.get(key) if key is not None else None
+        if spec is None:
+            spec, found = parse_agent(path, read())
+            self.problems.extend(found)
+            if spec is not None and key is not None:
+                self._cache[key] = spec
+        if spec is None:
+            self.unparsed.add(name)
+        else:
+            self.agents[name] = spec
+
+    def finish(self) -> DesiredState:
+        return assemble(
+            self.settings, self.agents, self.nix, self.kept, self.problems, frozenset(self.unparsed)
+        )
+
+
+def validate_changes(new: DesiredState, changes: Mapping[str, bytes | None]) -> None:
+    """Check a write without re-reading the whole tree: the changed files as written, then the swarm.
+
+    Equivalent to loading the resulting tree (the unchanged files were valid
+    already), at a fraction of the cost for a large swarm.
+    """
+    loader = TreeLoader()
+    for path in sorted(changes):
+        data = changes[path]
+        if data is not None:
+            loader.add(path, lambda d=data: d)  # type: ignore[misc]
+    problems = loader.problems + list(check_swarm(new))
+    if problems:
+        raise DesiredStateError(problems)
 
 
 def load_files(files: Mapping[str, bytes]) -> DesiredState:
     """Parse and validate a whole tree given as {relative path: bytes}."""
-    problems: list[Problem] = []
-    settings: SwarmSettings | None = None
-    agents: dict[str, AgentSpec] = {}
-    nix: dict[str, str] = {}
-    kept: dict[str, bytes] = {}
+    loader = TreeLoader()
     for path in sorted(files):
-        kind, name = classify(path)
-        data = files[path]
-        if kind == "settings":
-            settings, found = parse_settings(data)
-            problems.extend(found)
-        elif kind == "agent":
-            spec, found = parse_agent(path, data)
-            problems.extend(found)
-            if spec is not None:
-                agents[name] = spec
-        elif kind == "nix":
-            try:
-                nix[name] = data.decode("utf-8")
-            except UnicodeDecodeError:
-                problems.append(Problem(path, "$", "is not UTF-8 text", "save it as UTF-8"))
-        elif kind == "kept":
-            kept[path] = data
-        else:
-            problems.append(Problem(path, "$", "unexpected file", LAYOUT_FIX))
-    return assemble(settings, agents, nix, kept, problems)
+        loader.add(path, lambda p=path: files[p])  # type: ignore[misc]
+    return loader.finish()
 
 
 def dump_model(model: BaseModel) -> bytes:

@@ -20,6 +20,7 @@ from enum import StrEnum
 import pygit2
 
 from desired.errors import ConflictError, NotFoundError, UserError
+from desired.files import validate_changes
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.schema import DesiredState
 
@@ -114,8 +115,8 @@ def propose(repo: MetaRepo, mutate: Mutation, *, author: Author, description: st
     changes = file_changes(old, new)
     if not changes:
         raise UserError("the proposed change would change nothing in desired state")
+    validate_changes(new, changes)  # an invalid proposal is refused up front
     tree = repo.write_tree(base_commit.tree, changes)
-    repo.load_tree(repo.tree_at(tree))  # an invalid proposal is refused up front
     oid = repo.create_commit(tree, [base], author, description)
     pid = (_ids(repo) or [0])[-1] + 1
     while not _claim(repo, pid, oid, author, description):
@@ -211,3 +212,14 @@ def deny(repo: MetaRepo, pid: ProposalId, *, by: Author, note: str = "") -> Prop
 
 def proposed_state(repo: MetaRepo, proposal: Proposal) -> DesiredState:
     return repo.load_tree(repo.commit_at(pygit2.Oid(hex=proposal.commit)).tree)
+
+
+def approvals_by_commit(repo: MetaRepo) -> dict[str, tuple[ProposalId, str]]:
+    """Commit on main → (proposal id, approver), read from the approved/<id> tags."""
+    found: dict[str, tuple[ProposalId, str]] = {}
+    for suffix in repo.tags(_APPROVED):
+        if suffix.isdigit():
+            meta = _tag_meta(repo, f"{_APPROVED}{suffix}")
+            if meta is not None:
+                found[meta[3]] = (int(suffix), meta[0])
+    return found

@@ -28,20 +28,12 @@ from pygit2.enums import ObjectType
 from desired.errors import (
     ConflictError,
     NotFoundError,
-    Problem,
     TemporaryError,
     UserError,
 )
-from desired.files import (
-    LAYOUT_FIX,
-    assemble,
-    classify,
-    dump_model,
-    parse_agent,
-    parse_settings,
-)
+from desired.files import TreeLoader, dump_model, validate_changes
 from desired.rules import AGENTS_DIR, HIVE_FILE
-from desired.schema import AgentSpec, DesiredState, SwarmSettings
+from desired.schema import AgentSpec, DesiredState
 
 MAIN = "refs/heads/main"
 _CAS_DEADLINE = 30.0
@@ -148,8 +140,7 @@ class MetaRepo:
         if quarantine:
             # Inside pre-receive, pushed objects sit in a quarantine dir until accepted.
             self.git.odb.add_disk_alternate(quarantine)
-        self._agents: dict[tuple[str, str], AgentSpec] = {}
-        self._settings: dict[str, SwarmSettings] = {}
+        self._agents: dict[object, AgentSpec] = {}
 
     # ---- reading -------------------------------------------------------------
 
@@ -175,7 +166,7 @@ class MetaRepo:
         return self.git[oid].peel(pygit2.Tree)
 
     def blob(self, oid: pygit2.Oid) -> bytes:
-        return self.git[oid].read_raw()
+        return self.git.odb.read(oid)[1]  # one inflate, no Object wrapper
 
     def files_at(self, rev: str = MAIN) -> dict[str, bytes]:
         tree = self.resolve(rev).tree
@@ -187,39 +178,10 @@ class MetaRepo:
         return Snapshot(self.load_tree(commit.tree), str(commit.id))
 
     def load_tree(self, tree: pygit2.Tree) -> DesiredState:
-        problems: list[Problem] = []
-        settings: SwarmSettings | None = None
-        agents: dict[str, AgentSpec] = {}
-        nix: dict[str, str] = {}
-        kept: dict[str, bytes] = {}
+        loader = TreeLoader(self._agents)
         for path, oid in _walk(self.git, tree, ""):
-            kind, name = classify(path)
-            if kind == "agent":
-                spec = self._agents.get((path, str(oid)))
-                if spec is None:
-                    spec, found = parse_agent(path, self.blob(oid))
-                    problems.extend(found)
-                    if spec is not None:
-                        self._agents[(path, str(oid))] = spec
-                if spec is not None:
-                    agents[name] = spec
-            elif kind == "settings":
-                settings = self._settings.get(str(oid))
-                if settings is None:
-                    settings, found = parse_settings(self.blob(oid))
-                    problems.extend(found)
-                    if settings is not None:
-                        self._settings[str(oid)] = settings
-            elif kind == "nix":
-                try:
-                    nix[name] = self.blob(oid).decode("utf-8")
-                except UnicodeDecodeError:
-                    problems.append(Problem(path, "$", "is not UTF-8 text", "save it as UTF-8"))
-            elif kind == "kept":
-                kept[path] = self.blob(oid)
-            else:
-                problems.append(Problem(path, "$", "unexpected file", LAYOUT_FIX))
-        return assemble(settings, agents, nix, kept, problems)
+            loader.add(path, lambda o=oid: self.blob(o), key=(path, str(oid)))  # type: ignore[misc]
+        return loader.finish()
 
     def log(self, rev: str = MAIN, limit: int | None = None) -> Iterator[pygit2.Commit]:
         """Commits reachable from ``rev`` along first parents, newest first."""
@@ -294,8 +256,8 @@ class MetaRepo:
             changes = file_changes(old, new)
             if not changes:
                 return None
+            validate_changes(new, changes)  # refuses exactly what a push would
             tree = self.write_tree(base_commit.tree if base_commit else None, changes)
-            self.load_tree(self.tree_at(tree))  # validates exactly as a push would
             oid = self.create_commit(tree, [base] if base else [], author, message)
             if self.compare_and_swap(ref, base, oid, f"hive: {message.splitlines()[0]}"):
                 return commit_info(self.commit_at(oid))

@@ -124,10 +124,15 @@ def _check_recipients(file: str, base: str, recipients: Iterable[str], known: se
         )
 
 
-def check_swarm(state: DesiredState) -> Iterator[Problem]:
-    """Cross-object rules over the whole swarm."""
+def check_swarm(state: DesiredState, unparsed: frozenset[str] = frozenset()) -> Iterator[Problem]:
+    """Cross-object rules over the whole swarm.
+
+    ``unparsed`` names agent files that failed their own checks: they count as
+    existing (so peers naming them are not blamed) and the manager count is
+    not judged until they parse.
+    """
     managers = [a for a in state.agents.values() if a.role is Role.MANAGER]
-    if not managers:
+    if not managers and not unparsed:
         yield Problem(
             AGENTS_DIR + "/",
             "$",
@@ -149,7 +154,7 @@ def check_swarm(state: DesiredState) -> Iterator[Problem]:
             "an agent named 'manager' must be the manager: agents address the manager by that name",
             'set "role": "manager" here, or rename this agent',
         )
-    known = set(state.agents)
+    known = set(state.agents) | unparsed
     for spec in state.agents.values():
         yield from _check_recipients(
             agent_file(spec.name), "$.allowed_recipients", spec.allowed_recipients, known

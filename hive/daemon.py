@@ -4,7 +4,8 @@ The daemon is a list of named components started through one helper
 (``hive_core.tasks.run_root_tasks``): if any of them ends, the others are
 cancelled and the process exits, so nothing runs half-alive. The reconciler
 and the dashboard join with ``Daemon.add(name, factory)`` before ``run``;
-the reconciler also plugs its control into ``daemon.core.attach_reconciler``.
+``add_reconciler`` does that for the reconciler and plugs its control into
+``daemon.core.attach_reconciler``.
 
 Order matters on start: the store is opened and unacked deliveries are
 requeued (``HostCore.startup``) before any socket accepts a connection, and
@@ -30,6 +31,8 @@ from hive_core.tasks import TaskFactory, run_root_tasks
 from hive_web.component import serve_dashboard
 from hive_web.keys import WebConfig
 from hive_web.recon import ReconcilerLink
+from reconciler.loop import LoopSettings, Reconciler
+from reconciler.service import RuntimeOptions
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,37 @@ class Daemon:
         self.core.close()
         self._lock.close()
         log.info("hive serve: stopped")
+
+
+def add_reconciler(daemon: Daemon, options: RuntimeOptions, settings: LoopSettings | None = None) -> None:
+    """The reconciler loop as one more component, wired to the core's hellos, sockets and events."""
+    from reconciler import service
+    from reconciler.host import CoreSockets, EventLogSink
+
+    async def run() -> None:
+        started: asyncio.Future[Reconciler] = asyncio.get_running_loop().create_future()
+        started.add_done_callback(lambda f: _attach(daemon, f.result()))
+        try:
+            await service.run(
+                daemon.layout,
+                options=options,
+                settings=settings,
+                health=daemon.core.harnesses,
+                sockets=CoreSockets(daemon.core, daemon.sockets),
+                events=EventLogSink(daemon.core.events),
+                started=started,
+            )
+        finally:
+            daemon.core.attach_reconciler(None)
+
+    daemon.add("reconciler", run)
+
+
+def _attach(daemon: Daemon, loop: Reconciler) -> None:
+    from reconciler.host import LoopControl
+
+    daemon.core.attach_reconciler(LoopControl(loop))
+    daemon.web_link.attach(loop)
 
 
 def _lock_state_dir(layout: StateLayout) -> IO[str]:

@@ -24,6 +24,7 @@ from hive_core.harnesses import Harnesses
 from hive_core.notices import NoticeSink
 from hive_core.paths import StateLayout
 from hive_core.proposal_watch import ProposalWatch
+from hive_core.stores.batch import batch_for
 from hive_core.stores.broker import Broker
 from hive_core.stores.questions import QuestionStore
 from hive_core.stores.reminders import DEFAULT_PENDING_CAP, ReminderStore
@@ -61,6 +62,7 @@ class HostCore:
         self.layout = layout
         self.clock = clock
         self.conn = open_core_db(layout.db)
+        self.batch = batch_for(self.conn)
         self.events = EventLog(self.conn)
         self.broker = Broker(self.conn, self.events, clock)
         self.questions = QuestionStore(self.conn, clock)
@@ -82,10 +84,11 @@ class HostCore:
         count = self.broker.redeliver()
         if count:
             log.info("%d delivered-but-unacked messages will be handed out again", count)
-        self.desired.current()
+        self.desired.refresh()
         self.proposals.check(seed=True)
 
     def close(self) -> None:
+        self.batch.flush()
         self.conn.close()
 
     # ---- seams -------------------------------------------------------------------------------

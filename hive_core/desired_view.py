@@ -10,6 +10,7 @@ the pre-receive hook should have refused it and agents must keep talking.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from desired.schema import AgentSpec, DesiredState
 log = logging.getLogger(__name__)
 
 EMPTY = Snapshot(DesiredState(), "")
+RECHECK_AFTER_S = 0.2
+"""How stale ``current()`` may be; the meta watch and writers call ``refresh()`` to look at once."""
 
 
 class DesiredView:
@@ -31,6 +34,7 @@ class DesiredView:
         self._oid: pygit2.Oid | None = None
         self._snapshot = EMPTY
         self._listeners: list[Callable[[Snapshot], None]] = []
+        self._checked_at = float("-inf")
 
     def on_change(self, listener: Callable[[Snapshot], None]) -> None:
         self._listeners.append(listener)
@@ -45,7 +49,14 @@ class DesiredView:
         return self._repo
 
     def current(self) -> Snapshot:
+        """The snapshot at `main`, looked up at most every RECHECK_AFTER_S (a hot path per request)."""
+        if time.monotonic() - self._checked_at < RECHECK_AFTER_S:
+            return self._snapshot
+        return self.refresh()
+
+    def refresh(self) -> Snapshot:
         """The snapshot at `main` now; reloads (and tells listeners) if `main` moved."""
+        self._checked_at = time.monotonic()
         repo = self.repo
         if repo is None:
             return self._snapshot

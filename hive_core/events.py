@@ -23,6 +23,8 @@ from typing import Annotated, Any, Literal, cast
 import apsw
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from hive_core.stores.batch import batch_for
+
 log = logging.getLogger(__name__)
 
 
@@ -236,6 +238,7 @@ class EventLog:
 
     def __init__(self, conn: apsw.Connection, *, max_rows: int = 100_000, max_age_s: float = 7 * 86400):
         self._conn = conn
+        self._batch = batch_for(conn)
         self.max_rows = max_rows
         self.max_age_s = max_age_s
         self._sinks: list[Sink] = []
@@ -256,10 +259,11 @@ class EventLog:
     def publish(self, event: Event) -> int:
         """Persist ``event``, wake every subscriber, run the sinks; returns its ``seq``."""
         payload = event.model_dump_json(exclude={"seq"})
-        row = self._conn.execute(
-            "INSERT INTO events (ts, kind, payload) VALUES (?, ?, ?) RETURNING seq",
-            (event.ts, event.kind, payload),
-        ).fetchone()
+        with self._batch.write():
+            row = self._conn.execute(
+                "INSERT INTO events (ts, kind, payload) VALUES (?, ?, ?) RETURNING seq",
+                (event.ts, event.kind, payload),
+            ).fetchone()
         seq = int(row[0]) if row else 0
         self._last = max(self._last, seq)
         self._wake.set()
@@ -302,7 +306,7 @@ class EventLog:
     def trim(self, now: float | None = None) -> int:
         """Drop events older than ``max_age_s`` and beyond the newest ``max_rows``; returns how many."""
         now = time.time() if now is None else now
-        with self._conn:
+        with self._batch.write():
             self._conn.execute("DELETE FROM events WHERE ts < ?", (now - self.max_age_s,))
             aged = self._conn.changes()
             self._conn.execute("DELETE FROM events WHERE seq <= ?", (self._last - self.max_rows,))

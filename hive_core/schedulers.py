@@ -59,7 +59,7 @@ async def retention_loop(core: HostCore) -> None:
 async def meta_watch_loop(core: HostCore, sockets: SocketSet) -> None:
     """Follow `main` (agent sockets) and the proposal tags (events), cheaply, every few seconds."""
     while True:
-        core.desired.current()
+        core.desired.refresh()
         await sockets.sync_agents()
         core.proposals.check()
         await wait_or_timeout(core.meta_changed, META_CHECK_EVERY_S)

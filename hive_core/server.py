@@ -102,7 +102,8 @@ async def answer(core: HostCore, caller_fn: Callable[[], Caller], role: str, lin
     try:
         request = parse_request(line, role)
         caller = caller_fn()
-        response: BaseModel = await HANDLERS[request.model_dump()["op"]](core, caller, request)
+        response: BaseModel = await HANDLERS[request.op](core, caller, request)  # type: ignore[attr-defined]
+        await core.batch.durable()  # never say "ok" before the write is committed
         return wire.encode(response)
     except HiveError as exc:
         return error_line(exc)

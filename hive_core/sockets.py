@@ -84,9 +84,10 @@ class SocketSet:
     async def start(self) -> None:
         self.core.layout.run.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.core.layout.run, 0o700)
-        await self.admin.start()
-        await self.manager.start()
+        # The admin socket comes up last: once it answers, every agent's socket is there too.
         await self.sync_agents()
+        await self.manager.start()
+        await self.admin.start()
 
     def wanted_agents(self) -> set[str]:
         state = self.core.desired.state

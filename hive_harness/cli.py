@@ -1,10 +1,100 @@
-"""`hive-harness`: runs inside each agent's sandbox (`serve`) and as claude's MCP server (`mcp`)."""
+"""`hive-harness`: runs inside each agent's sandbox (`serve`) and as claude's MCP server (`mcp`).
+
+Environment (set by the runtime driver; defaults are the sandbox paths of
+`hive_core.launch`): HIVE_AGENT_CONFIG, HIVE_SOCKET, HIVE_AGENT_STATE;
+HIVE_CLAUDE_BIN optionally names the claude binary; HIVE_PROMPTS_DIR the
+prompts directory. Exit codes: 0 clean stop, 1 runtime failure, 2 bad
+configuration.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+import os
 import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hive_core.launch import ENV_CONFIG, ENV_STATE, SANDBOX_CONFIG, SANDBOX_STATE, AgentLaunchConfig
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+class Role(StrEnum):
+    AGENT = "agent"
+    MANAGER = "manager"
+
+
+def _launch(role: Role | None) -> AgentLaunchConfig:
+    path = Path(os.environ.get(ENV_CONFIG) or SANDBOX_CONFIG)
+    try:
+        launch = AgentLaunchConfig.read(path)
+    except (OSError, ValueError) as exc:
+        typer.echo(f"hive-harness: cannot read the launch config {path}: {exc}; set {ENV_CONFIG}", err=True)
+        raise typer.Exit(2) from exc
+    if role is not None and role.value != launch.role:
+        typer.echo(
+            f"hive-harness: --role {role.value} but {path} says {launch.name} is {launch.role}; "
+            "fix the runtime driver's command line",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return launch
+
+
+@app.command()
+def serve(
+    role: Annotated[Role, typer.Option(help="agent or manager; must match the launch config")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the turn loop and the agent page until stopped (SIGTERM/SIGINT)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    launch = _launch(role)
+    state = Path(os.environ.get(ENV_STATE) or SANDBOX_STATE)
+    from hive_harness.command import HarnessConfigError
+    from hive_harness.serve import serve_forever
+
+    try:
+        asyncio.run(serve_forever(launch, state, dict(os.environ)))
+    except HarnessConfigError as exc:
+        typer.echo(f"hive-harness: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+@app.command()
+def mcp(
+    role: Annotated[Role | None, typer.Option(help="agent or manager; must match the launch config")] = None,
+) -> None:
+    """The stdio MCP server `hyperhive` (claude launches this; not for people)."""
+    from hive_harness.mcp_server import run_stdio
+
+    _launch(role)
+    run_stdio()
+
+
+@app.command("mcp-config")
+def mcp_config_cmd() -> None:
+    """Print the --mcp-config document this agent's claude gets (for `claude mcp add-json`, debugging)."""
+    from hive_harness.command import HarnessConfigError, mcp_config, mcp_server_env
+
+    try:
+        document = mcp_config(_launch(None), mcp_server_env(os.environ))
+    except HarnessConfigError as exc:
+        typer.echo(f"hive-harness: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(json.dumps(document, indent=2))
 
 
 def main() -> None:
-    print("hive-harness: the harness is being built (issue 5); no commands yet", file=sys.stderr)
-    sys.exit(1)
+    app()

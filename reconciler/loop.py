@@ -21,17 +21,18 @@ import logging
 import random
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from desired.errors import HiveError, PermanentError, TemporaryError
 from desired.repo import MetaRepo, Snapshot
+from desired.schema import agent_fingerprint
 from hive_core.paths import StateLayout
 from hive_core.stores.deploys import DeployStore, HistoryRow, deploys_path, open_deploys
 from reconciler import act
 from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.events import EventSink, LogSink
 from reconciler.health import AgentSockets, AliveHealth, HarnessRegistry, NoSockets
-from reconciler.model import Action, Applied, ContainerState, Observed, Plan, wants_running
+from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed, Plan, wants_running
 from reconciler.observe import observe
 from reconciler.plan import plan
 from reconciler.runtime.base import Runtime
@@ -101,6 +102,13 @@ class Reconciler:
         self.retry = {name: forgive(r) for name, r in self.retry.items()}
         self.wake.set()
 
+    def force(self, name: str, kind: ActionKind, reason: str) -> None:
+        """Run ``kind`` for ``name`` now, whatever the plan says (the manager's restart/update)."""
+        snap = self.repo.load()
+        fingerprint = agent_fingerprint(snap.state, name)
+        self.retry.pop(name, None)
+        self._maybe_start(Action(name, kind, reason, (), snap.revision, fingerprint), snap)
+
     # ---- one pass ------------------------------------------------------------------------------
 
     async def observe(self) -> tuple[Snapshot, dict[str, Observed], dict[str, Applied]]:
@@ -118,6 +126,7 @@ class Reconciler:
         self._detect_crashes(snap, observed)
         result = plan(snap.state, snap.revision, observed, applied, purge=purge)
         self.last_plan = result
+        self._bump(snap, applied, result)
         if result.refused:
             log.error("reconcile refused: %s", result.refused)
         else:
@@ -126,6 +135,21 @@ class Reconciler:
         self._record_status(snap, observed, applied, result)
         self._settle(snap, result)
         return result
+
+    def _bump(self, snap: Snapshot, applied: dict[str, Applied], result: Plan) -> None:
+        busy = {a.name for a in result.actions} | set(self.inflight)
+        same = [
+            name
+            for name, rec in applied.items()
+            if name in snap.state.agents
+            and name not in busy
+            and rec.revision != snap.revision
+            and rec.fingerprint == agent_fingerprint(snap.state, name)
+        ]
+        if same:
+            self.store.bump_revision(same, snap.revision)
+            for name in same:
+                applied[name] = replace(applied[name], revision=snap.revision)
 
     def _maybe_start(self, action: Action, snap: Snapshot) -> None:
         name = action.name
@@ -261,6 +285,7 @@ class Reconciler:
             snap, observed, applied = await self.observe()
             self.last_plan = plan(snap.state, snap.revision, observed, applied)
             self._record_status(snap, observed, applied, self.last_plan)
+            self._settle(snap, self.last_plan)
         return result
 
     def _next_timeout(self) -> float:

@@ -34,7 +34,8 @@ def settle_proposals(repo: MetaRepo, revision: str, errors: list[str], events: E
     head = pygit2.Oid(hex=revision)
     settled = set(repo.tags("deployed/")) | set(repo.tags("failed/"))
     made = []
-    for pid, commit in sorted(repo.tags("approved/").items()):
+    for pid, target in sorted(repo.tags("approved/").items()):
+        commit = repo.git[target].peel(pygit2.Commit).id  # annotated tags point at a tag object
         if pid in settled or not _landed(repo, commit, head):
             continue
         if errors:

@@ -158,6 +158,11 @@ def deny(
         ok(f"denied proposal {pid} (tag denied/{pid})")
 
 
+def _approval(approved: dict[str, tuple[int, str]], revision: str) -> dict[str, Any] | None:
+    found = approved.get(revision)
+    return {"proposal": found[0], "by": found[1]} if found else None
+
+
 def history(
     name: Annotated[str | None, typer.Argument(help="Only changes to this agent.")] = None,
     limit: Annotated[int, typer.Option(help="How many commits to look back through.")] = 20,
@@ -167,6 +172,7 @@ def history(
     """Who changed what in desired state, when, with the diff (newest first)."""
     repo = open_repo(state_dir)
     paths = [f"agents/{name}.json", f"agents/{name}/"] if name else None
+    approved = proposals.approvals_by_commit(repo)
     entries = []
     for commit in repo.log(limit=limit):
         parent = commit.parent_ids[0] if commit.parent_ids else None
@@ -184,6 +190,7 @@ def history(
                     "when": i.when.isoformat(),
                     "message": i.message,
                     "diff": d,
+                    "approved": _approval(approved, i.revision),
                 }
                 for i, d in entries
             ]
@@ -200,5 +207,7 @@ def history(
             markup=True,
         )
         out.print(f"    {info.message.splitlines()[0] if info.message else ''}", markup=False)
+        if (gate := _approval(approved, info.revision)) is not None:
+            out.print(f"    approved by {gate['by']} (proposal {gate['proposal']})", markup=False)
         print_diff(diff)
         out.print()

@@ -78,7 +78,7 @@ def console() -> Any:
 def err_console() -> Any:
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:
@@ -114,7 +114,7 @@ def print_diff(text: str) -> None:
 
 
 def ok(message: str) -> None:
-    console().print(message)
+    console().print(message, soft_wrap=True, markup=False)
 
 
 def fail(message: str, code: int = EXIT_USER_ERROR) -> typer.Exit:

@@ -86,8 +86,12 @@ def import_(
     )
 
 
+def _body(text: str) -> str:
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+
+
 def _annotate(text: str, error: str) -> str:
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+    body = _body(text)
     notes = [
         "// hive desired edit: your last save was refused. Fix it and save, or empty the file to cancel."
     ]
@@ -109,22 +113,26 @@ def edit(
     with tempfile.TemporaryDirectory(prefix="hive-edit-") as tmp:
         path = Path(tmp) / "desired-state.json"
         path.write_text(original)
+        shown = original
         while True:
-            subprocess.run([*editor(), str(path)], check=False)
+            result = subprocess.run([*editor(), str(path)], check=False)
+            if result.returncode != 0:
+                raise UserError(f"the editor exited with status {result.returncode}; no changes made")
             text = path.read_text()
-            stripped = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+            stripped = _body(text)
             if not stripped.strip() or stripped.strip() == original.strip():
                 ok("edit cancelled: no changes made")
                 return
+            if shown != original and stripped.strip() == _body(shown).strip():
+                raise UserError("edit cancelled: saved unchanged after the error; no changes made")
             try:
                 edited = from_document(text, snap.state)
                 break
             except DesiredStateError as exc:
-                path.write_text(_annotate(text, str(exc)))
+                shown = _annotate(text, str(exc))
+                path.write_text(shown)
     info = repo.commit(
-        rebase_edit(snap.state, edited),
-        author=author(author_text),
-        message=message or "edit desired state",
+        rebase_edit(snap.state, edited), author=author(author_text), message=message or "edit desired state"
     )
     if as_json:
         print_json({"revision": info.revision if info else None, "changed": info is not None})

@@ -30,6 +30,13 @@ def register(app: typer.Typer) -> None:
         app.command(name)(fn)
 
 
+def _rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Escape rich markup: bodies like "[reminder #3]" must print as written."""
+    from rich.markup import escape
+
+    return [tuple(escape(v) if isinstance(v, str) else v for v in row) for row in rows]
+
+
 def _client(state_dir: Path | None) -> SyncClient:
     return SyncClient(layout(state_dir).admin_socket)
 
@@ -77,7 +84,7 @@ def inbox(
         (m.id, _when(m.sent_at), m.sender, m.in_reply_to, m.body, "" if m.acked_at else "new")
         for m in result.messages
     ]
-    print_table("operator inbox", ["id", "sent", "from", "re", "message", ""], rows)
+    print_table("operator inbox", ["id", "sent", "from", "re", "message", ""], _rows(rows))
 
 
 def questions(
@@ -100,14 +107,14 @@ def questions(
             q.id,
             q.asker,
             q.target,
-            q.question + (f"\n[{' | '.join(q.options)}]" if q.options else ""),
+            q.question + (f" ({' | '.join(q.options)})" if q.options else ""),
             _when(q.deadline_at),
             q.answer or "",
             q.answerer or "",
         )
         for q in result.questions
     ]
-    print_table("questions", ["id", "from", "to", "question", "deadline", "answer", "by"], rows)
+    print_table("questions", ["id", "from", "to", "question", "deadline", "answer", "by"], _rows(rows))
 
 
 def answer(
@@ -159,7 +166,9 @@ def reminders(
         )
         for r in result.reminders
     ]
-    print_table("reminders", ["id", "agent", "due", "in", "status", "tries", "last error", "message"], rows)
+    print_table(
+        "reminders", ["id", "agent", "due", "in", "status", "tries", "last error", "message"], _rows(rows)
+    )
 
 
 def events(

@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shlex
 import signal
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from hive.cli.common import StateDirOpt, layout
+from hive.cli.reconcile import CommandOpt, RuntimeOpt
 from hive_core.paths import StateLayout
 
 if TYPE_CHECKING:
     from hive_web.keys import WebConfig
+    from reconciler.service import RuntimeOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -23,6 +26,8 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     state_dir: StateDirOpt = None,
+    runtime: RuntimeOpt = "local",
+    agent_command: CommandOpt = None,
     web_host: Annotated[
         str,
         typer.Option(
@@ -34,19 +39,22 @@ def serve(
     ] = 7000,
     no_web: Annotated[bool, typer.Option("--no-web", help="Run without the dashboard.")] = False,
 ) -> None:
-    """Run the hive daemon: stores, sockets, schedulers, the dashboard (and the reconciler when present)."""
+    """Run the hive daemon: stores, sockets, schedulers, the reconciler and the dashboard."""
     if "HIVE_LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.INFO)
     from hive_web.keys import WebConfig
+    from reconciler.service import RuntimeOptions
 
+    options = RuntimeOptions(runtime, tuple(shlex.split(agent_command or "")))
     web = None if no_web else WebConfig(host=web_host, port=web_port)
-    asyncio.run(_serve(layout(state_dir), web))
+    asyncio.run(_serve(layout(state_dir), options, web))
 
 
-async def _serve(where: StateLayout, web: WebConfig | None) -> None:
-    from hive.daemon import Daemon
+async def _serve(where: StateLayout, options: RuntimeOptions, web: WebConfig | None) -> None:
+    from hive.daemon import Daemon, add_reconciler
 
     daemon = Daemon(where, web=web)
+    add_reconciler(daemon, options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop.set)

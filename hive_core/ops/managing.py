@@ -97,7 +97,7 @@ async def _set_state(core: HostCore, caller: Caller, name: str, state: RunState)
         return info.revision if info else None
 
     revision = await asyncio.to_thread(commit)
-    core.desired.current()
+    core.desired.refresh()
     note = (
         f"{target} is now desired {state.value}"
         if revision

@@ -19,6 +19,7 @@ from typing import Any, cast
 import apsw
 
 from hive_core.events import EventLog, MessageDelivered, MessageSent
+from hive_core.stores.batch import batch_for
 from hive_core.wire import Message
 
 _COLS = "id, sender, recipient, body, in_reply_to, sent_at, delivered_at, acked_at"
@@ -33,6 +34,7 @@ def _message(row: Sequence[Any]) -> Message:
 class Broker:
     def __init__(self, conn: apsw.Connection, events: EventLog, clock: Callable[[], float] = time.time):
         self._conn = conn
+        self._batch = batch_for(conn)
         self._events = events
         self._clock = clock
         self._wakers: dict[str, asyncio.Event] = {}
@@ -45,7 +47,7 @@ class Broker:
         """Store one message per recipient (atomically) and wake their parked ``recv``s."""
         now = self._clock()
         sent: list[Message] = []
-        with self._conn:
+        with self._batch.write():
             for recipient in recipients:
                 row = self._conn.execute(
                     "INSERT INTO messages (sender, recipient, body, in_reply_to, sent_at) "
@@ -82,7 +84,7 @@ class Broker:
     def take(self, recipient: str, limit: int) -> list[Message]:
         """Hand out up to ``limit`` undelivered messages, oldest first, marking them delivered."""
         now = self._clock()
-        with self._conn:
+        with self._batch.write():
             rows = self._conn.execute(
                 f"UPDATE messages SET delivered_at = ?, deliveries = deliveries + 1 "
                 f"WHERE id IN (SELECT id FROM messages WHERE recipient = ? AND delivered_at IS NULL "
@@ -116,7 +118,7 @@ class Broker:
         now = self._clock()
         wanted = sorted(set(ids))
         marks = ",".join("?" * len(wanted))
-        with self._conn:
+        with self._batch.write():
             rows = self._conn.execute(
                 f"UPDATE messages SET acked_at = COALESCE(acked_at, ?) WHERE recipient = ? "
                 f"AND delivered_at IS NOT NULL AND id IN ({marks}) RETURNING id",
@@ -128,7 +130,7 @@ class Broker:
     def redeliver(self, recipient: str | None = None) -> int:
         """Put delivered-but-unacked messages back in line (a harness, or the daemon, restarted)."""
         where = "delivered_at IS NOT NULL AND acked_at IS NULL"
-        with self._conn:
+        with self._batch.write():
             if recipient is None:
                 self._conn.execute(f"UPDATE messages SET delivered_at = NULL WHERE {where}")
             else:
@@ -146,7 +148,7 @@ class Broker:
             return
         now = self._clock()
         marks = ",".join("?" * len(ids))
-        with self._conn:
+        with self._batch.write():
             self._conn.execute(
                 "UPDATE messages SET delivered_at = COALESCE(delivered_at, ?), "
                 "acked_at = COALESCE(acked_at, ?),"
@@ -157,7 +159,7 @@ class Broker:
     def vacuum(self, now: float | None = None, retention_s: float = RETENTION_S) -> int:
         """Drop acked messages older than the retention; undelivered or unacked ones are never dropped."""
         cutoff = (self._clock() if now is None else now) - retention_s
-        with self._conn:
+        with self._batch.write():
             self._conn.execute(
                 "DELETE FROM messages WHERE acked_at IS NOT NULL AND acked_at < ? AND sent_at < ?",
                 (cutoff, cutoff),

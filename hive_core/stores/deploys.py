@@ -15,6 +15,7 @@ store's migrations.
 from __future__ import annotations
 
 import json
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,6 +128,13 @@ class DeployStore:
             (name, revision, fingerprint, json.dumps(spec, sort_keys=True), web_port, time.time()),
         )
 
+    def bump_revision(self, names: list[str], revision: str) -> None:
+        """Agents whose spec did not change between revisions are at the new revision too."""
+        with self.conn:
+            self.conn.executemany(
+                "UPDATE deploy_applied SET revision = ? WHERE name = ?", [(revision, n) for n in names]
+            )
+
     def forget_applied(self, name: str) -> None:
         self.conn.execute("DELETE FROM deploy_applied WHERE name = ?", (name,))
 
@@ -213,14 +221,26 @@ class DeployStore:
         self.conn.execute("DELETE FROM deploy_ports WHERE name = ?", (name,))
 
 
+def _bindable(port: int) -> bool:
+    """Whether nothing else (another hyperhive, any service) listens on 127.0.0.1:port now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _free_port(name: str, taken: set[int], *, is_manager: bool) -> int:
-    if is_manager and MANAGER_PORT not in taken:
+    """First assignment only: skip ports other agents hold and ports a foreign process listens on."""
+    if is_manager and MANAGER_PORT not in taken and _bindable(MANAGER_PORT):
         return MANAGER_PORT
     size = len(AGENT_PORTS)
     start = _fnv1a(name) % size
     for step in range(size):
         port = AGENT_PORTS.start + (start + step) % size
-        if port not in taken:
+        if port not in taken and _bindable(port):
             return port
     raise PermanentError(
         f"no free web port for agent {name!r}: all {size} ports {AGENT_PORTS.start}-"

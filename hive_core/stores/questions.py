@@ -16,6 +16,7 @@ from typing import Any, cast
 import apsw
 
 from hive_core.errors import ConflictError, NotFoundError
+from hive_core.stores.batch import batch_for
 from hive_core.wire import Question
 
 _COLS = (
@@ -43,6 +44,7 @@ def _question(row: Sequence[Any]) -> Question:
 class QuestionStore:
     def __init__(self, conn: apsw.Connection, clock: Callable[[], float] = time.time) -> None:
         self._conn = conn
+        self._batch = batch_for(conn)
         self._clock = clock
 
     def add(
@@ -56,11 +58,12 @@ class QuestionStore:
     ) -> Question:
         now = self._clock()
         deadline = None if ttl_seconds is None else now + ttl_seconds
-        row = self._conn.execute(
-            "INSERT INTO questions (asker, target, question, options_json, multi, asked_at, deadline_at) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_COLS}",
-            (asker, target, question, json.dumps(list(options)), int(multi), now, deadline),
-        ).fetchone()
+        with self._batch.write():
+            row = self._conn.execute(
+                "INSERT INTO questions (asker, target, question, options_json, multi, asked_at, deadline_at) "
+                f"VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {_COLS}",
+                (asker, target, question, json.dumps(list(options)), int(multi), now, deadline),
+            ).fetchone()
         if row is None:  # pragma: no cover - INSERT ... RETURNING always returns the row
             raise NotFoundError("the question was not stored; retry")
         return _question(row)
@@ -73,11 +76,12 @@ class QuestionStore:
 
     def resolve(self, qid: int, answer: str, answerer: str) -> Question:
         """Record the one answer; ConflictError if the question was already resolved."""
-        row = self._conn.execute(
-            "UPDATE questions SET answered_at = ?, answer = ?, answerer = ? "
-            f"WHERE id = ? AND answered_at IS NULL RETURNING {_COLS}",
-            (self._clock(), answer, answerer, qid),
-        ).fetchone()
+        with self._batch.write():
+            row = self._conn.execute(
+                "UPDATE questions SET answered_at = ?, answer = ?, answerer = ? "
+                f"WHERE id = ? AND answered_at IS NULL RETURNING {_COLS}",
+                (self._clock(), answer, answerer, qid),
+            ).fetchone()
         if row is not None:
             return _question(row)
         done = self.get(qid)

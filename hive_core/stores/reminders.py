@@ -15,6 +15,7 @@ from typing import Any, cast
 import apsw
 
 from hive_core.errors import ConflictError, LimitError, NotFoundError
+from hive_core.stores.batch import batch_for
 from hive_core.wire import Reminder
 
 MAX_ATTEMPTS = 5
@@ -35,11 +36,12 @@ class ReminderStore:
         pending_cap: int = DEFAULT_PENDING_CAP,
     ) -> None:
         self._conn = conn
+        self._batch = batch_for(conn)
         self._clock = clock
         self.pending_cap = pending_cap
 
     def add(self, agent: str, message: str, due_at: float, file_path: str | None = None) -> Reminder:
-        with self._conn:
+        with self._batch.write():
             pending = self.count_pending(agent)
             if pending >= self.pending_cap:
                 raise LimitError(
@@ -88,11 +90,12 @@ class ReminderStore:
         )
 
     def cancel(self, rid: int) -> Reminder:
-        row = self._conn.execute(
-            f"UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status IN ('pending', 'failed') "
-            f"RETURNING {_COLS}",
-            (rid,),
-        ).fetchone()
+        with self._batch.write():
+            row = self._conn.execute(
+                f"UPDATE reminders SET status = 'cancelled' WHERE id = ? AND status IN ('pending', 'failed') "
+                f"RETURNING {_COLS}",
+                (rid,),
+            ).fetchone()
         if row is None:
             current = self.get(rid)
             raise ConflictError(f"reminder #{rid} is already {current.status}; nothing to cancel")
@@ -130,9 +133,10 @@ class ReminderStore:
         return cast(int, row[0]) if row else 0
 
     def _update(self, rid: int, assignments: str, *args: Any) -> Reminder:
-        row = self._conn.execute(
-            f"UPDATE reminders SET {assignments} WHERE id = ? RETURNING {_COLS}", (*args, rid)
-        ).fetchone()
+        with self._batch.write():
+            row = self._conn.execute(
+                f"UPDATE reminders SET {assignments} WHERE id = ? RETURNING {_COLS}", (*args, rid)
+            ).fetchone()
         if row is None:
             raise NotFoundError(f"no reminder #{rid}")
         return _reminder(row)

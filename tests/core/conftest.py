@@ -85,8 +85,21 @@ class Running:
         await asyncio.wait_for(self.task, 10)
 
 
-async def start_daemon(layout: StateLayout) -> Running:
-    daemon = Daemon(layout)
+class FakeClock:
+    """Unix time that moves only when a test says so."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+async def start_daemon(layout: StateLayout, clock: FakeClock | None = None) -> Running:
+    daemon = Daemon(layout, clock=clock or time.time)
     task = asyncio.create_task(daemon.run())
     for _ in range(500):
         if layout.admin_socket.exists() and (layout.agent_socket("coder").exists() or task.done()):
@@ -98,8 +111,23 @@ async def start_daemon(layout: StateLayout) -> Running:
 
 
 @pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
 async def daemon(swarm: StateLayout) -> AsyncIterator[Running]:
     running = await start_daemon(swarm)
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+@pytest.fixture
+async def clocked(swarm: StateLayout, clock: FakeClock) -> AsyncIterator[Running]:
+    """A daemon whose stores and schedulers read ``clock`` instead of the wall clock."""
+    running = await start_daemon(swarm, clock)
     try:
         yield running
     finally:
@@ -118,13 +146,13 @@ class Process:
         for path in (self.layout.admin_socket,):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-        handle = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hive", "serve", "--state-dir", str(self.layout.root)],
-            env=subprocess_env(HIVE_LOG_LEVEL="INFO"),
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-        )
+        with self.log.open("ab") as handle:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "hive", "serve", "--state-dir", str(self.layout.root)],
+                env=subprocess_env(HIVE_LOG_LEVEL="INFO"),
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -1,0 +1,179 @@
+"""Broker speed over the real agent sockets of a real `hive serve`, with durable (WAL) writes.
+
+Prints:
+  * send → parked-recv wake latency, p50 / p99 (targets ≤ 1 ms / ≤ 5 ms)
+  * throughput, 1 sender → 1 receiver (target ≥ 5,000 msg/s)
+  * throughput, 10 senders → 10 receivers, aggregate (target ≥ 10,000 msg/s)
+  * the same cycle on mcp-agent-mail, if it is installed, and our/their ratio
+
+Run: PYTHONPATH=$PWD python bench/broker_bench.py [--messages N] [--rounds N]
+Senders and receivers are asyncio clients (``hive_core.client.HiveClient``) in
+this process; the daemon is its own process, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from desired.bootstrap import init_meta_repo  # noqa: E402
+from desired.changes import add_agent  # noqa: E402
+from desired.repo import Author  # noqa: E402
+from hive_core import wire  # noqa: E402
+from hive_core.client import HiveClient  # noqa: E402
+from hive_core.paths import StateLayout  # noqa: E402
+
+SENDERS = [f"s{i}" for i in range(10)]
+RECEIVERS = [f"r{i}" for i in range(10)]
+
+
+def make_state(root: Path) -> StateLayout:
+    layout = StateLayout(root)
+    repo, _ = init_meta_repo(layout.meta)
+
+    def build(state):  # type: ignore[no-untyped-def]
+        for name in SENDERS + RECEIVERS:
+            state = add_agent(state, {"name": name})
+        return state
+
+    repo.commit(build, author=Author("bench", "bench@example.test"), message="bench swarm")
+    return layout
+
+
+def start_daemon(layout: StateLayout) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), HIVE_LOG_LEVEL="WARNING")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hive", "serve", "--state-dir", str(layout.root)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.connect(str(layout.admin_socket))
+            return proc
+        except OSError:
+            time.sleep(0.05)
+        finally:
+            sock.close()
+    proc.kill()
+    raise SystemExit("hive serve did not start")
+
+
+async def wake_latency(layout: StateLayout, rounds: int) -> list[float]:
+    sender, receiver = HiveClient(layout.agent_socket("s0")), HiveClient(layout.agent_socket("r0"))
+    samples: list[float] = []
+    for _ in range(rounds):
+        parked = asyncio.create_task(receiver.request(wire.Recv(wait_seconds=30)))
+        await asyncio.sleep(0.001)  # let the recv reach the daemon and park
+        start = time.perf_counter()
+        await sender.request(wire.Send(to="r0", body="ping"))
+        got = await parked
+        samples.append(time.perf_counter() - start)
+        await receiver.request(wire.Ack(ids=[m.id for m in got.messages]))
+    await sender.aclose()
+    await receiver.aclose()
+    return samples
+
+
+async def pump(layout: StateLayout, sender: str, receiver: str, count: int, window: int) -> None:
+    """``sender`` sends ``count`` messages with up to ``window`` requests in flight; ``receiver`` drains."""
+    out = HiveClient(layout.agent_socket(sender), pool_size=window)
+    inp = HiveClient(layout.agent_socket(receiver))
+    slots = asyncio.Semaphore(window)
+
+    async def send_one(i: int) -> None:
+        async with slots:
+            await out.request(wire.Send(to=receiver, body=f"message {i}"))
+
+    async def send_all() -> None:
+        await asyncio.gather(*(send_one(i) for i in range(count)))
+
+    async def recv_all() -> None:
+        seen = 0
+        while seen < count:
+            got = (await inp.request(wire.Recv(wait_seconds=10, max=32))).messages
+            if got:
+                await inp.request(wire.Ack(ids=[m.id for m in got]))
+            seen += len(got)
+
+    await asyncio.gather(send_all(), recv_all())
+    await out.aclose()
+    await inp.aclose()
+
+
+async def throughput(layout: StateLayout, pairs: int, per_pair: int, window: int) -> float:
+    start = time.perf_counter()
+    await asyncio.gather(*(pump(layout, SENDERS[i], RECEIVERS[i], per_pair, window) for i in range(pairs)))
+    return pairs * per_pair / (time.perf_counter() - start)
+
+
+def baseline_note() -> str:
+    if importlib.util.find_spec("mcp_agent_mail") is None:
+        return "mcp-agent-mail: not installed here, so no baseline was measured (pip install mcp-agent-mail)"
+    return "mcp-agent-mail: installed, but its HTTP server needs a project setup this bench does not do yet"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f} ms"
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU the daemon has used (from /proc): its cost per message, whatever the load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(layout: StateLayout, messages: int, rounds: int, pid: int) -> None:
+    samples = await wake_latency(layout, rounds)
+    samples.sort()
+    p50 = statistics.median(samples)
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    print(f"wake latency (send → parked recv), {rounds} rounds: p50 {ms(p50)}  p99 {ms(p99)}")
+    for pairs, window in ((1, 1), (1, 32), (10, 1), (10, 8)):
+        count = messages if pairs == 1 else messages // 5
+        before = cpu_seconds(pid)
+        rate = await throughput(layout, pairs, count, window)
+        cost = (cpu_seconds(pid) - before) / (pairs * count) * 1e6
+        print(
+            f"throughput {pairs} → {pairs}, {pairs * count} messages, {window} in flight per sender: "
+            f"{rate:,.0f} msg/s (daemon CPU {cost:.0f} µs/msg)"
+        )
+    print(baseline_note())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=1000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="hive-bench-"))
+    layout = make_state(tmp / "hive")
+    proc = start_daemon(layout)
+    try:
+        load = os.getloadavg()[0]
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, load {load:.1f}, state on {tmp}")
+        asyncio.run(run(layout, args.messages, args.rounds, proc.pid))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

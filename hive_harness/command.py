@@ -1,0 +1,178 @@
+"""Building one `claude` invocation: pure functions from the launch config to argv, env and MCP config.
+
+Why these flags (docs/harness.md has the long form):
+
+- ``--print --output-format stream-json --verbose``: headless, one JSON event
+  per line; stream-json requires ``--verbose``.
+- ``--mcp-config FILE --strict-mcp-config``: exactly our servers (hyperhive +
+  the agent's extras from desired state), nothing the agent wrote into its
+  own ``~/.claude.json``.
+- ``--allowedTools``: ``mcp__hyperhive__*``, ``mcp__<key>__<pattern>`` per
+  extra server, and the built-in tools an agent works with; anything else is
+  denied in ``--print`` mode (there is nobody to ask).
+- ``--model``: desired state's model, or the runtime override.
+- ``--continue``: one session per agent (cwd is always the state dir, and
+  ``--continue`` resumes the latest session *of the cwd*); "new session"
+  leaves it out once.
+- ``--append-system-prompt``: our role prompt on top of Claude Code's own
+  (which documents its built-in tools).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from hive_core.launch import ENV_CONFIG, ENV_SOCKET, ENV_STATE, AgentLaunchConfig
+
+SERVER_NAME = "hyperhive"
+ENV_CLAUDE_BIN = "HIVE_CLAUDE_BIN"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUILTIN_TOOLS = (
+    "Bash",
+    "Read",
+    "Write",
+    "Edit",
+    "MultiEdit",
+    "Glob",
+    "Grep",
+    "NotebookEdit",
+    "TodoWrite",
+    "WebFetch",
+    "WebSearch",
+)
+# Credentials and endpoints the operator may give every agent (hive serve's env or <state>/secrets.env).
+CREDENTIAL_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
+_CHILD_DEFAULTS = {
+    # Wait for our MCP server before the first API call: otherwise a turn that starts while
+    # `hive-harness mcp` is still importing gets "No such tool available: mcp__hyperhive__send".
+    "MCP_CONNECTION_NONBLOCKING": "0",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+}
+
+
+class HarnessConfigError(ValueError):
+    """The launch config cannot be turned into a claude invocation (say what and how to fix)."""
+
+
+def resolve_claude_bin(env: Mapping[str, str], repo_root: Path = REPO_ROOT) -> str:
+    """`HIVE_CLAUDE_BIN`, else `<repo>/node_modules/.bin/claude`, else `claude` on PATH."""
+    explicit = env.get(ENV_CLAUDE_BIN)
+    if explicit:
+        return explicit
+    local = repo_root / "node_modules" / ".bin" / "claude"
+    if local.exists():
+        return str(local)
+    found = shutil.which("claude", path=env.get("PATH"))
+    if found:
+        return found
+    raise HarnessConfigError(
+        "no claude CLI: set HIVE_CLAUDE_BIN, or run `npm install` at the repo root "
+        "(package.json declares @anthropic-ai/claude-code)"
+    )
+
+
+def mcp_server_argv(role: str) -> list[str]:
+    """How claude launches our MCP server: this interpreter, this checkout."""
+    return [sys.executable, "-m", "hive_harness", "mcp", "--role", role]
+
+
+def mcp_config(launch: AgentLaunchConfig, server_env: Mapping[str, str]) -> dict[str, object]:
+    """The --mcp-config document: `hyperhive`, then the agent's extras (one keyed `hyperhive` is refused)."""
+    if SERVER_NAME in launch.extra_mcp_servers:
+        raise HarnessConfigError(
+            f"agent {launch.name}: an extra MCP server may not be keyed {SERVER_NAME!r} "
+            "(it would shadow the built-in surface); rename it in agents/<name>.json"
+        )
+    argv = mcp_server_argv(launch.role)
+    servers: dict[str, object] = {
+        SERVER_NAME: {"type": "stdio", "command": argv[0], "args": argv[1:], "env": dict(server_env)}
+    }
+    for key, extra in sorted(launch.extra_mcp_servers.items()):
+        servers[key] = {"type": "stdio", "command": extra.command, "args": extra.args, "env": extra.env}
+    return {"mcpServers": servers}
+
+
+def mcp_server_env(env: Mapping[str, str]) -> dict[str, str]:
+    """What our MCP server child needs: the socket, the launch config, the import path."""
+    keep = (ENV_SOCKET, ENV_CONFIG, ENV_STATE, "PYTHONPATH")
+    return {key: env[key] for key in keep if env.get(key)}
+
+
+def allowed_tools(launch: AgentLaunchConfig) -> list[str]:
+    tools = [f"mcp__{SERVER_NAME}__*"]
+    for key, extra in sorted(launch.extra_mcp_servers.items()):
+        tools.extend(f"mcp__{key}__{pattern}" for pattern in extra.allowed_tools or ["*"])
+    tools.extend(BUILTIN_TOOLS)
+    return tools
+
+
+@dataclass(frozen=True)
+class ClaudeArgs:
+    """One turn's choices; everything else comes from the launch config."""
+
+    prompt: str
+    model: str
+    mcp_config_path: Path
+    system_prompt: str
+    continue_session: bool = True
+
+
+def claude_argv(claude_bin: str, launch: AgentLaunchConfig, args: ClaudeArgs) -> list[str]:
+    argv = [claude_bin, "--print", "--output-format", "stream-json", "--verbose"]
+    argv += ["--mcp-config", str(args.mcp_config_path), "--strict-mcp-config"]
+    argv += ["--allowedTools", ",".join(allowed_tools(launch))]
+    argv += ["--model", args.model]
+    if args.continue_session:
+        argv.append("--continue")
+    if args.system_prompt:
+        argv += ["--append-system-prompt", args.system_prompt]
+    # "--" so a prompt starting with "-" is never read as a flag.
+    return [*argv, "--", args.prompt]
+
+
+def parse_secrets(text: str) -> dict[str, str]:
+    """KEY=value lines (comments and blanks skipped); only the credential keys are kept."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        key = key.strip().removeprefix("export ").strip()
+        if key in CREDENTIAL_KEYS:
+            out[key] = value.strip().strip("'\"")
+    return out
+
+
+def child_env(base: Mapping[str, str], state_dir: Path, secrets: Mapping[str, str]) -> dict[str, str]:
+    """claude's environment: HOME inside the state dir (credentials per agent), secrets file over base."""
+    env = {k: v for k, v in base.items() if not k.startswith("CLAUDECODE")}
+    env.update(_CHILD_DEFAULTS)
+    env.update(secrets)
+    env["HOME"] = str(state_dir / "home")
+    return env
+
+
+def has_credentials(env: Mapping[str, str]) -> bool:
+    """A cheap login check: an API key in the environment, or the CLI's own OAuth credentials file."""
+    if env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"):
+        return True
+    home = env.get("HOME")
+    return home is not None and (Path(home) / ".claude" / ".credentials.json").exists()
+
+
+def write_mcp_config(path: Path, document: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(document, indent=2) + "\n")
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)

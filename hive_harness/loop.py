@@ -1,0 +1,278 @@
+"""The turn loop: wait for mail (or the operator), run claude once, record what it cost, repeat.
+
+One job at a time, from two sources: the broker (a long `recv` that stays in
+flight across jobs, so a message is never lost to a cancelled request) and
+the agent page (operator prompts, compact). A wake's messages are acked once
+a turn has used them: after `ok`, `failed` or `cancelled`; a `needs_login`
+turn keeps them and retries after login; "prompt is too long" compacts the
+session and retries once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from hive_core.client import HiveClient
+from hive_core.errors import HiveError
+from hive_core.wire import MAX_RECV, MAX_WAIT_SECONDS, Ack, GetOpenThreads, Hello, Recv, Remind, Report
+from hive_harness.claude_run import ClaudeRun, ClaudeStartError
+from hive_harness.command import (
+    ClaudeArgs,
+    child_env,
+    claude_argv,
+    has_credentials,
+    mcp_config,
+    mcp_server_env,
+)
+from hive_harness.command import write_mcp_config as write_config
+from hive_harness.prompts import Wake, restart_note, wake_prompt
+from hive_harness.runtime import Runtime, Status, TurnState
+from hive_harness.stats import TurnRecord, TurnStats
+from hive_harness.streamjson import ResultKind, TurnAccumulator, TurnOutcome, live_items
+
+log = logging.getLogger(__name__)
+
+COMPACT = "/compact"
+LOGIN_POLL_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class CompactJob:
+    """The operator asked for /compact from the agent page."""
+
+
+Job = Wake | CompactJob
+
+
+class Harness:
+    def __init__(
+        self,
+        runtime: Runtime,
+        client: HiveClient,
+        stats: TurnStats,
+        *,
+        claude_bin: str,
+        base_env: Mapping[str, str],
+        system_prompt: str,
+    ) -> None:
+        self.rt = runtime
+        self.client = client
+        self.stats = stats
+        self.claude_bin = claude_bin
+        self.base_env = dict(base_env)
+        self.system_prompt = system_prompt
+        self.jobs: asyncio.Queue[Job] = asyncio.Queue()
+        self.current: ClaudeRun | None = None
+        self.login_changed = asyncio.Event()
+        self._pending: deque[Job] = deque()
+        self._recv: asyncio.Task[Any] | None = None
+
+    # -- environment ----------------------------------------------------
+    def claude_env(self) -> dict[str, str]:
+        """Re-read per turn, so a secrets file dropped in takes effect without a restart."""
+        return child_env(self.base_env, self.rt.paths.root, self.rt.paths.read_secrets())
+
+    def write_mcp_config(self) -> None:
+        document = mcp_config(self.rt.launch, mcp_server_env(self.base_env))
+        write_config(self.rt.paths.mcp_config, document)
+
+    # -- start-up --------------------------------------------------------
+    async def announce(self, web_port: int) -> None:
+        """hello (the host hands unacked mail out again), then a note to self about the restart.
+
+        The note is a reminder due now: the host refuses messages to oneself, and a reminder
+        arrives through the same inbox, so it wakes the loop like any message.
+        """
+        try:
+            await self.client.request(Hello(pid=os.getpid(), web_port=web_port), timeout=10)
+            await self.client.request(Remind(message=restart_note(), delay_seconds=0), timeout=10)
+        except HiveError as exc:
+            log.warning(
+                "%s: could not greet the host (%s); the loop will keep retrying recv",
+                self.rt.launch.name,
+                exc,
+            )
+        self.rt.set_status(Status.ONLINE if has_credentials(self.claude_env()) else Status.STARTING)
+
+    # -- the loop --------------------------------------------------------
+    async def run_forever(self) -> None:
+        self.rt.paths.home.mkdir(parents=True, exist_ok=True)
+        self.write_mcp_config()
+        while True:
+            job = await self.next_job()
+            await self.run_job(job)
+
+    async def next_job(self) -> Job:
+        while not self._pending:
+            if self._recv is None:
+                req = Recv(wait_seconds=MAX_WAIT_SECONDS, max=MAX_RECV)
+                self._recv = asyncio.create_task(self.client.request(req), name=f"recv-{self.rt.launch.name}")
+            local = asyncio.create_task(self.jobs.get(), name="local-job")
+            done, _ = await asyncio.wait({self._recv, local}, return_when=asyncio.FIRST_COMPLETED)
+            if local in done:
+                self._pending.append(local.result())
+            else:
+                local.cancel()
+            if self._recv in done:
+                await self._take_mail(self._recv)
+                self._recv = None
+        return self._pending.popleft()
+
+    async def _take_mail(self, task: asyncio.Task[Any]) -> None:
+        try:
+            messages = task.result().messages
+        except HiveError as exc:
+            log.warning("%s: recv failed (%s); retrying in 2 s", self.rt.launch.name, exc)
+            await asyncio.sleep(2)
+            return
+        if messages:
+            self._pending.append(wake_prompt(messages))
+
+    async def run_job(self, job: Job) -> None:
+        if isinstance(job, CompactJob):
+            await self.turn(COMPACT, "operator: compact", compacting=True)
+            return
+        await self.run_wake(job)
+
+    async def run_wake(self, wake: Wake) -> None:
+        outcome = await self.turn(wake.prompt, wake.wake_from)
+        while outcome.kind is ResultKind.NEEDS_LOGIN:
+            await self.wait_for_login()
+            outcome = await self.turn(wake.prompt, wake.wake_from)
+        if outcome.kind is ResultKind.PROMPT_TOO_LONG:
+            self.rt.note("prompt too long: compacting the session, then retrying this wake once")
+            await self.turn(COMPACT, f"compact: {wake.wake_from}", compacting=True)
+            outcome = await self.turn(wake.prompt, wake.wake_from)
+        if wake.message_ids:
+            try:
+                await self.client.request(Ack(ids=list(wake.message_ids)), timeout=10)
+            except HiveError as exc:
+                log.warning("%s: ack of %s failed: %s", self.rt.launch.name, wake.message_ids, exc)
+
+    # -- login -----------------------------------------------------------
+    async def enter_needs_login(self) -> None:
+        if self.rt.status is not Status.NEEDS_LOGIN:
+            self.rt.set_status(Status.NEEDS_LOGIN, "claude reported authentication_failed")
+            await self._report("needs_login")
+
+    async def wait_for_login(self) -> None:
+        """Until credentials appear (secrets file, env, or a finished login flow); then logged_in."""
+        await self.enter_needs_login()
+        while not has_credentials(self.claude_env()):
+            self.login_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.login_changed.wait(), LOGIN_POLL_SECONDS)
+        self.rt.set_status(Status.ONLINE, "credentials found")
+        await self._report("logged_in")
+
+    async def _report(self, status: Literal["needs_login", "logged_in"]) -> None:
+        try:
+            await self.client.request(Report(status=status), timeout=10)
+        except HiveError as exc:
+            log.warning("%s: could not report %s to the host: %s", self.rt.launch.name, status, exc)
+
+    # -- one claude run --------------------------------------------------
+    async def turn(self, prompt: str, wake_from: str, *, compacting: bool = False) -> TurnOutcome:
+        rt = self.rt
+        model = rt.model
+        fresh = rt.new_session_pending and not compacting
+        args = ClaudeArgs(prompt, model, rt.paths.mcp_config, self.system_prompt, continue_session=not fresh)
+        argv = claude_argv(self.claude_bin, rt.launch, args)
+        started = time.time()
+        rt.set_turn_state(TurnState.COMPACTING if compacting else TurnState.THINKING, wake_from)
+        rt.bus.publish("turn_start", wake_from=wake_from, model=model, prompt=prompt, new_session=fresh)
+        try:
+            run = await ClaudeRun.start(argv, env=self.claude_env(), cwd=rt.paths.root)
+        except ClaudeStartError as exc:
+            rt.note(str(exc))
+            outcome = TurnAccumulator().outcome(exit_note=str(exc))
+            await self._finish(outcome, model, wake_from, started)
+            return outcome
+        self.current = run
+        try:
+            result = await run.wait(self._publish_stream)
+        finally:
+            self.current = None
+        outcome = result.acc.outcome(cancelled=result.cancelled, exit_note=result.exit_note())
+        if fresh and outcome.kind is ResultKind.OK:
+            rt.new_session_pending = False
+        await self._finish(outcome, model, wake_from, started)
+        return outcome
+
+    def _publish_stream(self, event: dict[str, Any]) -> None:
+        for item in live_items(event):
+            self.rt.bus.publish("stream", **item)
+
+    async def _finish(self, outcome: TurnOutcome, model: str, wake_from: str, started: float) -> None:
+        ended = time.time()
+        rt = self.rt
+        if outcome.kind is ResultKind.NEEDS_LOGIN:
+            await self.enter_needs_login()
+        elif outcome.kind is ResultKind.OK and rt.status is not Status.ONLINE:
+            rt.set_status(Status.ONLINE, "a turn succeeded")
+        rt.set_usage(outcome.usage, outcome.last_call)
+        threads, reminders = await self._open_counts()
+        record = TurnRecord(
+            model=outcome.model or model,
+            wake_from=wake_from,
+            result_kind=outcome.kind.value,
+            started_at=started,
+            ended_at=ended,
+            duration_ms=int((ended - started) * 1000),
+            input_tokens=outcome.usage.input,
+            output_tokens=outcome.usage.output,
+            cache_read_tokens=outcome.usage.cache_read,
+            cache_creation_tokens=outcome.usage.cache_creation,
+            cost_usd=outcome.cost_usd,
+            tool_call_count=outcome.tool_call_count,
+            tool_call_breakdown=outcome.tool_calls,
+            open_threads_count=threads,
+            open_reminders_count=reminders,
+            note=outcome.note[:2000],
+        )
+        self.stats.record(record)
+        summary = {k: v for k, v in record.__dict__.items() if k != "tool_call_breakdown"}
+        rt.last_turn = {**summary, "tool_calls": outcome.tool_calls}
+        rt.bus.publish("turn_end", **rt.last_turn)
+        rt.set_turn_state(TurnState.IDLE)
+        log.info(
+            "%s: turn from %s ended %s in %d ms", rt.launch.name, wake_from, outcome.kind, record.duration_ms
+        )
+
+    async def _open_counts(self) -> tuple[int | None, int | None]:
+        try:
+            threads = await self.client.request(GetOpenThreads(), timeout=5)
+        except (HiveError, TimeoutError) as exc:
+            log.debug("open threads unavailable: %s", exc)
+            return None, None
+        counts = threads.counts
+        open_threads = sum(counts.get(k, 0) for k in ("approvals", "questions_asked", "questions_to_me"))
+        return open_threads, counts.get("reminders", 0)
+
+    # -- controls (agent page) ------------------------------------------
+    async def cancel(self) -> bool:
+        run = self.current
+        if run is None:
+            return False
+        self.rt.set_turn_state(TurnState.CANCELLING, self.rt.current_wake)
+        await run.cancel()
+        return True
+
+    def submit(self, job: Job) -> None:
+        self.jobs.put_nowait(job)
+
+    async def close(self) -> None:
+        if self.current is not None:
+            await self.current.cancel(grace=2)
+        if self._recv is not None:
+            self._recv.cancel()
+            with contextlib.suppress(BaseException):
+                await self._recv

@@ -1,0 +1,178 @@
+"""The manager's extra MCP tools: desired-state proposals and day-to-day care of agents.
+
+The manager never touches a container: `propose` and `request_spawn` become
+proposals the operator approves; `start`/`stop` edit desired state;
+`restart`/`update` ask the reconciler to act. None may target the manager
+itself (it would cut its own legs; the operator does that). `propose`
+speaks `desired.changes` ops and is validated here first, so a malformed
+change comes back to the model as a readable list of problems.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from desired.changes import AddAgent, ChangeSet, RemoveAgent, SetAgentField, parse_changeset
+from desired.errors import DesiredStateError
+from hive_core.wire import Propose, RequestSpawn, Restart, Start, Stop, Update
+from hive_harness.mcp_agent import ToolContext, call
+
+_SELF_FIELDS = {"state", "suspended", "role"}
+
+
+def self_target_refusal(ctx: ToolContext, name: str, verb: str) -> str | None:
+    if name != ctx.launch.name:
+        return None
+    return (
+        f"refused: you ({name}) may not {verb} yourself; ask the operator if it is really needed "
+        "(send to operator)"
+    )
+
+
+def check_changeset(ctx: ToolContext, ops: list[dict[str, Any]]) -> ChangeSet | str:
+    """The parsed change, or the refusal text (invalid ops, or ops that would stop or remove the manager)."""
+    try:
+        changes = parse_changeset(json.dumps({"ops": ops}).encode(), "propose.ops")
+    except DesiredStateError as exc:
+        return f"refused: the change is not valid: {exc}"
+    for op in changes.ops:
+        if isinstance(op, RemoveAgent) and op.name == ctx.launch.name:
+            return f"refused: you ({op.name}) may not propose removing yourself"
+        if isinstance(op, SetAgentField) and op.name == ctx.launch.name and op.field in _SELF_FIELDS:
+            return f"refused: you ({op.name}) may not propose changing your own {op.field}"
+        if isinstance(op, AddAgent) and op.agent.get("name") == ctx.launch.name:
+            return f"refused: {op.agent.get('name')} is you"
+    return changes
+
+
+def _proposal_text(result: Any) -> str:
+    return (
+        f"proposal #{result.proposal_id} recorded for the operator ({result.description}). "
+        "You will get a message when it is approved or denied; do not re-propose meanwhile."
+    )
+
+
+PROPOSE = """Propose a change to the swarm's desired state; the operator approves or denies it.
+
+When: to add or remove an agent, or change an agent's model, allowed_recipients, extra_mcp_servers,
+description, or running/stopped state ("state": "running" | "stopped"). Say why in `description`.
+Ops (applied in order):
+  {"op": "add_agent", "agent": {"name": "coder", "model": "sonnet", "description": "writes code"}}
+  {"op": "remove_agent", "name": "old"}
+  {"op": "set", "name": "coder", "field": "model" | "allowed_recipients" | "extra_mcp_servers" |
+   "state" | "description" | "suspended", "value": ...}
+Limits: up to 100 ops; you may not remove, stop, suspend or re-role yourself; an extra MCP server may not be
+keyed "hyperhive". Invalid ops are refused with the reasons. The outcome arrives later as a message.
+Example: propose(ops=[{"op": "set", "name": "coder", "field": "model", "value": "opus"}],
+                 description="coder keeps failing the refactor on sonnet; try opus for a day")"""
+
+
+async def propose(
+    ctx: ToolContext,
+    ops: Annotated[list[dict[str, Any]], Field(description="desired-state change ops, see the description.")],
+    description: Annotated[str, Field(description="Why, in a sentence or two, for the operator.")],
+) -> str:
+    checked = check_changeset(ctx, ops)
+    if isinstance(checked, str):
+        return checked
+    result = await call(ctx, Propose(ops=ops, description=description))
+    return result if isinstance(result, str) else _proposal_text(result)
+
+
+REQUEST_SPAWN = """Ask for a new agent; it becomes a proposal the operator approves or denies.
+
+When: the work needs another specialist. Describe what it is for; pick a model only if it matters.
+Limits: names are lowercase letters, digits and dashes, at most 11 characters; an existing name is refused.
+Example: request_spawn(name="tester", description="runs the test suite on every branch coder pushes",
+                       model="haiku")"""
+
+
+async def request_spawn(
+    ctx: ToolContext,
+    name: Annotated[str, Field(description="The new agent's name.")],
+    description: Annotated[str, Field(description="What the agent is for.")],
+    model: Annotated[str | None, Field(description="Model, e.g. haiku, sonnet, opus.")] = None,
+) -> str:
+    refusal = self_target_refusal(ctx, name, "spawn")
+    if refusal is not None:
+        return refusal
+    result = await call(ctx, RequestSpawn(name=name, description=description, model=model))
+    return result if isinstance(result, str) else _proposal_text(result)
+
+
+def _commit_text(name: str, verb: str, result: Any) -> str:
+    if isinstance(result, str):
+        return result
+    if result.revision is None:
+        return f"{name} was already {verb} in desired state; nothing changed"
+    return (
+        f"{name} is now {verb} in desired state (revision {result.revision[:12]}); the reconciler applies it"
+    )
+
+
+START = """Mark an existing agent as running; the reconciler starts its sandbox.
+
+When: an agent was stopped or crashed and should run again. Not for you yourself.
+Limits: the agent must exist (use request_spawn for new ones).
+Example: start(name="coder")"""
+
+
+async def start(ctx: ToolContext, name: Annotated[str, Field(description="The agent.")]) -> str:
+    refusal = self_target_refusal(ctx, name, "start")
+    return refusal or _commit_text(name, "running", await call(ctx, Start(name=name)))
+
+
+STOP = """Mark an agent as stopped; the reconciler stops its sandbox (its state dir is kept).
+
+When: an agent is misbehaving or idle and costs money. Not for you yourself.
+Limits: the agent must exist; it wakes again only after start.
+Example: stop(name="coder")"""
+
+
+async def stop(ctx: ToolContext, name: Annotated[str, Field(description="The agent.")]) -> str:
+    refusal = self_target_refusal(ctx, name, "stop")
+    return refusal or _commit_text(name, "stopped", await call(ctx, Stop(name=name)))
+
+
+RESTART = """Restart an agent's sandbox (same config, session and notes kept).
+
+When: an agent looks stuck (no turns, no answers). Not for you yourself.
+Limits: the agent must exist and be running.
+Example: restart(name="coder")"""
+
+
+async def restart(ctx: ToolContext, name: Annotated[str, Field(description="The agent.")]) -> str:
+    refusal = self_target_refusal(ctx, name, "restart")
+    if refusal is not None:
+        return refusal
+    result = await call(ctx, Restart(name=name))
+    return result if isinstance(result, str) else (result.note or f"restart of {name} requested")
+
+
+UPDATE = """Rebuild an agent from current desired state (idempotent).
+
+When: an agent runs an older config revision than desired state (a "needs update" note told you).
+Not for you yourself.
+Limits: the agent must exist.
+Example: update(name="coder")"""
+
+
+async def update(ctx: ToolContext, name: Annotated[str, Field(description="The agent.")]) -> str:
+    refusal = self_target_refusal(ctx, name, "update")
+    if refusal is not None:
+        return refusal
+    result = await call(ctx, Update(name=name))
+    return result if isinstance(result, str) else (result.note or f"update of {name} requested")
+
+
+MANAGER_TOOLS = (
+    (propose, PROPOSE),
+    (request_spawn, REQUEST_SPAWN),
+    (start, START),
+    (stop, STOP),
+    (restart, RESTART),
+    (update, UPDATE),
+)

@@ -1,0 +1,101 @@
+"""`hive-harness serve`: wire the stores, the loop and the agent page together and run until told to stop.
+
+Two long-lived tasks (the turn loop, the web site) are started by one helper
+that names them and logs how they end; if one dies, the other is cancelled
+and the process exits non-zero so the runtime driver restarts it. SIGTERM and
+SIGINT stop both, cancelling a running claude (SIGINT, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from hive_core.client import HiveClient
+from hive_core.launch import ENV_SOCKET, SANDBOX_SOCKET, AgentLaunchConfig
+from hive_harness.command import mcp_config, mcp_server_env, resolve_claude_bin
+from hive_harness.events import EventBus
+from hive_harness.loop import Harness
+from hive_harness.prompts import load_system_prompt
+from hive_harness.runtime import Runtime, StatePaths
+from hive_harness.stats import TurnStats
+from hive_harness.web import make_app
+
+log = logging.getLogger(__name__)
+
+
+def start_task(coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    """Every long-lived task starts here: named, and its end is logged."""
+    task = asyncio.create_task(coro, name=name)
+
+    def done(t: asyncio.Task[Any]) -> None:
+        if t.cancelled():
+            log.info("task %s cancelled", name)
+        elif t.exception() is not None:
+            log.error("task %s failed", name, exc_info=t.exception())
+        else:
+            log.info("task %s finished", name)
+
+    task.add_done_callback(done)
+    return task
+
+
+async def start_site(harness: Harness, port: int) -> web.AppRunner | None:
+    if not port:
+        log.info("%s: no web_port in the launch config; the agent page is off", harness.rt.launch.name)
+        return None
+    runner = web.AppRunner(make_app(harness), access_log=None, handler_cancellation=True, shutdown_timeout=2)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True)
+    await site.start()
+    log.info("%s: agent page on http://127.0.0.1:%d/", harness.rt.launch.name, port)
+    return runner
+
+
+async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping[str, str]) -> None:
+    mcp_config(launch, mcp_server_env(env))  # refuse a bad config (an extra server keyed hyperhive) up front
+    paths = StatePaths(state_dir)
+    bus = EventBus(paths.events_db)
+    stats = TurnStats(paths.stats_db)
+    client = HiveClient(env.get(ENV_SOCKET) or SANDBOX_SOCKET)
+    runtime = Runtime(launch, paths, bus)
+    harness = Harness(
+        runtime,
+        client,
+        stats,
+        claude_bin=resolve_claude_bin(env),
+        base_env=env,
+        system_prompt=load_system_prompt(launch),
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    runner = await start_site(harness, launch.web_port)
+    try:
+        await harness.announce(launch.web_port)
+        turns = start_task(harness.run_forever(), f"turn-loop-{launch.name}")
+        stopper = start_task(stop.wait(), "stop-signal")
+        await asyncio.wait({turns, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        failed = turns.done() and not turns.cancelled() and turns.exception() is not None
+        for task in (turns, stopper):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+    finally:
+        await harness.close()
+        bus.end_streams()
+        if runner is not None:
+            await runner.cleanup()
+        await client.aclose()
+        bus.close()
+        stats.close()
+    if failed:
+        raise SystemExit(1)

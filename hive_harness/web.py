@@ -1,0 +1,200 @@
+"""The agent page backend: one aiohttp app per harness on 127.0.0.1:<web_port>.
+
+Endpoints (docs/harness.md documents payloads):
+
+    GET  /                     a plain functional page (the dashboard builds the polished one)
+    GET  /api/state            status, turn state, model, usage, login, recent inbox, and `seq`
+    GET  /events/stream        SSE, id = seq; resumes after Last-Event-ID (or ?after=) exactly once
+    GET  /events/history       ?after=&limit= → {events, seq}
+    GET  /api/stats            ?window=1h|24h|7d|30d|all → totals and rows from turn-stats
+    POST /api/send             {body}: the operator prompts this agent directly
+    POST /api/cancel           SIGINT the running claude (SIGKILL after a grace period)
+    POST /api/compact          /compact the session (queued like a turn)
+    POST /api/model            {model}: runtime override, persisted; "" clears it
+    POST /api/new-session      next turn starts without --continue
+    POST /api/login/start|code|cancel   drive `claude auth login` ({code} for /code)
+
+POST bodies may be JSON or form-encoded. Every POST answers JSON with `ok`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from aiohttp_sse import sse_response
+
+from hive_core.errors import HiveError
+from hive_core.wire import Recent
+from hive_harness.events import LiveEvent
+from hive_harness.login import LoginFlow, LoginState
+from hive_harness.loop import CompactJob, Harness
+from hive_harness.prompts import operator_prompt
+from hive_harness.runtime import Status
+
+log = logging.getLogger(__name__)
+
+HARNESS = web.AppKey("harness", Harness)
+LOGIN = web.AppKey("login", LoginFlow)
+_PAGE = Path(__file__).with_name("page.html")
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        try:
+            data = await request.json()
+        except json.JSONDecodeError as exc:
+            raise web.HTTPBadRequest(text=f"body is not JSON: {exc}") from exc
+        return data if isinstance(data, dict) else {}
+    return dict(await request.post())
+
+
+def _ok(**extra: Any) -> web.Response:
+    return web.json_response({"ok": True, **extra})
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.Response(text=_PAGE.read_text(), content_type="text/html")
+
+
+async def api_state(request: web.Request) -> web.Response:
+    harness = request.app[HARNESS]
+    inbox: list[dict[str, Any]] = []
+    try:
+        recent = await harness.client.request(Recent(limit=20), timeout=2)
+        inbox = [m.model_dump(mode="json") for m in recent.messages]
+    except (HiveError, TimeoutError) as exc:
+        log.debug("recent inbox unavailable: %s", exc)
+    state = harness.rt.snapshot()
+    state["claude_pid"] = harness.current.pid if harness.current is not None else None
+    return web.json_response(
+        {**state, "seq": harness.rt.bus.last_seq, "login": request.app[LOGIN].state.as_json(), "inbox": inbox}
+    )
+
+
+def _after(request: web.Request) -> int:
+    raw = request.headers.get("Last-Event-ID") or request.query.get("after") or "0"
+    try:
+        return max(0, int(raw))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=f"Last-Event-ID/after must be an integer seq, got {raw!r}") from exc
+
+
+async def events_stream(request: web.Request) -> web.StreamResponse:
+    bus = request.app[HARNESS].rt.bus
+    after = _after(request)
+    async with sse_response(request) as response:
+        async for event in bus.replay(after):
+            await response.send(json.dumps(event.as_json()), id=str(event.seq), event=event.kind)
+    return response
+
+
+async def events_history(request: web.Request) -> web.Response:
+    bus = request.app[HARNESS].rt.bus
+    limit = min(2000, max(1, int(request.query.get("limit", "2000"))))
+    events: list[LiveEvent] = bus.history(after=_after(request), limit=limit)
+    return web.json_response({"events": [e.as_json() for e in events], "seq": bus.last_seq})
+
+
+async def api_stats(request: web.Request) -> web.Response:
+    window = request.query.get("window", "24h")
+    try:
+        return web.json_response(request.app[HARNESS].stats.summary(window))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from exc
+
+
+async def post_send(request: web.Request) -> web.Response:
+    text = str((await _body(request)).get("body", "")).strip()
+    if not text:
+        raise web.HTTPBadRequest(text="body is empty: send {'body': 'your message'}")
+    request.app[HARNESS].submit(operator_prompt(text))
+    return _ok(queued=True)
+
+
+async def post_cancel(request: web.Request) -> web.Response:
+    return _ok(cancelled=await request.app[HARNESS].cancel())
+
+
+async def post_compact(request: web.Request) -> web.Response:
+    request.app[HARNESS].submit(CompactJob())
+    return _ok(queued=True)
+
+
+async def post_model(request: web.Request) -> web.Response:
+    model = str((await _body(request)).get("model", "")).strip()
+    return _ok(model=request.app[HARNESS].rt.set_model(model or None))
+
+
+async def post_new_session(request: web.Request) -> web.Response:
+    harness = request.app[HARNESS]
+    harness.rt.new_session_pending = True
+    harness.rt.note("the next turn starts a new claude session (no --continue)")
+    return _ok(new_session_pending=True)
+
+
+def _login_changed(harness: Harness, state: LoginState) -> None:
+    harness.rt.bus.publish("status_changed", status=harness.rt.status.value, login=state.as_json())
+    harness.login_changed.set()
+
+
+async def post_login_start(request: web.Request) -> web.Response:
+    harness = request.app[HARNESS]
+    harness.rt.set_status(Status.LOGGING_IN, "operator started login")
+    state = await request.app[LOGIN].start()
+    return _ok(login=state.as_json())
+
+
+async def post_login_code(request: web.Request) -> web.Response:
+    code = str((await _body(request)).get("code", "")).strip()
+    if not code:
+        raise web.HTTPBadRequest(text="code is empty: paste the code the login page showed")
+    try:
+        state = await request.app[LOGIN].submit_code(code)
+    except LookupError as exc:
+        raise web.HTTPConflict(text=str(exc)) from exc
+    return _ok(login=state.as_json())
+
+
+async def post_login_cancel(request: web.Request) -> web.Response:
+    harness = request.app[HARNESS]
+    state = await request.app[LOGIN].cancel()
+    if harness.rt.status is Status.LOGGING_IN:
+        harness.rt.set_status(Status.NEEDS_LOGIN, "operator cancelled login")
+    return _ok(login=state.as_json())
+
+
+def make_app(harness: Harness) -> web.Application:
+    app = web.Application()
+    app[HARNESS] = harness
+    app[LOGIN] = LoginFlow(
+        harness.claude_bin,
+        harness.claude_env(),
+        harness.rt.paths.root,
+        on_change=lambda state: _login_changed(harness, state),
+    )
+    app.router.add_get("/", index)
+    app.router.add_get("/api/state", api_state)
+    app.router.add_get("/events/stream", events_stream)
+    app.router.add_get("/events/history", events_history)
+    app.router.add_get("/api/stats", api_stats)
+    for path, handler in (
+        ("/api/send", post_send),
+        ("/api/cancel", post_cancel),
+        ("/api/compact", post_compact),
+        ("/api/model", post_model),
+        ("/api/new-session", post_new_session),
+        ("/api/login/start", post_login_start),
+        ("/api/login/code", post_login_code),
+        ("/api/login/cancel", post_login_cancel),
+    ):
+        app.router.add_post(path, handler)
+
+    async def close_login(app: web.Application) -> None:
+        await app[LOGIN].cancel()
+
+    app.on_cleanup.append(close_login)
+    return app

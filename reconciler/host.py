@@ -1,0 +1,87 @@
+"""Plugging the reconciler into the daemon's host core (`hive serve`).
+
+Three adapters, so the loop itself knows only its own small protocols:
+``EventLogSink`` publishes to ``hive_core.events.EventLog`` (the dashboard's
+stream and the manager's inbox), ``CoreSockets`` asks the daemon's socket
+set to open an agent's socket before the agent starts, and ``LoopControl``
+is the ``hive_core.control.ReconcilerControl`` the admin and manager ops
+call (reconcile now, restart, update, status). The health gate uses the
+core's ``Harnesses`` registry directly: it already has ``wait_hello``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from desired.errors import NotFoundError, UserError
+from desired.schema import RunState
+from hive_core.core import HostCore
+from hive_core.events import EventLog, parse_event
+from hive_core.sockets import SocketSet
+from reconciler.loop import Reconciler
+from reconciler.model import ActionKind
+from reconciler.status import read_statuses
+
+log = logging.getLogger(__name__)
+
+
+class EventLogSink:
+    def __init__(self, events: EventLog) -> None:
+        self.events = events
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        self.events.publish(parse_event({"kind": kind, **fields}))
+
+
+class CoreSockets:
+    """The daemon's sockets follow desired state; make sure they have caught up before a start."""
+
+    def __init__(self, core: HostCore, sockets: SocketSet) -> None:
+        self.core = core
+        self.sockets = sockets
+
+    async def open_agent(self, name: str, *, is_manager: bool) -> Path:
+        if not is_manager:
+            self.core.desired.current()
+            await self.sockets.sync_agents()
+        return self.core.layout.socket_for(name, is_manager=is_manager)
+
+    async def close_agent(self, name: str) -> None:
+        self.core.desired.current()
+        await self.sockets.sync_agents()
+
+
+class LoopControl:
+    """``hive_core.control.ReconcilerControl`` over a running ``Reconciler``."""
+
+    def __init__(self, rec: Reconciler) -> None:
+        self.rec = rec
+
+    def request_reconcile(self, reason: str) -> None:
+        log.info("reconcile now requested: %s", reason or "no reason given")
+        self.rec.reconcile_now()
+
+    def _check(self, name: str) -> None:
+        spec = self.rec.repo.load().state.agents.get(name)
+        if spec is None:
+            raise NotFoundError(f"no agent named {name!r} in desired state")
+        if spec.suspended:
+            raise UserError(f"agent {name!r} is suspended; `hive resume {name}` first")
+        if spec.state is RunState.STOPPED:
+            raise UserError(f"agent {name!r} is stopped in desired state; set its state to running first")
+
+    async def restart(self, name: str) -> str:
+        self._check(name)
+        self.rec.force(name, ActionKind.RESTART, "restart asked for")
+        return f"agent {name} is restarting"
+
+    async def update(self, name: str) -> str:
+        self._check(name)
+        self.rec.force(name, ActionKind.UPDATE, "rebuild asked for")
+        return f"agent {name} is being rebuilt from current desired state"
+
+    def status(self) -> Mapping[str, Any]:
+        return {"agents": {s.name: s.to_json() for s in read_statuses(self.rec.store)}}

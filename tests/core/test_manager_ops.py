@@ -1,0 +1,130 @@
+"""The manager's socket: proposals, spawn requests, start/stop of others (never itself), and the
+reconciler seam answering clearly while no reconciler is attached."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from desired import proposals
+from desired.repo import MetaRepo
+from hive_core import wire
+from hive_core.errors import BadRequestError, ForbiddenError, UnavailableError, UserError
+from hive_core.events import AgentSpawned, ProposalAdded, ProposalResolved
+from tests.core.conftest import OPERATOR, Running
+
+
+async def test_request_spawn_becomes_a_proposal_and_its_resolution_reaches_the_manager(
+    daemon: Running,
+) -> None:
+    boss = daemon.client("boss")
+    result = await boss.request(wire.RequestSpawn(name="writer", description="writes docs", model="haiku"))
+    repo = MetaRepo(daemon.layout.meta)
+    proposal = proposals.get(repo, result.proposal_id)
+    assert proposal.author.startswith("boss <")
+    assert "writer" in proposals.proposed_state(repo, proposal).agents
+    threads = await boss.request(wire.GetOpenThreads())
+    assert [a.id for a in threads.approvals] == [result.proposal_id]
+
+    proposals.approve(repo, result.proposal_id, by=OPERATOR)
+    daemon.daemon.core.meta_changed.set()
+    bodies: list[str] = []
+    for _ in range(50):
+        bodies += [m.body for m in (await boss.request(wire.Recv(wait_seconds=0.2, max=32))).messages]
+        if any("approval_resolved" in b for b in bodies):
+            break
+    assert any(f"proposal #{result.proposal_id}" in b and "approved" in b for b in bodies), bodies
+    kinds = [type(e) for e in daemon.daemon.core.events.read_since(0, 1000)]
+    assert ProposalAdded in kinds and ProposalResolved in kinds
+    # the new agent gets its socket once main moves
+    for _ in range(100):
+        if daemon.layout.agent_socket("writer").exists():
+            break
+        await asyncio.sleep(0.02)
+    assert (await daemon.client("writer").request(wire.Whoami())).name == "writer"
+
+
+async def test_propose_validates_ops_with_a_readable_error(daemon: Running) -> None:
+    with pytest.raises(BadRequestError, match="invalid change ops"):
+        await daemon.client("boss").request(wire.Propose(ops=[{"op": "explode"}], description="boom"))
+    done = await daemon.client("boss").request(
+        wire.Propose(
+            ops=[{"op": "set", "name": "peer", "field": "model", "value": "opus"}], description="faster"
+        )
+    )
+    assert done.proposal_id >= 1
+
+
+async def test_manager_stops_and_starts_others_but_never_itself(daemon: Running) -> None:
+    boss = daemon.client("boss")
+    stopped = await boss.request(wire.Stop(name="peer"))
+    assert stopped.revision
+    repo = MetaRepo(daemon.layout.meta)
+    assert repo.load().state.agents["peer"].state == "stopped"
+    assert repo.resolve().author.name == "boss"
+    again = await boss.request(wire.Stop(name="peer"))
+    assert again.revision is None and "already" in again.note
+    await boss.request(wire.Start(name="peer"))
+    assert repo.load().state.agents["peer"].state == "running"
+    with pytest.raises(UserError, match="cannot stop yourself"):
+        await boss.request(wire.Stop(name="manager"))
+
+
+async def test_only_the_manager_socket_has_manager_ops(daemon: Running) -> None:
+    with pytest.raises(ForbiddenError, match="not available on the agent socket"):
+        await daemon.client("tester").request(wire.Stop(name="peer"))
+
+
+class _Reconciler:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def request_reconcile(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+    async def restart(self, name: str) -> str:
+        return f"restarting {name}"
+
+    async def update(self, name: str) -> str:
+        return f"updating {name}"
+
+    def status(self) -> Mapping[str, Any]:
+        return {"agents": {"peer": {"Ready": True}}}
+
+
+async def test_reconciler_ops_need_a_reconciler(daemon: Running) -> None:
+    with pytest.raises(UnavailableError, match="reconciler is not running"):
+        await daemon.client("boss").request(wire.Restart(name="peer"))
+    with pytest.raises(UnavailableError, match="reconciler is not running"):
+        await daemon.client("operator").request(wire.ReconcileNow())
+    fake = _Reconciler()  # a test seam standing in for reconciler/ (issue 3)
+    daemon.daemon.core.attach_reconciler(fake)
+    assert (await daemon.client("boss").request(wire.Restart(name="peer"))).note == "restarting peer"
+    await daemon.client("operator").request(wire.ReconcileNow(reason="test"))
+    assert fake.reasons == ["test"]
+    status = await daemon.client("operator").request(wire.Status())
+    assert status.reconciler == {"agents": {"peer": {"Ready": True}}}
+
+
+async def test_lifecycle_events_land_in_the_managers_inbox(daemon: Running) -> None:
+    daemon.daemon.core.events.publish(AgentSpawned(agent="peer", revision="abcdef1234567890"))
+    await daemon.client("peer").request(wire.Report(status="needs_login"))
+    bodies = [m.body for m in (await daemon.client("boss").request(wire.Recv(max=32))).messages]
+    assert any(b.startswith("[spawned] agent peer") for b in bodies)
+    assert any(b.startswith("[needs_login] agent peer") for b in bodies)
+    operator = [m.body for m in (await daemon.client("operator").request(wire.Inbox())).messages]
+    assert any("[needs_login] peer" in b for b in operator)
+
+
+async def test_hello_wakes_a_waiting_health_gate(daemon: Running) -> None:
+    harnesses = daemon.daemon.core.harnesses
+    since = time.time()
+    waiting = asyncio.create_task(harnesses.wait_hello("peer", since, timeout=10))
+    await asyncio.sleep(0.01)
+    await daemon.client("peer").request(wire.Hello(pid=42, web_port=8123))
+    assert await asyncio.wait_for(waiting, 5)
+    assert not await harnesses.wait_hello("tester", since, timeout=0.05)

@@ -1,0 +1,46 @@
+"""System and wake prompts (pure text)."""
+
+from __future__ import annotations
+
+from hive_core.launch import AgentLaunchConfig, LaunchMcpServer
+from hive_core.wire import Message
+from hive_harness.prompts import load_system_prompt, operator_prompt, wake_prompt
+
+
+def _msg(i: int, sender: str, body: str, reply: int | None = None) -> Message:
+    return Message(
+        id=i, sender=sender, recipient="coder", body=body, in_reply_to=reply, sent_at=1_700_000_000 + i
+    )
+
+
+def test_wake_prompt_names_sender_id_thread_body_and_count() -> None:
+    wake = wake_prompt([_msg(7, "manager", "please review PR 3"), _msg(9, "alice", "done?", reply=4)])
+    assert wake.prompt.startswith("You have 2 unread messages:")
+    assert "#7 from manager" in wake.prompt and "please review PR 3" in wake.prompt
+    assert "#9 from alice" in wake.prompt and "in reply to #4" in wake.prompt
+    assert wake.message_ids == (7, 9)
+    assert wake.wake_from == "manager,alice"
+
+
+def test_one_message_is_singular_and_the_operator_prompt_is_not_acked() -> None:
+    assert wake_prompt([_msg(1, "system", "x")]).prompt.startswith("You have 1 unread message:")
+    direct = operator_prompt("stop what you are doing")
+    assert direct.message_ids == () and "stop what you are doing" in direct.prompt
+
+
+def test_system_prompts_fill_name_pronouns_and_extras() -> None:
+    agent = AgentLaunchConfig(
+        name="coder",
+        role="agent",
+        model="haiku",
+        operator_pronouns="she/her",
+        allowed_recipients=["alice"],
+        extra_mcp_servers={"matrix": LaunchMcpServer(command="mx")},
+    )
+    text = load_system_prompt(agent)
+    assert "You are coder" in text and "she/her" in text
+    assert "`matrix`" in text and "alice, manager" in text
+    assert "{{" not in text
+    assert "recv(wait_seconds=180)" in text and "sleep" in text
+    manager = load_system_prompt(AgentLaunchConfig(name="boss", role="manager", model="opus"))
+    assert "manager of a hyperhive swarm" in manager and "propose" in manager and "{{" not in manager

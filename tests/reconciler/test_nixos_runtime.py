@@ -1,0 +1,118 @@
+"""The `nixos` driver issues the right `nixos-container` commands in the right order.
+
+There is no NixOS host here, so `nixos-container` is a recording stand-in
+(tests/seams/nixos_container.py) placed on PATH; everything else is real:
+the loop, the deploy store, the rendered meta flake (checked with
+`nix-instantiate --parse`), the log streaming.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from desired.repo import MetaRepo
+from hive_core.paths import StateLayout
+from reconciler.health import AliveHealth
+from reconciler.loop import LoopSettings, Reconciler
+from reconciler.model import ActionKind
+from reconciler.runtime.nixos import NixosRuntime
+from tests.reconciler.conftest import REPO_ROOT, add, remove, set_field
+
+
+@pytest.fixture
+def nixos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: StateLayout) -> tuple[NixosRuntime, Path]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "nixos-container"
+    script.write_text(f"#!{sys.executable}\n" + (REPO_ROOT / "tests/seams/nixos_container.py").read_text())
+    script.chmod(0o755)
+    record = tmp_path / "calls.jsonl"
+    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
+    monkeypatch.setenv("NIXOS_CONTAINER_RECORD", str(record))
+    monkeypatch.setenv("NIXOS_CONTAINER_STATE", str(tmp_path / "containers"))
+    return NixosRuntime(layout, conf_dir=tmp_path / "conf"), record
+
+
+def calls(record: Path, name: str) -> list[list[str]]:
+    lines = [json.loads(x) for x in record.read_text().splitlines()]
+    return [c for c in lines if c[0] not in ("list", "status") and c[1] == name]
+
+
+def make(layout: StateLayout, runtime: NixosRuntime) -> Reconciler:
+    return Reconciler(layout, runtime, health=AliveHealth(runtime, settle=0.05), settings=LoopSettings())
+
+
+async def test_create_update_destroy_in_order_with_streamed_output(
+    layout: StateLayout, repo: MetaRepo, nixos: tuple[NixosRuntime, Path]
+) -> None:
+    runtime, record = nixos
+    add(repo, "coder", model="sonnet")
+    rec = make(layout, runtime)
+    seen_while_building: list[str] = []
+
+    def progress(line: str) -> None:
+        if "building" in line and not (record.parent / "build-finished").exists():
+            seen_while_building.append(line)
+
+    rec.progress = progress
+    try:
+        await rec.apply_once()
+        flake = f"{layout.root / 'nix'}#coder"
+        assert calls(record, "coder") == [["create", "coder", "--flake", flake], ["start", "coder"]]
+        assert seen_while_building, "build output must arrive while nixos-container still runs"
+        conf = (runtime.conf_dir / "coder.conf").read_text()
+        assert f"--bind={layout.agent_state('coder')}:/state" in conf
+        assert "--bind-ro=" in conf and ":/etc/hyperhive/agent.json" in conf
+        assert any("building" in line for line in runtime.logs("coder"))
+        flake_nix = layout.root / "nix" / "flake.nix"
+        subprocess.run(["nix-instantiate", "--parse", str(flake_nix)], check=True, capture_output=True)
+        assert '"coder" = nixpkgs.lib.nixosSystem' in flake_nix.read_text()
+
+        set_field(repo, "coder", "model", "opus")
+        plan = await rec.apply_once()
+        assert [(a.name, a.kind) for a in plan.actions] == [("coder", ActionKind.UPDATE)]
+        assert calls(record, "coder")[2:] == [["update", "coder", "--flake", flake]]
+        rendered = json.loads((layout.root / "nix/agents/coder/agent.json").read_text())
+        assert rendered["model"] == "opus"
+
+        remove(repo, "coder")
+        await rec.apply_once()
+        assert calls(record, "coder")[3:] == [["destroy", "coder"]]
+        assert (await rec.pass_once()).empty
+    finally:
+        rec.store.close()
+
+
+async def test_a_failed_build_is_permanent_and_stalls_only_that_agent(
+    layout: StateLayout, repo: MetaRepo, nixos: tuple[NixosRuntime, Path]
+) -> None:
+    runtime, record = nixos
+    add(repo, "broken")
+    rec = make(layout, runtime)
+    try:
+        await rec.apply_once()
+        retry = rec.retry["broken"]
+        assert retry.permanent and retry.stalled
+        assert "error: attribute 'nonsense' missing" in retry.error
+        assert "nixos-container create broken" in retry.error
+        assert calls(record, "broken") == [["create", "broken", "--flake", f"{layout.root / 'nix'}#broken"]]
+        assert calls(record, "manager")[-1] == ["start", "manager"]
+    finally:
+        rec.store.close()
+
+
+async def test_missing_nixos_container_names_the_fix(
+    layout: StateLayout, repo: MetaRepo, monkeypatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    rec = make(layout, NixosRuntime(layout))
+    try:
+        with pytest.raises(Exception, match="needs a NixOS host"):
+            await rec.pass_once()
+    finally:
+        rec.store.close()
