@@ -21,7 +21,7 @@ from hive_core.core import OPERATOR_CALLER, HostCore
 from hive_core.errors import ForbiddenError
 from hive_core.ops import HANDLERS
 from hive_web.dashboard import bound_port, create_app, make_guard, start
-from hive_web.keys import Lifecycle, WebConfig
+from hive_web.keys import AgentPort, Lifecycle, WebConfig
 from hive_web.operator import OperatorCall
 from hive_web.recon import ReconcilerLink
 
@@ -60,6 +60,16 @@ def lifecycle_call(core: HostCore) -> Lifecycle:
     return call
 
 
+def agent_port(core: HostCore) -> AgentPort:
+    """The web port the agent's harness announced in its last hello (0 or none: no page)."""
+
+    def lookup(name: str) -> int | None:
+        hello = core.harnesses.last_hello(name)
+        return hello.web_port if hello is not None and hello.web_port else None
+
+    return lookup
+
+
 async def serve_dashboard(core: HostCore, config: WebConfig, link: ReconcilerLink | None = None) -> None:
     """Serve the dashboard until cancelled (the daemon's shutdown).
 
@@ -74,6 +84,7 @@ async def serve_dashboard(core: HostCore, config: WebConfig, link: ReconcilerLin
         operator=operator_call(core),
         reconciler=link or ReconcilerLink(core.layout),
         lifecycle=lifecycle_call(core),
+        agent_port=agent_port(core),
         config=config,
         guard=guard,
     )

@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from desired.repo import Author
@@ -22,17 +23,20 @@ from hive_web.fanout import Fanout
 from hive_web.feed import EventFeed
 from hive_web.http import error_middleware
 from hive_web.keys import (
+    AGENT_PORT,
     AUTHOR,
     CONFIG,
     FANOUT,
     FEED,
     GUARD,
+    HTTP,
     LAYOUT,
     LIFECYCLE,
     META,
     OPERATOR,
     RECONCILER,
     STREAMS,
+    AgentPort,
     Lifecycle,
     WebConfig,
 )
@@ -40,7 +44,7 @@ from hive_web.meta import MetaWorker
 from hive_web.operator import OperatorCall
 from hive_web.recon import ReconcilerLink
 from hive_web.refwatch import read_refs, watch_refs
-from hive_web.routes import edits, files, pages, reconcile, state, stream, threads
+from hive_web.routes import agentpage, edits, files, pages, reconcile, state, stream, threads
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,13 @@ async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The client that reaches agents' pages on loopback (one pool for all of them)."""
+    async with aiohttp.ClientSession() as session:
+        app[HTTP] = session
+        yield
+
+
 async def _refwatch_ctx(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     worker = app[META]
@@ -91,6 +102,7 @@ def create_app(
     operator: OperatorCall | None = None,
     reconciler: ReconcilerLink | None = None,
     lifecycle: Lifecycle | None = None,
+    agent_port: AgentPort | None = None,
     config: WebConfig | None = None,
     guard: Guard | None = None,
     watch_meta: bool = True,
@@ -99,7 +111,8 @@ def create_app(
 
     ``operator`` runs host-core ops as the operator (questions, messages,
     reminders); ``reconciler`` gives status, plan, logs and purge; ``lifecycle``
-    asks for restart/rebuild; ``watch_meta`` hints open pages when refs move.
+    asks for restart/rebuild; ``agent_port`` finds an agent's harness page
+    (served at /agents/<name>/); ``watch_meta`` hints open pages when refs move.
     """
     config = config or WebConfig()
     guard = guard or make_guard(layout, config)[0]
@@ -109,15 +122,16 @@ def create_app(
     )
     app[LAYOUT], app[CONFIG], app[GUARD] = layout, config, guard
     app[FEED], app[FANOUT], app[OPERATOR] = feed, Fanout(feed), operator
-    app[RECONCILER], app[LIFECYCLE] = reconciler, lifecycle
+    app[RECONCILER], app[LIFECYCLE], app[AGENT_PORT] = reconciler, lifecycle, agent_port
     app[AUTHOR] = Author.parse(config.author)
     app[STREAMS] = set()
     app.cleanup_ctx.append(_meta_ctx)
     app.cleanup_ctx.append(_fanout_ctx)
+    app.cleanup_ctx.append(_http_ctx)
     if watch_meta:
         app.cleanup_ctx.append(_refwatch_ctx)
     app.on_shutdown.append(stream.close_streams)
-    groups = (pages, state, reconcile, edits, files, stream, threads)
+    groups = (pages, state, reconcile, edits, files, stream, threads, agentpage)
     for group in groups:
         app.router.add_routes(group.routes)
     app.router.add_static("/static", STATIC, append_version=True)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from desired.repo import Author
@@ -43,4 +44,8 @@ RECONCILER: web.AppKey[ReconcilerLink | None] = web.AppKey("reconciler")
 Lifecycle = Callable[[str, str], Awaitable[str]]
 """(action, agent) → a note; restart and rebuild ask the reconciler (never the runtime)."""
 LIFECYCLE: web.AppKey[Lifecycle | None] = web.AppKey("lifecycle")
+AgentPort = Callable[[str], int | None]
+"""An agent's harness page port (from its last hello), or None while it has none."""
+AGENT_PORT: web.AppKey[AgentPort | None] = web.AppKey("agent_port")
+HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")

@@ -60,7 +60,7 @@ export function renderSwarm(state) {
   features = state.features || {};
   const body = document.querySelector("#swarm-table tbody");
   const rows = state.agents.map((a) => html`<tr data-agent="${a.name}">
-    <td class="mono"><b>${a.name}</b>${a.description ? html`<div class="desc">${a.description}</div>` : ""}</td>
+    <td class="mono"><a class="agent-link" href="/agents/${a.name}/" target="_blank" rel="noopener" title="the agent's page"><b>${a.name}</b></a>${a.description ? html`<div class="desc">${a.description}</div>` : ""}</td>
     <td>${a.role}</td>
     <td class="mono">${a.effective_model}${a.model ? "" : html` <span class="muted">(default)</span>`}</td>
     <td>${a.state}</td>
