@@ -26,6 +26,7 @@ from hive_web.keys import (
     AGENT_PORT,
     AUTHOR,
     CONFIG,
+    COSTS,
     FANOUT,
     FEED,
     GUARD,
@@ -46,6 +47,7 @@ from hive_web.recon import ReconcilerLink
 from hive_web.refwatch import read_refs, watch_refs
 from hive_web.routes import agentpage, edits, files, pages, reconcile, state, stream, threads
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
+from hive_web.views.agentinfo import CostCache
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -124,7 +126,7 @@ def create_app(
     app[FEED], app[FANOUT], app[OPERATOR] = feed, Fanout(feed), operator
     app[RECONCILER], app[LIFECYCLE], app[AGENT_PORT] = reconciler, lifecycle, agent_port
     app[AUTHOR] = Author.parse(config.author)
-    app[STREAMS] = set()
+    app[STREAMS], app[COSTS] = set(), CostCache()
     app.cleanup_ctx.append(_meta_ctx)
     app.cleanup_ctx.append(_fanout_ctx)
     app.cleanup_ctx.append(_http_ctx)

@@ -18,6 +18,7 @@ import logging
 from dataclasses import dataclass, field
 
 from hive_web.feed import EventFeed, FeedEvent
+from hive_web.views.agentinfo import LoginWatch
 
 log = logging.getLogger(__name__)
 QUEUE_FRAMES = 5000
@@ -45,10 +46,14 @@ class Fanout:
     def __init__(self, feed: EventFeed) -> None:
         self.feed = feed
         self.listeners: set[Listener] = set()
+        self.logins = LoginWatch()
 
     async def run(self) -> None:
         """Forever: every new event, encoded once, to every listener."""
-        async for event in self.feed.subscribe(self.feed.last_seq):
+        start = self.feed.last_seq
+        self.logins.seed(self.feed)
+        async for event in self.feed.subscribe(start):
+            self.logins.observe(event)
             frame = event_frame(event)
             for listener in list(self.listeners):
                 if listener.overflowed:

@@ -18,6 +18,7 @@ from hive_web.meta import MetaWorker
 from hive_web.operator import OperatorCall
 from hive_web.recon import ReconcilerLink
 from hive_web.security import Guard
+from hive_web.views.agentinfo import CostCache
 
 
 @dataclass(frozen=True)
@@ -48,4 +49,5 @@ AgentPort = Callable[[str], int | None]
 """An agent's harness page port (from its last hello), or None while it has none."""
 AGENT_PORT: web.AppKey[AgentPort | None] = web.AppKey("agent_port")
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")
+COSTS = web.AppKey("costs", CostCache)
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")

@@ -75,3 +75,10 @@ def recent_history(statuses: dict[str, dict[str, Any]], limit: int = 50) -> list
     rows = [entry for status in statuses.values() for entry in status.get("history", [])]
     rows.sort(key=lambda entry: entry.get("started_at", 0), reverse=True)
     return rows[:limit]
+
+
+def add_facts(rows: list[dict[str, Any]], costs: dict[str, float | None], needs_login: set[str]) -> None:
+    """Cost so far and the needs-login badge, in place."""
+    for row in rows:
+        row["cost_usd"] = costs.get(row["name"])
+        row["needs_login"] = row["name"] in needs_login

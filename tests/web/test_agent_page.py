@@ -45,7 +45,7 @@ def agent(
     holder: dict[str, Any] = {}
 
     async def up() -> tuple[Harness, web.AppRunner]:
-        paths = StatePaths(tmp_path / "coder-state")
+        paths = StatePaths(layout.agent_state("coder"))  # where the runtime puts its /state
         paths.root.mkdir(parents=True)
         launch = AgentLaunchConfig(name="coder", role="agent", model="sonnet")
         harness = Harness(
@@ -163,3 +163,28 @@ def test_agent_page_refusals(agent: tuple[Served, Harness]) -> None:
     assert "has no page right now" in offline.error
     bad = http("GET", f"{served.url}/agents/Bad..Name/api/state")
     assert bad.status == 400
+
+
+def test_swarm_row_shows_cost_and_needs_login(agent: tuple[Served, Harness], page: Any) -> None:
+    """Cost comes from the agent's own turn-stats file; needs-login from the host's events."""
+    from hive_core.events import LoggedIn, NeedsLogin
+
+    served, harness = agent
+    for n in range(1, 3):
+        _turn(served, harness, n)
+    from desired.changes import AddAgent, ChangeSet, apply_changes
+    from tests.web.conftest import TEST_AUTHOR
+
+    change = ChangeSet(ops=[AddAgent(agent={"name": "coder"})])
+    served.repo.commit(lambda s: apply_changes(s, change), author=TEST_AUTHOR, message="add coder")
+    page.goto(served.url + "/")
+    page.wait_for_selector("#live[data-state=live]")
+    row = page.locator("#swarm-table tr[data-agent=coder]")
+    row.wait_for()
+    assert "$0.03" in row.inner_text()
+    served.publish(NeedsLogin(agent="coder"))
+    badge = row.locator("a.pill", has_text="needs login")
+    badge.wait_for()
+    assert badge.get_attribute("href") == "/agents/coder/"
+    served.publish(LoggedIn(agent="coder"))
+    badge.wait_for(state="detached")

@@ -11,6 +11,7 @@ function statusCell(agent) {
   const s = agent.status;
   const pills = [];
   if (agent.suspended) pills.push(html`<span class="pill warn">suspended</span>`);
+  if (agent.needs_login) pills.push(html`<a class="pill bad" href="/agents/${agent.name}/" target="_blank" rel="noopener" title="open the agent page to log it in">needs login</a> `);
   if (!s) return pills.length ? pills : html`<span class="muted">—</span>`;
   for (const c of s.conditions || []) {
     if (c.type === "Ready") {
@@ -68,9 +69,10 @@ export function renderSwarm(state) {
     <td>${revisionCell(a, state.revision)}</td>
     <td class="mono">${a.allowed_recipients.length ? a.allowed_recipients.join(", ") : html`<span class="muted">anyone</span>`}</td>
     <td class="mono">${a.extra_mcp_servers.join(", ")}</td>
+    <td class="mono">${a.cost_usd == null ? "" : `$${a.cost_usd.toFixed(2)}`}</td>
     <td class="actions">${actions(a)}</td>
   </tr>`);
-  body.innerHTML = rows.length ? rows.join("") : html`<tr><td colspan="9" class="empty">no agents in desired state</td></tr>`;
+  body.innerHTML = rows.length ? rows.join("") : html`<tr><td colspan="10" class="empty">no agents in desired state</td></tr>`;
   const running = state.agents.filter((a) => a.state === "running").length;
   document.getElementById("swarm-summary").textContent =
     `${state.agents.length} agents, ${running} desired running`;
