@@ -144,7 +144,7 @@ async function showConfig(name) {
   viewer.innerHTML = html`<h3>${cfg.file} <button class="small ghost" data-close-viewer>close</button></h3>
     <pre class="text">${JSON.stringify(cfg.desired, null, 2)}</pre>
     ${cfg.agent_nix ? html`<h3>agents/${name}/agent.nix</h3><pre class="text">${cfg.agent_nix}</pre>` : ""}
-    ${cfg.rendered ? html`<h3>rendered</h3><pre class="text">${cfg.rendered}</pre>` : ""}`;
+    ${Object.entries(cfg.rendered || {}).map(([file, text]) => html`<h3>rendered: ${file}</h3><pre class="text">${text}</pre>`)}`;
 }
 
 let follow = null;
