@@ -21,6 +21,27 @@ from hive_core.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
 
 _SKIP_TOP = frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})
 _SKIP_ETC = frozenset({"hyperhive"})
+_FRESH = ("tmp", "run")  # replaced by an empty tmpfs inside the sandbox
+
+
+def code_paths(command: Sequence[str], extra: Sequence[Path] = ()) -> list[Path]:
+    """Host paths the agent's program needs that the fresh /tmp and /run would hide.
+
+    A checkout (or its venv) can live under /tmp — CI clones do — and then the
+    interpreter, hyperhive's own source and node_modules/.bin/claude vanish
+    inside the sandbox. Those few paths are bound back read-only.
+    """
+    import sys
+
+    import reconciler
+
+    wanted = [Path(sys.prefix), Path(sys.base_prefix), Path(reconciler.__file__).resolve().parents[1]]
+    wanted += [Path(c).parent for c in command[:1] if os.path.isabs(c)] + list(extra)
+    out: list[Path] = []
+    for path in wanted:
+        if len(path.parts) > 2 and path.parts[1] in _FRESH and path.exists() and path not in out:
+            out.append(path)
+    return out
 
 
 @dataclass(frozen=True)
@@ -62,12 +83,20 @@ def bwrap_argv(
     command: Sequence[str],
     top: Sequence[Entry],
     etc: Sequence[Entry],
+    code: Sequence[Path] = (),
 ) -> list[str]:
-    """The full argv; ``socket`` is None when the host has not opened it yet."""
+    """The full argv; ``socket`` is None when the host has not opened it yet.
+
+    ``code`` (see ``code_paths``) is bound read-only over the fresh /tmp and
+    /run, before the state root is hidden, so a checkout holding the state dir
+    exposes no other agent's files.
+    """
     args = [bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", name]
     args += _mirror("", top)
     args += ["--dir", "/etc", *_mirror("/etc", etc)]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]  # noqa: S108 - a fresh tmpfs
+    for path in code:
+        args += ["--ro-bind", str(path), str(path)]
     args += ["--tmpfs", str(state_root)]
     args += ["--bind", str(state_dir), SANDBOX_STATE]
     args += ["--ro-bind", str(config_file), SANDBOX_CONFIG]

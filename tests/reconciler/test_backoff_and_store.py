@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from desired.errors import PermanentError
-from hive_core.stores.deploys import HISTORY_KEEP, HistoryRow, open_deploys
+from hive_core.stores.deploys import HISTORY_KEEP, HistoryRow, _bindable, open_deploys
 from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed
 from reconciler.status import Inputs, derive
@@ -66,10 +66,11 @@ def test_store_keeps_ten_history_rows_per_agent_newest_first(tmp_path: Path) -> 
 
 def test_ports_are_sticky_unique_and_released_on_purge(tmp_path: Path) -> None:
     store = open_deploys(tmp_path / "d.sqlite")
-    assert store.assign_port("boss", is_manager=True) == 8000
+    boss = store.assign_port("boss", is_manager=True)
+    assert boss == 8000 or not _bindable(8000), "the manager gets 8000 unless another process holds it"
     names = [f"agent{i}" for i in range(200)]
     ports = {n: store.assign_port(n) for n in names}
-    assert len(set(ports.values())) == len(names)
+    assert len({*ports.values(), boss}) == len(names) + 1
     assert all(8100 <= p < 9000 for p in ports.values())
     assert store.assign_port("agent7") == ports["agent7"]
     store.release_port("agent7")
@@ -78,7 +79,8 @@ def test_ports_are_sticky_unique_and_released_on_purge(tmp_path: Path) -> None:
 
 def test_port_exhaustion_names_the_fix(tmp_path: Path) -> None:
     store = open_deploys(tmp_path / "d.sqlite")
-    for i in range(900):
+    free = sum(_bindable(p) for p in range(8100, 9000))  # other processes on this host may hold some
+    for i in range(free):
         store.assign_port(f"a{i}")
     with pytest.raises(PermanentError, match="hive purge"):
         store.assign_port("one-more")

@@ -19,7 +19,7 @@ from hive_core.paths import StateLayout
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import AGENT_COMMAND, kill_all
 
-ENV = {"HIVE_AGENT_COMMAND": " ".join(AGENT_COMMAND)}
+ENV = {"HIVE_AGENT_COMMAND": " ".join(AGENT_COMMAND), "HIVE_WEB_PORT": "0"}
 
 
 def wait_until(check, timeout: float, what: str) -> None:
