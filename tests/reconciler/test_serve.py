@@ -56,6 +56,8 @@ def test_hive_serve_converges_reacts_to_commits_and_reports_events(
 
         wait_until(lambda: ready("alpha") and ready("manager"), 40, "alpha and manager Ready")
         assert hive("reconcile", "--now").returncode == 0
+        delegated = hive("reconcile", env=ENV)
+        assert delegated.returncode == 0 and "asked the running daemon" in delegated.stdout
 
         hive("agent", "set", "alpha", "model", "opus")
 
