@@ -24,7 +24,7 @@ from hive_core.errors import BadRequestError, HiveError, UnavailableError, error
 from hive_core.launch import SANDBOX_SOCKET
 from hive_core.wire import MAX_LINE_BYTES, Events, EventsBatch, Request, encode_request
 
-_READ_LIMIT = 4 * MAX_LINE_BYTES  # answers (a batch of messages) may be larger than requests
+_READ_LIMIT = 16 * MAX_LINE_BYTES  # answers carry ≤ 1 MiB of text, which JSON escaping may grow ~6x
 
 
 def _unavailable(path: Path, exc: OSError) -> UnavailableError:
