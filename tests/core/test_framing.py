@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,7 +33,7 @@ async def read_all(chunks: list[bytes]) -> list[object]:
 
 def chunked(stream: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({0, len(stream), *(c % (len(stream) + 1) for c in cuts)})
-    return [stream[a:b] for a, b in zip(points, points[1:], strict=False) if b > a]
+    return [stream[a:b] for a, b in itertools.pairwise(points) if b > a]
 
 
 @settings(max_examples=300, deadline=None)
