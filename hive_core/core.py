@@ -87,7 +87,7 @@ class HostCore:
         if count:
             log.info("%d delivered-but-unacked messages will be handed out again", count)
         self.desired.refresh()
-        self.proposals.check(seed=True)
+        self.proposals.check(seed=True, missed_since=self.events.last_ts())
 
     def close(self) -> None:
         self.batch.flush()
