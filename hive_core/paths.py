@@ -39,10 +39,10 @@ class StateLayout:
 
     @property
     def manager_socket(self) -> Path:
-        return self.run / "manager.sock"
+        return self.run / "manager" / "hive.sock"
 
     def agent_socket(self, name: str) -> Path:
-        return self.run / "agents" / f"{name}.sock"
+        return self.run / "agents" / name / "hive.sock"
 
     def agent_dir(self, name: str) -> Path:
         return self.root / "agents" / name
@@ -56,7 +56,11 @@ class StateLayout:
     def socket_for(self, name: str, *, is_manager: bool) -> Path:
         """The host end of an agent's socket.
 
-        The manager's is `run/manager.sock`; every other agent's is `run/agents/<name>.sock`.
+        The manager's is `run/manager/hive.sock`; every other agent's is
+        `run/agents/<name>/hive.sock`. One directory per socket because the
+        sandbox bind-mounts the *directory* at `/run/hive`: a socket the daemon
+        re-creates after a restart is a new inode, which a bind of the file
+        itself would never show to the agent.
         """
         return self.manager_socket if is_manager else self.agent_socket(name)
 

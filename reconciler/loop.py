@@ -250,11 +250,14 @@ class Reconciler:
     ) -> None:
         statuses = self.statuses(snap, observed, applied)
         save_statuses(self.store, statuses)
+        seeding = not self._conditions  # the first pass records what is, and announces nothing
         for status in statuses:
             for cond in status.conditions:
                 key, value = (status.name, cond.type), (cond.status, cond.reason)
                 if self._conditions.get(key) != value:
                     self._conditions[key] = value
+                    if seeding:
+                        continue
                     self.events.emit(
                         "agent_condition_changed",
                         agent=status.name,

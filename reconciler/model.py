@@ -9,7 +9,6 @@ hands them to ``reconciler.plan.plan``, and acts on the resulting ``Plan``.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -35,7 +34,6 @@ class Observed:
     managed: bool = True  # in hyperhive's inventory (only those are ever destroyed)
     exit_code: int | None = None
     pid: int | None = None
-    stale_socket: bool = False  # the host re-created the agent's socket since start
     detail: str = ""
 
 
@@ -176,6 +174,6 @@ def field_changes(old: dict[str, Any], new: dict[str, Any]) -> tuple[FieldChange
     out = []
     for key in keys:
         before, after = old.get(key), new.get(key)
-        if json.dumps(before, sort_keys=True) != json.dumps(after, sort_keys=True):
+        if before != after:  # JSON-shaped values (lists, dicts, str): == is structural
             out.append(FieldChange(key, before, after))
     return tuple(out)

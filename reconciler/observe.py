@@ -32,7 +32,7 @@ async def observe(layout: StateLayout, repo: MetaRepo, runtime: Runtime, store: 
     snap = repo.load()
     inventory = store.inventory() if store else {}
     observed = {
-        name: Observed(o.name, o.state, name in inventory, o.exit_code, o.pid, o.stale_socket, o.detail)
+        name: Observed(o.name, o.state, name in inventory, o.exit_code, o.pid, o.detail)
         for name, o in (await runtime.list()).items()
     }
     applied = {}

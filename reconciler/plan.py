@@ -93,8 +93,6 @@ def _desired_agent(
             code = "" if obs.exit_code is None else f" (exit code {obs.exit_code})"
             return act(ActionKind.START, f"container exited unexpectedly{code}")
         return act(ActionKind.START, "state stopped → running")
-    if running and obs.stale_socket:
-        return act(ActionKind.RESTART, "its host socket was re-created (daemon restart); reattaching")
     if not running and obs.state in (ContainerState.RUNNING, ContainerState.STARTING):
         return act(ActionKind.STOP, "state running → stopped")
     return None

@@ -3,13 +3,17 @@
 Exit codes of `hive reconcile --dry-run` follow Terraform's
 `-detailed-exitcode`: 0 no changes, 2 changes pending, 1 error (including a
 refused plan). `hive reconcile` applies one pass here and exits 1 if any
-action failed. `--now` asks a running `hive serve` for an immediate pass.
+action failed; when `hive serve` is running it asks the daemon for the pass
+instead (one reconciler per state dir). `--now` asks a running `hive serve`
+for an immediate pass.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -85,20 +89,29 @@ def reconcile(
         if result.refused:
             return EXIT_USER_ERROR
         return EXIT_OK if result.empty else EXIT_CHANGES
+    from reconciler.service import daemon_pid
+
+    if daemon_pid(lay) is not None:
+        return _now(lay, as_json)  # one reconciler per state dir: ask the running one
     return _apply(lay, rt, (), as_json)
 
 
-def _show_plan(result: Any, as_json: bool) -> None:
-    from rich.text import Text
+_ANSI = {"green": "32", "yellow": "33", "magenta": "35", "red": "31", "bold": "1", "bold red": "1;31"}
 
+
+def _show_plan(result: Any, as_json: bool) -> None:
+    """Plain lines (coloured on a terminal): a 1,000-agent plan prints in milliseconds."""
     from reconciler.render import render_plan, style_of
 
     if as_json:
         print_json(result.to_json())
         return
-    out = console()
+    colour = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    out = []
     for line in render_plan(result):
-        out.print(Text(line, style=style_of(line)))
+        code = _ANSI.get(style_of(line)) if colour else None
+        out.append(f"\x1b[{code}m{line}\x1b[0m" if code else line)
+    sys.stdout.write("\n".join(out) + "\n")
 
 
 def _apply(lay: Any, rt: Any, purge: tuple[str, ...], as_json: bool) -> int:
@@ -159,43 +172,28 @@ def status(
     if as_json:
         print_json({"agents": [s.to_json() for s in rows]})
         return
-    table = []
-    for s in rows:
-        cells = []
-        for kind in ("Ready", "Reconciling", "Stalled"):
-            c = s.condition(kind)
-            cells.append(f"{'True' if c.status else 'False'} ({c.reason})")
-        retry = time.strftime("%H:%M:%S", time.localtime(s.next_retry)) if s.next_retry else ""
-        applied = (s.applied_revision or "-")[:12]
-        message = s.condition("Ready").message
-        table.append(
-            [
-                s.name,
-                *cells,
-                s.desired_revision[:12],
-                applied,
-                s.runtime_state,
-                message,
-                s.last_error or "",
-                retry,
-            ]
-        )
-    print_table(
-        "agents",
-        [
-            "NAME",
-            "READY",
-            "RECONCILING",
-            "STALLED",
-            "DESIRED",
-            "APPLIED",
-            "RUNTIME",
-            "MESSAGE",
-            "LAST ERROR",
-            "NEXT RETRY",
-        ],
-        table,
-    )
+    columns = ["NAME", "READY", "RECONCILING", "STALLED", "DESIRED", "APPLIED", "RUNTIME", "MESSAGE"]
+    print_table("agents", [*columns, "LAST ERROR", "NEXT RETRY"], [_status_row(s) for s in rows])
+
+
+def _status_row(s: Any) -> list[str]:
+    cells = []
+    for kind in ("Ready", "Reconciling", "Stalled"):
+        c = s.condition(kind)
+        cells.append(f"{'True' if c.status else 'False'} ({c.reason})")
+    retry = time.strftime("%H:%M:%S", time.localtime(s.next_retry)) if s.next_retry else ""
+    applied = (s.applied_revision or "-")[:12]
+    message = s.condition("Ready").message
+    return [
+        s.name,
+        *cells,
+        s.desired_revision[:12],
+        applied,
+        s.runtime_state,
+        message,
+        s.last_error or "",
+        retry,
+    ]
 
 
 def _set_suspended(
@@ -244,6 +242,14 @@ def purge(
         )
     if not lay.agent_dir(name).exists():
         raise UserError(f"nothing to purge: no state dir for {name!r} at {lay.agent_dir(name)}")
+    from reconciler.service import daemon_pid
+
+    pid = daemon_pid(lay)
+    if pid is not None:
+        raise UserError(
+            f"`hive serve` (pid {pid}) owns this swarm; purge {name!r} from the dashboard "
+            "(Kept state → purge), or stop the daemon and run `hive purge` again"
+        )
     return _apply(lay, _runtime(state_dir, runtime, agent_command), (name,), as_json)
 
 

@@ -38,6 +38,13 @@ def serve(
         int, typer.Option(envvar="HIVE_WEB_PORT", help="Dashboard port (0: any free port).", min=0, max=65535)
     ] = 7000,
     no_web: Annotated[bool, typer.Option("--no-web", help="Run without the dashboard.")] = False,
+    no_reconcile: Annotated[
+        bool,
+        typer.Option(
+            "--no-reconcile",
+            help="Run without the reconciler (messaging and dashboard only; nothing is started or stopped).",
+        ),
+    ] = False,
 ) -> None:
     """Run the hive daemon: stores, sockets, schedulers, the reconciler and the dashboard."""
     if "HIVE_LOG_LEVEL" not in os.environ:
@@ -47,14 +54,15 @@ def serve(
 
     options = RuntimeOptions(runtime, tuple(shlex.split(agent_command or "")))
     web = None if no_web else WebConfig(host=web_host, port=web_port)
-    asyncio.run(_serve(layout(state_dir), options, web))
+    asyncio.run(_serve(layout(state_dir), None if no_reconcile else options, web))
 
 
-async def _serve(where: StateLayout, options: RuntimeOptions, web: WebConfig | None) -> None:
+async def _serve(where: StateLayout, options: RuntimeOptions | None, web: WebConfig | None) -> None:
     from hive.daemon import Daemon, add_reconciler
 
     daemon = Daemon(where, web=web)
-    add_reconciler(daemon, options)
+    if options is not None:
+        add_reconciler(daemon, options)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop.set)

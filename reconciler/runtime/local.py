@@ -33,11 +33,12 @@ from hive_core.paths import StateLayout
 from reconciler.model import ContainerState, Observed
 from reconciler.runtime import procs
 from reconciler.runtime.base import LaunchSpec, LineSink
-from reconciler.runtime.sandbox import bwrap_argv, list_dir, sandbox_env
+from reconciler.runtime.sandbox import bwrap_argv, code_paths, list_dir, sandbox_env
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COMMAND = ("hive-harness", "serve", "--role", "{role}")
+DEFAULT_COMMAND = (sys.executable, "-m", "hive_harness", "serve", "--role", "{role}")
+"""The daemon's own interpreter: no reliance on PATH or an activated venv."""
 PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
 PASSTHROUGH_OPTIONAL = ("HIVE_CLAUDE_BIN",)
 
@@ -54,14 +55,6 @@ def read_secrets(path: Path) -> dict[str, str]:
         if sep and not key.startswith("#"):
             out[key.strip()] = value.strip().strip('"')
     return out
-
-
-def _socket_id(path: Path) -> list[int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return [st.st_dev, st.st_ino]
 
 
 class LocalRuntime:
@@ -139,21 +132,11 @@ class LocalRuntime:
     def _observe(self, name: str, pid: int | None) -> Observed:
         run = self._read_run(name)
         if pid is not None:
-            started = run.get("socket")
-            now = _socket_id(self._socket_of(name))
-            stale = now is not None and started != now
-            return Observed(name, ContainerState.RUNNING, pid=pid, stale_socket=stale)
+            return Observed(name, ContainerState.RUNNING, pid=pid)
         if run.get("stopped", True):
             return Observed(name, ContainerState.STOPPED)
         code = run.get("exit_code")
         return Observed(name, ContainerState.EXITED, exit_code=code if isinstance(code, int) else None)
-
-    def _socket_of(self, name: str) -> Path:
-        try:
-            data = json.loads(self._spec_file(name).read_text())
-            return Path(data["socket"])
-        except (OSError, ValueError, KeyError):
-            return self.layout.agent_socket(name)
 
     def _reap(self) -> None:
         for name, pid in list(self._children.items()):
@@ -199,6 +182,7 @@ class LocalRuntime:
         spec.state_dir.mkdir(parents=True, exist_ok=True)
         (spec.state_dir / "home").mkdir(exist_ok=True)
         spec.log_file.parent.mkdir(parents=True, exist_ok=True)
+        spec.socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with open(spec.log_file, "ab") as out:
             out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}\n".encode())
             out.flush()
@@ -219,9 +203,7 @@ class LocalRuntime:
                 ) from exc
         self._children[spec.name] = child.pid
         child.returncode = 0  # reaped by _reap with waitpid; the agent may outlive this daemon
-        self._write_run(
-            spec.name, pid=child.pid, stopped=False, exit_code=None, socket=_socket_id(spec.socket)
-        )
+        self._write_run(spec.name, pid=child.pid, stopped=False, exit_code=None)
         sandboxed = "in bubblewrap" if self.bwrap else "UNSANDBOXED (no bwrap)"
         progress(f"agent {spec.name}: started pid {child.pid} {sandboxed}")
 
@@ -251,10 +233,13 @@ class LocalRuntime:
             state_root=self.layout.root,
             state_dir=spec.state_dir,
             config_file=spec.config_file,
-            socket=spec.socket if spec.socket.exists() else None,
+            socket_dir=spec.socket.parent,
             command=command,
             top=list_dir(Path("/"), frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})),
             etc=list_dir(Path("/etc"), frozenset({"hyperhive"})),
+            code=code_paths(
+                command, [Path(self.env[k]).parent for k in ("HIVE_CLAUDE_BIN",) if k in self.env]
+            ),
         )
         return argv, env
 

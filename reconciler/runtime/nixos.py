@@ -21,7 +21,7 @@ import builtins
 import logging
 import re
 import shutil
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from desired.errors import PermanentError, TemporaryError
 from hive_core.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
@@ -93,7 +93,7 @@ class NixosRuntime:
         conf = self.conf_dir / f"{spec.name}.conf"
         flags = (
             f"--bind={spec.state_dir}:{SANDBOX_STATE} --bind-ro={spec.config_file}:{SANDBOX_CONFIG} "
-            f"--bind={spec.socket}:{SANDBOX_SOCKET}"
+            f"--bind={spec.socket.parent}:{PurePosixPath(SANDBOX_SOCKET).parent}"
         )
         text = conf.read_text() if conf.exists() else ""
         text = re.sub(r"(?m)^EXTRA_NSPAWN_FLAGS=.*\n?", "", text)

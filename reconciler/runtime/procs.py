@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 from pathlib import Path
 
 MARKER_ENV = "HIVE_CONTAINER"
@@ -81,3 +82,19 @@ def descendants(pid: int) -> list[int]:
             out.append(child)
             todo.append(child)
     return out
+
+
+def kill_all(root: Path) -> list[int]:
+    """SIGKILL every agent sandbox of the state dir ``root`` (whole process groups).
+
+    Agents outlive `hive serve` on purpose (a restarted daemon adopts them), so
+    whoever ends a swarm for good — a test's teardown, an uninstall — calls this.
+    """
+    killed = []
+    for pid in scan(root_key(root)).values():
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            continue
+        killed.append(pid)
+    return killed

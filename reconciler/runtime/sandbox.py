@@ -15,12 +15,33 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from hive_core.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
 
 _SKIP_TOP = frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})
 _SKIP_ETC = frozenset({"hyperhive"})
+_FRESH = ("tmp", "run")  # replaced by an empty tmpfs inside the sandbox
+
+
+def code_paths(command: Sequence[str], extra: Sequence[Path] = ()) -> list[Path]:
+    """Host paths the agent's program needs that the fresh /tmp and /run would hide.
+
+    A checkout (or its venv) can live under /tmp — CI clones do — and then the
+    interpreter, hyperhive's own source and node_modules/.bin/claude vanish
+    inside the sandbox. Those few paths are bound back read-only.
+    """
+    import sys
+
+    import reconciler
+
+    wanted = [Path(sys.prefix), Path(sys.base_prefix), Path(reconciler.__file__).resolve().parents[1]]
+    wanted += [Path(c).parent for c in command[:1] if os.path.isabs(c)] + list(extra)
+    out: list[Path] = []
+    for path in wanted:
+        if len(path.parts) > 2 and path.parts[1] in _FRESH and path.exists() and path not in out:
+            out.append(path)
+    return out
 
 
 @dataclass(frozen=True)
@@ -58,21 +79,29 @@ def bwrap_argv(
     state_root: Path,
     state_dir: Path,
     config_file: Path,
-    socket: Path | None,
+    socket_dir: Path,
     command: Sequence[str],
     top: Sequence[Entry],
     etc: Sequence[Entry],
+    code: Sequence[Path] = (),
 ) -> list[str]:
-    """The full argv; ``socket`` is None when the host has not opened it yet."""
+    """The full argv. The socket's *directory* is bound, so a socket re-created by a restarted
+    daemon (a new inode) is what the agent sees, without restarting the agent.
+
+    ``code`` (see ``code_paths``) is bound read-only over the fresh /tmp and
+    /run, before the state root is hidden, so a checkout holding the state dir
+    exposes no other agent's files.
+    """
     args = [bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", name]
     args += _mirror("", top)
     args += ["--dir", "/etc", *_mirror("/etc", etc)]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]  # noqa: S108 - a fresh tmpfs
+    for path in code:
+        args += ["--ro-bind", str(path), str(path)]
     args += ["--tmpfs", str(state_root)]
     args += ["--bind", str(state_dir), SANDBOX_STATE]
     args += ["--ro-bind", str(config_file), SANDBOX_CONFIG]
-    if socket is not None:
-        args += ["--bind", str(socket), SANDBOX_SOCKET]
+    args += ["--bind", str(socket_dir), str(PurePosixPath(SANDBOX_SOCKET).parent)]
     args += ["--chdir", SANDBOX_STATE, "--", *command]
     return args
 
@@ -86,7 +115,8 @@ def sandbox_env(
     env = dict(base)
     env["HIVE_CONTAINER"] = marker
     if sandboxed:
-        env.update({ENV_CONFIG: SANDBOX_CONFIG, ENV_SOCKET: SANDBOX_SOCKET, ENV_STATE: SANDBOX_STATE})
+        inner = str(PurePosixPath(SANDBOX_SOCKET).parent / socket.name)
+        env.update({ENV_CONFIG: SANDBOX_CONFIG, ENV_SOCKET: inner, ENV_STATE: SANDBOX_STATE})
         env["HOME"] = f"{SANDBOX_STATE}/home"
     else:
         env.update({ENV_CONFIG: str(config), ENV_SOCKET: str(socket), ENV_STATE: str(state_dir)})

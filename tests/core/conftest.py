@@ -140,6 +140,9 @@ async def clocked(swarm: StateLayout, clock: FakeClock) -> AsyncIterator[Running
         await running.close()
 
 
+HIVE_SERVE = (sys.executable, "-m", "hive", "serve")
+
+
 class Process:
     """A real `hive serve` subprocess on a state dir."""
 
@@ -154,7 +157,8 @@ class Process:
                 path.unlink()
         with self.log.open("ab") as handle:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "hive", "serve", "--no-web", "--state-dir", str(self.layout.root)],
+                # the host core alone: no sandboxes, no dashboard port to collide on
+                [*HIVE_SERVE, "--state-dir", str(self.layout.root), "--no-reconcile", "--no-web"],
                 env=subprocess_env(HIVE_LOG_LEVEL="INFO"),
                 stdout=handle,
                 stderr=subprocess.STDOUT,

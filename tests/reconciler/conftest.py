@@ -8,10 +8,7 @@ end, whatever happened.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-import signal
 import sys
 import uuid
 from collections.abc import Iterator
@@ -33,9 +30,7 @@ TESTER = Author("Test Operator", "operator@example.test")
 
 
 def kill_all(layout: StateLayout) -> None:
-    for pid in procs.scan(procs.root_key(layout.root)).values():
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+    procs.kill_all(layout.root)
 
 
 @pytest.fixture

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+import socket
 from pathlib import Path
 
 import pytest
 
 from desired.errors import PermanentError
-from hive_core.stores.deploys import HISTORY_KEEP, HistoryRow, open_deploys
+from hive_core.stores.deploys import HISTORY_KEEP, HistoryRow, _bindable, _fnv1a, open_deploys
 from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed
 from reconciler.status import Inputs, derive
@@ -66,7 +67,8 @@ def test_store_keeps_ten_history_rows_per_agent_newest_first(tmp_path: Path) -> 
 
 def test_ports_are_sticky_unique_and_released_on_purge(tmp_path: Path) -> None:
     store = open_deploys(tmp_path / "d.sqlite")
-    assert store.assign_port("boss", is_manager=True) == 8000
+    boss = store.assign_port("boss", is_manager=True)
+    assert boss == 8000 if _bindable(8000) else boss != 8000  # 8000 unless someone listens there
     names = [f"agent{i}" for i in range(200)]
     ports = {n: store.assign_port(n) for n in names}
     assert len(set(ports.values())) == len(names)
@@ -76,12 +78,25 @@ def test_ports_are_sticky_unique_and_released_on_purge(tmp_path: Path) -> None:
     assert "agent7" not in store.ports()
 
 
+def test_a_port_someone_listens_on_is_skipped(tmp_path: Path) -> None:
+    store = open_deploys(tmp_path / "d.sqlite")
+    wanted = 8100 + _fnv1a("zq-port-probe") % 900
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            busy.bind(("127.0.0.1", wanted))
+        except OSError:
+            pytest.skip(f"port {wanted} is already in use here")
+        busy.listen()
+        assert store.assign_port("zq-port-probe") != wanted
+
+
 def test_port_exhaustion_names_the_fix(tmp_path: Path) -> None:
     store = open_deploys(tmp_path / "d.sqlite")
-    for i in range(900):
-        store.assign_port(f"a{i}")
     with pytest.raises(PermanentError, match="hive purge"):
-        store.assign_port("one-more")
+        for i in range(901):  # 900 ports, fewer if other processes on this host listen on some
+            store.assign_port(f"a{i}")
+    assert len(store.ports()) <= 900
 
 
 def test_inventory_and_applied_survive_reopen(tmp_path: Path) -> None:

@@ -90,3 +90,48 @@ async def test_crash_loop_backs_off_then_stalls_without_holding_back_others(
     assert observed["fine"].state is ContainerState.RUNNING
     assert observed["broken"].state is ContainerState.EXITED
     assert all(h.result == "failed" for h in rec.store.history("broken"))
+
+
+async def test_a_restarted_daemon_restarts_dead_agents_without_an_event_storm(
+    layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime
+) -> None:
+    add(repo, "alpha")
+    first = Reconciler(layout, runtime, settings=LoopSettings(health_timeout=10))
+    try:
+        await first.apply_once()
+    finally:
+        first.store.close()
+    os.killpg(procs.scan(runtime.key)["alpha"], signal.SIGKILL)
+    await eventually(lambda: "alpha" not in procs.scan(runtime.key), what="alpha gone")
+
+    sink = MemorySink()
+    second = Reconciler(layout, LocalRuntime(layout, runtime.command), events=sink)
+    try:
+        result = await second.apply_once()
+    finally:
+        second.store.close()
+    assert [(a.name, a.kind.value) for a in result.actions] == [("alpha", "start")]
+    assert not sink.of("container_crash"), "old news is not announced on start-up"
+    assert not sink.of("agent_condition_changed", "manager"), "nothing changed for the manager"
+    assert sink.of("agent_started", "alpha")
+    assert "alpha" in procs.scan(runtime.key)
+
+
+async def test_the_managers_restart_goes_through_the_loop(
+    layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime, running
+) -> None:
+    from desired.errors import NotFoundError
+    from reconciler.host import LoopControl
+
+    rec, _ = running
+    add(repo, "alpha")
+    await eventually(lambda: ready(rec, "alpha"), what="alpha Ready")
+    before = procs.scan(runtime.key)["alpha"]
+    control = LoopControl(rec)
+    assert await control.restart("alpha") == "agent alpha is restarting"
+    await eventually(lambda: rec.store.history("alpha")[0].action == "restart", what="a restart in history")
+    assert rec.store.history("alpha")[0].result == "ok"
+    assert procs.scan(runtime.key)["alpha"] != before
+    assert control.status()["agents"]["alpha"]["runtime_state"] == "running"
+    with pytest.raises(NotFoundError):
+        await control.restart("nobody")

@@ -142,13 +142,13 @@ def test_unmanaged_container_with_a_desired_name_is_not_taken_over() -> None:
     assert result.skipped[0][0] == "coder"
 
 
-def test_missing_applied_record_rebuilds_and_stale_socket_restarts() -> None:
+def test_missing_applied_record_rebuilds() -> None:
     state = swarm(coder=None)
     observed, applied = deployed(state)
     del applied["coder"]
-    observed["manager"] = Observed("manager", ContainerState.RUNNING, stale_socket=True)
     result = plan(state, REV, observed, applied)
-    assert kinds(result) == {"coder": ActionKind.UPDATE, "manager": ActionKind.RESTART}
+    assert kinds(result) == {"coder": ActionKind.UPDATE}
+    assert result.actions[0].reason.startswith("no record of what was applied")
 
 
 def test_json_form_carries_summary_and_field_changes() -> None:

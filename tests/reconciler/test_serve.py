@@ -19,7 +19,7 @@ from hive_core.paths import StateLayout
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import AGENT_COMMAND, kill_all
 
-ENV = {"HIVE_AGENT_COMMAND": " ".join(AGENT_COMMAND)}
+ENV = {"HIVE_AGENT_COMMAND": " ".join(AGENT_COMMAND), "HIVE_WEB_PORT": "0"}
 
 
 def wait_until(check, timeout: float, what: str) -> None:
@@ -56,6 +56,8 @@ def test_hive_serve_converges_reacts_to_commits_and_reports_events(
 
         wait_until(lambda: ready("alpha") and ready("manager"), 40, "alpha and manager Ready")
         assert hive("reconcile", "--now").returncode == 0
+        delegated = hive("reconcile", env=ENV)
+        assert delegated.returncode == 0 and "asked the running daemon" in delegated.stdout
 
         hive("agent", "set", "alpha", "model", "opus")
 
