@@ -231,3 +231,21 @@ def approvals_by_commit(repo: MetaRepo) -> dict[str, tuple[ProposalId, str]]:
             if meta is not None:
                 found[meta[3]] = (int(suffix), meta[0])
     return found
+
+
+def to_json(proposal: Proposal, diff: str | None = None) -> dict[str, object]:
+    """One JSON shape for a proposal, used by `hive pending --json` and the dashboard alike."""
+    res = proposal.resolution
+    return {
+        "id": proposal.id,
+        "status": proposal.status.value,
+        "author": proposal.author,
+        "description": proposal.description,
+        "created_at": proposal.created_at.isoformat(),
+        "commit": proposal.commit,
+        "deploy": proposal.deploy,
+        "resolution": (
+            {"by": res.by, "at": res.at.isoformat(), "note": res.note, "commit": res.commit} if res else None
+        ),
+        "diff": diff,
+    }
