@@ -1,7 +1,7 @@
 """The daemon's unix sockets: admin (the operator), manager, and one per other agent.
 
 A socket's path is its identity: every connection accepted on
-``run/agents/coder.sock`` is ``coder``. Sockets are created 0600 inside a
+``run/agents/coder/hive.sock`` is ``coder``. Sockets are created 0600 inside a
 0700 ``run/`` so only the daemon's user (and, through a bind mount, the one
 sandbox given that socket) can connect. The set of agent sockets follows
 desired state: ``sync_agents`` adds and removes them (the meta watch calls it
@@ -61,7 +61,9 @@ class Listener:
             if task is not None:
                 self._conns.discard(task)
 
-    async def close(self) -> None:
+    async def close(self, *, remove_dir: bool = False) -> None:
+        """Stop listening and remove the socket; its directory stays (a sandbox may have it bound)
+        unless ``remove_dir`` (the agent left desired state)."""
         if self._server is not None:
             self._server.close()
         for task in list(self._conns):
@@ -70,6 +72,15 @@ class Listener:
             await asyncio.wait(list(self._conns), timeout=2)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        if remove_dir:
+            _remove_agent_dir(self.path.parent)
+
+
+def _remove_agent_dir(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        (path / "hive.sock").unlink()
+    with contextlib.suppress(OSError):  # not empty: someone put something there; leave it
+        path.rmdir()
 
 
 class SocketSet:
@@ -108,9 +119,19 @@ class SocketSet:
                 self.agents[name] = listener
                 log.info("socket for agent %s is up at %s", name, listener.path)
             for name in sorted(self.agents.keys() - wanted):
-                await self.agents.pop(name).close()
+                await self.agents.pop(name).close(remove_dir=True)
                 self.core.harnesses.forget(name)
                 log.info("socket for agent %s removed (no longer in desired state)", name)
+            self._drop_stale_dirs(wanted)
+
+    def _drop_stale_dirs(self, wanted: set[str]) -> None:
+        """Directories of agents removed while the daemon was down."""
+        base = self.core.layout.agent_socket("x").parent.parent
+        if not base.is_dir():
+            return
+        for path in base.iterdir():
+            if path.is_dir() and path.name not in wanted:
+                _remove_agent_dir(path)
 
     async def close(self) -> None:
         for listener in [self.admin, self.manager, *self.agents.values()]:

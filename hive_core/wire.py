@@ -8,7 +8,7 @@ response line ``{"ok": true, ...}`` or ``{"ok": false, "error": {"code",
 the client hangs up.
 
 **Who is asking is the socket, never a field.** No request carries a sender;
-``send`` from ``run/agents/coder.sock`` is from ``coder``. Which ops a socket
+``send`` from ``run/agents/coder/hive.sock`` is from ``coder``. Which ops a socket
 accepts is in ``AGENT_OPS`` / ``MANAGER_OPS`` / ``ADMIN_OPS``.
 
 The harness imports this module and ``hive_core.client`` only; keep it free of

@@ -49,6 +49,7 @@ async def ask(core: HostCore, caller: Caller, req: wire.Ask) -> wire.QuestionRes
         )
     if question.deadline_at is not None:
         core.poke_deadlines()
+    log.info("%s asked %s question #%d", caller.name, target, question.id)
     return wire.QuestionResult(question=question)
 
 
@@ -77,6 +78,7 @@ async def answer(core: HostCore, caller: Caller, req: wire.AnswerQuestion) -> wi
             "(or the operator) may answer it"
         )
     resolved = core.questions.resolve(req.id, req.answer, caller.name)
+    log.info("%s answered question #%d from %s", caller.name, req.id, question.asker)
     finish(core, resolved)
     return wire.QuestionResult(question=resolved)
 

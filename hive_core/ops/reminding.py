@@ -29,6 +29,7 @@ async def remind(core: HostCore, caller: Caller, req: wire.Remind) -> wire.Remin
     reminder = core.reminders.add(caller.name, req.message, due, path)
     core.events.publish(ReminderSet(id=reminder.id, agent=caller.name, due_at=due))
     core.poke_deadlines()
+    log.info("%s set reminder #%d, due in %.0fs", caller.name, reminder.id, due - now)
     return wire.ReminderResult(reminder=reminder)
 
 

@@ -27,6 +27,8 @@ def test_one_daemon_per_state_dir_and_a_clean_stop(serve_process: Process, hive:
         assert stat.S_IMODE(sock.stat().st_mode) == 0o600
     assert serve_process.stop() == 0
     assert not layout.admin_socket.exists() and not layout.agent_socket("coder").exists()
+    # the directory stays: a sandbox that outlives the daemon has it bound as /run/hive
+    assert layout.agent_socket("coder").parent.is_dir()
 
 
 async def test_agent_sockets_follow_desired_state(daemon: Running) -> None:
@@ -37,7 +39,7 @@ async def test_agent_sockets_follow_desired_state(daemon: Running) -> None:
 
     repo.commit(lambda s: remove_agent(s, "peer"), author=OPERATOR, message="remove peer")
     await daemon.daemon.sockets.sync_agents()
-    assert not daemon.layout.agent_socket("peer").exists()
+    assert not daemon.layout.agent_socket("peer").parent.exists()
     with pytest.raises(UnavailableError):
         await daemon.client("peer").request(wire.Whoami())
     # the manager has only its own socket, never an agents/ one
@@ -67,3 +69,16 @@ async def test_a_crashing_component_stops_the_daemon_with_an_error(swarm) -> Non
     with pytest.raises(PermanentError, match=r"broken: RuntimeError\('boom'\)"):
         await asyncio.wait_for(daemon.run(), 10)
     assert not swarm.admin_socket.exists()
+
+
+async def test_socket_dirs_of_agents_removed_while_down_are_cleared(swarm) -> None:  # type: ignore[no-untyped-def]
+    from tests.core.conftest import start_daemon
+
+    ghost = swarm.agent_socket("ghost").parent
+    ghost.mkdir(parents=True)
+    running = await start_daemon(swarm)
+    try:
+        assert not ghost.exists()
+        assert swarm.agent_socket("peer").exists()
+    finally:
+        await running.close()
