@@ -83,7 +83,7 @@ class Reconciler:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
         self.wake = asyncio.Event()
         self.retry: dict[str, Retry] = {}
-        self.degraded: dict[str, str] = {}
+        self.degraded: dict[str, tuple[str, float]] = {}  # name → (why, since when: unix time)
         self.inflight: dict[str, asyncio.Task[None]] = {}
         self.last_plan: Plan | None = None
         self._seen: dict[str, ContainerState] | None = None
@@ -124,6 +124,7 @@ class Reconciler:
     async def pass_once(self, purge: Collection[str] = ()) -> Plan:
         snap, observed, applied = await self.observe()
         self._detect_crashes(snap, observed)
+        await self._recover_degraded()
         result = plan(snap.state, snap.revision, observed, applied, purge=purge)
         self.last_plan = result
         self._bump(snap, applied, result)
@@ -135,6 +136,14 @@ class Reconciler:
         self._record_status(snap, observed, applied, result)
         self._settle(snap, result)
         return result
+
+    async def _recover_degraded(self) -> None:
+        """A late hello (a slow start) clears a failed health gate without another action."""
+        for name, (_, since) in list(self.degraded.items()):
+            if name not in self.inflight and await self.ctx.health.wait_hello(name, since, 0.0):
+                log.info("agent %s: said hello after its health gate had failed; healthy again", name)
+                self.degraded.pop(name, None)
+                self.retry.pop(name, None)
 
     def _bump(self, snap: Snapshot, applied: dict[str, Applied], result: Plan) -> None:
         busy = {a.name for a in result.actions} | set(self.inflight)
@@ -174,7 +183,7 @@ class Reconciler:
                 self.degraded.pop(name, None)
             except act.HealthGateFailed as exc:
                 error = self._failed(action, str(exc), permanent=False)
-                self.degraded[name] = str(exc)
+                self.degraded[name] = (str(exc), started)
             except TemporaryError as exc:
                 error = self._failed(action, str(exc), permanent=False)
             except (PermanentError, HiveError) as exc:
@@ -240,7 +249,7 @@ class Reconciler:
                 in_flight=name in self.inflight,
                 retry=self.retry.get(name, Retry()),
                 suspended=bool(spec and spec.suspended),
-                degraded=self.degraded.get(name),
+                degraded=self.degraded[name][0] if name in self.degraded else None,
             )
             out.append(derive(inputs, mono_now=self.clock()))
         return out
