@@ -19,8 +19,9 @@ from pathlib import Path, PurePosixPath
 
 from hive_core.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
 
-_SKIP_TOP = frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})
-_SKIP_ETC = frozenset({"hyperhive"})
+SKIP_TOP = frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})
+SKIP_ETC = frozenset({"hyperhive"})
+_MASKED = (Path("/tmp"), Path("/run"))  # noqa: S108 - these get a fresh tmpfs inside the sandbox
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def bwrap_argv(
     command: Sequence[str],
     top: Sequence[Entry],
     etc: Sequence[Entry],
+    extra_ro: Sequence[Path] = (),
 ) -> list[str]:
     """The full argv. The socket's *directory* is bound, so a socket re-created by a restarted
     daemon (a new inode) is what the agent sees, without restarting the agent."""
@@ -69,12 +71,37 @@ def bwrap_argv(
     args += _mirror("", top)
     args += ["--dir", "/etc", *_mirror("/etc", etc)]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]  # noqa: S108 - a fresh tmpfs
-    args += ["--tmpfs", str(state_root)]
+    for path in extra_ro:
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--tmpfs", str(state_root)]  # after the binds: hidden even inside a bound checkout
     args += ["--bind", str(state_dir), SANDBOX_STATE]
     args += ["--ro-bind", str(config_file), SANDBOX_CONFIG]
     args += ["--bind", str(socket_dir), str(PurePosixPath(SANDBOX_SOCKET).parent)]
     args += ["--chdir", SANDBOX_STATE, "--", *command]
     return args
+
+
+def program_paths(
+    command: Sequence[str], env: Mapping[str, str], extra: Sequence[Path], state_root: Path
+) -> list[Path]:
+    """What the agent program needs that the sandbox would otherwise hide, to bind read-only.
+
+    A checkout or venv under /tmp (a CI clone, a pytest tmp dir) vanishes
+    behind the sandbox's own /tmp; so do paths under /run. Absolute paths in
+    the command, PYTHONPATH entries and ``extra`` (the interpreter's prefix,
+    hyperhive's own source dir) are made visible again — never anything
+    inside the state root, which stays hidden.
+    """
+    candidates = [Path(a) for a in command if a.startswith("/")]
+    candidates += [Path(p) for p in env.get("PYTHONPATH", "").split(":") if p.startswith("/")]
+    candidates += list(extra)
+    out: list[Path] = []
+    for path in sorted(set(candidates), key=lambda p: len(p.parts)):
+        if not path.exists() or path.is_relative_to(state_root):
+            continue
+        if any(path.is_relative_to(m) for m in _MASKED) and not any(path.is_relative_to(o) for o in out):
+            out.append(path)
+    return out
 
 
 def sandbox_env(
