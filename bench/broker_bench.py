@@ -46,8 +46,8 @@ def make_state(root: Path) -> StateLayout:
     repo, _ = init_meta_repo(layout.meta)
 
     def build(state):  # type: ignore[no-untyped-def]
-        for name in SENDERS + RECEIVERS:
-            state = add_agent(state, {"name": name})
+        for name in SENDERS + RECEIVERS:  # suspended: the reconciler starts no harness to read them
+            state = add_agent(state, {"name": name, "suspended": True})
         return state
 
     repo.commit(build, author=Author("bench", "bench@example.test"), message="bench swarm")
@@ -57,7 +57,7 @@ def make_state(root: Path) -> StateLayout:
 def start_daemon(layout: StateLayout) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), HIVE_LOG_LEVEL="WARNING")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hive", "serve", "--state-dir", str(layout.root)],
+        [sys.executable, "-m", "hive", "serve", "--no-web", "--state-dir", str(layout.root)],
         env=env,
         stdout=subprocess.DEVNULL,
     )

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import IO
 
 from hive_core.core import HostCore
-from hive_core.errors import UserError
+from hive_core.errors import PermanentError, UserError
 from hive_core.paths import StateLayout
 from hive_core.schedulers import deadlines_loop, meta_watch_loop, retention_loop
 from hive_core.sockets import SocketSet
@@ -73,7 +73,13 @@ class Daemon:
             self.layout.manager_socket,
             len(self.sockets.agents),
         )
-        await run_root_tasks(self.components, self.stop, on_exit=self._shutdown)
+        ended = await run_root_tasks(self.components, self.stop, on_exit=self._shutdown)
+        if ended:
+            raise PermanentError(
+                "hive serve stopped because a component ended: "
+                + "; ".join(ended)
+                + " (details in the log above)"
+            )
 
     async def _shutdown(self) -> None:
         await self.sockets.close()

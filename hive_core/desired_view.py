@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 EMPTY = Snapshot(DesiredState(), "")
 RECHECK_AFTER_S = 0.2
-"""How stale ``current()`` may be; the meta watch and writers call ``refresh()`` to look at once."""
+"""How stale ``cached()`` (and ``state``) may be; ``current()`` always looks at `main`."""
 
 
 class DesiredView:
@@ -49,13 +49,17 @@ class DesiredView:
         return self._repo
 
     def current(self) -> Snapshot:
-        """The snapshot at `main`, looked up at most every RECHECK_AFTER_S (a hot path per request)."""
+        """The snapshot at `main` now; reloads (and tells listeners) if `main` moved."""
+        return self.refresh()
+
+    def cached(self) -> Snapshot:
+        """The snapshot at `main`, looked up at most every RECHECK_AFTER_S (the per-request hot path)."""
         if time.monotonic() - self._checked_at < RECHECK_AFTER_S:
             return self._snapshot
         return self.refresh()
 
     def refresh(self) -> Snapshot:
-        """The snapshot at `main` now; reloads (and tells listeners) if `main` moved."""
+        """Look at `main` now (same as ``current``)."""
         self._checked_at = time.monotonic()
         repo = self.repo
         if repo is None:
@@ -77,7 +81,8 @@ class DesiredView:
 
     @property
     def state(self) -> DesiredState:
-        return self.current().state
+        """Desired state as of at most RECHECK_AFTER_S ago; use ``current()`` right after a write."""
+        return self.cached().state
 
     def agent(self, name: str) -> AgentSpec | None:
         return self.state.agents.get(name)

@@ -19,13 +19,13 @@ from pydantic import BaseModel, ValidationError
 from hive_core import wire
 from hive_core.core import Caller, HostCore
 from hive_core.errors import BadRequestError, ForbiddenError, HiveError, TooLargeError, error_code
-from hive_core.ops import HANDLERS
+from hive_core.ops import ALLOWED_OPS, perform
 from hive_core.ops.admin import events_batch
+from hive_core.ops.registry import caller_gone
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
-_ALLOWED = {"agent": wire.AGENT_OPS, "manager": wire.MANAGER_OPS, "operator": wire.ADMIN_OPS}
 
 
 class _TooLong:
@@ -86,7 +86,7 @@ def parse_request(line: bytes, role: str) -> wire.Request:
         raise BadRequestError(f"not a JSON line ({exc}); send one JSON object per line") from None
     if not isinstance(data, dict) or not isinstance(data.get("op"), str):
         raise BadRequestError('a request is a JSON object with a string "op", e.g. {"op": "whoami"}')
-    op, allowed = data["op"], _ALLOWED[role]
+    op, allowed = data["op"], ALLOWED_OPS[role]
     if op not in wire.ALL_OPS:
         raise BadRequestError(f"unknown op {op[:64]!r}; this socket accepts: {', '.join(sorted(allowed))}")
     if op not in allowed:
@@ -102,8 +102,7 @@ async def answer(core: HostCore, caller_fn: Callable[[], Caller], role: str, lin
     try:
         request = parse_request(line, role)
         caller = caller_fn()
-        response: BaseModel = await HANDLERS[request.op](core, caller, request)  # type: ignore[attr-defined]
-        await core.batch.durable()  # never say "ok" before the write is committed
+        response: BaseModel = await perform(core, caller, request)
         return wire.encode(response)
     except HiveError as exc:
         return error_line(exc)
@@ -133,6 +132,7 @@ async def serve_connection(
     writer: asyncio.StreamWriter,
 ) -> None:
     lines = LineReader(reader)
+    caller_gone.set(reader.at_eof)
     try:
         while True:
             line = await lines.next()

@@ -90,7 +90,7 @@ class SocketSet:
         await self.admin.start()
 
     def wanted_agents(self) -> set[str]:
-        state = self.core.desired.state
+        state = self.core.desired.current().state
         return {name for name, spec in state.agents.items() if spec.role is not Role.MANAGER}
 
     async def sync_agents(self) -> None:

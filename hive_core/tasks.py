@@ -52,15 +52,23 @@ async def run_root_tasks(
     *,
     grace: float = 5.0,
     on_exit: Callable[[], Awaitable[None]] | None = None,
-) -> None:
-    """Run ``components`` until ``stop`` is set or any of them ends; then cancel the others."""
+) -> list[str]:
+    """Run ``components`` until ``stop`` is set or any of them ends; then cancel the others.
+
+    Returns a line for each component that ended on its own (a crash, or an
+    unexpected return): empty means a requested stop.
+    """
     tasks = [start_task(name, factory()) for name, factory in components]
     stopper = start_task("stop-signal", stop.wait())
+    ended: list[str] = []
     try:
         done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
-            if task is not stopper:
-                log.warning("component %s ended; stopping the daemon", task.get_name())
+            if task is stopper:
+                continue
+            exc = None if task.cancelled() else task.exception()
+            ended.append(f"{task.get_name()}: {exc!r}" if exc else f"{task.get_name()} returned")
+            log.warning("component %s ended; stopping the daemon", task.get_name())
     finally:
         for task in [*tasks, stopper]:
             task.cancel()
@@ -71,3 +79,4 @@ async def run_root_tasks(
                 log.error("task %s did not stop within %.1fs", task.get_name(), grace)
         if on_exit is not None:
             await on_exit()
+    return ended

@@ -20,6 +20,7 @@ Why these flags (docs/harness.md has the long form):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -47,7 +48,12 @@ BUILTIN_TOOLS = (
     "WebSearch",
 )
 # Credentials and endpoints the operator may give every agent (hive serve's env or <state>/secrets.env).
-CREDENTIAL_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
+CREDENTIAL_KEYS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+)
 _CHILD_DEFAULTS = {
     # Wait for our MCP server before the first API call: otherwise a turn that starts while
     # `hive-harness mcp` is still importing gets "No such tool available: mcp__hyperhive__send".
@@ -164,10 +170,20 @@ def child_env(base: Mapping[str, str], state_dir: Path, secrets: Mapping[str, st
 
 def has_credentials(env: Mapping[str, str]) -> bool:
     """A cheap login check: an API key in the environment, or the CLI's own OAuth credentials file."""
-    if env.get("ANTHROPIC_API_KEY") or env.get("ANTHROPIC_AUTH_TOKEN"):
+    if any(env.get(key) for key in CREDENTIAL_KEYS if key != "ANTHROPIC_BASE_URL"):
         return True
     home = env.get("HOME")
     return home is not None and (Path(home) / ".claude" / ".credentials.json").exists()
+
+
+def credential_fingerprint(env: Mapping[str, str]) -> tuple[object, ...]:
+    """What the credentials are now: equal fingerprints mean nothing changed since claude refused them."""
+    home = env.get("HOME")
+    stamp: float | None = None
+    if home is not None:
+        with contextlib.suppress(OSError):
+            stamp = (Path(home) / ".claude" / ".credentials.json").stat().st_mtime
+    return (*(env.get(key) for key in CREDENTIAL_KEYS), stamp)
 
 
 def write_mcp_config(path: Path, document: dict[str, object]) -> None:

@@ -1,8 +1,8 @@
 """The turn loop: wait for mail (or the operator), run claude once, record what it cost, repeat.
 
-One job at a time, from two sources: the broker (a long `recv` that stays in
-flight across jobs, so a message is never lost to a cancelled request) and
-the agent page (operator prompts, compact). A wake's messages are acked once
+One job at a time, from two sources: the broker (a parked `recv` between
+turns, never during one, so the model's own `recv` inside a turn gets the
+mail) and the agent page (operator prompts, compact). A wake's messages are acked once
 a turn has used them: after `ok`, `failed` or `cancelled`; a `needs_login`
 turn keeps them and retries after login; "prompt is too long" compacts the
 session and retries once.
@@ -15,19 +15,19 @@ import contextlib
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from hive_core.client import HiveClient
 from hive_core.errors import HiveError
-from hive_core.wire import MAX_RECV, MAX_WAIT_SECONDS, Ack, GetOpenThreads, Hello, Recv, Remind, Report
+from hive_core.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report
 from hive_harness.claude_run import ClaudeRun, ClaudeStartError
 from hive_harness.command import (
     ClaudeArgs,
     child_env,
     claude_argv,
+    credential_fingerprint,
     has_credentials,
     mcp_config,
     mcp_server_env,
@@ -41,6 +41,7 @@ from hive_harness.streamjson import ResultKind, TurnAccumulator, TurnOutcome, li
 log = logging.getLogger(__name__)
 
 COMPACT = "/compact"
+LOCAL_POLL_SECONDS = 2.0
 LOGIN_POLL_SECONDS = 2.0
 
 
@@ -72,8 +73,9 @@ class Harness:
         self.jobs: asyncio.Queue[Job] = asyncio.Queue()
         self.current: ClaudeRun | None = None
         self.login_changed = asyncio.Event()
-        self._pending: deque[Job] = deque()
-        self._recv: asyncio.Task[Any] | None = None
+        self._claude_ms = 0
+        self.web_port = 0
+        self.host_lost = False
 
     # -- environment ----------------------------------------------------
     def claude_env(self) -> dict[str, str]:
@@ -91,10 +93,12 @@ class Harness:
         The note is a reminder due now: the host refuses messages to oneself, and a reminder
         arrives through the same inbox, so it wakes the loop like any message.
         """
+        self.web_port = web_port
         try:
             await self.client.request(Hello(pid=os.getpid(), web_port=web_port), timeout=10)
             await self.client.request(Remind(message=restart_note(), delay_seconds=0), timeout=10)
         except HiveError as exc:
+            self.host_lost = True
             log.warning(
                 "%s: could not greet the host (%s); the loop will keep retrying recv",
                 self.rt.launch.name,
@@ -111,30 +115,31 @@ class Harness:
             await self.run_job(job)
 
     async def next_job(self) -> Job:
-        while not self._pending:
-            if self._recv is None:
-                req = Recv(wait_seconds=MAX_WAIT_SECONDS, max=MAX_RECV)
-                self._recv = asyncio.create_task(self.client.request(req), name=f"recv-{self.rt.launch.name}")
-            local = asyncio.create_task(self.jobs.get(), name="local-job")
-            done, _ = await asyncio.wait({self._recv, local}, return_when=asyncio.FIRST_COMPLETED)
-            if local in done:
-                self._pending.append(local.result())
-            else:
-                local.cancel()
-            if self._recv in done:
-                await self._take_mail(self._recv)
-                self._recv = None
-        return self._pending.popleft()
+        """Page jobs first; otherwise park a `recv` for up to LOCAL_POLL_SECONDS and loop.
 
-    async def _take_mail(self, task: asyncio.Task[Any]) -> None:
-        try:
-            messages = task.result().messages
-        except HiveError as exc:
-            log.warning("%s: recv failed (%s); retrying in 2 s", self.rt.launch.name, exc)
-            await asyncio.sleep(2)
-            return
-        if messages:
-            self._pending.append(wake_prompt(messages))
+        Never cancel a parked recv: the host would still hand the next message to it and
+        write it to a closed connection (lost until the next hello). Parking briefly instead
+        bounds how long a page action waits (≤ LOCAL_POLL_SECONDS), while mail still wakes
+        the loop at once. No recv is in flight during a turn, so the model's own
+        `recv(wait_seconds=180)` inside a turn gets the mail.
+        """
+        while True:
+            if not self.jobs.empty():
+                return self.jobs.get_nowait()
+            try:
+                if self.host_lost:
+                    # the daemon restarted (or we started before it): tell the new one we are here
+                    await self.client.request(Hello(pid=os.getpid(), web_port=self.web_port), timeout=10)
+                    self.host_lost = False
+                    log.info("%s: the host is back; said hello again", self.rt.launch.name)
+                result = await self.client.request(Recv(wait_seconds=LOCAL_POLL_SECONDS, max=MAX_RECV))
+            except HiveError as exc:
+                self.host_lost = True
+                log.warning("%s: host unreachable (%s); retrying in 2 s", self.rt.launch.name, exc)
+                await asyncio.sleep(2)
+                continue
+            if result.messages:
+                return wake_prompt(result.messages)
 
     async def run_job(self, job: Job) -> None:
         if isinstance(job, CompactJob):
@@ -164,9 +169,14 @@ class Harness:
             await self._report("needs_login")
 
     async def wait_for_login(self) -> None:
-        """Until credentials appear (secrets file, env, or a finished login flow); then logged_in."""
+        """Until credentials appear or change (secrets file, env, a finished login flow); then logged_in.
+
+        "Change", not just "present": a key that claude refused stays refused, and retrying
+        with it would spawn claude in a tight loop.
+        """
         await self.enter_needs_login()
-        while not has_credentials(self.claude_env()):
+        refused = credential_fingerprint(self.claude_env())
+        while not has_credentials(env := self.claude_env()) or credential_fingerprint(env) == refused:
             self.login_changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.login_changed.wait(), LOGIN_POLL_SECONDS)
@@ -192,6 +202,7 @@ class Harness:
         try:
             run = await ClaudeRun.start(argv, env=self.claude_env(), cwd=rt.paths.root)
         except ClaudeStartError as exc:
+            self._claude_ms = 0
             rt.note(str(exc))
             outcome = TurnAccumulator().outcome(exit_note=str(exc))
             await self._finish(outcome, model, wake_from, started)
@@ -201,6 +212,7 @@ class Harness:
             result = await run.wait(self._publish_stream)
         finally:
             self.current = None
+        self._claude_ms = int((time.time() - started) * 1000)
         outcome = result.acc.outcome(cancelled=result.cancelled, exit_note=result.exit_note())
         if fresh and outcome.kind is ResultKind.OK:
             rt.new_session_pending = False
@@ -240,7 +252,8 @@ class Harness:
         )
         self.stats.record(record)
         summary = {k: v for k, v in record.__dict__.items() if k != "tool_call_breakdown"}
-        rt.last_turn = {**summary, "tool_calls": outcome.tool_calls}
+        # claude_ms: spawn to exit of the child, so the harness's own share of a turn is visible
+        rt.last_turn = {**summary, "tool_calls": outcome.tool_calls, "claude_ms": self._claude_ms}
         rt.bus.publish("turn_end", **rt.last_turn)
         rt.set_turn_state(TurnState.IDLE)
         log.info(
@@ -272,7 +285,3 @@ class Harness:
     async def close(self) -> None:
         if self.current is not None:
             await self.current.cancel(grace=2)
-        if self._recv is not None:
-            self._recv.cancel()
-            with contextlib.suppress(BaseException):
-                await self._recv

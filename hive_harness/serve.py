@@ -47,16 +47,35 @@ def start_task(coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
     return task
 
 
-async def start_site(harness: Harness, port: int) -> web.AppRunner | None:
+async def start_site(harness: Harness, port: int, *, attempts: int = 8) -> web.AppRunner | None:
+    """The agent page on 127.0.0.1:port; None when there is no port or it stays taken.
+
+    A restart can race the previous harness for the port, so a taken port is retried with
+    backoff (~10 s). If it stays taken the agent keeps working without its page: losing the
+    page is better than a crash loop that also stops the agent's turns.
+    """
+    name = harness.rt.launch.name
     if not port:
-        log.info("%s: no web_port in the launch config; the agent page is off", harness.rt.launch.name)
+        log.info("%s: no web_port in the launch config; the agent page is off", name)
         return None
     runner = web.AppRunner(make_app(harness), access_log=None, handler_cancellation=True, shutdown_timeout=2)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port, reuse_address=True)
-    await site.start()
-    log.info("%s: agent page on http://127.0.0.1:%d/", harness.rt.launch.name, port)
-    return runner
+    delay = 0.25
+    for attempt in range(1, attempts + 1):
+        try:
+            await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
+        except OSError as exc:
+            if attempt == attempts:
+                log.error("%s: agent page off: port %d stays taken (%s)", name, port, exc)
+                harness.rt.note(f"agent page off: 127.0.0.1:{port} is taken by another process")
+                await runner.cleanup()
+                return None
+            await asyncio.sleep(delay)
+            delay = min(2.0, delay * 2)
+            continue
+        log.info("%s: agent page on http://127.0.0.1:%d/", name, port)
+        return runner
+    return None
 
 
 async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping[str, str]) -> None:

@@ -4,8 +4,8 @@
 the app over the host core's event log and op handlers, serves it until it
 is cancelled, then closes the site and every open stream. The operator's
 writes to questions, messages and reminders go through the same handlers as
-the admin socket (``HANDLERS[op]`` with the operator as caller), limited to
-the ops that socket allows.
+the admin socket (``hive_core.ops.perform`` with the operator as caller):
+the same allow-list, and an answer only once the write is committed.
 """
 
 from __future__ import annotations
@@ -18,10 +18,9 @@ from pydantic import BaseModel
 
 from hive_core import wire
 from hive_core.core import OPERATOR_CALLER, HostCore
-from hive_core.errors import ForbiddenError
-from hive_core.ops import HANDLERS
+from hive_core.ops import perform
 from hive_web.dashboard import bound_port, create_app, make_guard, start
-from hive_web.keys import Lifecycle, WebConfig
+from hive_web.keys import AgentPort, Lifecycle, WebConfig
 from hive_web.operator import OperatorCall
 from hive_web.recon import ReconcilerLink
 
@@ -29,11 +28,11 @@ log = logging.getLogger(__name__)
 
 
 def operator_call(core: HostCore) -> OperatorCall:
+    """Requests run as the operator by core's ``perform``: its allow-list, answered once committed."""
+
     async def call(request: wire.Request) -> BaseModel:
-        op = str(request.model_dump()["op"])
-        if op not in wire.ADMIN_OPS:
-            raise ForbiddenError(f"the operator's dashboard may not run {op!r}")
-        return await HANDLERS[op](core, OPERATOR_CALLER, request)
+        response: BaseModel = await perform(core, OPERATOR_CALLER, request)
+        return response
 
     return call
 
@@ -60,6 +59,16 @@ def lifecycle_call(core: HostCore) -> Lifecycle:
     return call
 
 
+def agent_port(core: HostCore) -> AgentPort:
+    """The web port the agent's harness announced in its last hello (0 or none: no page)."""
+
+    def lookup(name: str) -> int | None:
+        hello = core.harnesses.last_hello(name)
+        return hello.web_port if hello is not None and hello.web_port else None
+
+    return lookup
+
+
 async def serve_dashboard(core: HostCore, config: WebConfig, link: ReconcilerLink | None = None) -> None:
     """Serve the dashboard until cancelled (the daemon's shutdown).
 
@@ -74,6 +83,7 @@ async def serve_dashboard(core: HostCore, config: WebConfig, link: ReconcilerLin
         operator=operator_call(core),
         reconciler=link or ReconcilerLink(core.layout),
         lifecycle=lifecycle_call(core),
+        agent_port=agent_port(core),
         config=config,
         guard=guard,
     )

@@ -14,24 +14,30 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 from aiohttp import web
 
 from desired.repo import Author
 from hive_core.paths import StateLayout
-from hive_web.feed import EventFeed, Hints
+from hive_web.fanout import Fanout
+from hive_web.feed import EventFeed
 from hive_web.http import error_middleware
 from hive_web.keys import (
+    AGENT_PORT,
     AUTHOR,
     CONFIG,
+    COSTS,
+    FANOUT,
     FEED,
     GUARD,
-    HINTS,
+    HTTP,
     LAYOUT,
     LIFECYCLE,
     META,
     OPERATOR,
     RECONCILER,
     STREAMS,
+    AgentPort,
     Lifecycle,
     WebConfig,
 )
@@ -39,8 +45,9 @@ from hive_web.meta import MetaWorker
 from hive_web.operator import OperatorCall
 from hive_web.recon import ReconcilerLink
 from hive_web.refwatch import read_refs, watch_refs
-from hive_web.routes import edits, files, pages, reconcile, state, stream, threads
+from hive_web.routes import agentpage, edits, files, pages, reconcile, state, stream, threads
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
+from hive_web.views.agentinfo import CostCache
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -61,11 +68,26 @@ async def _meta_ctx(app: web.Application) -> AsyncIterator[None]:
     worker.close()
 
 
+async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(app[FANOUT].run(), name="hive-web-fanout")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The client that reaches agents' pages on loopback (one pool for all of them)."""
+    async with aiohttp.ClientSession() as session:
+        app[HTTP] = session
+        yield
+
+
 async def _refwatch_ctx(app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     worker = app[META]
     task = asyncio.create_task(
-        watch_refs(app[LAYOUT].meta, lambda: worker.run(read_refs), app[HINTS], stop),
+        watch_refs(app[LAYOUT].meta, lambda: worker.run(read_refs), app[FANOUT], stop),
         name="hive-web-refwatch",
     )
     yield
@@ -82,6 +104,7 @@ def create_app(
     operator: OperatorCall | None = None,
     reconciler: ReconcilerLink | None = None,
     lifecycle: Lifecycle | None = None,
+    agent_port: AgentPort | None = None,
     config: WebConfig | None = None,
     guard: Guard | None = None,
     watch_meta: bool = True,
@@ -90,7 +113,8 @@ def create_app(
 
     ``operator`` runs host-core ops as the operator (questions, messages,
     reminders); ``reconciler`` gives status, plan, logs and purge; ``lifecycle``
-    asks for restart/rebuild; ``watch_meta`` hints open pages when refs move.
+    asks for restart/rebuild; ``agent_port`` finds an agent's harness page
+    (served at /agents/<name>/); ``watch_meta`` hints open pages when refs move.
     """
     config = config or WebConfig()
     guard = guard or make_guard(layout, config)[0]
@@ -99,15 +123,17 @@ def create_app(
         client_max_size=config.max_body_bytes,
     )
     app[LAYOUT], app[CONFIG], app[GUARD] = layout, config, guard
-    app[FEED], app[HINTS], app[OPERATOR] = feed, Hints(), operator
-    app[RECONCILER], app[LIFECYCLE] = reconciler, lifecycle
+    app[FEED], app[FANOUT], app[OPERATOR] = feed, Fanout(feed), operator
+    app[RECONCILER], app[LIFECYCLE], app[AGENT_PORT] = reconciler, lifecycle, agent_port
     app[AUTHOR] = Author.parse(config.author)
-    app[STREAMS] = set()
+    app[STREAMS], app[COSTS] = set(), CostCache()
     app.cleanup_ctx.append(_meta_ctx)
+    app.cleanup_ctx.append(_fanout_ctx)
+    app.cleanup_ctx.append(_http_ctx)
     if watch_meta:
         app.cleanup_ctx.append(_refwatch_ctx)
     app.on_shutdown.append(stream.close_streams)
-    groups = (pages, state, reconcile, edits, files, stream, threads)
+    groups = (pages, state, reconcile, edits, files, stream, threads, agentpage)
     for group in groups:
         app.router.add_routes(group.routes)
     app.router.add_static("/static", STATIC, append_version=True)

@@ -5,14 +5,14 @@ The dashboard never owns the event log: `hive serve` hands it the host's
 event with a monotonic ``seq``; the SSE stream uses it as the event id, so a
 reconnect with ``Last-Event-ID`` resumes exactly where the browser stopped.
 
-Hints are the other, lighter channel: "desired state moved, re-read it".
-Desired state lives in git, not in the event log, so a hint carries no data
-the page could lose; a page that reconnects simply re-reads its snapshot.
+Hints (``hive_web.fanout.Fanout.hint``) are the other, lighter channel:
+"desired state moved, re-read it". Desired state lives in git, not in the
+event log, so a hint carries no data the page could lose; a page that
+reconnects simply re-reads its snapshot.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
@@ -39,24 +39,3 @@ class EventFeed(Protocol):
 
     def subscribe(self, since: int = 0, batch: int = 500) -> AsyncIterator[FeedEvent]:
         """Every event with seq > ``since``: the backlog first, then live ones, forever."""
-
-
-class Hints:
-    """Fan-out of small, loss-tolerant "re-read this" notes to every open stream."""
-
-    def __init__(self) -> None:
-        self._queues: set[asyncio.Queue[tuple[str, dict[str, Any]]]] = set()
-
-    def add(self) -> asyncio.Queue[tuple[str, dict[str, Any]]]:
-        queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue(maxsize=64)
-        self._queues.add(queue)
-        return queue
-
-    def discard(self, queue: asyncio.Queue[tuple[str, dict[str, Any]]]) -> None:
-        self._queues.discard(queue)
-
-    def publish(self, kind: str, data: dict[str, Any]) -> None:
-        for queue in self._queues:
-            if queue.full():  # a stalled reader only needs to know "something changed"
-                continue
-            queue.put_nowait((kind, data))

@@ -7,15 +7,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from desired.repo import Author
 from hive_core.paths import StateLayout
-from hive_web.feed import EventFeed, Hints
+from hive_web.fanout import Fanout
+from hive_web.feed import EventFeed
 from hive_web.meta import MetaWorker
 from hive_web.operator import OperatorCall
 from hive_web.recon import ReconcilerLink
 from hive_web.security import Guard
+from hive_web.views.agentinfo import CostCache
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class WebConfig:
 LAYOUT = web.AppKey("layout", StateLayout)
 CONFIG = web.AppKey("config", WebConfig)
 FEED = web.AppKey("feed", EventFeed)
-HINTS = web.AppKey("hints", Hints)
+FANOUT = web.AppKey("fanout", Fanout)
 GUARD = web.AppKey("guard", Guard)
 META = web.AppKey("meta", MetaWorker)
 AUTHOR = web.AppKey("author", Author)
@@ -42,4 +45,9 @@ RECONCILER: web.AppKey[ReconcilerLink | None] = web.AppKey("reconciler")
 Lifecycle = Callable[[str, str], Awaitable[str]]
 """(action, agent) → a note; restart and rebuild ask the reconciler (never the runtime)."""
 LIFECYCLE: web.AppKey[Lifecycle | None] = web.AppKey("lifecycle")
+AgentPort = Callable[[str], int | None]
+"""An agent's harness page port (from its last hello), or None while it has none."""
+AGENT_PORT: web.AppKey[AgentPort | None] = web.AppKey("agent_port")
+HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")
+COSTS = web.AppKey("costs", CostCache)
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from desired.repo import MAIN, MetaRepo
-from hive_web.feed import Hints
+from hive_web.fanout import Fanout
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def ref_hint(before: Refs, after: Refs) -> dict[str, Any] | None:
 
 
 async def watch_refs(
-    meta: Path, read: Callable[[], Awaitable[dict[str, str]]], hints: Hints, stop: asyncio.Event
+    meta: Path, read: Callable[[], Awaitable[dict[str, str]]], hints: Fanout, stop: asyncio.Event
 ) -> None:
     """Publish a ``desired`` hint for every batch of ref changes until ``stop`` is set."""
     from watchfiles import awatch
@@ -57,6 +57,6 @@ async def watch_refs(
             after = await read()
             hint = ref_hint(before, after)
             if hint is not None:
-                hints.publish("desired", hint)
+                hints.hint("desired", hint)
                 log.debug("meta repo refs moved: %s", hint["refs"])
             before = after

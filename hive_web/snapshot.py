@@ -14,10 +14,10 @@ from aiohttp import web
 
 from desired.repo import MetaRepo
 from hive_core.paths import StateLayout
-from hive_web.keys import FEED, LAYOUT, LIFECYCLE, META, OPERATOR, RECONCILER
+from hive_web.keys import COSTS, FANOUT, FEED, LAYOUT, LIFECYCLE, META, OPERATOR, RECONCILER
 from hive_web.views.approvals import approvals_view
 from hive_web.views.kept import kept_rows
-from hive_web.views.swarm import merge_status, settings_json, swarm_rows
+from hive_web.views.swarm import add_facts, merge_status, settings_json, swarm_rows
 from hive_web.views.threads import threads_snapshot
 
 
@@ -39,6 +39,10 @@ async def build_snapshot(app: web.Application) -> dict[str, Any]:
     if link is not None:
         statuses = await asyncio.to_thread(link.statuses)
         desired["agents"] = merge_status(desired["agents"], statuses)
+    cache = app[COSTS]
+    names = [row["name"] for row in desired["agents"]]
+    costs = await asyncio.to_thread(lambda: {n: cache.cost(layout.agent_state(n)) for n in names})
+    add_facts(desired["agents"], costs, app[FANOUT].logins.needs_login)
     threads = await threads_snapshot(app[OPERATOR], app[FEED], seq)
     features = {"reconciler": link is not None and link.live, "lifecycle": app[LIFECYCLE] is not None}
     return {"seq": seq, **desired, **threads, "features": features}

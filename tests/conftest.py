@@ -6,10 +6,12 @@ PYTHONPATH, so the code under test is what git hooks and sandboxes run too.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,34 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 
 
 HiveRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def kill_sandboxes_under(root: Path) -> int:
+    """SIGKILL the process group of every bubblewrap sandbox whose bind mounts come from ``root``.
+
+    Agents deliberately outlive `hive serve` (a restarted daemon adopts them), so
+    a test that ran the reconciler must not leave them behind holding ports.
+    """
+    needle = str(root).encode()
+    killed = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"bwrap") and any(needle in arg for arg in argv):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(int(entry.name), signal.SIGKILL)
+                killed += 1
+    return killed
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_agents(tmp_path: Path) -> Iterator[None]:
+    yield
+    kill_sandboxes_under(tmp_path)
 
 
 @pytest.fixture

@@ -7,7 +7,40 @@ whose reminder) happens here; which ops a socket may call at all is decided
 by the connection loop (``hive_core.server``).
 """
 
+from typing import Any
+
+from hive_core import wire
+from hive_core.core import Caller, HostCore
+from hive_core.errors import ForbiddenError
 from hive_core.ops import admin, agent, asking, managing, messaging, reminding
 from hive_core.ops.registry import HANDLERS
 
-__all__ = ["HANDLERS", "admin", "agent", "asking", "managing", "messaging", "reminding"]
+ALLOWED_OPS = {"agent": wire.AGENT_OPS, "manager": wire.MANAGER_OPS, "operator": wire.ADMIN_OPS}
+"""Which ops each role's socket accepts."""
+
+
+async def perform(core: HostCore, caller: Caller, request: wire.Request) -> Any:
+    """Run one request as ``caller`` and return its response once its writes are committed.
+
+    The socket server uses this; so can in-process callers (the dashboard acts
+    as ``OPERATOR_CALLER``): ``await perform(core, OPERATOR_CALLER, wire.Send(to="coder", body="hi"))``.
+    """
+    op: str = request.op  # type: ignore[attr-defined]
+    if op not in ALLOWED_OPS[caller.role]:
+        raise ForbiddenError(f"op {op!r} is not available to the {caller.role}")
+    response = await HANDLERS[op](core, caller, request)
+    await core.batch.durable()  # never say "ok" before the write is committed
+    return response
+
+
+__all__ = [
+    "ALLOWED_OPS",
+    "HANDLERS",
+    "admin",
+    "agent",
+    "asking",
+    "managing",
+    "messaging",
+    "perform",
+    "reminding",
+]

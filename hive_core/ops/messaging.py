@@ -5,7 +5,7 @@ from __future__ import annotations
 from hive_core import wire
 from hive_core.core import Caller, HostCore
 from hive_core.errors import NotFoundError, UserError
-from hive_core.ops.registry import handles
+from hive_core.ops.registry import caller_gone, handles
 from hive_core.routing import check_allowed, resolve_recipients
 
 
@@ -29,7 +29,7 @@ async def send(core: HostCore, caller: Caller, req: wire.Send) -> wire.SendResul
 
 @handles("recv")
 async def recv(core: HostCore, caller: Caller, req: wire.Recv) -> wire.Messages:
-    messages = await core.broker.recv(caller.name, req.wait_seconds, req.max)
+    messages = await core.broker.recv(caller.name, req.wait_seconds, req.max, gone=caller_gone.get())
     return wire.Messages(messages=messages)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -11,6 +12,11 @@ from hive_core.core import Caller, HostCore
 
 Handler = Callable[[HostCore, Caller, Any], Awaitable[BaseModel]]
 HANDLERS: dict[str, Handler] = {}
+
+caller_gone: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar(
+    "caller_gone", default=lambda: False
+)
+"""Set per connection by the server: True once its client has hung up (a parked recv then takes nothing)."""
 
 F = TypeVar("F", bound=Handler)
 

@@ -12,6 +12,7 @@ recipient, set by ``send``: no polling loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -98,20 +99,28 @@ class Broker:
                 )
         return messages
 
-    async def recv(self, recipient: str, wait_seconds: float | None, limit: int) -> list[Message]:
-        """``take``, parking up to ``wait_seconds`` (0/None: answer at once) until mail arrives."""
+    async def recv(
+        self,
+        recipient: str,
+        wait_seconds: float | None,
+        limit: int,
+        gone: Callable[[], bool] = lambda: False,
+    ) -> list[Message]:
+        """``take``, parking up to ``wait_seconds`` (0/None: answer at once) until mail arrives.
+
+        ``gone`` says the caller hung up while parked: then nothing is taken, so a
+        message is never marked delivered to a connection that cannot receive it.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (wait_seconds or 0)
         while True:
             waker = self._wakers.setdefault(recipient, asyncio.Event())
-            messages = self.take(recipient, limit)
+            messages = [] if gone() else self.take(recipient, limit)
             remaining = deadline - loop.time()
-            if messages or remaining <= 0:
+            if messages or remaining <= 0 or gone():
                 return messages
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(waker.wait(), remaining)
-            except TimeoutError:
-                return self.take(recipient, limit)
 
     def ack(self, recipient: str, ids: Sequence[int]) -> tuple[list[int], list[int]]:
         """Mark the recipient's delivered messages used; returns (acked, unknown) ids."""

@@ -19,8 +19,8 @@ _env = jinja2.Environment(
 )
 
 
-def render(name: str, **context: object) -> str:
-    return _env.get_template(name).render(**context)
+def render(template: str, **context: object) -> str:
+    return _env.get_template(template).render(**context)
 
 
 def inline_json(data: object) -> str:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from desired.errors import NotFoundError
 from desired.repo import MetaRepo
 from hive_web.http import query_int
-from hive_web.keys import META
+from hive_web.keys import LAYOUT, META
 from hive_web.snapshot import build_snapshot
 from hive_web.views.approvals import proposal_detail
 from hive_web.views.history import commit_detail, history_rows
-from hive_web.views.swarm import agent_config
+from hive_web.views.swarm import agent_config, rendered_files
 
 routes = web.RouteTableDef()
 
@@ -52,4 +54,6 @@ def _config(repo: MetaRepo, name: str) -> dict[str, object]:
 @routes.get("/api/agents/{name}/config")
 async def config(request: web.Request) -> web.Response:
     name = request.match_info["name"]
-    return web.json_response(await request.app[META].run(lambda repo: _config(repo, name)))
+    data = await request.app[META].run(lambda repo: _config(repo, name))
+    data["rendered"] = await asyncio.to_thread(rendered_files, request.app[LAYOUT].agent_build(name))
+    return web.json_response(data)

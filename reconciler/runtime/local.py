@@ -33,14 +33,14 @@ from hive_core.paths import StateLayout
 from reconciler.model import ContainerState, Observed
 from reconciler.runtime import procs
 from reconciler.runtime.base import LaunchSpec, LineSink
-from reconciler.runtime.sandbox import SKIP_ETC, SKIP_TOP, bwrap_argv, list_dir, program_paths, sandbox_env
+from reconciler.runtime.sandbox import bwrap_argv, code_paths, list_dir, sandbox_env
 
 log = logging.getLogger(__name__)
 
-DEFAULT_COMMAND = ("hive-harness", "serve", "--role", "{role}")
+DEFAULT_COMMAND = (sys.executable, "-m", "hive_harness", "serve", "--role", "{role}")
+"""The daemon's own interpreter: no reliance on PATH or an activated venv."""
 PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
 PASSTHROUGH_OPTIONAL = ("HIVE_CLAUDE_BIN",)
-_PROGRAM_DIRS = (Path(sys.prefix), Path(__file__).resolve().parents[2])  # the venv, hyperhive's source
 
 
 def read_secrets(path: Path) -> dict[str, str]:
@@ -235,9 +235,11 @@ class LocalRuntime:
             config_file=spec.config_file,
             socket_dir=spec.socket.parent,
             command=command,
-            top=list_dir(Path("/"), SKIP_TOP),
-            etc=list_dir(Path("/etc"), SKIP_ETC),
-            extra_ro=program_paths(command, env, _PROGRAM_DIRS, self.layout.root),
+            top=list_dir(Path("/"), frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})),
+            etc=list_dir(Path("/etc"), frozenset({"hyperhive"})),
+            code=code_paths(
+                command, [Path(self.env[k]).parent for k in ("HIVE_CLAUDE_BIN",) if k in self.env]
+            ),
         )
         return argv, env
 

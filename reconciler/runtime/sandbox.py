@@ -19,9 +19,29 @@ from pathlib import Path, PurePosixPath
 
 from hive_core.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
 
-SKIP_TOP = frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})
-SKIP_ETC = frozenset({"hyperhive"})
-_MASKED = (Path("/tmp"), Path("/run"))  # noqa: S108 - these get a fresh tmpfs inside the sandbox
+_SKIP_TOP = frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})
+_SKIP_ETC = frozenset({"hyperhive"})
+_FRESH = ("tmp", "run")  # replaced by an empty tmpfs inside the sandbox
+
+
+def code_paths(command: Sequence[str], extra: Sequence[Path] = ()) -> list[Path]:
+    """Host paths the agent's program needs that the fresh /tmp and /run would hide.
+
+    A checkout (or its venv) can live under /tmp — CI clones do — and then the
+    interpreter, hyperhive's own source and node_modules/.bin/claude vanish
+    inside the sandbox. Those few paths are bound back read-only.
+    """
+    import sys
+
+    import reconciler
+
+    wanted = [Path(sys.prefix), Path(sys.base_prefix), Path(reconciler.__file__).resolve().parents[1]]
+    wanted += [Path(c).parent for c in command[:1] if os.path.isabs(c)] + list(extra)
+    out: list[Path] = []
+    for path in wanted:
+        if len(path.parts) > 2 and path.parts[1] in _FRESH and path.exists() and path not in out:
+            out.append(path)
+    return out
 
 
 @dataclass(frozen=True)
@@ -63,45 +83,27 @@ def bwrap_argv(
     command: Sequence[str],
     top: Sequence[Entry],
     etc: Sequence[Entry],
-    extra_ro: Sequence[Path] = (),
+    code: Sequence[Path] = (),
 ) -> list[str]:
     """The full argv. The socket's *directory* is bound, so a socket re-created by a restarted
-    daemon (a new inode) is what the agent sees, without restarting the agent."""
+    daemon (a new inode) is what the agent sees, without restarting the agent.
+
+    ``code`` (see ``code_paths``) is bound read-only over the fresh /tmp and
+    /run, before the state root is hidden, so a checkout holding the state dir
+    exposes no other agent's files.
+    """
     args = [bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", name]
     args += _mirror("", top)
     args += ["--dir", "/etc", *_mirror("/etc", etc)]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]  # noqa: S108 - a fresh tmpfs
-    for path in extra_ro:
+    for path in code:
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--tmpfs", str(state_root)]  # after the binds: hidden even inside a bound checkout
+    args += ["--tmpfs", str(state_root)]
     args += ["--bind", str(state_dir), SANDBOX_STATE]
     args += ["--ro-bind", str(config_file), SANDBOX_CONFIG]
     args += ["--bind", str(socket_dir), str(PurePosixPath(SANDBOX_SOCKET).parent)]
     args += ["--chdir", SANDBOX_STATE, "--", *command]
     return args
-
-
-def program_paths(
-    command: Sequence[str], env: Mapping[str, str], extra: Sequence[Path], state_root: Path
-) -> list[Path]:
-    """What the agent program needs that the sandbox would otherwise hide, to bind read-only.
-
-    A checkout or venv under /tmp (a CI clone, a pytest tmp dir) vanishes
-    behind the sandbox's own /tmp; so do paths under /run. Absolute paths in
-    the command, PYTHONPATH entries and ``extra`` (the interpreter's prefix,
-    hyperhive's own source dir) are made visible again — never anything
-    inside the state root, which stays hidden.
-    """
-    candidates = [Path(a) for a in command if a.startswith("/")]
-    candidates += [Path(p) for p in env.get("PYTHONPATH", "").split(":") if p.startswith("/")]
-    candidates += list(extra)
-    out: list[Path] = []
-    for path in sorted(set(candidates), key=lambda p: len(p.parts)):
-        if not path.exists() or path.is_relative_to(state_root):
-            continue
-        if any(path.is_relative_to(m) for m in _MASKED) and not any(path.is_relative_to(o) for o in out):
-            out.append(path)
-    return out
 
 
 def sandbox_env(

@@ -2,7 +2,8 @@
 `hive serve` subprocess for crash tests.
 
 ``swarm`` builds desired state with the `desired` API (manager ``boss``,
-``coder`` limited to the manager, ``tester`` and ``peer`` open). ``daemon``
+``coder`` limited to the manager, ``tester`` and ``peer`` open), every agent
+suspended so the reconciler inside a real `hive serve` starts none of them. ``daemon``
 runs ``hive.daemon.Daemon`` in the test's event loop, so a test talks to it
 through ``hive_core.client`` over the same unix sockets agents use.
 """
@@ -48,7 +49,12 @@ def make_swarm(root: Path) -> StateLayout:
             state = remove_agent(state, manager)
         state = add_agent(state, {"name": "coder", "allowed_recipients": ["manager"]})
         state = add_agent(state, {"name": "tester"})
-        return add_agent(state, {"name": "peer"})
+        state = add_agent(state, {"name": "peer"})
+        # suspended: a real `hive serve` (with its reconciler) leaves them alone, so no harness
+        # reads these inboxes but the test itself
+        for name in list(state.agents):
+            state = set_agent_field(state, name, "suspended", True)
+        return state
 
     repo.commit(build, author=OPERATOR, message="test swarm")
     return layout

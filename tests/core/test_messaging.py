@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -131,3 +132,19 @@ async def test_whoami_names_the_socket_owner(daemon: Running) -> None:
     assert me.revision
     op = await daemon.client("operator").request(wire.Whoami())
     assert (op.name, op.role) == ("operator", "operator")
+
+
+async def test_a_recv_abandoned_while_parked_takes_nothing(daemon: Running) -> None:
+    quitter = daemon.client("peer")
+    parked = asyncio.create_task(quitter.request(wire.Recv(wait_seconds=30)))
+    await asyncio.sleep(0.05)
+    parked.cancel()  # the client gives up and closes that connection
+    with contextlib.suppress(asyncio.CancelledError):
+        await parked
+    await asyncio.sleep(0.05)
+    await daemon.client("tester").request(wire.Send(to="peer", body="still here"))
+    [m] = (await daemon.client("peer").request(wire.Recv(wait_seconds=5))).messages
+    assert (m.body, m.delivered_at is not None) == ("still here", True)
+    assert daemon.daemon.core.conn.execute(
+        "SELECT deliveries FROM messages WHERE id = ?", (m.id,)
+    ).fetchone() == (1,)

@@ -13,6 +13,7 @@ from hive_harness.command import (
     allowed_tools,
     child_env,
     claude_argv,
+    credential_fingerprint,
     has_credentials,
     mcp_config,
     parse_secrets,
@@ -105,3 +106,13 @@ def test_claude_binary_resolution_order(tmp_path: Path) -> None:
     local.mkdir(parents=True)
     (local / "claude").write_text("")
     assert resolve_claude_bin({"PATH": ""}, tmp_path) == str(local / "claude")
+
+
+def test_credential_fingerprint_changes_only_when_credentials_do(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "ANTHROPIC_API_KEY": "refused-key", "PATH": "/bin"}
+    before = credential_fingerprint(env)
+    assert credential_fingerprint({**env, "PATH": "/usr/bin"}) == before  # unrelated change
+    assert credential_fingerprint({**env, "ANTHROPIC_API_KEY": "new-key"}) != before
+    (tmp_path / ".claude").mkdir()
+    (tmp_path / ".claude" / ".credentials.json").write_text("{}")  # a finished login flow
+    assert credential_fingerprint(env) != before

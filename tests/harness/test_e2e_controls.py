@@ -40,6 +40,13 @@ async def test_no_credentials_means_needs_login_until_a_secrets_file_appears(
     host_events = hive.daemon.core.events.read_since(0, 1000)
     assert any(isinstance(e, NeedsLogin) and e.agent == "bob" for e in host_events)
 
+    # the operator starts the CLI's own login from the page: its URL shows up; cancelling ends the child
+    await bob.post("/api/login/start")
+    login = await bob.wait_until("the login URL", lambda: _login_url(bob))
+    assert login["url"].startswith("https://") and login["phase"] == "waiting_for_code"
+    assert (await bob.post("/api/login/cancel"))["login"]["phase"] == "cancelled"
+    assert (await bob.get("/api/state"))["status"] == "needs_login"
+
     # the operator drops an API key (and endpoint) into the agent's state dir: the same wake is retried
     secrets = bob.state / "secrets.env"
     secrets.write_text(
@@ -52,6 +59,11 @@ async def test_no_credentials_means_needs_login_until_a_secrets_file_appears(
     assert any(
         isinstance(e, LoggedIn) and e.agent == "bob" for e in hive.daemon.core.events.read_since(0, 1000)
     )
+
+
+async def _login_url(proc):  # type: ignore[no-untyped-def]
+    login = (await proc.get("/api/state"))["login"]
+    return login if login["url"] else None
 
 
 async def _status(proc, status: str):  # type: ignore[no-untyped-def]
@@ -111,17 +123,17 @@ async def _running(proc):  # type: ignore[no-untyped-def]
     return state if state["claude_pid"] and state["turn_state"] == "thinking" else None
 
 
-async def test_model_switch_persists_and_new_session_drops_continue_once(
-    hive, harness, api: ScriptedAPI
-) -> None:
+async def test_page_prompt_model_switch_new_session_and_compact(hive, harness, api: ScriptedAPI) -> None:
     bob = await harness("bob", env=api.env())
     await bob.wait_turns(1)
     assert (await bob.post("/api/model", model="sonnet"))["model"] == "sonnet"
     assert (bob.state / "model-override").read_text().strip() == "sonnet"
     await bob.post("/api/new-session")
     api.push(text("fresh start"))
-    await hive.client("operator").request(Send(to="bob", body="hello again"))
-    await bob.wait_turns(2)
+    await bob.post("/api/send", body="hello again, from your page")
+    rows = await bob.wait_turns(2)
+    assert rows[1]["wake_from"] == "operator (agent page)"
+    assert "hello again, from your page" in api.main_requests()[-1].all_text()
     request = api.main_requests()[-1].body
     assert "sonnet" in request["model"]
     # a new session: the earlier restart-note exchange is not in the conversation any more
@@ -130,6 +142,9 @@ async def test_model_switch_persists_and_new_session_drops_continue_once(
     assert state["model"] == "sonnet" and state["new_session_pending"] is False
     history = (await bob.get("/events/history"))["events"]
     assert any(e["kind"] == "model_changed" and e["model"] == "sonnet" for e in history)
+    await bob.post("/api/compact")
+    rows = await bob.wait_turns(3)
+    assert rows[2]["wake_from"] == "operator: compact" and rows[2]["result_kind"] == "ok"
 
 
 def test_claude_mcp_list_reports_the_harness_server_connected(tmp_path: Path) -> None:

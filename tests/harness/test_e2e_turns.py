@@ -6,12 +6,15 @@ MCP server over stdio. Stand-in: the scripted Messages API (tests/seams).
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 
 from desired import proposals
 from desired.repo import MetaRepo
 from hive_core.wire import Recv, Send
+from tests.core.conftest import start_daemon
 from tests.harness.conftest import needs_claude
 from tests.seams.scripted_api import ScriptedAPI, Usage, text, tool
 
@@ -112,3 +115,43 @@ async def test_manager_turn_proposes_a_change_that_lands_pending_in_the_meta_rep
     assert [p.description for p in pending] == ["bob needs opus for the refactor"]
     assert pending[0].author.startswith("boss <")
     assert "proposal #" in " ".join(api.main_requests()[-1].tool_results())
+
+
+async def test_mail_arriving_during_a_turn_reaches_the_models_own_recv(
+    hive, harness, api: ScriptedAPI
+) -> None:
+    bob = await harness("bob", env=api.env())
+    await bob.wait_turns(1)
+    api.push(tool("mcp__hyperhive__recv", wait_seconds=60, max=5), text("got it"))
+    await hive.client("operator").request(Send(to="bob", body="wait for my next message"))
+
+    async def parked_in_recv() -> bool:
+        events = (await bob.get("/events/history"))["events"]
+        return any(e["kind"] == "stream" and e.get("name") == "mcp__hyperhive__recv" for e in events)
+
+    await bob.wait_until("the model calling recv", parked_in_recv)
+    await hive.client("operator").request(Send(to="bob", body="here it is: blue"))
+    rows = await bob.wait_turns(2)
+    assert rows[1]["result_kind"] == "ok"
+    assert any("here it is: blue" in r for r in api.main_requests()[-1].tool_results())
+    await asyncio.sleep(3)  # the message was acked by the tool: no extra wake for it
+    assert len(bob.turns()) == 2
+
+
+async def test_after_a_daemon_restart_the_harness_says_hello_again_and_keeps_working(
+    hive, harness, api: ScriptedAPI
+) -> None:
+    bob = await harness("bob", env=api.env())
+    await bob.wait_turns(1)
+    await hive.close()
+    again = await start_daemon(hive.layout)
+    try:
+        await bob.wait_until(
+            "a hello to the new daemon", lambda: again.daemon.core.harnesses.last_hello("bob")
+        )
+        api.push(text("still here"))
+        await again.client("operator").request(Send(to="bob", body="are you still there?"))
+        rows = await bob.wait_turns(2)
+        assert rows[1]["wake_from"] == "operator" and rows[1]["result_kind"] == "ok"
+    finally:
+        await again.close()

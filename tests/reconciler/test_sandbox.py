@@ -80,6 +80,49 @@ async def test_without_bubblewrap_agents_run_unsandboxed_with_a_loud_warning(
     assert any("fake agent manager" in line for line in runtime.logs("manager"))
 
 
+def test_a_program_under_tmp_still_runs_inside_the_sandbox(tmp_path: Path) -> None:
+    """A checkout or venv under /tmp (CI clones live there) must not vanish behind the fresh /tmp.
+
+    Real bubblewrap: a script under /tmp is run as the agent's command, with the
+    state root (also under /tmp) hidden as usual.
+    """
+    import shutil
+    import subprocess
+
+    from reconciler.runtime.sandbox import bwrap_argv, code_paths, list_dir
+
+    bwrap = shutil.which("bwrap")
+    assert bwrap is not None, "bubblewrap must be installed for this test"
+    app = tmp_path / "checkout" / "bin"
+    app.mkdir(parents=True)
+    script = app / "agent.sh"
+    script.write_text("#!/bin/sh\necho inside; ls /state; ls " + str(tmp_path / "root") + "\n")
+    script.chmod(0o755)
+    root = tmp_path / "root"
+    (root / "agents" / "a" / "state").mkdir(parents=True)
+    (root / "agents" / "b" / "state" / "secret").mkdir(parents=True)
+    config = root / "agent.json"
+    config.write_text("{}")
+    (tmp_path / "sock").mkdir()
+    code = code_paths([str(script)])
+    assert app in code and all(p.parts[1] in ("tmp", "run") for p in code)
+    argv = bwrap_argv(
+        bwrap=bwrap,
+        name="a",
+        state_root=root,
+        state_dir=root / "agents" / "a" / "state",
+        config_file=config,
+        socket_dir=tmp_path / "sock",
+        command=[str(script)],
+        top=list_dir(Path("/"), frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})),
+        etc=list_dir(Path("/etc"), frozenset({"hyperhive"})),
+        code=code,
+    )
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["inside"], "the script ran; /state is its own (empty); the root is hidden"
+
+
 async def test_the_agent_log_is_bounded(layout: StateLayout, repo: MetaRepo) -> None:
     runtime = LocalRuntime(layout, AGENT_COMMAND, log_max=4096, stop_grace=2.0)
     rec = Reconciler(layout, runtime, settings=LoopSettings(health_timeout=10))

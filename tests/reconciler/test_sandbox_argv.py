@@ -4,20 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reconciler.runtime.sandbox import Entry, bwrap_argv, program_paths
-
-
-def test_program_under_tmp_is_made_visible_but_never_the_state_root(tmp_path: Path) -> None:
-    checkout = tmp_path / "clone"
-    (checkout / "tests").mkdir(parents=True)
-    script = checkout / "tests" / "agent.py"
-    script.write_text("")
-    state_root = tmp_path / "clone" / ".hive"
-    state_root.mkdir()
-    env = {"PYTHONPATH": f"{checkout}:{state_root}:relative"}
-    found = program_paths(["/usr/bin/python3", str(script)], env, [Path("/usr")], state_root)
-    assert found == [checkout], "the checkout once (the script is inside it), never the state root"
-    assert program_paths(["/usr/bin/python3"], {}, [Path("/usr")], state_root) == []
+from reconciler.runtime.sandbox import Entry, bwrap_argv
 
 
 def test_argv_hides_the_state_root_and_binds_only_this_agent() -> None:
@@ -31,7 +18,7 @@ def test_argv_hides_the_state_root_and_binds_only_this_agent() -> None:
         command=["hive-harness", "serve", "--role", "agent"],
         top=[Entry("usr", None), Entry("bin", "usr/bin")],
         etc=[Entry("passwd", None)],
-        extra_ro=[Path("/tmp/clone")],
+        code=[Path("/tmp/clone")],
     )
     text = " ".join(argv)
     assert "--ro-bind /usr /usr" in text and "--symlink usr/bin /bin" in text

@@ -123,6 +123,9 @@ def test_plan_then_ready_then_model_edit_shows_the_diff(
 def test_logs_and_kept_state_purge(with_rec: tuple[Served, Reconciler], page: Any) -> None:
     served, rec = with_rec
     _apply(served, rec)
+    config = http("GET", f"{served.url}/api/agents/coder/config").body
+    assert config["rendered"], "the config viewer shows what the runtime was handed"
+    assert any('"coder"' in text for text in config["rendered"].values())
     state_dir = served.layout.agent_state("coder")
     state_dir.mkdir(parents=True, exist_ok=True)
     (state_dir / "notes.md").write_text("remember the milk\n")

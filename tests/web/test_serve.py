@@ -1,17 +1,23 @@
-"""Against a real `hive serve`: the operator's side of questions, messages, reminders, proposals.
+"""Against a real `hive serve` with the local runtime: what the operator does in the browser.
 
-The daemon runs as a subprocess with the dashboard on a free port; agents are
-played by `hive_core.client.SyncClient` on their own sockets (identity =
-socket), exactly as a harness would talk to the host.
+The daemon runs as a subprocess with the dashboard on a free port and the
+reconciler launching the fake agent (`tests/seams/fake_agent.py`, the
+harness's test seam) in bubblewrap. Agents' requests are played by
+`hive_core.client.SyncClient` on their own sockets (identity = socket),
+exactly as a harness talks to the host. State dirs live under
+`test-artifacts/` because the sandbox mounts its own /tmp.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +31,8 @@ from desired.repo import MetaRepo
 from hive_core import wire
 from hive_core.client import SyncClient
 from hive_core.paths import StateLayout
-from reconciler.runtime import procs
 from tests.conftest import subprocess_env
+from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
 from tests.web.conftest import TEST_AUTHOR, screenshot
 
 pytestmark = pytest.mark.slow
@@ -59,8 +65,8 @@ def _wait_url(proc: subprocess.Popen[bytes], log: Path) -> str:
 
 
 @pytest.fixture
-def hive_serve(tmp_path: Path) -> Iterator[Hive]:
-    layout = StateLayout(tmp_path / "hive")
+def hive_serve() -> Iterator[Hive]:
+    layout = StateLayout(REPO_ROOT / "test-artifacts" / f"web-serve-{uuid.uuid4().hex[:8]}")
     layout.root.mkdir(parents=True)
     repo, _ = init_meta_repo(layout.meta, TEST_AUTHOR)
     change = ChangeSet(ops=[AddAgent(agent={"name": "coder", "description": "writes the code"})])
@@ -69,20 +75,22 @@ def hive_serve(tmp_path: Path) -> Iterator[Hive]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "hive", "serve", "--state-dir", str(layout.root)],
-            env=subprocess_env(HIVE_WEB_PORT="0"),
+            env=subprocess_env(HIVE_WEB_PORT="0", HIVE_AGENT_COMMAND=" ".join(AGENT_COMMAND)),
             stdout=out,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         yield Hive(layout, proc, _wait_url(proc, log), log)
     finally:
-        proc.send_signal(signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(15)
+            proc.wait(20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
-        procs.kill_all(layout.root)  # the agents outlive the daemon by design
+        kill_all(layout)
+        shutil.rmtree(layout.root, ignore_errors=True)
 
 
 def _open(page: Any, hive: Hive, section: str) -> None:
@@ -187,16 +195,46 @@ def test_reminders_cancel(hive_serve: Hive, page: Any) -> None:
     coder.close()
 
 
-def test_manager_proposal_appears_live_and_is_approved(hive_serve: Hive, page: Any) -> None:
+def _ready(page: Any, name: str, timeout: float = 40_000) -> None:
+    page.locator(f"#swarm-table tr[data-agent={name}] [data-ready=true]").wait_for(timeout=timeout)
+
+
+def test_manager_proposal_appears_live_approving_it_brings_the_agent_to_ready(
+    hive_serve: Hive, page: Any
+) -> None:
+    """Must show: a manager proposal appears live; approving it makes the agent appear and reach Ready."""
     _open(page, hive_serve, "decisions")
     manager = hive_serve.client("manager")
-    result = manager.request(wire.RequestSpawn(name="reviewer", description="reviews coder's diffs"))
-    pid = result.proposal_id
+    pid = manager.request(wire.RequestSpawn(name="reviewer", description="reviews coder's diffs")).proposal_id
     card = page.locator(f"article[data-proposal='{pid}']")
     card.wait_for()
+    assert '"name": "reviewer"' in card.locator("pre.diff").inner_text()
     card.locator("[data-approve]").click()
     card.wait_for(state="detached")
     page.click("#nav a[data-section=swarm]")
     page.locator("#swarm-table tr[data-agent=reviewer]").wait_for()
+    _ready(page, "reviewer")
     assert "reviewer" in MetaRepo(hive_serve.layout.meta).load().state.agents
+    screenshot(page, "swarm-live")
     manager.close()
+
+
+def test_editing_a_model_shows_the_plan_diff_then_the_agent_updates(hive_serve: Hive, page: Any) -> None:
+    """Must show: the form edit appears in the live plan as a diff, then the reconciler applies it."""
+    _open(page, hive_serve, "swarm")
+    _ready(page, "coder")
+    page.click("#swarm-table tr[data-agent=coder] [data-edit]")
+    page.fill("#edit-agent-form input[name=model]", "opus")
+    page.click("#edit-agent-form button[type=submit]")
+    page.click("#nav a[data-section=plan]")
+    revision = MetaRepo(hive_serve.layout.meta).load().revision
+    diff = page.locator("#plan-table tr[data-plan=coder]", has_text="model: sonnet → opus")
+    done = page.locator("#plan-body tr", has_text="model changed sonnet → opus")
+    page.wait_for_function(
+        "rev => { const a = window.hive.state().agents.find(x => x.name === 'coder');"
+        " return a.status && a.status.applied_revision === rev && a.effective_model === 'opus'; }",
+        arg=revision,
+        timeout=40_000,
+    )
+    # The plan row (before the pass) or the history row (after it) names the change.
+    diff.or_(done).first.wait_for(timeout=20_000)

@@ -11,6 +11,7 @@ function statusCell(agent) {
   const s = agent.status;
   const pills = [];
   if (agent.suspended) pills.push(html`<span class="pill warn">suspended</span>`);
+  if (agent.needs_login) pills.push(html`<a class="pill bad" href="/agents/${agent.name}/" target="_blank" rel="noopener" title="open the agent page to log it in">needs login</a> `);
   if (!s) return pills.length ? pills : html`<span class="muted">—</span>`;
   for (const c of s.conditions || []) {
     if (c.type === "Ready") {
@@ -60,7 +61,7 @@ export function renderSwarm(state) {
   features = state.features || {};
   const body = document.querySelector("#swarm-table tbody");
   const rows = state.agents.map((a) => html`<tr data-agent="${a.name}">
-    <td class="mono"><b>${a.name}</b>${a.description ? html`<div class="desc">${a.description}</div>` : ""}</td>
+    <td class="mono"><a class="agent-link" href="/agents/${a.name}/" target="_blank" rel="noopener" title="the agent's page"><b>${a.name}</b></a>${a.description ? html`<div class="desc">${a.description}</div>` : ""}</td>
     <td>${a.role}</td>
     <td class="mono">${a.effective_model}${a.model ? "" : html` <span class="muted">(default)</span>`}</td>
     <td>${a.state}</td>
@@ -68,9 +69,10 @@ export function renderSwarm(state) {
     <td>${revisionCell(a, state.revision)}</td>
     <td class="mono">${a.allowed_recipients.length ? a.allowed_recipients.join(", ") : html`<span class="muted">anyone</span>`}</td>
     <td class="mono">${a.extra_mcp_servers.join(", ")}</td>
+    <td class="mono">${a.cost_usd == null ? "" : `$${a.cost_usd.toFixed(2)}`}</td>
     <td class="actions">${actions(a)}</td>
   </tr>`);
-  body.innerHTML = rows.length ? rows.join("") : html`<tr><td colspan="9" class="empty">no agents in desired state</td></tr>`;
+  body.innerHTML = rows.length ? rows.join("") : html`<tr><td colspan="10" class="empty">no agents in desired state</td></tr>`;
   const running = state.agents.filter((a) => a.state === "running").length;
   document.getElementById("swarm-summary").textContent =
     `${state.agents.length} agents, ${running} desired running`;
@@ -142,7 +144,7 @@ async function showConfig(name) {
   viewer.innerHTML = html`<h3>${cfg.file} <button class="small ghost" data-close-viewer>close</button></h3>
     <pre class="text">${JSON.stringify(cfg.desired, null, 2)}</pre>
     ${cfg.agent_nix ? html`<h3>agents/${name}/agent.nix</h3><pre class="text">${cfg.agent_nix}</pre>` : ""}
-    ${cfg.rendered ? html`<h3>rendered</h3><pre class="text">${cfg.rendered}</pre>` : ""}`;
+    ${Object.entries(cfg.rendered || {}).map(([file, text]) => html`<h3>rendered: ${file}</h3><pre class="text">${text}</pre>`)}`;
 }
 
 let follow = null;

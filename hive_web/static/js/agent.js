@@ -1,0 +1,168 @@
+// One agent's page: badges, the live turn stream (sticky to the bottom unless the reader scrolled
+// up, with a "↓ N new" pill), prompt with slash commands, login, inbox, and turn-stats charts.
+// Data comes from the agent's harness through the dashboard (/agents/<name>/...), live over SSE.
+
+import { getJSON, post } from "./api.js";
+import { durationChart, tokensChart, toolsChart } from "./charts.js";
+import { ago, esc, html, toast } from "./util.js";
+
+const NAME = document.querySelector('meta[name="agent"]').content;
+const BASE = `/agents/${encodeURIComponent(NAME)}`;
+const KINDS = ["turn_start", "stream", "turn_end", "note", "status_changed", "model_changed",
+  "token_usage_changed", "turn_state_changed"];
+const MAX_LINES = 3000;
+const term = document.getElementById("terminal");
+const pill = document.getElementById("new-pill");
+let unseen = 0;
+let lastSeq = 0;
+
+const HELP = [
+  "/model NAME   use NAME for the next turns (runtime override); /model alone clears it",
+  "/compact      compact the claude session now",
+  "/cancel       stop the running turn (SIGINT)",
+  "/new-session  the next turn starts a fresh session",
+  "/help         this list; anything else is sent to the agent as a prompt",
+];
+
+function atBottom() { return term.scrollTop + term.clientHeight >= term.scrollHeight - 8; }
+
+function line(cls, content) {
+  const stick = atBottom();
+  term.insertAdjacentHTML("beforeend", html`<div class="ln ${cls}">${content}</div>`.text);
+  while (term.childElementCount > MAX_LINES) term.firstElementChild.remove();
+  if (stick) term.scrollTop = term.scrollHeight;
+  else { unseen += 1; pill.hidden = false; pill.textContent = `↓ ${unseen} new`; }
+}
+
+function clip(text, n = 600) { const s = String(text ?? ""); return s.length > n ? `${s.slice(0, n)}…` : s; }
+
+function streamItem(p) {
+  if (p.item === "text") line("say", p.text);
+  else if (p.item === "thinking") line("think", clip(p.text));
+  else if (p.item === "tool_use") line("tool", `⚙ ${p.name} ${clip(JSON.stringify(p.input), 300)}`);
+  else if (p.item === "tool_result") line(p.is_error ? "tool err" : "tool res", `↳ ${clip(p.text, 400)}`);
+  else if (p.item === "init") line("note", `session: ${p.model}; mcp ${Object.entries(p.mcp_servers || {}).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+}
+
+function badge(id, text, cls = "") {
+  const el = document.getElementById(id);
+  el.textContent = text;
+  el.className = `pill ${cls}`;
+}
+
+function turnText(t) {
+  if (!t || !t.result_kind) return "no turn yet";
+  const tokens = (t.input_tokens || 0) + (t.output_tokens || 0);
+  return `last turn ${t.result_kind}, ${(t.duration_ms / 1000).toFixed(1)} s, ${tokens.toLocaleString()} tok`;
+}
+
+const STATE_CLS = { idle: "ok", thinking: "info", compacting: "warn" };
+
+function onEvent(e) {
+  const ev = JSON.parse(e.data);
+  if (ev.seq <= lastSeq) return;
+  lastSeq = ev.seq;
+  if (ev.kind === "turn_start") line("start", `▶ turn from ${ev.wake_from} (${ev.model})${ev.new_session ? " — new session" : ""}\n${clip(ev.prompt, 400)}`);
+  else if (ev.kind === "stream") streamItem(ev);
+  else if (ev.kind === "note") line("note", `· ${ev.text}`);
+  else if (ev.kind === "turn_end") { line(`end ${ev.result_kind}`, `■ ${turnText(ev)}${ev.note ? ` — ${ev.note}` : ""}`); badge("turn-badge", turnText(ev)); loadStats(); }
+  else if (ev.kind === "turn_state_changed") badge("state-badge", ev.state, STATE_CLS[ev.state] || "");
+  else if (ev.kind === "status_changed") status(ev.status, ev.login);
+  else if (ev.kind === "model_changed") badge("model-badge", ev.model);
+  else if (ev.kind === "token_usage_changed") badge("ctx-badge", `${(ev.context_tokens || 0).toLocaleString()} ctx tok`);
+}
+
+function status(value, login) {
+  const needs = value === "needs_login" || value === "logging_in";
+  badge("alive-badge", value, value === "online" || value === "running" ? "ok" : needs ? "bad" : "warn");
+  document.getElementById("login").hidden = !needs;
+  if (login) {
+    document.getElementById("login-url").textContent = login.url || "";
+    document.getElementById("login-output").textContent = login.output || login.error || "";
+  }
+}
+
+function paint(s) {
+  status(s.status, s.login);
+  badge("state-badge", s.turn_state, STATE_CLS[s.turn_state] || "");
+  badge("model-badge", s.model + (s.model_override ? " (override)" : ""));
+  badge("ctx-badge", `${(s.context_tokens || 0).toLocaleString()} ctx tok`);
+  badge("turn-badge", turnText(s.last_turn));
+  document.querySelector("#agent-inbox tbody").innerHTML = (s.inbox || []).slice().reverse().map((m) => html`<tr>
+    <td class="mono">${m.sender}</td><td class="body">${clip(m.body, 500)}</td><td>${ago(m.sent_at * 1000)}</td></tr>`).join("")
+    || html`<tr><td colspan="3" class="empty">no messages</td></tr>`.text;
+}
+
+async function loadStats() {
+  const win = document.getElementById("stats-window").value;
+  try {
+    const s = await getJSON(`${BASE}/api/stats?window=${win}`);
+    const tok = Object.values(s.tokens).reduce((a, b) => a + b, 0);
+    document.getElementById("stats").innerHTML = html`<p class="mono">${s.turn_count} turns · ${tok.toLocaleString()} tokens · $${s.cost_usd.toFixed(4)}
+      · ${Object.entries(s.by_result).map(([k, v]) => `${k} ${v}`).join(", ")}</p>
+      <h3>tokens per turn</h3>${tokensChart(s.turns.slice(0, 60))}
+      <h3>duration</h3>${durationChart(s.turns.slice(0, 60), s.duration_ms.p50, s.duration_ms.p95)}
+      <h3>tool use</h3>${toolsChart(s.tool_calls)}`.text;
+  } catch (err) { document.getElementById("stats").textContent = err.message; }
+}
+
+async function command(text) {
+  const [cmd, ...rest] = text.trim().split(/\s+/);
+  const arg = rest.join(" ");
+  const calls = { "/model": ["model", { model: arg }], "/compact": ["compact", {}], "/cancel": ["cancel", {}], "/new-session": ["new-session", {}] };
+  if (cmd === "/help") { HELP.forEach((h) => line("note", h)); return; }
+  const call = calls[cmd];
+  if (!call) { toast(`unknown command ${cmd}; /help lists them`, true); return; }
+  const res = await post(`${BASE}/api/${call[0]}`, call[1]);
+  if (res.ok) line("note", `· ${cmd} ${arg}`.trim() + ` → ${esc(JSON.stringify(res.data))}`); else toast(res.data.error, true);
+}
+
+async function send(form) {
+  const text = form.elements.text.value.trim();
+  if (!text) return;
+  if (text.startsWith("/")) await command(text);
+  else {
+    const res = await post(`${BASE}/api/send`, { body: text });
+    if (!res.ok) { toast(res.data.error, true); return; }
+    toast("queued for the next turn");
+  }
+  form.elements.text.value = "";
+}
+
+function bind() {
+  const form = document.getElementById("prompt");
+  form.addEventListener("submit", (e) => { e.preventDefault(); send(form); });
+  form.elements.text.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(form); } });
+  term.addEventListener("scroll", () => { if (atBottom()) { unseen = 0; pill.hidden = true; } });
+  pill.addEventListener("click", () => { term.scrollTop = term.scrollHeight; unseen = 0; pill.hidden = true; });
+  document.getElementById("stats-window").addEventListener("change", loadStats);
+  document.getElementById("login").addEventListener("click", async (e) => {
+    const b = e.target.closest("[data-login]");
+    if (!b) return;
+    const res = await post(`${BASE}/api/login/${b.dataset.login}`);
+    if (res.ok) status("logging_in", res.data.login); else toast(res.data.error, true);
+  });
+  document.getElementById("login-code").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const res = await post(`${BASE}/api/login/code`, { code: e.target.elements.code.value.trim() });
+    if (!res.ok) toast(res.data.error, true);
+  });
+}
+
+async function boot() {
+  bind();
+  let s;
+  try { s = await getJSON(`${BASE}/api/state`); } catch (err) { badge("alive-badge", "offline", "bad"); line("err", err.message); return; }
+  paint(s);
+  const history = await getJSON(`${BASE}/events/history?limit=500`);
+  for (const ev of history.events) onEvent({ data: JSON.stringify(ev) });
+  lastSeq = Math.max(lastSeq, s.seq, history.seq);
+  const source = new EventSource(`${BASE}/events/stream?after=${lastSeq}`);
+  for (const kind of KINDS) source.addEventListener(kind, onEvent);
+  source.onopen = () => document.body.dataset.live = "1";
+  source.onerror = () => { delete document.body.dataset.live; };
+  loadStats();
+  window.agentPage = { lastSeq: () => lastSeq };
+}
+
+boot();
