@@ -223,7 +223,9 @@ class Reconciler:
         for name, obs in observed.items():
             if name in self.inflight or name not in snap.state.agents:
                 continue
-            crashed = seen.get(name) is ContainerState.RUNNING and obs.state is ContainerState.EXITED
+            # STOPPED counts too: nixos-container reports only up/down, and no action of ours was running
+            gone = obs.state in (ContainerState.EXITED, ContainerState.STOPPED)
+            crashed = seen.get(name) is ContainerState.RUNNING and gone
             if crashed and wants_running(snap.state, name):
                 code = "" if obs.exit_code is None else f" with code {obs.exit_code}"
                 detail = f"container exited unexpectedly{code}"
