@@ -41,6 +41,9 @@ from reconciler.tags import settle_proposals
 
 log = logging.getLogger(__name__)
 
+STABLE_AFTER = 600.0
+"""Seconds an agent must run after its last failure's retry time before its streak is forgotten."""
+
 
 @dataclass(frozen=True)
 class LoopSettings:
@@ -179,7 +182,8 @@ class Reconciler:
             self.progress(f"{action.kind.symbol} {name}: {action.kind.value} ({action.reason})")
             try:
                 await act.apply(self.ctx, action, snap.state, self.progress)
-                self.retry.pop(name, None)
+                if action.kind not in (ActionKind.START, ActionKind.RESTART):
+                    self.retry.pop(name, None)  # a restart that took is not yet a cure: see _detect_crashes
                 self.degraded.pop(name, None)
             except act.HealthGateFailed as exc:
                 error = self._failed(action, str(exc), permanent=False)
@@ -217,7 +221,8 @@ class Reconciler:
 
     def _detect_crashes(self, snap: Snapshot, observed: dict[str, Observed]) -> None:
         seen = self._seen
-        self._seen = {name: o.state for name, o in observed.items()}
+        # an agent with an action in flight is the action's business (its health gate), not a crash
+        self._seen = {name: o.state for name, o in observed.items() if name not in self.inflight}
         if seen is None:
             return  # first pass: seed only, no storm of old news
         for name, obs in observed.items():
@@ -231,6 +236,28 @@ class Reconciler:
                 detail = f"container exited unexpectedly{code}"
                 log.warning("agent %s: %s", name, detail)
                 self.events.emit("container_crash", agent=name, detail=detail)
+                self._crashed(name, detail, agent_fingerprint(snap.state, name))
+            elif obs.state is ContainerState.RUNNING:
+                self._forget_if_stable(name)
+
+    def _crashed(self, name: str, detail: str, fingerprint: str) -> None:
+        """Each crash lengthens the wait before the next restart: a crash loop backs off and stalls."""
+        old = self.retry.get(name, Retry())
+        self.retry[name] = failed(
+            old,
+            self.clock(),
+            detail,
+            permanent=False,
+            fingerprint=fingerprint,
+            rng=self.rng,
+            policy=self.settings.backoff,
+        )
+
+    def _forget_if_stable(self, name: str) -> None:
+        retry = self.retry.get(name)
+        if retry is not None and not retry.permanent and self.clock() - retry.next_at > STABLE_AFTER:
+            log.info("agent %s: running steadily again; its failure streak is forgotten", name)
+            self.retry.pop(name, None)
 
     # ---- status --------------------------------------------------------------------------------
 

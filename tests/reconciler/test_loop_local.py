@@ -162,3 +162,23 @@ async def test_a_slow_starter_is_degraded_then_ready_once_it_says_hello(
         await asyncio.gather(task, return_exceptions=True)
         await host.close()
         rec.store.close()
+
+
+async def test_an_agent_that_crashes_after_a_good_start_backs_off_and_stalls(
+    layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime, running
+) -> None:
+    rec, sink = running  # stall_after=4
+    add(repo, "flaky", description="fake:die=0.5")
+
+    def status():  # type: ignore[no-untyped-def]
+        return {x.name: x for x in read_statuses(rec.store)}.get("flaky")
+
+    await eventually(
+        lambda: status() is not None and status().condition("Stalled").status,
+        timeout=40,
+        what="flaky Stalled after repeated crashes",
+    )
+    stalled = status().condition("Stalled")
+    assert stalled.reason == "RetriesExhausted" and "exited unexpectedly with code 5" in stalled.message
+    assert len(sink.of("container_crash", "flaky")) >= 3
+    assert ready(rec, "manager")
