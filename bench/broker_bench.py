@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from desired.bootstrap import init_meta_repo  # noqa: E402
-from desired.changes import add_agent  # noqa: E402
+from desired.changes import add_agent, set_agent_field  # noqa: E402
 from desired.repo import Author  # noqa: E402
 from hive_core import wire  # noqa: E402
 from hive_core.client import HiveClient  # noqa: E402
@@ -46,8 +46,10 @@ def make_state(root: Path) -> StateLayout:
     repo, _ = init_meta_repo(layout.meta)
 
     def build(state):  # type: ignore[no-untyped-def]
-        for name in SENDERS + RECEIVERS:  # suspended: the reconciler starts no harness to read them
-            state = add_agent(state, {"name": name, "suspended": True})
+        for name in SENDERS + RECEIVERS:
+            state = add_agent(state, {"name": name})
+        for name in list(state.agents):  # suspended: the reconciler starts no harness to read them
+            state = set_agent_field(state, name, "suspended", True)
         return state
 
     repo.commit(build, author=Author("bench", "bench@example.test"), message="bench swarm")

@@ -13,13 +13,15 @@ clone of the meta repo carries the whole audit trail.
 
 from __future__ import annotations
 
+import random
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 import pygit2
 
-from desired.errors import ConflictError, NotFoundError, UserError
+from desired.errors import ConflictError, NotFoundError, TemporaryError, UserError
 from desired.files import validate_changes
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.schema import DesiredState
@@ -126,12 +128,18 @@ def propose(repo: MetaRepo, mutate: Mutation, *, author: Author, description: st
 
 
 def _claim(repo: MetaRepo, pid: ProposalId, oid: pygit2.Oid, author: Author, description: str) -> bool:
-    try:
-        return repo.create_tag(f"{_PROPOSAL}{pid}", oid, author, description)
-    except (ValueError, pygit2.GitError) as exc:
-        if "exists" in str(exc).lower():
-            return False
-        raise
+    """Create proposal/<pid>; False if another proposer took that id first."""
+    for _ in range(200):
+        try:
+            return repo.create_tag(f"{_PROPOSAL}{pid}", oid, author, description)
+        except (ValueError, pygit2.GitError) as exc:
+            text = str(exc).lower()
+            if "exists" in text:
+                return False
+            if "lock" not in text:
+                raise
+            time.sleep(random.uniform(0.001, 0.01))  # noqa: S311 - another writer holds the ref lock
+    raise TemporaryError(f"the tag proposal/{pid} stayed locked; retry the proposal")
 
 
 def diff(repo: MetaRepo, proposal: Proposal) -> str:
@@ -223,3 +231,21 @@ def approvals_by_commit(repo: MetaRepo) -> dict[str, tuple[ProposalId, str]]:
             if meta is not None:
                 found[meta[3]] = (int(suffix), meta[0])
     return found
+
+
+def to_json(proposal: Proposal, diff: str | None = None) -> dict[str, object]:
+    """One JSON shape for a proposal, used by `hive pending --json` and the dashboard alike."""
+    res = proposal.resolution
+    return {
+        "id": proposal.id,
+        "status": proposal.status.value,
+        "author": proposal.author,
+        "description": proposal.description,
+        "created_at": proposal.created_at.isoformat(),
+        "commit": proposal.commit,
+        "deploy": proposal.deploy,
+        "resolution": (
+            {"by": res.by, "at": res.at.isoformat(), "note": res.note, "commit": res.commit} if res else None
+        ),
+        "diff": diff,
+    }

@@ -27,6 +27,7 @@ from hive_core.errors import PermanentError, UserError
 from hive_core.paths import StateLayout
 from hive_core.schedulers import deadlines_loop, meta_watch_loop, retention_loop
 from hive_core.sockets import SocketSet
+from hive_core.stores.checkpoint import checkpoint_loop
 from hive_core.tasks import TaskFactory, run_root_tasks
 from hive_web.component import serve_dashboard
 from hive_web.keys import WebConfig
@@ -54,6 +55,7 @@ class Daemon:
             ("deadlines", lambda: deadlines_loop(self.core)),
             ("retention", lambda: retention_loop(self.core)),
             ("meta-watch", lambda: meta_watch_loop(self.core, self.sockets)),
+            ("wal-checkpoint", lambda: checkpoint_loop(layout.db, self.core.checkpoint_now)),
         ]
         self.web_link = ReconcilerLink(layout)
         """The dashboard's view of the reconciler: ``web_link.attach(loop)`` once the loop runs."""

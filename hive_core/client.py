@@ -24,7 +24,8 @@ from hive_core.errors import BadRequestError, HiveError, UnavailableError, error
 from hive_core.launch import SANDBOX_SOCKET
 from hive_core.wire import MAX_LINE_BYTES, Events, EventsBatch, Request, encode_request
 
-_READ_LIMIT = 4 * MAX_LINE_BYTES  # answers (a batch of messages) may be larger than requests
+_OK_PREFIX = b'{"ok":true'  # how the host's encoder starts every success line
+_READ_LIMIT = 16 * MAX_LINE_BYTES  # answers carry ≤ 1 MiB of text, which JSON escaping may grow ~6x
 
 
 def _unavailable(path: Path, exc: OSError) -> UnavailableError:
@@ -38,6 +39,8 @@ def parse_response(req: Request, line: bytes) -> Any:
     """The typed answer to ``req``; raises the host's error for ``ok: false``."""
     if not line:
         raise UnavailableError("the hive daemon closed the connection before answering; retry", delay=1.0)
+    if line.startswith(_OK_PREFIX):  # the common case: one parse, straight into the typed answer
+        return req.response.model_validate_json(line)
     try:
         data = json.loads(line)
     except json.JSONDecodeError as exc:

@@ -62,6 +62,7 @@ class HostCore:
         self.layout = layout
         self.clock = clock
         self.conn = open_core_db(layout.db)
+        self.conn.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run off-loop: stores/checkpoint.py
         self.batch = batch_for(self.conn)
         self.events = EventLog(self.conn)
         self.broker = Broker(self.conn, self.events, clock)
@@ -76,6 +77,7 @@ class HostCore:
         self.meta_changed = asyncio.Event()
         """Set to make the meta watch look at `main` and the proposal tags now."""
         self.retention_now = asyncio.Event()
+        self.checkpoint_now = asyncio.Event()
         self.events.add_sink(NoticeSink(self.broker, self.desired.manager_name))
         self.desired.on_change(lambda _snapshot: self.meta_changed.set())
 
@@ -85,7 +87,7 @@ class HostCore:
         if count:
             log.info("%d delivered-but-unacked messages will be handed out again", count)
         self.desired.refresh()
-        self.proposals.check(seed=True)
+        self.proposals.check(seed=True, missed_since=self.events.last_ts())
 
     def close(self) -> None:
         self.batch.flush()

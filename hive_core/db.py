@@ -4,6 +4,9 @@ Each store is one sqlite file with one ordered list of migrations; the
 file's ``user_version`` is how many have run. Migrations run in one
 transaction each, so a crash mid-migration leaves the previous version
 intact. A file from a *newer* hyperhive is refused rather than damaged.
+
+The harness uses this too (its event bus and turn stats): the module needs
+only apsw and the error tree, nothing of the host.
 """
 
 from __future__ import annotations
@@ -24,12 +27,17 @@ Migration = str | Callable[[apsw.Connection], None]
 
 def open_db(path: Path, migrations: Sequence[Migration], *, busy_timeout_ms: int = 5000) -> apsw.Connection:
     """Open (creating if needed) and migrate the store at ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = apsw.Connection(str(path))
-    conn.setbusytimeout(busy_timeout_ms)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA foreign_keys=ON")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = apsw.Connection(str(path))
+        conn.setbusytimeout(busy_timeout_ms)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except (OSError, apsw.Error) as exc:
+        raise PermanentError(
+            f"cannot open the store {path}: {exc}; check that its directory is writable"
+        ) from exc
     migrate(conn, migrations, path)
     return conn
 

@@ -253,6 +253,11 @@ class EventLog:
     def last_seq(self) -> int:
         return self._last
 
+    def last_ts(self) -> float | None:
+        """When the newest kept event happened (about when the daemon was last alive)."""
+        row = self._conn.execute("SELECT ts FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        return cast(float, row[0]) if row else None
+
     def add_sink(self, sink: Sink) -> None:
         self._sinks.append(sink)
 

@@ -15,6 +15,8 @@ from hive_core.events import (
     AgentDestroyed,
     AgentRebuilt,
     AgentSpawned,
+    AgentStarted,
+    AgentStopped,
     ContainerCrash,
     DeployFailed,
     Event,
@@ -37,6 +39,10 @@ def manager_notice(event: Event) -> str | None:
         return f"[spawned] agent {event.agent} is up (revision {event.revision[:12] or '?'})"
     if isinstance(event, AgentRebuilt):
         return f"[rebuilt] agent {event.agent} was rebuilt (revision {event.revision[:12] or '?'})"
+    if isinstance(event, AgentStarted):
+        return f"[started] agent {event.agent} is running"
+    if isinstance(event, AgentStopped):
+        return f"[stopped] agent {event.agent} is stopped"
     if isinstance(event, AgentDestroyed):
         kept = "its state was purged" if event.purged else "its state dir is kept"
         return f"[destroyed] agent {event.agent} was destroyed; {kept}"

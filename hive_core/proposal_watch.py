@@ -33,8 +33,12 @@ class ProposalWatch:
             return set()
         return {name for name in repo.git.references if name.startswith(_PREFIXES)}
 
-    def check(self, *, seed: bool = False) -> int:
-        """Publish events for tags that appeared since the last check; returns how many."""
+    def check(self, *, seed: bool = False, missed_since: float | None = None) -> int:
+        """Publish events for tags that appeared since the last check; returns how many.
+
+        A ``seed`` look publishes nothing, except for tags made after
+        ``missed_since`` (the daemon's last event): what happened while it was down.
+        """
         try:
             tags = self._tags()
         except HiveError as exc:  # a repo being rewritten under us: look again next time
@@ -42,13 +46,21 @@ class ProposalWatch:
             return 0
         if self._seen is None or seed:
             self._seen = tags
-            return 0
-        new = sorted(tags - self._seen, key=_order)
+            if missed_since is None:
+                return 0
+            new = sorted((t for t in tags if self._tagged_at(t) > missed_since), key=_order)
+        else:
+            new = sorted(tags - self._seen, key=_order)
         self._seen = tags
         published = 0
         for ref in new:
             published += self._publish(ref)
         return published
+
+    def _tagged_at(self, ref: str) -> float:
+        repo = self._desired.repo
+        tag = repo.tag_object(ref.removeprefix("refs/tags/")) if repo is not None else None
+        return float(tag.tagger.time) if tag is not None and tag.tagger is not None else 0.0
 
     def _publish(self, ref: str) -> int:
         kind, _, pid_text = ref.removeprefix("refs/tags/").partition("/")

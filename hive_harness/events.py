@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hive_harness.store import open_store
+from hive_core.db import open_db
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class LiveEvent:
 
 class EventBus:
     def __init__(self, path: Path, *, limit: int = HISTORY_LIMIT) -> None:
-        self._conn = open_store(path, _MIGRATIONS)
+        self._conn = open_db(path, _MIGRATIONS)
         self._limit = limit
         self._subscribers: set[asyncio.Queue[LiveEvent | None]] = set()
 

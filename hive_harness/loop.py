@@ -97,7 +97,7 @@ class Harness:
         try:
             await self.client.request(Hello(pid=os.getpid(), web_port=web_port), timeout=10)
             await self.client.request(Remind(message=restart_note(), delay_seconds=0), timeout=10)
-        except HiveError as exc:
+        except (HiveError, TimeoutError) as exc:
             self.host_lost = True
             log.warning(
                 "%s: could not greet the host (%s); the loop will keep retrying recv",
@@ -133,7 +133,7 @@ class Harness:
                     self.host_lost = False
                     log.info("%s: the host is back; said hello again", self.rt.launch.name)
                 result = await self.client.request(Recv(wait_seconds=LOCAL_POLL_SECONDS, max=MAX_RECV))
-            except HiveError as exc:
+            except (HiveError, TimeoutError) as exc:
                 self.host_lost = True
                 log.warning("%s: host unreachable (%s); retrying in 2 s", self.rt.launch.name, exc)
                 await asyncio.sleep(2)
@@ -159,7 +159,7 @@ class Harness:
         if wake.message_ids:
             try:
                 await self.client.request(Ack(ids=list(wake.message_ids)), timeout=10)
-            except HiveError as exc:
+            except (HiveError, TimeoutError) as exc:
                 log.warning("%s: ack of %s failed: %s", self.rt.launch.name, wake.message_ids, exc)
 
     # -- login -----------------------------------------------------------
@@ -186,7 +186,7 @@ class Harness:
     async def _report(self, status: Literal["needs_login", "logged_in"]) -> None:
         try:
             await self.client.request(Report(status=status), timeout=10)
-        except HiveError as exc:
+        except (HiveError, TimeoutError) as exc:
             log.warning("%s: could not report %s to the host: %s", self.rt.launch.name, status, exc)
 
     # -- one claude run --------------------------------------------------

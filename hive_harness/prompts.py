@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hive_core.launch import AgentLaunchConfig
 from hive_core.wire import MAX_RECV, Message
+from hive_harness.command import HarnessConfigError
 
 PROMPTS_ENV = "HIVE_PROMPTS_DIR"
 DEFAULT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
@@ -51,7 +52,14 @@ def render_system_prompt(template: str, launch: AgentLaunchConfig) -> str:
 def load_system_prompt(launch: AgentLaunchConfig, directory: Path | None = None) -> str:
     role = "manager" if launch.role == "manager" else "agent"
     path = (directory or prompts_dir()) / f"{role}.md"
-    return render_system_prompt(path.read_text(), launch)
+    try:
+        template = path.read_text()
+    except OSError as exc:
+        raise HarnessConfigError(
+            f"cannot read the {role} system prompt {path}: {exc.strerror or exc}; "
+            f"set {PROMPTS_ENV} to the repo's prompts/ directory"
+        ) from exc
+    return render_system_prompt(template, launch)
 
 
 def restart_note(now: float | None = None) -> str:

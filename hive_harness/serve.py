@@ -58,7 +58,9 @@ async def start_site(harness: Harness, port: int, *, attempts: int = 8) -> web.A
     if not port:
         log.info("%s: no web_port in the launch config; the agent page is off", name)
         return None
-    runner = web.AppRunner(make_app(harness), access_log=None, handler_cancellation=True, shutdown_timeout=2)
+    runner = web.AppRunner(
+        make_app(harness, port), access_log=None, handler_cancellation=True, shutdown_timeout=2
+    )
     await runner.setup()
     delay = 0.25
     for attempt in range(1, attempts + 1):

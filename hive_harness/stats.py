@@ -18,7 +18,7 @@ from typing import Any
 
 import apsw
 
-from hive_harness.store import open_store
+from hive_core.db import open_db
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ _COLUMNS = (
 
 class TurnStats:
     def __init__(self, path: Path) -> None:
-        self._conn = open_store(path, _MIGRATIONS)
+        self._conn = open_db(path, _MIGRATIONS)
 
     def close(self) -> None:
         self._conn.close()

@@ -15,6 +15,7 @@ Endpoints (docs/harness.md documents payloads):
     POST /api/login/start|code|cancel   drive `claude auth login` ({code} for /code)
 
 POST bodies may be JSON or form-encoded. Every POST answers JSON with `ok`.
+Requests with a foreign Host or a cross-site Origin are refused (`page_guard`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from hive_core.wire import Recent
 from hive_harness.events import LiveEvent
 from hive_harness.login import LoginFlow, LoginState
 from hive_harness.loop import CompactJob, Harness
+from hive_harness.page_guard import guard_middleware
 from hive_harness.prompts import operator_prompt
 from hive_harness.runtime import Status
 
@@ -167,8 +169,9 @@ async def post_login_cancel(request: web.Request) -> web.Response:
     return _ok(login=state.as_json())
 
 
-def make_app(harness: Harness) -> web.Application:
-    app = web.Application()
+def make_app(harness: Harness, port: int | None = None) -> web.Application:
+    """The page app; `port` (default: the launch config's web_port) is what the Host check expects."""
+    app = web.Application(middlewares=[guard_middleware(port or harness.rt.launch.web_port)])
     app[HARNESS] = harness
     app[LOGIN] = LoginFlow(
         harness.claude_bin,

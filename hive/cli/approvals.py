@@ -63,27 +63,7 @@ def propose(
 
 
 def proposal_json(repo: MetaRepo, p: Proposal, with_diff: bool = True) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "id": p.id,
-        "status": p.status.value,
-        "author": p.author,
-        "description": p.description,
-        "created_at": p.created_at.isoformat(),
-        "commit": p.commit,
-        "deploy": p.deploy,
-        "resolution": None,
-    }
-    if p.resolution:
-        r = p.resolution
-        data["resolution"] = {
-            "by": r.by,
-            "at": r.at.isoformat(),
-            "note": r.note,
-            "commit": r.commit,
-        }
-    if with_diff:
-        data["diff"] = proposals.diff(repo, p)
-    return data
+    return proposals.to_json(p, proposals.diff(repo, p) if with_diff else None)
 
 
 def pending(

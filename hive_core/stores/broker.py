@@ -25,6 +25,20 @@ from hive_core.wire import Message
 
 _COLS = "id, sender, recipient, body, in_reply_to, sent_at, delivered_at, acked_at"
 RETENTION_S = 30 * 86400
+ANSWER_BYTES = 1024 * 1024
+"""Message text one answer carries at most (always at least one message), so answers stay small."""
+
+
+def _budgeted(where: str, order: str) -> str:
+    """SQL for the ids of the first ``?`` (limit) rows matching ``where`` whose bodies fit ``?`` bytes.
+
+    The limit is applied first, so the running total reads at most ``limit`` rows.
+    """
+    return (
+        "SELECT id FROM (SELECT id, size, SUM(size) OVER (ORDER BY id "
+        f"{order}) AS upto FROM (SELECT id, length(CAST(body AS BLOB)) AS size FROM messages "
+        f"WHERE {where} ORDER BY id {order} LIMIT ?)) WHERE upto <= ? OR upto = size"
+    )
 
 
 def _message(row: Sequence[Any]) -> Message:
@@ -87,10 +101,9 @@ class Broker:
         now = self._clock()
         with self._batch.write():
             rows = self._conn.execute(
-                f"UPDATE messages SET delivered_at = ?, deliveries = deliveries + 1 "
-                f"WHERE id IN (SELECT id FROM messages WHERE recipient = ? AND delivered_at IS NULL "
-                f"ORDER BY id LIMIT ?) RETURNING {_COLS}",
-                (now, recipient, limit),
+                "UPDATE messages SET delivered_at = ?, deliveries = deliveries + 1 WHERE id IN ("
+                f"{_budgeted('recipient = ? AND delivered_at IS NULL', 'ASC')}) RETURNING {_COLS}",
+                (now, recipient, limit, ANSWER_BYTES),
             ).fetchall()
             messages = sorted((_message(r) for r in rows), key=lambda m: m.id)
             if messages:
@@ -183,21 +196,23 @@ class Broker:
         return _message(row) if row else None
 
     def recent(self, name: str, limit: int) -> list[Message]:
-        """The latest messages to or from ``name``, oldest first."""
-        rows = self._conn.execute(
-            f"SELECT {_COLS} FROM (SELECT {_COLS} FROM messages WHERE recipient = ? "
-            f"UNION SELECT {_COLS} FROM messages WHERE sender = ?) ORDER BY id DESC LIMIT ?",
-            (name, name, limit),
-        ).fetchall()
-        return [_message(r) for r in reversed(rows)]
+        """The latest messages to or from ``name``, oldest first (at most ANSWER_BYTES of text)."""
+        mine = (
+            "id IN (SELECT id FROM messages WHERE recipient = ? "
+            "UNION ALL SELECT id FROM messages WHERE sender = ?)"
+        )
+        return self._latest(mine, (name, name), limit)
 
     def inbox(self, recipient: str, limit: int, *, unread_only: bool) -> list[Message]:
-        unread = "AND acked_at IS NULL" if unread_only else ""
+        unread = " AND acked_at IS NULL" if unread_only else ""
+        return self._latest(f"recipient = ?{unread}", (recipient,), limit)
+
+    def _latest(self, where: str, args: tuple[Any, ...], limit: int) -> list[Message]:
         rows = self._conn.execute(
-            f"SELECT {_COLS} FROM messages WHERE recipient = ? {unread} ORDER BY id DESC LIMIT ?",
-            (recipient, limit),
+            f"SELECT {_COLS} FROM messages WHERE id IN ({_budgeted(where, 'DESC')}) ORDER BY id",
+            (*args, limit, ANSWER_BYTES),
         ).fetchall()
-        return [_message(r) for r in reversed(rows)]
+        return [_message(r) for r in rows]
 
     def unread_counts(self) -> dict[str, int]:
         """Undelivered messages per recipient (the operator's: unread)."""

@@ -10,20 +10,7 @@ from desired.repo import MetaRepo
 
 
 def proposal_json(p: Proposal, diff: str | None) -> dict[str, Any]:
-    res = p.resolution
-    return {
-        "id": p.id,
-        "status": p.status.value,
-        "author": p.author,
-        "description": p.description,
-        "created_at": p.created_at.isoformat(),
-        "commit": p.commit,
-        "deploy": p.deploy,
-        "resolution": (
-            {"by": res.by, "at": res.at.isoformat(), "note": res.note, "commit": res.commit} if res else None
-        ),
-        "diff": diff,
-    }
+    return proposals.to_json(p, diff)
 
 
 def approvals_view(repo: MetaRepo, history_limit: int = 30) -> dict[str, Any]:

@@ -50,7 +50,7 @@ class Line:
         self.file.flush()
         answers = []
         while True:
-            line = self.file.readline(8 * wire.MAX_LINE_BYTES)
+            line = self.file.readline(16 * wire.MAX_LINE_BYTES)
             assert line, "the daemon closed the connection"
             data = json.loads(line)
             assert isinstance(data, dict) and isinstance(data.get("ok"), bool)

@@ -128,3 +128,23 @@ async def test_hello_wakes_a_waiting_health_gate(daemon: Running) -> None:
     await daemon.client("peer").request(wire.Hello(pid=42, web_port=8123))
     assert await asyncio.wait_for(waiting, 5)
     assert not await harnesses.wait_hello("tester", since, timeout=0.05)
+
+
+async def test_an_approval_made_while_the_daemon_was_down_still_reaches_the_manager(swarm) -> None:  # type: ignore[no-untyped-def]
+    from tests.core.conftest import start_daemon
+
+    first = await start_daemon(swarm)
+    made = await first.client("boss").request(wire.RequestSpawn(name="writer", description="docs"))
+    await first.close()
+    repo = MetaRepo(swarm.meta)
+    await asyncio.sleep(1.1)  # tag times have one-second resolution
+    proposals.approve(repo, made.proposal_id, by=OPERATOR)
+
+    second = await start_daemon(swarm)
+    try:
+        bodies = [m.body for m in (await second.client("boss").request(wire.Recv(max=32))).messages]
+        assert any(f"proposal #{made.proposal_id}" in b and "approved" in b for b in bodies), bodies
+        added = [e for e in second.daemon.core.events.read_since(0, 1000) if isinstance(e, ProposalAdded)]
+        assert len(added) == 1, "the proposal seen before the restart is not announced again"
+    finally:
+        await second.close()

@@ -148,3 +148,17 @@ async def test_a_recv_abandoned_while_parked_takes_nothing(daemon: Running) -> N
     assert daemon.daemon.core.conn.execute(
         "SELECT deliveries FROM messages WHERE id = ?", (m.id,)
     ).fetchone() == (1,)
+
+
+async def test_answers_stay_under_a_mebibyte_of_text(daemon: Running) -> None:
+    big = "x" * (200 * 1024)
+    for _ in range(12):
+        await daemon.client("tester").request(wire.Send(to="peer", body=big))
+    peer = daemon.client("peer")
+    sizes = []
+    while batch := (await peer.request(wire.Recv(max=32))).messages:
+        sizes.append(len(batch))
+        assert sum(len(m.body) for m in batch) <= 1024 * 1024
+    assert sum(sizes) == 12 and sizes[0] == 5
+    recent = (await peer.request(wire.Recent(limit=100))).messages
+    assert len(recent) == 5 and recent[-1].id > recent[0].id  # the newest, oldest first

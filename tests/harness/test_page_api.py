@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,7 +30,10 @@ async def page(tmp_path: Path) -> AsyncIterator[tuple[TestClient, Harness]]:
         base_env={},
         system_prompt="",
     )
-    async with TestClient(TestServer(make_app(harness))) as client:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with TestClient(TestServer(make_app(harness, port), host="127.0.0.1", port=port)) as client:
         yield client, harness
 
 
@@ -66,3 +70,15 @@ async def test_model_override_persists_and_clears_and_jobs_are_queued(page) -> N
     assert (await (await client.post("/api/cancel")).json())["cancelled"] is False
     history = await (await client.get("/events/history?after=0")).json()
     assert [e["model"] for e in history["events"] if e["kind"] == "model_changed"] == ["opus", "haiku"]
+
+
+async def test_rebound_hosts_and_cross_site_posts_are_refused(page) -> None:  # type: ignore[no-untyped-def]
+    client, harness = page
+    port = client.port
+    rebound = await client.get("/api/state", headers={"Host": f"evil.example:{port}"})
+    assert rebound.status == 403 and "not this agent page" in await rebound.text()
+    csrf = await client.post("/api/send", data={"body": "rm -rf"}, headers={"Origin": "http://evil.example"})
+    assert csrf.status == 403 and "cross-site" in await csrf.text()
+    assert harness.jobs.empty()
+    own = await client.post("/api/send", data={"body": "hi"}, headers={"Origin": f"http://127.0.0.1:{port}"})
+    assert own.status == 200

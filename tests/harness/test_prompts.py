@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from hive_core.launch import AgentLaunchConfig, LaunchMcpServer
 from hive_core.wire import Message
+from hive_harness.command import HarnessConfigError
 from hive_harness.prompts import load_system_prompt, operator_prompt, wake_prompt
 
 
@@ -44,3 +49,8 @@ def test_system_prompts_fill_name_pronouns_and_extras() -> None:
     assert "recv(wait_seconds=180)" in text and "sleep" in text
     manager = load_system_prompt(AgentLaunchConfig(name="boss", role="manager", model="opus"))
     assert "manager of a hyperhive swarm" in manager and "propose" in manager and "{{" not in manager
+
+
+def test_a_missing_prompts_dir_says_how_to_fix_it(tmp_path: Path) -> None:
+    with pytest.raises(HarnessConfigError, match="HIVE_PROMPTS_DIR"):
+        load_system_prompt(AgentLaunchConfig(name="a", role="agent", model="m"), tmp_path)
