@@ -5,7 +5,8 @@ together does not retry together (controller-runtime's per-item limiter).
 A permanent error, or ``stall_after`` failures in a row, makes the agent
 ``Stalled``: a permanent one waits for desired state to change (or an
 explicit "reconcile now"); a persistent temporary one keeps retrying at the
-capped interval.
+capped interval. A change to the agent's desired spec is tried at once,
+whatever the backoff.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ class Retry:
         return self.permanent or self.failures >= self.stall_after
 
     def ready(self, now: float, fingerprint: str) -> bool:
-        if self.permanent:
-            return fingerprint != self.fingerprint
-        return now >= self.next_at
+        """Due, or the agent's desired spec changed since it failed (a fix is tried at once)."""
+        if fingerprint != self.fingerprint:
+            return True
+        return not self.permanent and now >= self.next_at
 
 
 def failed(

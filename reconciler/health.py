@@ -47,7 +47,7 @@ class NoSockets:
 class AliveHealth:
     """Healthy = still running ``settle`` seconds after start (no one is there to hear a hello)."""
 
-    def __init__(self, runtime: Runtime, settle: float = 1.0) -> None:
+    def __init__(self, runtime: Runtime, settle: float = 2.0) -> None:
         self.runtime = runtime
         self.settle = settle
 

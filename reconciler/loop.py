@@ -41,6 +41,9 @@ from reconciler.tags import settle_proposals
 
 log = logging.getLogger(__name__)
 
+STABLE_AFTER = 600.0
+"""Seconds an agent must run after its last failure's retry time before its streak is forgotten."""
+
 
 @dataclass(frozen=True)
 class LoopSettings:
@@ -83,7 +86,7 @@ class Reconciler:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not crypto
         self.wake = asyncio.Event()
         self.retry: dict[str, Retry] = {}
-        self.degraded: dict[str, str] = {}
+        self.degraded: dict[str, tuple[str, float]] = {}  # name → (why, since when: unix time)
         self.inflight: dict[str, asyncio.Task[None]] = {}
         self.last_plan: Plan | None = None
         self._seen: dict[str, ContainerState] | None = None
@@ -124,6 +127,7 @@ class Reconciler:
     async def pass_once(self, purge: Collection[str] = ()) -> Plan:
         snap, observed, applied = await self.observe()
         self._detect_crashes(snap, observed)
+        await self._recover_degraded()
         result = plan(snap.state, snap.revision, observed, applied, purge=purge)
         self.last_plan = result
         self._bump(snap, applied, result)
@@ -135,6 +139,14 @@ class Reconciler:
         self._record_status(snap, observed, applied, result)
         self._settle(snap, result)
         return result
+
+    async def _recover_degraded(self) -> None:
+        """A late hello (a slow start) clears a failed health gate without another action."""
+        for name, (_, since) in list(self.degraded.items()):
+            if name not in self.inflight and await self.ctx.health.wait_hello(name, since, 0.0):
+                log.info("agent %s: said hello after its health gate had failed; healthy again", name)
+                self.degraded.pop(name, None)
+                self.retry.pop(name, None)
 
     def _bump(self, snap: Snapshot, applied: dict[str, Applied], result: Plan) -> None:
         busy = {a.name for a in result.actions} | set(self.inflight)
@@ -170,11 +182,12 @@ class Reconciler:
             self.progress(f"{action.kind.symbol} {name}: {action.kind.value} ({action.reason})")
             try:
                 await act.apply(self.ctx, action, snap.state, self.progress)
-                self.retry.pop(name, None)
+                if action.kind not in (ActionKind.START, ActionKind.RESTART):
+                    self.retry.pop(name, None)  # a restart that took is not yet a cure: see _detect_crashes
                 self.degraded.pop(name, None)
             except act.HealthGateFailed as exc:
                 error = self._failed(action, str(exc), permanent=False)
-                self.degraded[name] = str(exc)
+                self.degraded[name] = (str(exc), started)
             except TemporaryError as exc:
                 error = self._failed(action, str(exc), permanent=False)
             except (PermanentError, HiveError) as exc:
@@ -208,18 +221,43 @@ class Reconciler:
 
     def _detect_crashes(self, snap: Snapshot, observed: dict[str, Observed]) -> None:
         seen = self._seen
-        self._seen = {name: o.state for name, o in observed.items()}
+        # an agent with an action in flight is the action's business (its health gate), not a crash
+        self._seen = {name: o.state for name, o in observed.items() if name not in self.inflight}
         if seen is None:
             return  # first pass: seed only, no storm of old news
         for name, obs in observed.items():
             if name in self.inflight or name not in snap.state.agents:
                 continue
-            crashed = seen.get(name) is ContainerState.RUNNING and obs.state is ContainerState.EXITED
+            # STOPPED counts too: nixos-container reports only up/down, and no action of ours was running
+            gone = obs.state in (ContainerState.EXITED, ContainerState.STOPPED)
+            crashed = seen.get(name) is ContainerState.RUNNING and gone
             if crashed and wants_running(snap.state, name):
                 code = "" if obs.exit_code is None else f" with code {obs.exit_code}"
                 detail = f"container exited unexpectedly{code}"
                 log.warning("agent %s: %s", name, detail)
                 self.events.emit("container_crash", agent=name, detail=detail)
+                self._crashed(name, detail, agent_fingerprint(snap.state, name))
+            elif obs.state is ContainerState.RUNNING:
+                self._forget_if_stable(name)
+
+    def _crashed(self, name: str, detail: str, fingerprint: str) -> None:
+        """Each crash lengthens the wait before the next restart: a crash loop backs off and stalls."""
+        old = self.retry.get(name, Retry())
+        self.retry[name] = failed(
+            old,
+            self.clock(),
+            detail,
+            permanent=False,
+            fingerprint=fingerprint,
+            rng=self.rng,
+            policy=self.settings.backoff,
+        )
+
+    def _forget_if_stable(self, name: str) -> None:
+        retry = self.retry.get(name)
+        if retry is not None and not retry.permanent and self.clock() - retry.next_at > STABLE_AFTER:
+            log.info("agent %s: running steadily again; its failure streak is forgotten", name)
+            self.retry.pop(name, None)
 
     # ---- status --------------------------------------------------------------------------------
 
@@ -240,7 +278,7 @@ class Reconciler:
                 in_flight=name in self.inflight,
                 retry=self.retry.get(name, Retry()),
                 suspended=bool(spec and spec.suspended),
-                degraded=self.degraded.get(name),
+                degraded=self.degraded[name][0] if name in self.degraded else None,
             )
             out.append(derive(inputs, mono_now=self.clock()))
         return out

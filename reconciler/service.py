@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class RuntimeOptions:
     kind: str = "local"  # "local" | "nixos"
-    command: tuple[str, ...] = ()  # the agent program (local); default: hive-harness serve
+    command: tuple[str, ...] = ()  # the agent program (local); default: python -m hive_harness serve
     sandbox: bool = True
 
 

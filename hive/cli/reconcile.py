@@ -44,7 +44,10 @@ CommandOpt = Annotated[
     typer.Option(
         "--agent-command",
         envvar="HIVE_AGENT_COMMAND",
-        help="The agent program for the local runtime (default: hive-harness serve --role {role}).",
+        help=(
+            "The agent program for the local runtime; {role} and {name} are filled in "
+            "(default: python -m hive_harness serve --role {role})."
+        ),
         show_default=False,
     ),
 ]

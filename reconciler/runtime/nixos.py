@@ -63,7 +63,8 @@ class NixosRuntime:
         proc = await asyncio.create_subprocess_exec(
             exe, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
         )
-        assert proc.stdout is not None
+        if proc.stdout is None:  # cannot happen with PIPE; keeps the type checker honest
+            raise TemporaryError(f"{self.binary}: no output pipe")
         lines: builtins.list[str] = []
         logfile = self.layout.agent_dir(name) / "agent.log" if name else None
         if logfile is not None:

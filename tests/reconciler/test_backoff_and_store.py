@@ -40,6 +40,7 @@ def test_ready_only_when_due_and_stalled_after_five() -> None:
     retries = streak(5, Policy(), random.Random(0), now=100.0)
     first = retries[0]
     assert not first.ready(100.5, "f") and first.ready(100.0 + 1.3, "f")
+    assert first.ready(100.5, "changed"), "a new desired spec is tried at once"
     assert [r.stalled for r in retries] == [False, False, False, False, True]
 
 

@@ -119,3 +119,15 @@ def test_reconcile_now_without_a_daemon_says_what_to_do(swarm) -> None:
     result = swarm("reconcile", "--now")
     assert result.returncode == 1
     assert "hive serve" in result.stderr and "hive reconcile" in result.stderr
+
+
+def test_a_failing_apply_exits_one_and_says_why(swarm) -> None:
+    swarm("agent", "add", "broken", "--description", "fake:exit=3")
+    result = swarm("reconcile")
+    assert result.returncode == 1, result.stdout
+    assert "broken: failed: agent broken exited with code 3" in result.stdout
+    assert "Apply complete: 1 succeeded, 1 failed." in result.stdout
+    status = json.loads(swarm("status", "--json").stdout)
+    broken = next(a for a in status["agents"] if a["name"] == "broken")
+    assert "exited with code 3" in broken["last_error"]
+    assert broken["history"][0]["result"] == "failed"

@@ -135,3 +135,50 @@ async def test_the_managers_restart_goes_through_the_loop(
     assert control.status()["agents"]["alpha"]["runtime_state"] == "running"
     with pytest.raises(NotFoundError):
         await control.restart("nobody")
+
+
+async def test_a_slow_starter_is_degraded_then_ready_once_it_says_hello(
+    layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime
+) -> None:
+    host = HelloHost(layout)
+    settings = LoopSettings(resync=0.2, health_timeout=1.0)
+    rec = Reconciler(layout, runtime, health=host, sockets=host, settings=settings)
+    add(repo, "sleepy", description="fake:slow=3")
+    task = asyncio.create_task(rec.run())
+
+    def reason() -> str | None:
+        s = {x.name: x for x in read_statuses(rec.store)}.get("sleepy")
+        return s.condition("Ready").reason if s else None
+
+    try:
+        await eventually(lambda: reason() == "HealthCheckFailed", what="sleepy degraded")
+        message = {x.name: x for x in read_statuses(rec.store)}["sleepy"].condition("Ready").message
+        assert "did not announce itself" in message
+        await eventually(lambda: reason() == "Deployed", timeout=20, what="sleepy Ready after its hello")
+        assert [h.action for h in rec.store.history("sleepy")] == ["create"], "no rebuild was needed"
+        assert {x.name: x for x in read_statuses(rec.store)}["sleepy"].last_error is None
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await host.close()
+        rec.store.close()
+
+
+async def test_an_agent_that_crashes_after_a_good_start_backs_off_and_stalls(
+    layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime, running
+) -> None:
+    rec, sink = running  # stall_after=4
+    add(repo, "flaky", description="fake:die=0.5")
+
+    def status():  # type: ignore[no-untyped-def]
+        return {x.name: x for x in read_statuses(rec.store)}.get("flaky")
+
+    await eventually(
+        lambda: status() is not None and status().condition("Stalled").status,
+        timeout=40,
+        what="flaky Stalled after repeated crashes",
+    )
+    stalled = status().condition("Stalled")
+    assert stalled.reason == "RetriesExhausted" and "exited unexpectedly with code 5" in stalled.message
+    assert len(sink.of("container_crash", "flaky")) >= 3
+    assert ready(rec, "manager")

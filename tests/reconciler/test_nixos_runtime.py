@@ -17,6 +17,7 @@ import pytest
 
 from desired.repo import MetaRepo
 from hive_core.paths import StateLayout
+from reconciler.events import MemorySink
 from reconciler.health import AliveHealth
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.model import ActionKind
@@ -43,8 +44,9 @@ def calls(record: Path, name: str) -> list[list[str]]:
     return [c for c in lines if c[0] not in ("list", "status") and c[1] == name]
 
 
-def make(layout: StateLayout, runtime: NixosRuntime) -> Reconciler:
-    return Reconciler(layout, runtime, health=AliveHealth(runtime, settle=0.05), settings=LoopSettings())
+def make(layout: StateLayout, runtime: NixosRuntime, sink: MemorySink | None = None) -> Reconciler:
+    health = AliveHealth(runtime, settle=0.05)
+    return Reconciler(layout, runtime, health=health, events=sink, settings=LoopSettings())
 
 
 async def test_create_update_destroy_in_order_with_streamed_output(
@@ -52,7 +54,8 @@ async def test_create_update_destroy_in_order_with_streamed_output(
 ) -> None:
     runtime, record = nixos
     add(repo, "coder", model="sonnet")
-    rec = make(layout, runtime)
+    sink = MemorySink()
+    rec = make(layout, runtime, sink)
     seen_while_building: list[str] = []
 
     def progress(line: str) -> None:
@@ -73,16 +76,29 @@ async def test_create_update_destroy_in_order_with_streamed_output(
         subprocess.run(["nix-instantiate", "--parse", str(flake_nix)], check=True, capture_output=True)
         assert '"coder" = nixpkgs.lib.nixosSystem' in flake_nix.read_text()
 
+        assert (await rec.pass_once()).empty  # sees coder up
+        (record.parent / "containers" / "coder" / "status").write_text("down")  # it went down by itself
+        restart = await rec.pass_once()
+        assert [(a.name, a.kind) for a in restart.actions] == [("coder", ActionKind.START)]
+        assert sink.of("container_crash", "coder")
+        assert calls(record, "coder")[-1] == ["start", "coder"] and len(calls(record, "coder")) == 2, (
+            "the restart waits out the crash's backoff"
+        )
+        rec.reconcile_now()  # the operator does not want to wait
+        await rec.pass_once()
+        await rec.drain()
+        assert calls(record, "coder")[2:] == [["start", "coder"]]
+
         set_field(repo, "coder", "model", "opus")
         plan = await rec.apply_once()
         assert [(a.name, a.kind) for a in plan.actions] == [("coder", ActionKind.UPDATE)]
-        assert calls(record, "coder")[2:] == [["update", "coder", "--flake", flake]]
+        assert calls(record, "coder")[3:] == [["update", "coder", "--flake", flake]]
         rendered = json.loads((layout.root / "nix/agents/coder/agent.json").read_text())
         assert rendered["model"] == "opus"
 
         remove(repo, "coder")
         await rec.apply_once()
-        assert calls(record, "coder")[3:] == [["destroy", "coder"]]
+        assert calls(record, "coder")[4:] == [["destroy", "coder"]]
         assert (await rec.pass_once()).empty
     finally:
         rec.store.close()

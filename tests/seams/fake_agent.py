@@ -10,6 +10,7 @@ needed), as space-separated words:
     fake:exit=N        exit at once with code N (a crash loop)
     fake:probe=P1,P2   try to list and read each path; write what happened to /state/probe.txt
     fake:slow=S        sleep S seconds before saying hello (a slow start)
+    fake:die=S         say hello, then exit with code 5 after S seconds (crashes after a good start)
 """
 
 from __future__ import annotations
@@ -76,6 +77,10 @@ def main() -> int:
     sock = _hello(os.environ["HIVE_SOCKET"])
     print(f"fake agent {config['name']}: hello {'sent' if sock else 'failed (no socket)'}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if "die" in opts:
+        time.sleep(float(opts["die"]))
+        print(f"fake agent {config['name']}: dying with 5", flush=True)
+        return 5
     while True:
         time.sleep(3600)
 

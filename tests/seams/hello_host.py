@@ -62,6 +62,8 @@ class HelloHost:
         def said() -> bool:
             return any(t >= since for t in self.hellos.get(name, []))
 
+        if said():
+            return True
         async with self.changed:
             try:
                 await asyncio.wait_for(self.changed.wait_for(said), timeout)
