@@ -295,9 +295,22 @@ class MetaRepo:
         return obj if isinstance(obj, pygit2.Tag) else None
 
     def create_tag(self, name: str, target: pygit2.Oid, tagger: Author, message: str) -> bool:
-        """Create an annotated tag; False if it already exists (the caller lost a race)."""
-        tag = self.git.create_tag(name, target, ObjectType.COMMIT, tagger.signature(), message)
-        return tag is not None
+        """Create an annotated tag; False if it already exists (the caller lost a race).
+
+        libgit2's own non-forced tag creation is not atomic across processes
+        (two proposers could both "create" proposal/7, one silently lost), so the
+        tag object is written first and the ref is created by compare-and-swap
+        from "absent" under git's ref lock.
+        """
+        sig = tagger.signature()
+        offset = sig.offset
+        zone = f"{'-' if offset < 0 else '+'}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+        text = (
+            f"object {target}\ntype commit\ntag {name}\n"
+            f"tagger {sig.name} <{sig.email}> {sig.time} {zone}\n\n{message.rstrip()}\n"
+        )
+        tag = self.git.odb.write(ObjectType.TAG, text.encode())
+        return self.compare_and_swap(f"refs/tags/{name}", None, tag, f"hive: tag {name}")
 
     def delete_ref(self, ref: str) -> None:
         with contextlib.suppress(KeyError):
