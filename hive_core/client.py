@@ -1,11 +1,12 @@
 """Talking to the host over a unix socket: an asyncio client and a blocking one for the CLI.
 
 Both speak ``hive_core.wire``: one request line, one response line, in order.
-The async client keeps a small pool of connections so a parked ``recv`` on
-one does not hold up a ``send`` on another; a connection whose request was
-cancelled or timed out is closed rather than reused (its answer may still be
-in flight). ``ok: false`` answers are raised as the same ``hive_core.errors``
-class the host raised.
+The async client pipelines: its requests share one connection, many in
+flight, and the answers come back in the order asked (Redis-style). A ``recv``
+that may park would hold that line up, so it takes a connection from a small
+pool instead; such a connection whose request was cancelled or timed out is
+closed rather than reused (its answer may still be in flight). ``ok: false``
+answers are raised as the same ``hive_core.errors`` class the host raised.
 
 Inside a sandbox the socket is ``/run/hive/hive.sock`` (``hive_core.launch``).
 """
@@ -16,13 +17,14 @@ import asyncio
 import contextlib
 import json
 import socket
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 from hive_core.errors import BadRequestError, HiveError, UnavailableError, error_from_wire
 from hive_core.launch import SANDBOX_SOCKET
-from hive_core.wire import MAX_LINE_BYTES, Events, EventsBatch, Request, encode_request
+from hive_core.wire import MAX_LINE_BYTES, Events, EventsBatch, Recv, Request, encode_request
 
 _OK_PREFIX = b'{"ok":true'  # how the host's encoder starts every success line
 _READ_LIMIT = 16 * MAX_LINE_BYTES  # answers carry ≤ 1 MiB of text, which JSON escaping may grow ~6x
@@ -54,6 +56,8 @@ def parse_response(req: Request, line: bytes) -> Any:
 
 
 class _Conn:
+    """A connection for one request at a time (a parked ``recv``, which holds it until answered)."""
+
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
@@ -67,20 +71,113 @@ class _Conn:
         self.writer.close()
 
 
+class _Pipe:
+    """A connection carrying many requests at once: the host answers in order, so answers are
+    matched to requests first in, first out. Requests made in the same loop turn leave in one write.
+
+    A request that is cancelled or times out keeps its place in line; its answer,
+    when it comes, is read and dropped, so the answers after it stay matched.
+    """
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: Path) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._path = path
+        self._waiting: deque[asyncio.Future[bytes]] = deque()
+        self._out: list[bytes] = []
+        self.broken = False
+        self._loop = asyncio.get_running_loop()
+        self._answers = self._loop.create_task(self._read_answers())
+
+    def submit(self, line: bytes) -> asyncio.Future[bytes]:
+        answer: asyncio.Future[bytes] = self._loop.create_future()
+        self._waiting.append(answer)
+        if not self._out:
+            self._loop.call_soon(self._flush)
+        self._out.append(line)
+        return answer
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if not self.broken:
+            self._writer.write(b"".join(out))
+
+    async def _read_answers(self) -> None:
+        error: HiveError
+        try:
+            while True:
+                line = await self._reader.readline()
+                if not line:
+                    error = UnavailableError(
+                        "the hive daemon closed the connection before answering; retry", delay=1.0
+                    )
+                    break
+                answer = self._waiting.popleft()
+                if not answer.done():
+                    answer.set_result(line)
+        except OSError as exc:
+            error = _unavailable(self._path, exc)
+        except (ValueError, asyncio.LimitOverrunError) as exc:  # an answer over the read limit
+            error = HiveError(f"the hive daemon sent an answer this client cannot read: {exc}")
+        self.broken = True
+        self._writer.close()
+        while self._waiting:
+            answer = self._waiting.popleft()
+            if not answer.done():
+                answer.set_exception(error)
+
+    def close(self) -> None:
+        self.broken = True
+        self._answers.cancel()
+        self._writer.close()
+
+
+def _holds_connection(req: Request) -> bool:
+    """A request the host may park (``recv`` with a wait): it gets a connection of its own, so the
+    requests pipelined behind it are not held up."""
+    return isinstance(req, Recv) and bool(req.wait_seconds)
+
+
 class HiveClient:
-    """An asyncio client for one socket. ``await client.request(Send(to=..., body=...))``."""
+    """An asyncio client for one socket. ``await client.request(Send(to=..., body=...))``.
+
+    Requests are pipelined on one connection (many in flight, answered in order);
+    a ``recv`` that may park takes a connection from a small pool instead.
+    """
 
     def __init__(self, path: Path | str = SANDBOX_SOCKET, *, pool_size: int = 4) -> None:
         self.path = Path(path)
         self._idle: list[_Conn] = []
         self._pool_size = pool_size
+        self._pipe: _Pipe | None = None
+        self._connecting: asyncio.Future[_Pipe] | None = None
 
-    async def _connect(self) -> _Conn:
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
-            reader, writer = await asyncio.open_unix_connection(str(self.path), limit=_READ_LIMIT)
+            return await asyncio.open_unix_connection(str(self.path), limit=_READ_LIMIT)
         except OSError as exc:
             raise _unavailable(self.path, exc) from exc
-        return _Conn(reader, writer)
+
+    async def _connect(self) -> _Conn:
+        return _Conn(*await self._open())
+
+    async def _pipeline(self) -> _Pipe:
+        if self._pipe is not None and not self._pipe.broken:
+            return self._pipe
+        if self._connecting is None:  # the first of several concurrent callers connects for all
+            self._connecting = asyncio.get_running_loop().create_future()
+            try:
+                reader, writer = await self._open()
+            except BaseException as exc:
+                self._connecting.set_exception(exc)
+                self._connecting.exception()  # retrieved: the callers waiting on it get it raised
+                self._connecting = None
+                raise
+            self._pipe = _Pipe(reader, writer, self.path)
+            self._connecting.set_result(self._pipe)
+            self._connecting = None
+            return self._pipe
+        return await asyncio.shield(self._connecting)
 
     async def request(self, req: Request, *, timeout: float | None = None) -> Any:
         """Send ``req``; returns an instance of ``type(req).response``.
@@ -88,6 +185,13 @@ class HiveClient:
         ``timeout`` bounds the whole exchange; leave it None for a parked ``recv``
         (the host answers by ``wait_seconds`` anyway).
         """
+        if _holds_connection(req):
+            return parse_response(req, await self._alone(req, timeout))
+        pipe = await self._pipeline()
+        line = await asyncio.wait_for(pipe.submit(encode_request(req)), timeout)
+        return parse_response(req, line)
+
+    async def _alone(self, req: Request, timeout: float | None) -> bytes:
         conn = self._idle.pop() if self._idle else await self._connect()
         try:
             line = await asyncio.wait_for(conn.roundtrip(encode_request(req)), timeout)
@@ -100,7 +204,7 @@ class HiveClient:
             self._idle.append(conn)  # answered in full: still in step, even for an error answer
         else:
             conn.close()
-        return parse_response(req, line)
+        return line
 
     async def events(self, since: int = 0, *, follow: bool = True) -> AsyncIterator[EventsBatch]:
         """Batches of events after ``since`` (admin socket only); with ``follow`` never ends."""
@@ -120,6 +224,9 @@ class HiveClient:
     async def aclose(self) -> None:
         while self._idle:
             self._idle.pop().close()
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
 
     async def __aenter__(self) -> HiveClient:
         return self

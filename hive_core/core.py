@@ -21,7 +21,7 @@ from hive_core.desired_view import DesiredView
 from hive_core.errors import NotFoundError, UnavailableError
 from hive_core.events import EventLog
 from hive_core.harnesses import Harnesses
-from hive_core.notices import NoticeSink
+from hive_core.notices import QUIET_KINDS, NoticeSink
 from hive_core.paths import StateLayout
 from hive_core.proposal_watch import ProposalWatch
 from hive_core.stores.batch import batch_for
@@ -78,7 +78,7 @@ class HostCore:
         """Set to make the meta watch look at `main` and the proposal tags now."""
         self.retention_now = asyncio.Event()
         self.checkpoint_now = asyncio.Event()
-        self.events.add_sink(NoticeSink(self.broker, self.desired.manager_name))
+        self.events.add_sink(NoticeSink(self.broker, self.desired.manager_name), ignore=QUIET_KINDS)
         self.desired.on_change(lambda _snapshot: self.meta_changed.set())
 
     def startup(self) -> None:

@@ -241,7 +241,7 @@ class EventLog:
         self._batch = batch_for(conn)
         self.max_rows = max_rows
         self.max_age_s = max_age_s
-        self._sinks: list[Sink] = []
+        self._sinks: list[tuple[Sink, frozenset[str]]] = []
         self._wake = asyncio.Event()
         self._last = self._read_last()
 
@@ -258,23 +258,25 @@ class EventLog:
         row = self._conn.execute("SELECT ts FROM events ORDER BY seq DESC LIMIT 1").fetchone()
         return cast(float, row[0]) if row else None
 
-    def add_sink(self, sink: Sink) -> None:
-        self._sinks.append(sink)
+    def add_sink(self, sink: Sink, *, ignore: frozenset[str] = frozenset()) -> None:
+        """Run ``sink`` on every published event except those of the kinds in ``ignore``."""
+        self._sinks.append((sink, ignore))
 
     def publish(self, event: Event) -> int:
         """Persist ``event``, wake every subscriber, run the sinks; returns its ``seq``."""
         payload = event.model_dump_json(exclude={"seq"})
-        with self._batch.write():
-            row = self._conn.execute(
-                "INSERT INTO events (ts, kind, payload) VALUES (?, ?, ?) RETURNING seq",
-                (event.ts, event.kind, payload),
-            ).fetchone()
+        self._batch.begin()  # one statement: atomic by itself, so no savepoint needed
+        row = self._conn.execute(
+            "INSERT INTO events (ts, kind, payload) VALUES (?, ?, ?) RETURNING seq",
+            (event.ts, event.kind, payload),
+        ).fetchone()
         seq = int(row[0]) if row else 0
         self._last = max(self._last, seq)
         self._wake.set()
         self._wake = asyncio.Event()
-        stamped = event.model_copy(update={"seq": seq})
-        for sink in self._sinks:
+        sinks = [sink for sink, ignore in self._sinks if event.kind not in ignore]
+        stamped = event.model_copy(update={"seq": seq}) if sinks else event
+        for sink in sinks:
             try:
                 sink(stamped)
             except Exception:

@@ -65,6 +65,10 @@ def operator_notice(event: Event) -> str | None:
     return None
 
 
+QUIET_KINDS = frozenset({"message_sent", "message_delivered"})
+"""Event kinds that never make a notice: the sink is not even called for them (the broker's hot path)."""
+
+
 class NoticeSink:
     """EventLog sink: writes notices into inboxes as messages from ``system``."""
 
@@ -74,11 +78,12 @@ class NoticeSink:
 
     def __call__(self, event: Event) -> None:
         text = manager_notice(event)
-        manager = self._manager_name()
-        if text is not None and manager is not None:
-            self._broker.system(manager, text)
-        elif text is not None:
-            log.info("no manager in desired state to tell: %s", text)
+        if text is not None:
+            manager = self._manager_name()
+            if manager is not None:
+                self._broker.system(manager, text)
+            else:
+                log.info("no manager in desired state to tell: %s", text)
         for_operator = operator_notice(event)
         if for_operator is not None:
             self._broker.system(OPERATOR, for_operator)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from desired.schema import Role
 from hive_core.core import OPERATOR_CALLER, Caller, HostCore
-from hive_core.server import serve_connection
+from hive_core.server import Connection
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ class Listener:
         self.role = role
         self.caller_fn = caller_fn
         self._server: asyncio.Server | None = None
-        self._conns: set[asyncio.Task[None]] = set()
+        self._conns: set[Connection] = set()
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -41,35 +41,28 @@ class Listener:
             self.path.unlink()  # a stale socket from a daemon that died
         old = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(self._accept, path=str(self.path))
+            loop = asyncio.get_running_loop()
+            self._server = await loop.create_unix_server(self._connection, path=str(self.path))
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._conns.add(task)
-        try:
-            await serve_connection(self.core, self.caller_fn, self.role, reader, writer)
-        except asyncio.CancelledError:
-            writer.close()
-            raise
-        except Exception:
-            log.exception("connection on %s ended with an error", self.path)
-        finally:
-            if task is not None:
-                self._conns.discard(task)
+    def _connection(self) -> Connection:
+        conn = Connection(self.core, self.caller_fn, self.role)
+        self._conns.add(conn)
+        conn.closed.add_done_callback(lambda _f: self._conns.discard(conn))
+        return conn
 
     async def close(self, *, remove_dir: bool = False) -> None:
         """Stop listening and remove the socket; its directory stays (a sandbox may have it bound)
         unless ``remove_dir`` (the agent left desired state)."""
         if self._server is not None:
             self._server.close()
-        for task in list(self._conns):
-            task.cancel()
-        if self._conns:
-            await asyncio.wait(list(self._conns), timeout=2)
+        conns = list(self._conns)
+        for conn in conns:
+            conn.abort()
+        if conns:
+            await asyncio.wait([c.closed for c in conns], timeout=2)
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         if remove_dir:

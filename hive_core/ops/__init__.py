@@ -1,12 +1,15 @@
 """Op handlers, one module per area; importing this package fills ``registry.HANDLERS``.
 
-Each handler is ``async (core, caller, request) -> response``: the caller is
+Each handler is ``(core, caller, request) -> response``, a plain function
+unless the op may wait (a parked recv, a git commit in a thread): then it is
+``async``. Plain ones run inline in the socket server, without a task. The caller is
 already fixed by the socket and the request already validated against
 ``hive_core.wire``. Authorisation that depends on the object (whose question,
 whose reminder) happens here; which ops a socket may call at all is decided
 by the connection loop (``hive_core.server``).
 """
 
+import inspect
 from typing import Any
 
 from hive_core import wire
@@ -19,16 +22,27 @@ ALLOWED_OPS = {"agent": wire.AGENT_OPS, "manager": wire.MANAGER_OPS, "operator":
 """Which ops each role's socket accepts."""
 
 
-async def perform(core: HostCore, caller: Caller, request: wire.Request) -> Any:
-    """Run one request as ``caller`` and return its response once its writes are committed.
+def start(core: HostCore, caller: Caller, request: wire.Request) -> Any:
+    """Run one request as ``caller``: its response, or a coroutine giving it for an op that may wait.
 
-    The socket server uses this; so can in-process callers (the dashboard acts
-    as ``OPERATOR_CALLER``): ``await perform(core, OPERATOR_CALLER, wire.Send(to="coder", body="hi"))``.
+    Its writes are not committed yet: answer only after ``core.batch`` commits
+    (``perform`` does that; the socket server uses ``Batch.after_commit``).
     """
     op: str = request.op  # type: ignore[attr-defined]
     if op not in ALLOWED_OPS[caller.role]:
         raise ForbiddenError(f"op {op!r} is not available to the {caller.role}")
-    response = await HANDLERS[op](core, caller, request)
+    return HANDLERS[op](core, caller, request)
+
+
+async def perform(core: HostCore, caller: Caller, request: wire.Request) -> Any:
+    """Run one request as ``caller`` and return its response once its writes are committed.
+
+    For in-process callers (the dashboard acts as ``OPERATOR_CALLER``):
+    ``await perform(core, OPERATOR_CALLER, wire.Send(to="coder", body="hi"))``.
+    """
+    response = start(core, caller, request)
+    if inspect.isawaitable(response):
+        response = await response
     await core.batch.durable()  # never say "ok" before the write is committed
     return response
 
@@ -43,4 +57,5 @@ __all__ = [
     "messaging",
     "perform",
     "reminding",
+    "start",
 ]

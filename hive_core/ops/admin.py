@@ -9,7 +9,7 @@ from hive_core.ops.registry import handles
 
 
 @handles("events")
-async def events(core: HostCore, caller: Caller, req: wire.Events) -> wire.EventsBatch:
+def events(core: HostCore, caller: Caller, req: wire.Events) -> wire.EventsBatch:
     """One batch; ``follow`` is handled by the connection loop (it keeps writing batches)."""
     return events_batch(core, req.since, req.limit)
 
@@ -21,13 +21,13 @@ def events_batch(core: HostCore, since: int, limit: int) -> wire.EventsBatch:
 
 
 @handles("reconcile_now")
-async def reconcile_now(core: HostCore, caller: Caller, req: wire.ReconcileNow) -> wire.Done:
+def reconcile_now(core: HostCore, caller: Caller, req: wire.ReconcileNow) -> wire.Done:
     core.require_reconciler().request_reconcile(req.reason)
     return wire.Done(note="a reconcile pass is on its way")
 
 
 @handles("status")
-async def status(core: HostCore, caller: Caller, req: wire.Status) -> wire.StatusResult:
+def status(core: HostCore, caller: Caller, req: wire.Status) -> wire.StatusResult:
     snapshot = core.desired.current()
     reconciler = core.reconciler
     return wire.StatusResult(

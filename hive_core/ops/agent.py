@@ -27,7 +27,7 @@ def _pending_approvals(core: HostCore, caller: Caller) -> list[wire.PendingPropo
 
 
 @handles("get_open_threads")
-async def get_open_threads(core: HostCore, caller: Caller, req: wire.GetOpenThreads) -> wire.OpenThreads:
+def get_open_threads(core: HostCore, caller: Caller, req: wire.GetOpenThreads) -> wire.OpenThreads:
     approvals = _pending_approvals(core, caller)
     asked = core.questions.open_asked_by(caller.name)
     to_me = core.questions.open_asked_of(caller.name)
@@ -47,7 +47,7 @@ async def get_open_threads(core: HostCore, caller: Caller, req: wire.GetOpenThre
 
 
 @handles("cancel_thread")
-async def cancel_thread(core: HostCore, caller: Caller, req: wire.CancelThread) -> wire.Done:
+def cancel_thread(core: HostCore, caller: Caller, req: wire.CancelThread) -> wire.Done:
     if req.kind == "question":
         question = cancel_question(core, caller, req.id)
         return wire.Done(note=f"question #{question.id} cancelled: {question.answer}")
@@ -56,7 +56,7 @@ async def cancel_thread(core: HostCore, caller: Caller, req: wire.CancelThread) 
 
 
 @handles("whoami")
-async def whoami(core: HostCore, caller: Caller, req: wire.Whoami) -> wire.WhoamiResult:
+def whoami(core: HostCore, caller: Caller, req: wire.Whoami) -> wire.WhoamiResult:
     snapshot = core.desired.current()
     return wire.WhoamiResult(
         name=caller.name,
@@ -67,7 +67,7 @@ async def whoami(core: HostCore, caller: Caller, req: wire.Whoami) -> wire.Whoam
 
 
 @handles("hello")
-async def hello(core: HostCore, caller: Caller, req: wire.Hello) -> wire.Done:
+def hello(core: HostCore, caller: Caller, req: wire.Hello) -> wire.Done:
     requeued = core.broker.redeliver(caller.name)
     core.harnesses.record(caller.name, req.pid, req.web_port)
     core.events.publish(HarnessHello(agent=caller.name, pid=req.pid, web_port=req.web_port))
@@ -82,7 +82,7 @@ async def hello(core: HostCore, caller: Caller, req: wire.Hello) -> wire.Done:
 
 
 @handles("report")
-async def report(core: HostCore, caller: Caller, req: wire.Report) -> wire.Done:
+def report(core: HostCore, caller: Caller, req: wire.Report) -> wire.Done:
     if req.status == "needs_login":
         core.events.publish(NeedsLogin(agent=caller.name))
     else:

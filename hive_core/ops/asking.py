@@ -35,7 +35,7 @@ def _options_text(question: wire.Question) -> str:
 
 
 @handles("ask")
-async def ask(core: HostCore, caller: Caller, req: wire.Ask) -> wire.QuestionResult:
+def ask(core: HostCore, caller: Caller, req: wire.Ask) -> wire.QuestionResult:
     target = _target(core, caller, req.to)
     question = core.questions.add(caller.name, target, req.question, req.options, req.multi, req.ttl_seconds)
     core.events.publish(
@@ -70,7 +70,7 @@ def finish(core: HostCore, question: wire.Question, *, tell_asker: bool = True) 
 
 
 @handles("answer")
-async def answer(core: HostCore, caller: Caller, req: wire.AnswerQuestion) -> wire.QuestionResult:
+def answer(core: HostCore, caller: Caller, req: wire.AnswerQuestion) -> wire.QuestionResult:
     question = core.questions.get(req.id)
     if caller.role != "operator" and question.target != caller.name:
         raise ForbiddenError(
@@ -109,7 +109,7 @@ def expire_overdue(core: HostCore, now: float) -> int:
 
 
 @handles("questions")
-async def list_questions(core: HostCore, caller: Caller, req: wire.ListQuestions) -> wire.Questions:
+def list_questions(core: HostCore, caller: Caller, req: wire.ListQuestions) -> wire.Questions:
     return wire.Questions(
         questions=core.questions.listing(include_answered=req.include_answered, limit=req.limit)
     )

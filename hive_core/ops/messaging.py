@@ -10,7 +10,7 @@ from hive_core.routing import check_allowed, resolve_recipients
 
 
 @handles("send")
-async def send(core: HostCore, caller: Caller, req: wire.Send) -> wire.SendResult:
+def send(core: HostCore, caller: Caller, req: wire.Send) -> wire.SendResult:
     state = core.desired.state
     recipients = resolve_recipients(state, caller.name, req.to)
     check_allowed(state, caller.name, req.to, recipients)
@@ -34,18 +34,18 @@ async def recv(core: HostCore, caller: Caller, req: wire.Recv) -> wire.Messages:
 
 
 @handles("ack")
-async def ack(core: HostCore, caller: Caller, req: wire.Ack) -> wire.AckResult:
+def ack(core: HostCore, caller: Caller, req: wire.Ack) -> wire.AckResult:
     acked, unknown = core.broker.ack(caller.name, req.ids)
     return wire.AckResult(acked=acked, unknown=unknown)
 
 
 @handles("recent")
-async def recent(core: HostCore, caller: Caller, req: wire.Recent) -> wire.Messages:
+def recent(core: HostCore, caller: Caller, req: wire.Recent) -> wire.Messages:
     return wire.Messages(messages=core.broker.recent(caller.name, req.limit))
 
 
 @handles("inbox")
-async def inbox(core: HostCore, caller: Caller, req: wire.Inbox) -> wire.Messages:
+def inbox(core: HostCore, caller: Caller, req: wire.Inbox) -> wire.Messages:
     messages = core.broker.inbox(caller.name, req.limit, unread_only=req.unread_only)
     if req.mark_read:
         core.broker.mark_read(caller.name, [m.id for m in messages if m.acked_at is None])

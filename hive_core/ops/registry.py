@@ -1,4 +1,4 @@
-"""The op → handler table. Handlers are ``async (core, caller, request) -> response``."""
+"""The op → handler table. A handler is ``(core, caller, request) -> response``; async if it may wait."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from hive_core.core import Caller, HostCore
 
-Handler = Callable[[HostCore, Caller, Any], Awaitable[BaseModel]]
+Handler = Callable[[HostCore, Caller, Any], BaseModel | Awaitable[BaseModel]]
 HANDLERS: dict[str, Handler] = {}
 
 caller_gone: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar(

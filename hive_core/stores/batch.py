@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable
 
 import apsw
 
@@ -36,42 +36,91 @@ def batch_for(conn: apsw.Connection) -> Batch:
     return batch
 
 
+class _Write:
+    """``with batch.write():`` — opens the turn's transaction if needed, then a savepoint."""
+
+    __slots__ = ("_batch",)
+
+    def __init__(self, batch: Batch) -> None:
+        self._batch = batch
+
+    def __enter__(self) -> None:
+        self._batch.begin()
+        self._batch.conn.__enter__()
+
+    def __exit__(self, *exc: object) -> bool | None:
+        return self._batch.conn.__exit__(*exc)  # type: ignore[arg-type]
+
+
 class Batch:
     def __init__(self, conn: apsw.Connection) -> None:
-        self._conn = conn
-        self._done: asyncio.Future[None] | None = None
+        self.conn = conn
+        self._done = False
+        self._waiters: list[asyncio.Future[None]] = []
+        self._callbacks: list[Callable[[BaseException | None], None]] = []
+        self._write = _Write(self)
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[None]:
+    @property
+    def pending(self) -> bool:
+        """True while this loop turn's transaction is open (its commit is scheduled)."""
+        return self._done
+
+    def after_commit(self, callback: Callable[[BaseException | None], None]) -> None:
+        """Call ``callback(None)`` once the open transaction commits (``callback(error)`` if it fails),
+        in the order registered. The socket server sends its answers here: no task per request."""
+        self._callbacks.append(callback)
+
+    def write(self) -> contextlib.AbstractContextManager[None]:
+        """A block of writes that is all-or-nothing and part of this loop turn's commit."""
+        return self._write
+
+    def begin(self) -> None:
+        """Open this loop turn's transaction if none is open (and schedule its commit).
+
+        Enough on its own for one statement, which sqlite makes atomic by itself;
+        without a running loop the statement autocommits, as before.
+        """
+        if self._done or self.conn.in_transaction:
+            return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            loop = None
-        if loop is not None and self._done is None and not self._conn.in_transaction:
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._done = loop.create_future()
-            loop.call_soon(self.flush)
-        with self._conn:
-            yield
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._done = True
+        loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Commit the open batch now (the loop does this once per turn; ``close`` does it last)."""
-        done, self._done = self._done, None
-        if done is None:
+        if not self._done:
             return
+        self._done = False
+        waiters, self._waiters = self._waiters, []
+        callbacks, self._callbacks = self._callbacks, []
+        error: apsw.Error | None = None
         try:
-            self._conn.execute("COMMIT")
+            self.conn.execute("COMMIT")
         except apsw.Error as exc:
             log.error("group commit failed; the batch was rolled back: %s", exc)
             with contextlib.suppress(apsw.Error):
-                self._conn.execute("ROLLBACK")
-            if not done.done():
-                done.set_exception(exc)
-            return
-        if not done.done():
-            done.set_result(None)
+                self.conn.execute("ROLLBACK")
+            error = exc
+        for callback in callbacks:
+            try:
+                callback(error)
+            except Exception:
+                log.exception("after-commit callback %r failed", callback)
+        for waiter in waiters:
+            if waiter.done():
+                continue
+            if error is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(error)
 
     async def durable(self) -> None:
         """Return once every write made so far is committed."""
-        if self._done is not None:
-            await asyncio.shield(self._done)
+        if self._done:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter

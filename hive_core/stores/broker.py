@@ -21,7 +21,7 @@ import apsw
 
 from hive_core.events import EventLog, MessageDelivered, MessageSent
 from hive_core.stores.batch import batch_for
-from hive_core.wire import Message
+from hive_core.wire import OPERATOR, Message
 
 _COLS = "id, sender, recipient, body, in_reply_to, sent_at, delivered_at, acked_at"
 RETENTION_S = 30 * 86400
@@ -41,9 +41,13 @@ def _budgeted(where: str, order: str) -> str:
     )
 
 
-def _message(row: Sequence[Any]) -> Message:
-    keys = ("id", "sender", "recipient", "body", "in_reply_to", "sent_at", "delivered_at", "acked_at")
-    return Message.model_validate(dict(zip(keys, row, strict=True)))
+_KEYS = ("id", "sender", "recipient", "body", "in_reply_to", "sent_at", "delivered_at", "acked_at")
+
+
+def _message(row: Sequence[Any], **override: Any) -> Message:
+    fields = dict(zip(_KEYS, row, strict=True))
+    fields.update(override)
+    return Message.model_validate(fields)
 
 
 class Broker:
@@ -62,24 +66,36 @@ class Broker:
         """Store one message per recipient (atomically) and wake their parked ``recv``s."""
         now = self._clock()
         sent: list[Message] = []
+        preview = body[:200]
         with self._batch.write():
             for recipient in recipients:
                 row = self._conn.execute(
                     "INSERT INTO messages (sender, recipient, body, in_reply_to, sent_at) "
-                    f"VALUES (?, ?, ?, ?, ?) RETURNING {_COLS}",
+                    "VALUES (?, ?, ?, ?, ?) RETURNING id",
                     (sender, recipient, body, in_reply_to, now),
                 ).fetchone()
                 if row is None:
                     continue
-                message = _message(row)
-                sent.append(message)
+                message_id = cast(int, row[0])
+                sent.append(
+                    Message(
+                        id=message_id,
+                        sender=sender,
+                        recipient=recipient,
+                        body=body,
+                        in_reply_to=in_reply_to,
+                        sent_at=now,
+                        delivered_at=None,
+                        acked_at=None,
+                    )
+                )
                 self._events.publish(
                     MessageSent(
-                        id=message.id,
+                        id=message_id,
                         sender=sender,
                         recipient=recipient,
                         in_reply_to=in_reply_to,
-                        preview=body[:200],
+                        preview=preview,
                         ts=now,
                     )
                 )
@@ -97,19 +113,35 @@ class Broker:
             waker.set()
 
     def take(self, recipient: str, limit: int) -> list[Message]:
-        """Hand out up to ``limit`` undelivered messages, oldest first, marking them delivered."""
+        """Hand out up to ``limit`` undelivered messages, oldest first, marking them delivered.
+
+        The lookup is forced onto the partial index of undelivered mail: the planner
+        would otherwise walk the recipient's whole history (every acked message),
+        making each ``recv`` slower the longer an agent has lived.
+        """
+        rows = self._conn.execute(
+            f"SELECT {_COLS} FROM messages INDEXED BY messages_undelivered "
+            "WHERE recipient = ? AND delivered_at IS NULL ORDER BY id LIMIT ?",
+            (recipient, limit),
+        ).fetchall()
+        if not rows:
+            return []
         now = self._clock()
+        messages: list[Message] = []
+        size = 0
+        for row in rows:
+            size += len(cast(str, row[3]).encode())
+            if messages and size > ANSWER_BYTES:
+                break
+            messages.append(_message(row, delivered_at=now))
+        ids = [m.id for m in messages]
         with self._batch.write():
-            rows = self._conn.execute(
-                "UPDATE messages SET delivered_at = ?, deliveries = deliveries + 1 WHERE id IN ("
-                f"{_budgeted('recipient = ? AND delivered_at IS NULL', 'ASC')}) RETURNING {_COLS}",
-                (now, recipient, limit, ANSWER_BYTES),
-            ).fetchall()
-            messages = sorted((_message(r) for r in rows), key=lambda m: m.id)
-            if messages:
-                self._events.publish(
-                    MessageDelivered(recipient=recipient, ids=[m.id for m in messages], ts=now)
-                )
+            self._conn.execute(
+                "UPDATE messages SET delivered_at = ?, deliveries = deliveries + 1 "
+                f"WHERE id IN ({','.join('?' * len(ids))}) AND delivered_at IS NULL",
+                (now, *ids),
+            )
+            self._events.publish(MessageDelivered(recipient=recipient, ids=ids, ts=now))
         return messages
 
     async def recv(
@@ -157,7 +189,9 @@ class Broker:
                 self._conn.execute(f"UPDATE messages SET delivered_at = NULL WHERE {where}")
             else:
                 self._conn.execute(
-                    f"UPDATE messages SET delivered_at = NULL WHERE recipient = ? AND {where}", (recipient,)
+                    f"UPDATE messages INDEXED BY messages_unacked SET delivered_at = NULL "
+                    f"WHERE recipient = ? AND {where}",
+                    (recipient,),
                 )
             count = self._conn.changes()
         if recipient is not None and count:
@@ -215,12 +249,23 @@ class Broker:
         return [_message(r) for r in rows]
 
     def unread_counts(self) -> dict[str, int]:
-        """Undelivered messages per recipient (the operator's: unread)."""
+        """Undelivered messages per recipient (the operator's: unread, i.e. not yet acked).
+
+        Both counts read partial indexes only, so they cost what is pending, not the history.
+        """
         rows = self._conn.execute(
-            "SELECT recipient, COUNT(*) FROM messages WHERE delivered_at IS NULL OR "
-            "(recipient = 'operator' AND acked_at IS NULL) GROUP BY recipient"
+            "SELECT recipient, COUNT(*) FROM messages INDEXED BY messages_undelivered "
+            "WHERE delivered_at IS NULL GROUP BY recipient"
         ).fetchall()
-        return {cast(str, r): cast(int, n) for r, n in rows}
+        counts = {cast(str, r): cast(int, n) for r, n in rows}
+        row = self._conn.execute(
+            "SELECT COUNT(*) FROM messages INDEXED BY messages_unacked "
+            "WHERE recipient = ? AND delivered_at IS NOT NULL AND acked_at IS NULL",
+            (OPERATOR,),
+        ).fetchone()
+        if row and row[0]:
+            counts[OPERATOR] = counts.get(OPERATOR, 0) + cast(int, row[0])
+        return counts
 
     def thread(self, message_id: int) -> list[Message]:
         """A message and every reply below it, in id order."""

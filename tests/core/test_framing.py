@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hive_core.server import TOO_LONG, LineReader
+from hive_core.server import TOO_LONG, LineSplitter
 
 LIMIT = 64
 
@@ -19,15 +18,14 @@ def reference(stream: bytes) -> list[object]:
     return [TOO_LONG if len(line) > LIMIT else line for line in lines]
 
 
-async def read_all(chunks: list[bytes]) -> list[object]:
-    reader = asyncio.StreamReader()
-    for chunk in chunks:
-        reader.feed_data(chunk)
-    reader.feed_eof()
-    lines = LineReader(reader, limit=LIMIT)
+def read_all(chunks: list[bytes]) -> list[object]:
+    """Feed the chunks one by one (as data_received does), taking every line available after each."""
+    lines = LineSplitter(limit=LIMIT)
     out: list[object] = []
-    while (line := await lines.next()) is not None:
-        out.append(line)
+    for chunk in chunks:
+        lines.feed(chunk)
+        while (line := lines.next()) is not None:
+            out.append(line)
     return out
 
 
@@ -43,4 +41,4 @@ def chunked(stream: bytes, cuts: list[int]) -> list[bytes]:
 )
 def test_any_chunking_yields_the_same_lines(lines: list[bytes], cuts: list[int]) -> None:
     stream = b"".join(line + b"\n" for line in lines)
-    assert asyncio.run(read_all(chunked(stream, cuts))) == reference(stream)
+    assert read_all(chunked(stream, cuts)) == reference(stream)
