@@ -150,7 +150,7 @@ class HiveClient:
         self._idle: list[_Conn] = []
         self._pool_size = pool_size
         self._pipe: _Pipe | None = None
-        self._connecting: asyncio.Future[_Pipe] | None = None
+        self._connecting: asyncio.Task[_Pipe] | None = None
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         try:
@@ -164,20 +164,16 @@ class HiveClient:
     async def _pipeline(self) -> _Pipe:
         if self._pipe is not None and not self._pipe.broken:
             return self._pipe
-        if self._connecting is None:  # the first of several concurrent callers connects for all
-            self._connecting = asyncio.get_running_loop().create_future()
-            try:
-                reader, writer = await self._open()
-            except BaseException as exc:
-                self._connecting.set_exception(exc)
-                self._connecting.exception()  # retrieved: the callers waiting on it get it raised
-                self._connecting = None
-                raise
-            self._pipe = _Pipe(reader, writer, self.path)
-            self._connecting.set_result(self._pipe)
-            self._connecting = None
-            return self._pipe
+        if self._connecting is None or self._connecting.done():
+            # one connect for every caller waiting on it; a caller cancelled meanwhile does not cancel it
+            self._connecting = asyncio.get_running_loop().create_task(self._open_pipe())
+            self._connecting.add_done_callback(lambda t: t.cancelled() or t.exception())
         return await asyncio.shield(self._connecting)
+
+    async def _open_pipe(self) -> _Pipe:
+        reader, writer = await self._open()
+        self._pipe = _Pipe(reader, writer, self.path)
+        return self._pipe
 
     async def request(self, req: Request, *, timeout: float | None = None) -> Any:
         """Send ``req``; returns an instance of ``type(req).response``.
