@@ -146,6 +146,7 @@ async def _remove(ctx: Context, name: str, *, purge: bool, progress: LineSink) -
 
 async def health_gate(ctx: Context, name: str, since: float) -> None:
     """Wait for the agent's hello; fail early if its process ends first."""
+    log_file = ctx.layout.agent_dir(name) / "agent.log"
     deadline = time.monotonic() + ctx.health_timeout
     while time.monotonic() < deadline:
         if await ctx.health.wait_hello(name, since, _GATE_SLICE):
@@ -156,8 +157,10 @@ async def health_gate(ctx: Context, name: str, since: float) -> None:
                 "" if observed is None or observed.exit_code is None else f" with code {observed.exit_code}"
             )
             tail = " | ".join(ctx.runtime.logs(name, 3))
-            raise HealthGateFailed(f"agent {name} exited{code} right after start; last log lines: {tail}")
+            raise HealthGateFailed(
+                f"agent {name} exited{code} right after start; last log lines: {tail} (full log: {log_file})"
+            )
     raise HealthGateFailed(
-        f"agent {name} did not announce itself on its socket within {ctx.health_timeout:.0f}s; "
-        f"see its log (`hive logs {name}`)"
+        f"agent {name} did not announce itself on its socket within {ctx.health_timeout:g}s; "
+        f"see its log {log_file} (`hive logs {name}`)"
     )

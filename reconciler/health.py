@@ -3,10 +3,11 @@
 After a create, update or start the agent's harness must announce itself
 (a ``hello`` on its socket) within a timeout, else the agent is marked
 degraded with the reason. The daemon's ``HarnessRegistry`` (hive_core)
-records hellos; the reconciler only waits on it. Without a daemon (a
-one-shot `hive reconcile`) nobody listens on the sockets, so ``AliveHealth``
-stands in: the process must still be running after a short settle time —
-which still catches an agent that exits at once.
+records hellos; the reconciler only waits on it. A one-shot `hive reconcile`
+listens for the hellos itself (``reconciler.oneshot``). ``AliveHealth`` is
+the fallback where nobody can listen (a runtime tested alone): the process
+must still be running after a short settle time — which still catches an
+agent that exits at once, but not one that never reaches its socket.
 """
 
 from __future__ import annotations

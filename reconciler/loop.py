@@ -36,8 +36,8 @@ from reconciler.model import Action, ActionKind, Applied, ContainerState, Observ
 from reconciler.observe import observe
 from reconciler.plan import plan
 from reconciler.runtime.base import Runtime
-from reconciler.status import AgentStatus, Inputs, derive, save_statuses
-from reconciler.tags import settle_proposals
+from reconciler.status import READY, STALLED, AgentStatus, Inputs, derive, save_statuses
+from reconciler.tags import AgentHealth, settle_proposals
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class Reconciler:
         self.last_plan: Plan | None = None
         self._seen: dict[str, ContainerState] | None = None
         self._conditions: dict[tuple[str, str], tuple[bool, str]] = {}
+        self._touched: dict[str, frozenset[str]] = {}  # proposal id → the agents it touches
         self._sem = asyncio.Semaphore(self.settings.concurrency)
         self.progress: Callable[[str], None] = lambda line: log.info("%s", line)
 
@@ -131,13 +132,14 @@ class Reconciler:
         result = plan(snap.state, snap.revision, observed, applied, purge=purge)
         self.last_plan = result
         self._bump(snap, applied, result)
+        self._forget_moot(snap, result)
         if result.refused:
             log.error("reconcile refused: %s", result.refused)
         else:
             for action in result.actions:
                 self._maybe_start(action, snap)
-        self._record_status(snap, observed, applied, result)
-        self._settle(snap, result)
+        statuses = self._record_status(snap, observed, applied, result)
+        self._settle(snap, statuses)
         return result
 
     async def _recover_degraded(self) -> None:
@@ -162,6 +164,15 @@ class Reconciler:
             self.store.bump_revision(same, snap.revision)
             for name in same:
                 applied[name] = replace(applied[name], revision=snap.revision)
+
+    def _forget_moot(self, snap: Snapshot, result: Plan) -> None:
+        """An agent now desired stopped with nothing left to do has nothing to retry: not Stalled."""
+        for name, spec in snap.state.agents.items():
+            moot = not wants_running(snap.state, name) and not spec.suspended
+            if moot and name in self.retry and name not in self.inflight and result.for_agent(name) is None:
+                log.info("agent %s: stopped as desired; its failure streak is forgotten", name)
+                self.retry.pop(name, None)
+                self.degraded.pop(name, None)
 
     def _maybe_start(self, action: Action, snap: Snapshot) -> None:
         name = action.name
@@ -285,7 +296,7 @@ class Reconciler:
 
     def _record_status(
         self, snap: Snapshot, observed: dict[str, Observed], applied: dict[str, Applied], result: Plan
-    ) -> None:
+    ) -> list[AgentStatus]:
         statuses = self.statuses(snap, observed, applied)
         save_statuses(self.store, statuses)
         seeding = not self._conditions  # the first pass records what is, and announces nothing
@@ -304,13 +315,23 @@ class Reconciler:
                         reason=cond.reason,
                         message=cond.message,
                     )
+        return statuses
 
-    def _settle(self, snap: Snapshot, result: Plan) -> None:
-        stalled = [f"{n}: {r.error}" for n, r in self.retry.items() if r.stalled]
-        if stalled:
-            settle_proposals(self.repo, snap.revision, stalled, self.events)
-        elif not result.actions and not self.inflight and not self.degraded:
-            settle_proposals(self.repo, snap.revision, [], self.events)
+    def _settle(self, snap: Snapshot, statuses: list[AgentStatus]) -> None:
+        """Approved proposals are settled by the agents they touch (reconciler.tags)."""
+        health = {s.name: self._health(snap, s) for s in statuses}
+        settle_proposals(self.repo, snap.revision, health, self.events, cache=self._touched)
+
+    def _health(self, snap: Snapshot, status: AgentStatus) -> AgentHealth:
+        name = status.name
+        ready, stalled = status.condition(READY), status.condition(STALLED)
+        # a stall recorded against an older spec is stale: the new spec is being tried at once
+        current = agent_fingerprint(snap.state, name) if name in snap.state.agents else ""
+        fresh = self.retry.get(name, Retry()).fingerprint == current
+        error = stalled.message if stalled.status and not ready.status and fresh else None
+        # a suspended agent is Ready as it is; it runs this revision only if nothing changed for it
+        running_it = ready.reason != "Suspended" or status.applied_revision == snap.revision
+        return AgentHealth(ready=ready.status and running_it, stalled=error)
 
     # ---- running -------------------------------------------------------------------------------
 
@@ -325,8 +346,8 @@ class Reconciler:
         if result.actions and not result.refused:
             snap, observed, applied = await self.observe()
             self.last_plan = plan(snap.state, snap.revision, observed, applied)
-            self._record_status(snap, observed, applied, self.last_plan)
-            self._settle(snap, self.last_plan)
+            statuses = self._record_status(snap, observed, applied, self.last_plan)
+            self._settle(snap, statuses)
         return result
 
     def _next_timeout(self) -> float:

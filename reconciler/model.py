@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from desired.schema import DesiredState, RunState
+from desired.schema import DesiredState, RunState, agent_fingerprint
 
 
 class ContainerState(StrEnum):
@@ -163,6 +163,27 @@ def spec_view(state: DesiredState, name: str) -> dict[str, Any]:
 
 def wants_running(state: DesiredState, name: str) -> bool:
     return state.agents[name].state is RunState.RUNNING
+
+
+def effective_config(state: DesiredState, name: str) -> tuple[str, bool, bool] | None:
+    """Everything the planner acts on for one agent; None when the agent is not desired.
+
+    (its fingerprint, whether it should run, whether it is suspended): two
+    revisions with equal values here plan the same for this agent, so a
+    commit "touches" an agent exactly when this differs across it. Swarm-wide
+    settings count through the fingerprint (the effective model, the operator's
+    pronouns); ones no agent sees (agent_defaults, allow_destroy_all) do not.
+    """
+    spec = state.agents.get(name)
+    if spec is None:
+        return None
+    return agent_fingerprint(state, name), spec.state is RunState.RUNNING, spec.suspended
+
+
+def touched_agents(before: DesiredState, after: DesiredState) -> frozenset[str]:
+    """The agents whose effective config differs between two revisions (added and removed ones too)."""
+    names = before.agents.keys() | after.agents.keys()
+    return frozenset(n for n in names if effective_config(before, n) != effective_config(after, n))
 
 
 def _short_hash(text: str) -> str:

@@ -77,6 +77,14 @@ def reconcile(
     state_dir: StateDirOpt = None,
     runtime: RuntimeOpt = "local",
     agent_command: CommandOpt = None,
+    health_timeout: Annotated[
+        float,
+        typer.Option(
+            "--health-timeout",
+            min=0.1,
+            help="Seconds a started agent has to say hello on its socket before it counts as failed.",
+        ),
+    ] = 30.0,
     as_json: JsonOpt = False,
 ) -> int:
     """Converge the swarm on desired state (one pass), or show the plan with --dry-run."""
@@ -96,7 +104,7 @@ def reconcile(
 
     if daemon_pid(lay) is not None:
         return _now(lay, as_json)  # one reconciler per state dir: ask the running one
-    return _apply(lay, rt, (), as_json)
+    return _apply(lay, rt, (), as_json, health_timeout)
 
 
 _ANSI = {"green": "32", "yellow": "33", "magenta": "35", "red": "31", "bold": "1", "bold red": "1;31"}
@@ -117,11 +125,14 @@ def _show_plan(result: Any, as_json: bool) -> None:
     sys.stdout.write("\n".join(out) + "\n")
 
 
-def _apply(lay: Any, rt: Any, purge: tuple[str, ...], as_json: bool) -> int:
-    from reconciler.loop import Reconciler
+def _apply(lay: Any, rt: Any, purge: tuple[str, ...], as_json: bool, health_timeout: float = 30.0) -> int:
+    from reconciler.loop import LoopSettings, Reconciler
+    from reconciler.oneshot import OneShotHost
 
     async def go() -> tuple[Any, list[Any]]:
-        rec = Reconciler(lay, rt)
+        host = OneShotHost(lay)  # no daemon: hear the harnesses' hello ourselves
+        settings = LoopSettings(health_timeout=health_timeout)
+        rec = Reconciler(lay, rt, health=host, sockets=host, settings=settings)
         if not as_json:
             rec.progress = lambda line: console().print(line, markup=False, highlight=False)
         try:
@@ -129,6 +140,7 @@ def _apply(lay: Any, rt: Any, purge: tuple[str, ...], as_json: bool) -> int:
             return result, [h for a in result.actions for h in rec.store.history(a.name)[:1]]
         finally:
             rec.store.close()
+            await host.close()
 
     result, outcomes = asyncio.run(go())
     failures = [h for h in outcomes if h.result != "ok"]

@@ -131,3 +131,23 @@ def test_a_failing_apply_exits_one_and_says_why(swarm) -> None:
     broken = next(a for a in status["agents"] if a["name"] == "broken")
     assert "exited with code 3" in broken["last_error"]
     assert broken["history"][0]["result"] == "failed"
+
+
+def test_a_one_shot_apply_waits_for_each_agents_hello(swarm, state_dir: Path) -> None:
+    """Without a daemon, healthy still means "said hello on its socket", not merely "still running"."""
+    swarm("agent", "add", "mute", "--description", "fake:slow=60")  # runs, but never reaches its socket
+    result = swarm("reconcile", "--health-timeout", "2")
+    assert result.returncode == 1, result.stdout
+    log = state_dir.absolute() / "agents" / "mute" / "agent.log"
+    assert "mute: failed: agent mute did not announce itself on its socket within 2s" in result.stdout
+    assert str(log) in result.stdout, "the error says where to look"
+    assert "Apply complete: 1 succeeded, 1 failed." in result.stdout, "the manager said hello in time"
+    status = {a["name"]: a for a in json.loads(swarm("status", "--json").stdout)["agents"]}
+    assert status["manager"]["conditions"][0] == {
+        "type": "Ready",
+        "status": True,
+        "reason": "Deployed",
+        "message": status["manager"]["conditions"][0]["message"],
+    }
+    run = StateLayout(state_dir.absolute()).run
+    assert not list(run.rglob("hive.sock")), "the one-shot leaves no socket behind for `hive serve`"
