@@ -31,7 +31,14 @@ WebHostOpt = Annotated[
     ),
 ]
 WebPortOpt = Annotated[
-    int, typer.Option("--web-port", envvar="HIVE_WEB_PORT", help="The dashboard's port.", min=1, max=65535)
+    int,
+    typer.Option(
+        "--web-port",
+        envvar="HIVE_WEB_PORT",
+        help="The dashboard's port (0: shown as PORT).",
+        min=0,
+        max=65535,
+    ),
 ]
 
 
@@ -56,7 +63,7 @@ def secret(
     paths = layout(state_dir)
     paths.root.mkdir(parents=True, exist_ok=True)
     value, written = write_secret(paths, rotate=rotate)
-    url = f"http://{web_host}:{web_port}{PATH}"
+    url = f"http://{web_host}:{web_port or 'PORT'}{PATH}"
     upstream = _remote_url(state_dir)
     if as_json:
         print_json(
