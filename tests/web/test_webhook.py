@@ -424,3 +424,33 @@ def test_push_in_forgejo_reaches_a_running_swarm(daemon: Daemon) -> None:
     assert plan.returncode == 0, plan.stdout + plan.stderr
     served_log = (daemon.layout.root / "serve.log").read_text()
     assert "forgejo webhook: delivery" in served_log and "fast-forwarded" in served_log
+
+
+def test_remote_cli_follows_forgejo_through_the_push_gate(layout: StateLayout, tmp_path: Path) -> None:
+    forgejo = make_forgejo(layout.meta, tmp_path)
+    assert _hive(layout, "desired", "remote", "show", "--json").stdout.count('"url": null') == 1
+    assert _hive(layout, "desired", "remote", "set", str(forgejo.bare)).returncode == 0
+    before = str(MetaRepo(layout.meta).head(MAIN))
+
+    forgejo.commit("agents/coder.json", json.dumps({"name": "coder", "modle": "opus"}), "typo")
+    bad = forgejo.push()
+    refused = _hive(layout, "desired", "remote", "pull")
+    assert refused.returncode == 1 and "agents/coder.json is invalid" in refused.stderr
+    assert str(MetaRepo(layout.meta).head(MAIN)) == before
+
+    good = forgejo.commit("agents/coder.json", CODER, "fix")
+    forgejo.push()
+    pulled = json.loads(_hive(layout, "desired", "remote", "pull", "--json").stdout)
+    assert pulled == {"fetched": good, "before": before, "after": good, "moved": True}
+    shown = json.loads(_hive(layout, "desired", "remote", "show", "--json").stdout)
+    assert shown["url"] == str(forgejo.bare) and shown["fetched"] == good and bad != good
+    assert "removed" in _hive(layout, "desired", "remote", "unset").stdout
+
+
+def test_tokens_in_remote_urls_are_masked() -> None:
+    assert remote.redact("https://bot:s3cret@forgejo.example:3000/ops/swarm.git") == (
+        "https://bot:***@forgejo.example:3000/ops/swarm.git"
+    )
+    assert (
+        remote.redact("ssh://git@forgejo.example/ops/swarm.git") == "ssh://git@forgejo.example/ops/swarm.git"
+    )
