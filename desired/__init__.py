@@ -3,7 +3,7 @@
 Belongs here: the pydantic schema of `hive.json` and `agents/<name>.json`, the
 cross-object rules, loading and dumping the file tree, the change operations,
 and the meta repo itself (commits, proposals, approvals, tags, history, the
-pre-receive hook).
+pre-receive hook, and following an upstream remote through that hook's check).
 
 Must not be here: anything that runs agents, talks to sockets or knows about
 the reconciler. This package imports only pydantic and pygit2, so the hook

@@ -13,36 +13,51 @@ import os
 import sys
 from pathlib import Path
 
-from desired.errors import DesiredStateError, HiveError
+from desired.errors import DesiredStateError, HiveError, UserError
 from desired.repo import MAIN, MetaRepo
 
 ZERO = "0" * 40
 PROTECTED_TAGS = ("proposal/", "approved/", "denied/", "building/", "deployed/", "failed/")
 
 
-def check_update(repo: MetaRepo, old: str, new: str, ref: str) -> list[str]:
-    """Why this ref update must be refused (empty if it may land)."""
+def update_problem(repo: MetaRepo, old: str, new: str, ref: str) -> HiveError | None:
+    """Why this ref update must be refused, as the error itself (None if it may land).
+
+    The pre-receive hook and the Forgejo webhook's fast-forward both ask
+    this, so a commit fetched from Forgejo passes exactly the gate a push does.
+    """
     if ref.startswith("refs/tags/") and ref.removeprefix("refs/tags/").startswith(PROTECTED_TAGS):
-        return [
+        return UserError(
             f"{ref}: tags under {', '.join(PROTECTED_TAGS)} are hyperhive's audit trail; "
             "use `hive approve` / `hive deny` instead of pushing them"
-        ]
+        )
     validated = ref == MAIN or ref.startswith("refs/heads/proposals/")
     if not validated:
-        return []
+        return None
     if new == ZERO:
         if ref == MAIN:
-            return ["refs/heads/main: deleting main is not allowed; it is the swarm's desired state"]
-        return []
+            return UserError("refs/heads/main: deleting main is not allowed; it is the swarm's desired state")
+        return None
     try:
         repo.load(new)
-    except DesiredStateError as exc:
-        return [
-            f"{ref}: {exc.problems[0].file if len(exc.problems) == 1 else 'desired state'} is invalid"
-        ] + [f"  {p}" for p in exc.problems]
     except HiveError as exc:
-        return [f"{ref}: {exc}"]
-    return []
+        return exc
+    return None
+
+
+def refusal_lines(ref: str, exc: HiveError) -> list[str]:
+    """How a refusal reads to the pusher (git shows these as ``remote:`` lines)."""
+    if isinstance(exc, DesiredStateError):
+        what = exc.problems[0].file if len(exc.problems) == 1 else "desired state"
+        return [f"{ref}: {what} is invalid"] + [f"  {p}" for p in exc.problems]
+    text = str(exc)
+    return [text if text.startswith(ref) else f"{ref}: {text}"]
+
+
+def check_update(repo: MetaRepo, old: str, new: str, ref: str) -> list[str]:
+    """Why this ref update must be refused (empty if it may land)."""
+    exc = update_problem(repo, old, new, ref)
+    return [] if exc is None else refusal_lines(ref, exc)
 
 
 def main() -> int:

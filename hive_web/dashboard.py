@@ -21,6 +21,7 @@ from desired.repo import Author
 from hive_core.paths import StateLayout
 from hive_web.fanout import Fanout
 from hive_web.feed import EventFeed
+from hive_web.forgejo import HookState
 from hive_web.http import error_middleware
 from hive_web.keys import (
     AGENT_PORT,
@@ -30,6 +31,7 @@ from hive_web.keys import (
     FANOUT,
     FEED,
     GUARD,
+    HOOKS,
     HTTP,
     LAYOUT,
     LIFECYCLE,
@@ -45,7 +47,7 @@ from hive_web.meta import MetaWorker
 from hive_web.operator import OperatorCall
 from hive_web.recon import ReconcilerLink
 from hive_web.refwatch import read_refs, watch_refs
-from hive_web.routes import agentpage, edits, files, pages, reconcile, state, stream, threads
+from hive_web.routes import agentpage, edits, files, hooks, pages, reconcile, state, stream, threads
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
 from hive_web.views.agentinfo import CostCache
 
@@ -126,14 +128,14 @@ def create_app(
     app[FEED], app[FANOUT], app[OPERATOR] = feed, Fanout(feed), operator
     app[RECONCILER], app[LIFECYCLE], app[AGENT_PORT] = reconciler, lifecycle, agent_port
     app[AUTHOR] = Author.parse(config.author)
-    app[STREAMS], app[COSTS] = set(), CostCache()
+    app[STREAMS], app[COSTS], app[HOOKS] = set(), CostCache(), HookState()
     app.cleanup_ctx.append(_meta_ctx)
     app.cleanup_ctx.append(_fanout_ctx)
     app.cleanup_ctx.append(_http_ctx)
     if watch_meta:
         app.cleanup_ctx.append(_refwatch_ctx)
     app.on_shutdown.append(stream.close_streams)
-    groups = (pages, state, reconcile, edits, files, stream, threads, agentpage)
+    groups = (pages, state, reconcile, edits, files, stream, threads, agentpage, hooks)
     for group in groups:
         app.router.add_routes(group.routes)
     app.router.add_static("/static", STATIC, append_version=True)

@@ -14,6 +14,7 @@ from desired.repo import Author
 from hive_core.paths import StateLayout
 from hive_web.fanout import Fanout
 from hive_web.feed import EventFeed
+from hive_web.forgejo import HookState
 from hive_web.meta import MetaWorker
 from hive_web.operator import OperatorCall
 from hive_web.recon import ReconcilerLink
@@ -51,3 +52,4 @@ AGENT_PORT: web.AppKey[AgentPort | None] = web.AppKey("agent_port")
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")
 COSTS = web.AppKey("costs", CostCache)
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")
+HOOKS = web.AppKey("hooks", HookState)

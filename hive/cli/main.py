@@ -10,7 +10,7 @@ import click
 import typer
 
 from desired.errors import HiveError
-from hive.cli import agents, approvals, desired_cmds, messaging, reconcile, serve, setup
+from hive.cli import agents, approvals, desired_cmds, messaging, reconcile, serve, setup, webhook
 from hive.cli.common import EXIT_USER_ERROR, fail
 
 app = typer.Typer(
@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (setup, agents, desired_cmds, approvals, serve, messaging, reconcile):
+for module in (setup, agents, desired_cmds, approvals, serve, messaging, reconcile, webhook):
     module.register(app)
 
 

@@ -1,0 +1,226 @@
+"""`POST /hooks/forgejo`: Forgejo says main moved; follow it through the push gate, then reconcile.
+
+Authenticated by the delivery's HMAC signature alone (``hive_web.forgejo``),
+never by the dashboard token or CSRF, which Forgejo cannot send; the
+security middleware lets ``/hooks/`` through for that reason. The steps, each
+refusing with ``{"error": ...}`` and changing nothing:
+
+secret configured (503) → body ≤ 1 MiB (413) → signature (401) → JSON (400)
+→ a push (else 202 ignored) → to `main` (else 202 ignored) → with a remote:
+fetch it (502/503 on failure) and fast-forward `main` through the pre-receive
+hook's own check (409 not a fast-forward, 422 invalid desired state) → ask
+the reconciler for a pass now (202).
+
+Every delivery is logged at INFO and kept in a short in-memory list that
+``GET /api/hooks/forgejo`` (an ordinary dashboard read) shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from desired import remote
+from desired.errors import HiveError, TemporaryError
+from desired.repo import MetaRepo
+from hive_core import wire
+from hive_core.errors import UnavailableError
+from hive_web.forgejo import (
+    DELIVERY_HEADERS,
+    EVENT_HEADERS,
+    MAIN_REF,
+    MAX_BODY_BYTES,
+    PATH,
+    Delivery,
+    PushPayload,
+    first_header,
+    load_secret,
+    parse_object,
+    push_payload,
+    signature_problem,
+)
+from hive_web.keys import HOOKS, LAYOUT, META, OPERATOR
+from hive_web.operator import ask_core
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+class Reply(Exception):
+    """The answer to a delivery: HTTP status, JSON body, and the outcome word kept in the log."""
+
+    def __init__(self, status: int, outcome: str, body: dict[str, Any], message: str = "") -> None:
+        super().__init__(message or body.get("error") or body.get("reason") or outcome)
+        self.status, self.outcome, self.body = status, outcome, body
+
+
+def _refuse(status: int, outcome: str, message: str, **extra: Any) -> Reply:
+    return Reply(status, outcome, {"error": message, **extra})
+
+
+@routes.post(PATH)
+async def forgejo(request: web.Request) -> web.Response:
+    delivery = first_header(request.headers, DELIVERY_HEADERS)
+    event = first_header(request.headers, EVENT_HEADERS)
+    payload: PushPayload | None = None
+    try:
+        payload = await _authentic_push(request, event)
+        reply = await _follow(request, payload)
+    except Reply as exc:
+        reply = exc
+    _remember(request, delivery, event, payload, reply)
+    return web.json_response(reply.body, status=reply.status)
+
+
+async def _authentic_push(request: web.Request, event: str) -> PushPayload:
+    secret = await asyncio.to_thread(load_secret, request.app[LAYOUT])
+    if secret is None:
+        raise _refuse(
+            503,
+            "unconfigured",
+            "this hive has no Forgejo webhook secret yet: run `hive webhook secret` on the host "
+            "and paste the secret it prints into the webhook's settings in Forgejo",
+        )
+    body = await _read_capped(request)
+    why = signature_problem(secret, body, request.headers)
+    if why is not None:
+        raise _refuse(401, "unauthorized", why)
+    try:
+        raw = parse_object(body)
+        if event != "push":
+            reason = f"event {event or '(none)'!r} is not a push; only push events move desired state"
+            raise Reply(202, "ignored", {"ignored": True, "reason": reason})
+        payload = push_payload(raw)
+    except ValueError as exc:
+        raise _refuse(400, "bad-request", str(exc)) from None
+    if payload.ref != MAIN_REF:
+        reason = f"a push to {payload.ref}, not {MAIN_REF}: only main is desired state"
+        raise Reply(202, "ignored", {"ignored": True, "reason": reason, "ref": payload.ref})
+    return payload
+
+
+async def _read_capped(request: web.Request) -> bytes:
+    """The raw body (the signature covers its exact bytes), refused past ``MAX_BODY_BYTES``."""
+    too_big = _refuse(413, "too-large", f"the body is over {MAX_BODY_BYTES // 1024} KiB; nothing was read")
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise too_big
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _follow(request: web.Request, payload: PushPayload) -> Reply:
+    """Fetch and fast-forward when a remote is set; then ask for a pass."""
+    app = request.app
+    body: dict[str, Any] = {"ref": payload.ref, "after": payload.after}
+    url = await app[META].run(remote.remote_url)
+    if url is None:
+        body["note"] = "no remote is set for the meta repo (`hive desired remote set URL`); reconciling only"
+    else:
+        async with app[HOOKS].lock:
+            fetched = await _fetch(request)
+            forward = await _forward(request, fetched)
+        body["fetched"] = fetched
+        body["main"] = {"before": forward.before, "after": forward.after, "moved": forward.moved}
+    body.update(await _reconcile(request, payload))
+    outcome, message = _summary(body)
+    return Reply(202, outcome, body, message)
+
+
+def _summary(body: dict[str, Any]) -> tuple[str, str]:
+    """The outcome word and the log line for an accepted push."""
+    then = f"reconcile {body['reconcile']}"
+    main = body.get("main")
+    if main is None:
+        return "reconcile", f"no remote; {then}"
+    if not main["moved"]:
+        return "up-to-date", f"main already at {main['after'][:12]}; {then}"
+    return "fast-forwarded", f"main {str(main['before'])[:12]} → {main['after'][:12]}; {then}"
+
+
+async def _fetch(request: web.Request) -> str:
+    meta = request.app[LAYOUT].meta
+    try:
+        return await asyncio.to_thread(remote.fetch, meta)
+    except TemporaryError as exc:
+        raise _refuse(502, "failed", str(exc)) from None
+    except HiveError as exc:
+        raise _refuse(409, "refused", str(exc)) from None
+
+
+async def _forward(request: web.Request, fetched: str) -> remote.Forward:
+    def run(repo: MetaRepo) -> remote.Forward:
+        return remote.fast_forward(repo, fetched, log=f"hive: fast-forward to {remote.REMOTE}/main (webhook)")
+
+    try:
+        return await request.app[META].run(run)
+    except remote.NotFastForward as exc:
+        raise _refuse(409, "refused", str(exc), fetched=fetched, refused=exc.lines) from None
+    except remote.RefusedUpdate as exc:
+        problems = exc.problems.problems if exc.problems is not None else ()
+        found = [{"file": p.file, "path": p.path, "message": p.message, "fix": p.fix} for p in problems]
+        status = 422 if found else 409
+        raise _refuse(
+            status, "refused", str(exc), fetched=fetched, refused=exc.lines, problems=found
+        ) from None
+    except TemporaryError as exc:
+        raise _refuse(503, "failed", str(exc), fetched=fetched) from None
+
+
+async def _reconcile(request: web.Request, payload: PushPayload) -> dict[str, str]:
+    reason = f"Forgejo push to main ({payload.after[:12] or 'unknown commit'})"
+    try:
+        await ask_core(request.app[OPERATOR], wire.ReconcileNow(reason=reason), wire.Done)
+    except UnavailableError as exc:
+        return {"reconcile": "unavailable", "reconcile_note": str(exc)}
+    return {"reconcile": "queued"}
+
+
+def _remember(
+    request: web.Request, delivery: str, event: str, payload: PushPayload | None, reply: Reply
+) -> None:
+    record = Delivery(
+        at=time.time(),
+        delivery=delivery,
+        event=event,
+        status=reply.status,
+        outcome=reply.outcome,
+        message=str(reply),
+        ref=payload.ref if payload is not None else "",
+        after=payload.after if payload is not None else "",
+        fetched=str(reply.body.get("fetched", "")),
+    )
+    request.app[HOOKS].deliveries.add(record)
+    level = logging.INFO if reply.status < 400 else logging.WARNING
+    log.log(
+        level,
+        "forgejo webhook: delivery %s (%s) → %d %s: %s",
+        delivery or "?",
+        event or "no event",
+        reply.status,
+        reply.outcome,
+        record.message,
+    )
+
+
+@routes.get("/api/hooks/forgejo")
+async def deliveries(request: web.Request) -> web.Response:
+    """What the webhook is set up to do, and its recent deliveries (newest first)."""
+    url = await request.app[META].run(remote.remote_url)
+    configured = await asyncio.to_thread(load_secret, request.app[LAYOUT]) is not None
+    return web.json_response(
+        {
+            "path": PATH,
+            "secret_configured": configured,
+            "remote": remote.redact(url) if url else None,
+            "deliveries": request.app[HOOKS].deliveries.to_json(),
+        }
+    )
