@@ -105,9 +105,22 @@ async def stream(request: web.Request) -> web.StreamResponse:
         fanout.remove(listener)
         if task is not None:
             streams.discard(task)
+        await _stop_pings(response)
         with contextlib.suppress(Exception):
             await response.write_eof()
     return response
+
+
+async def _stop_pings(response: EventSourceResponse) -> None:
+    """End aiohttp-sse's ping task with the stream (left running, it outlived the daemon's loop and
+    printed "Task was destroyed but it is pending" at exit)."""
+    if not response.prepared:
+        return
+    response.stop_streaming()
+    ping = response._ping_task
+    if ping is not None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await ping
 
 
 async def close_streams(app: web.Application) -> None:
