@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import secrets
-import stat
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,8 +30,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from desired.errors import PermanentError
 from hive_core.paths import StateLayout
+from hive_web.security import read_private
 
 log = logging.getLogger(__name__)
 
@@ -51,18 +50,10 @@ def secret_path(layout: StateLayout) -> Path:
 
 def load_secret(layout: StateLayout) -> str | None:
     """The webhook secret, or None while the operator has not created one."""
-    path = secret_path(layout)
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        return read_private(secret_path(layout), "secret", "run `hive webhook secret --rotate`")
     except FileNotFoundError:
         return None
-    if mode & 0o077:
-        log.warning("%s was readable by others (mode %o); tightened to 0600", path, mode)
-        path.chmod(0o600)
-    value = path.read_text().strip()
-    if len(value) < 16:
-        raise PermanentError(f"{path} holds no usable secret; run `hive webhook secret --rotate`")
-    return value
 
 
 def write_secret(layout: StateLayout, *, rotate: bool = False) -> tuple[str, bool]:

@@ -74,14 +74,19 @@ def load_or_create_token(path: Path) -> tuple[str, bool]:
 
 
 def _existing_token(path: Path) -> str:
+    return read_private(path, "token", "delete it and restart `hive serve`")
+
+
+def read_private(path: Path, what: str, fix: str) -> str:
+    """A secret kept in a 0600 file: looser modes are tightened (and logged); too short is refused."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         log.warning("%s was readable by others (mode %o); tightened to 0600", path, mode)
         path.chmod(0o600)
-    token = path.read_text().strip()
-    if len(token) < 16:
-        raise PermanentError(f"{path} holds no usable token; delete it and restart `hive serve`")
-    return token
+    value = path.read_text().strip()
+    if len(value) < 16:
+        raise PermanentError(f"{path} holds no usable {what}; {fix}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,10 @@ machine is shared.
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -206,3 +209,19 @@ def http(
 def browser_headers(served: Served) -> dict[str, str]:
     """What the dashboard page itself sends on a write: its Origin and CSRF token."""
     return {"Origin": served.url, "X-CSRF-Token": served.csrf}
+
+
+DASHBOARD_URL = re.compile(r"dashboard on (http://127\.0\.0\.1:\d+)/")
+
+
+def wait_for_dashboard(proc: subprocess.Popen[bytes], log: Path) -> str:
+    """The dashboard URL a real `hive serve` prints in ``log``, once it does (30 s at most)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"hive serve exited: {log.read_text()[-2000:]}")
+        found = DASHBOARD_URL.search(log.read_text())
+        if found:
+            return found.group(1)
+        time.sleep(0.05)
+    raise RuntimeError(f"the dashboard did not come up: {log.read_text()[-2000:]}")

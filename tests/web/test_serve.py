@@ -16,7 +16,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,10 +32,9 @@ from hive_core.client import SyncClient
 from hive_core.paths import StateLayout
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
-from tests.web.conftest import TEST_AUTHOR, screenshot
+from tests.web.conftest import TEST_AUTHOR, screenshot, wait_for_dashboard
 
 pytestmark = pytest.mark.slow
-_URL = re.compile(r"dashboard on (http://127\.0\.0\.1:\d+)/")
 
 
 @dataclass
@@ -50,18 +48,6 @@ class Hive:
         if name == "manager":
             return SyncClient(self.layout.manager_socket)
         return SyncClient(self.layout.agent_socket(name))
-
-
-def _wait_url(proc: subprocess.Popen[bytes], log: Path) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"hive serve exited: {log.read_text()[-2000:]}")
-        found = _URL.search(log.read_text())
-        if found:
-            return found.group(1)
-        time.sleep(0.05)
-    raise RuntimeError(f"the dashboard did not come up: {log.read_text()[-2000:]}")
 
 
 @pytest.fixture
@@ -81,7 +67,7 @@ def hive_serve() -> Iterator[Hive]:
             start_new_session=True,
         )
     try:
-        yield Hive(layout, proc, _wait_url(proc, log), log)
+        yield Hive(layout, proc, wait_for_dashboard(proc, log), log)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import shutil
 import signal
 import stat
@@ -41,7 +40,7 @@ from hive_core.paths import StateLayout
 from hive_web.forgejo import write_secret
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
-from tests.web.conftest import TEST_AUTHOR, Reply, Served, http, serve
+from tests.web.conftest import TEST_AUTHOR, Reply, Served, http, serve, wait_for_dashboard
 
 ZERO = "0" * 40
 
@@ -329,9 +328,6 @@ def test_secret_cli_creates_keeps_and_rotates(tmp_path: Path) -> None:
     assert "Target URL: http://127.0.0.1:7000/hooks/forgejo" in text and "application/json" in text
 
 
-_URL = re.compile(r"dashboard on (http://127\.0\.0\.1:\d+)/")
-
-
 def _hive(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hive", *args, "--state-dir", str(layout.root)],
@@ -349,18 +345,6 @@ class Daemon:
     url: str
     forgejo: Forgejo
     secret: str
-
-
-def _wait_url(proc: subprocess.Popen[bytes], log: Path) -> str:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"hive serve exited: {log.read_text()[-2000:]}")
-        found = _URL.search(log.read_text())
-        if found:
-            return found.group(1)
-        time.sleep(0.05)
-    raise RuntimeError(f"the dashboard did not come up: {log.read_text()[-2000:]}")
 
 
 @pytest.fixture
@@ -383,7 +367,7 @@ def daemon() -> Iterator[Daemon]:
             start_new_session=True,
         )
     try:
-        yield Daemon(layout, _wait_url(proc, log), forgejo, secret)
+        yield Daemon(layout, wait_for_dashboard(proc, log), forgejo, secret)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
