@@ -9,8 +9,13 @@ machine is shared.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
+import shutil
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -212,6 +217,36 @@ def browser_headers(served: Served) -> dict[str, str]:
 
 
 DASHBOARD_URL = re.compile(r"dashboard on (http://127\.0\.0\.1:\d+)/")
+
+
+@contextlib.contextmanager
+def running_hive_serve(layout: StateLayout) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """A real `hive serve` on ``layout`` (local runtime, the fake agent as the harness, a free dashboard
+    port): yields the process, the dashboard URL and its log; afterwards stops it, kills every sandbox
+    it left and removes the state dir."""
+    from tests.conftest import subprocess_env
+    from tests.reconciler.conftest import AGENT_COMMAND, kill_all
+
+    log = layout.root / "serve.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hive", "serve", "--state-dir", str(layout.root)],
+            env=subprocess_env(HIVE_WEB_PORT="0", HIVE_AGENT_COMMAND=" ".join(AGENT_COMMAND)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield proc, wait_for_dashboard(proc, log), log
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+        kill_all(layout)
+        shutil.rmtree(layout.root, ignore_errors=True)
 
 
 def wait_for_dashboard(proc: subprocess.Popen[bytes], log: Path) -> str:

@@ -10,12 +10,8 @@ exactly as a harness talks to the host. State dirs live under
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,9 +26,8 @@ from desired.repo import MetaRepo
 from hive_core import wire
 from hive_core.client import SyncClient
 from hive_core.paths import StateLayout
-from tests.conftest import subprocess_env
-from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
-from tests.web.conftest import TEST_AUTHOR, screenshot, wait_for_dashboard
+from tests.reconciler.conftest import REPO_ROOT
+from tests.web.conftest import TEST_AUTHOR, running_hive_serve, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -57,26 +52,8 @@ def hive_serve() -> Iterator[Hive]:
     repo, _ = init_meta_repo(layout.meta, TEST_AUTHOR)
     change = ChangeSet(ops=[AddAgent(agent={"name": "coder", "description": "writes the code"})])
     repo.commit(lambda s: apply_changes(s, change), author=TEST_AUTHOR, message="add coder")
-    log = layout.root / "serve.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hive", "serve", "--state-dir", str(layout.root)],
-            env=subprocess_env(HIVE_WEB_PORT="0", HIVE_AGENT_COMMAND=" ".join(AGENT_COMMAND)),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield Hive(layout, proc, wait_for_dashboard(proc, log), log)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        kill_all(layout)
-        shutil.rmtree(layout.root, ignore_errors=True)
+    with running_hive_serve(layout) as (proc, url, log):
+        yield Hive(layout, proc, url, log)
 
 
 def _open(page: Any, hive: Hive, section: str) -> None:

@@ -16,9 +16,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
-import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -39,8 +36,8 @@ from hive_core import wire
 from hive_core.paths import StateLayout
 from hive_web.forgejo import write_secret
 from tests.conftest import subprocess_env
-from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
-from tests.web.conftest import TEST_AUTHOR, Reply, Served, http, serve, wait_for_dashboard
+from tests.reconciler.conftest import REPO_ROOT
+from tests.web.conftest import TEST_AUTHOR, Reply, Served, http, running_hive_serve, serve
 
 ZERO = "0" * 40
 
@@ -357,26 +354,8 @@ def daemon() -> Iterator[Daemon]:
     made = _hive(layout, "desired", "remote", "set", str(forgejo.bare))
     assert made.returncode == 0, made.stderr
     secret = json.loads(_hive(layout, "webhook", "secret", "--json").stdout)["secret"]
-    log = layout.root / "serve.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hive", "serve", "--state-dir", str(layout.root)],
-            env=subprocess_env(HIVE_WEB_PORT="0", HIVE_AGENT_COMMAND=" ".join(AGENT_COMMAND)),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        yield Daemon(layout, wait_for_dashboard(proc, log), forgejo, secret)
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        kill_all(layout)
-        shutil.rmtree(layout.root, ignore_errors=True)
+    with running_hive_serve(layout) as (_proc, url, _log):
+        yield Daemon(layout, url, forgejo, secret)
 
 
 def _ready(layout: StateLayout, name: str) -> bool:
