@@ -1,23 +1,58 @@
 """Whole-swarm editing as one JSON document (`hive desired edit`, the dashboard's editor).
 
-The document is ``{"hive.json": {...}, "agents": {"<name>": {...}}}``. An edit
-is applied as the files it changed, on top of whatever `main` is when it is
-saved; if one of those same files changed on `main` meanwhile, the edit is
-refused rather than silently overwriting someone else's change.
+The document is ``{"hive.json": {...}, "agents": {"<name>": {...}}}``. The
+CLI applies an edit as the files it changed, on top of whatever `main` is
+when it is saved; if one of those same files changed on `main` meanwhile,
+the edit is refused rather than silently overwriting someone else's change.
+
+The dashboard is stricter, like a saved Terraform plan: the operator saw a
+diff and a plan against one revision, so the edit lands only on exactly that
+revision (``commit_edit``: compare-and-swap on `main`); if `main` moved, it
+is refused (``StaleEdit``) with what moved, and nothing is written.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
+from dataclasses import dataclass
 from typing import Any
 
+from desired import proposals
 from desired.errors import ConflictError, DesiredStateError, Problem
-from desired.files import dump_files, load_files
-from desired.repo import Mutation, file_changes
+from desired.files import dump_files, load_files, validate_changes
+from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.rules import HIVE_FILE
 from desired.schema import DesiredState
 
 DOC_FILE = "desired-state.json"
+
+
+class DocumentSyntaxError(DesiredStateError):
+    """The document is not JSON at all (as opposed to JSON that breaks a rule)."""
+
+    def __init__(self, line: int, column: int, message: str) -> None:
+        self.line, self.column = line, column
+        what = f"not valid JSON: line {line} column {column}: {message}"
+        super().__init__([Problem(DOC_FILE, "$", what, "fix the JSON syntax")])
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def document_text(state: DesiredState) -> str:
+    """The document as `hive desired edit` opens it (and the dashboard shows it)."""
+    return json.dumps(to_document(state), indent=2, ensure_ascii=False) + "\n"
 
 
 def to_document(state: DesiredState) -> dict[str, Any]:
@@ -29,19 +64,15 @@ def to_document(state: DesiredState) -> dict[str, Any]:
 
 def from_document(text: str, base: DesiredState) -> DesiredState:
     """Parse an edited document; agent.nix and other files carry over from ``base``."""
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+    # Comment lines are blanked, not dropped, so line numbers in errors match the editor's.
+    body = "\n".join("" if line.lstrip().startswith("//") else line for line in text.splitlines())
     try:
-        doc = json.loads(body)
+        doc = json.loads(body, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
+        raise DocumentSyntaxError(exc.lineno, exc.colno, exc.msg) from None
+    except _DuplicateKey as exc:
         raise DesiredStateError(
-            [
-                Problem(
-                    DOC_FILE,
-                    "$",
-                    f"not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}",
-                    "fix the JSON syntax",
-                )
-            ]
+            [Problem(DOC_FILE, "$", f"key {exc.args[0]!r} appears twice in one object", "keep one of them")]
         ) from None
     if not isinstance(doc, dict) or set(doc) - {HIVE_FILE, "agents"}:
         raise DesiredStateError(
@@ -98,3 +129,108 @@ def rebase_edit(base: DesiredState, edited: DesiredState) -> Mutation:
         return load_files(files)
 
     return mutate
+
+
+class StaleEdit(ConflictError):
+    """`main` is no longer the revision the edit was made against; nothing was written."""
+
+    def __init__(self, base: str, main: str) -> None:
+        self.base, self.main = base, main
+        super().__init__(
+            f"desired state changed since you opened it (at {base[:12]}; main is now {main[:12]}): "
+            "nothing was saved. Reload to edit the current state, or see the diff of what changed."
+        )
+
+
+@dataclass(frozen=True)
+class DocumentEdit:
+    """An edited document, validated against the revision it was made from."""
+
+    base: str
+    main: str
+    old: DesiredState
+    new: DesiredState
+    changes: dict[str, bytes | None]
+    diff: str
+
+    @property
+    def stale(self) -> bool:
+        return self.base != self.main
+
+
+def prepare_edit(repo: MetaRepo, text: str, base: str) -> DocumentEdit:
+    """Parse and validate ``text`` as an edit of revision ``base``; writes nothing.
+
+    Raises `DesiredStateError` (with `DocumentSyntaxError` for broken JSON)
+    exactly as a commit or a push of the same files would.
+    """
+    commit = repo.resolve(base)
+    old = repo.load_tree(commit.tree)
+    new = from_document(text, old)
+    changes = file_changes(old, new)
+    if changes:
+        validate_changes(new, changes)
+    before = repo.files_at(str(commit.id))
+    head = repo.head(MAIN)
+    return DocumentEdit(
+        base=str(commit.id),
+        main=str(head) if head is not None else "",
+        old=old,
+        new=new,
+        changes=changes,
+        diff=files_diff(before, changes),
+    )
+
+
+def files_diff(before: dict[str, bytes], changes: dict[str, bytes | None]) -> str:
+    """A unified diff (``a/``, ``b/`` paths, like git's) of ``changes`` applied to ``before``."""
+    out: list[str] = []
+    for path in sorted(changes):
+        old, new = before.get(path), changes[path]
+        diff = difflib.unified_diff(
+            _lines(old),
+            _lines(new),
+            fromfile=f"a/{path}" if old is not None else "/dev/null",
+            tofile=f"b/{path}" if new is not None else "/dev/null",
+        )
+        out.extend(line if line.endswith("\n") else line + "\n" for line in diff)
+    return "".join(out)
+
+
+def _lines(data: bytes | None) -> list[str]:
+    return [] if data is None else data.decode(errors="replace").splitlines(keepends=True)
+
+
+def commit_edit(repo: MetaRepo, edit: DocumentEdit, *, author: Author, message: str) -> CommitInfo | None:
+    """Commit ``edit`` on exactly its base revision, or refuse with `StaleEdit`; None if unchanged."""
+    base = repo.resolve(edit.base).id
+    _require_unmoved(repo, edit.base)
+    if not edit.changes:
+        return None
+    tree = repo.write_tree(repo.commit_at(base).tree, edit.changes)
+    oid = repo.create_commit(tree, [base], author, message)
+    if not repo.compare_and_swap(MAIN, base, oid, f"hive: {message.splitlines()[0]}"):
+        head = repo.head(MAIN)  # another writer won the race between our check and our swap
+        raise StaleEdit(edit.base, str(head) if head is not None else "")
+    return commit_info(repo.commit_at(oid))
+
+
+def propose_edit(
+    repo: MetaRepo, edit: DocumentEdit, *, author: Author, description: str
+) -> proposals.Proposal:
+    """Record ``edit`` as a proposal on top of its base revision (which must still be `main`)."""
+    _require_unmoved(repo, edit.base)
+    wanted = edit.new
+
+    def mutate(latest: DesiredState) -> DesiredState:
+        if latest != edit.old:
+            raise StaleEdit(edit.base, str(repo.head(MAIN)))
+        return wanted
+
+    return proposals.propose(repo, mutate, author=author, description=description)
+
+
+def _require_unmoved(repo: MetaRepo, base: str) -> None:
+    head = repo.head(MAIN)
+    if head is None or str(head) != base:
+        raise StaleEdit(base, str(head) if head is not None else "")

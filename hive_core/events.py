@@ -89,6 +89,15 @@ class ReminderCancelled(_Event):
     by: str
 
 
+class ReminderRetried(_Event):
+    """The operator (or anyone allowed) asked for a pending or failed reminder to be delivered now."""
+
+    kind: Literal["reminder_retried"] = "reminder_retried"
+    id: int
+    agent: str
+    by: str
+
+
 class ProposalAdded(_Event):
     kind: Literal["proposal_added"] = "proposal_added"
     id: int
@@ -182,6 +191,25 @@ class LoggedIn(_Event):
     agent: str
 
 
+class WebhookReceived(_Event):
+    """A delivery to the dashboard's Forgejo webhook, and what came of it.
+
+    ``outcome`` is one word: fast-forwarded, up-to-date, reconcile (no remote),
+    ignored, refused, failed, unauthorized, unconfigured, too-large or
+    bad-request. ``ref`` and ``after`` are empty unless the signature checked out.
+    """
+
+    kind: Literal["webhook_received"] = "webhook_received"
+    source: Literal["forgejo"] = "forgejo"
+    delivery: str = ""
+    event: str = ""
+    ref: str = ""
+    after: str = ""
+    status: int
+    outcome: str
+    message: str = ""
+
+
 Event = Annotated[
     MessageSent
     | MessageDelivered
@@ -190,6 +218,7 @@ Event = Annotated[
     | ReminderSet
     | ReminderFired
     | ReminderCancelled
+    | ReminderRetried
     | ProposalAdded
     | ProposalResolved
     | AgentConditionChanged
@@ -203,7 +232,8 @@ Event = Annotated[
     | DeployFailed
     | HarnessHello
     | NeedsLogin
-    | LoggedIn,
+    | LoggedIn
+    | WebhookReceived,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

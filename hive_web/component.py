@@ -84,6 +84,7 @@ async def serve_dashboard(core: HostCore, config: WebConfig, link: ReconcilerLin
         reconciler=link or ReconcilerLink(core.layout),
         lifecycle=lifecycle_call(core),
         agent_port=agent_port(core),
+        publish=core.events.publish,
         config=config,
         guard=guard,
     )

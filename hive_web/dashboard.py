@@ -37,17 +37,30 @@ from hive_web.keys import (
     LIFECYCLE,
     META,
     OPERATOR,
+    PUBLISH,
     RECONCILER,
     STREAMS,
     AgentPort,
     Lifecycle,
+    Publish,
     WebConfig,
 )
 from hive_web.meta import MetaWorker
 from hive_web.operator import OperatorCall
 from hive_web.recon import ReconcilerLink
 from hive_web.refwatch import read_refs, watch_refs
-from hive_web.routes import agentpage, edits, files, hooks, pages, reconcile, state, stream, threads
+from hive_web.routes import (
+    agentpage,
+    desired,
+    edits,
+    files,
+    hooks,
+    pages,
+    reconcile,
+    state,
+    stream,
+    threads,
+)
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
 from hive_web.views.agentinfo import CostCache
 
@@ -107,6 +120,7 @@ def create_app(
     reconciler: ReconcilerLink | None = None,
     lifecycle: Lifecycle | None = None,
     agent_port: AgentPort | None = None,
+    publish: Publish | None = None,
     config: WebConfig | None = None,
     guard: Guard | None = None,
     watch_meta: bool = True,
@@ -116,7 +130,9 @@ def create_app(
     ``operator`` runs host-core ops as the operator (questions, messages,
     reminders); ``reconciler`` gives status, plan, logs and purge; ``lifecycle``
     asks for restart/rebuild; ``agent_port`` finds an agent's harness page
-    (served at /agents/<name>/); ``watch_meta`` hints open pages when refs move.
+    (served at /agents/<name>/); ``publish`` puts the dashboard's own events
+    (webhook deliveries) on the host's log; ``watch_meta`` hints open pages
+    when refs move.
     """
     config = config or WebConfig()
     guard = guard or make_guard(layout, config)[0]
@@ -127,6 +143,7 @@ def create_app(
     app[LAYOUT], app[CONFIG], app[GUARD] = layout, config, guard
     app[FEED], app[FANOUT], app[OPERATOR] = feed, Fanout(feed), operator
     app[RECONCILER], app[LIFECYCLE], app[AGENT_PORT] = reconciler, lifecycle, agent_port
+    app[PUBLISH] = publish
     app[AUTHOR] = Author.parse(config.author)
     app[STREAMS], app[COSTS], app[HOOKS] = set(), CostCache(), HookState()
     app.cleanup_ctx.append(_meta_ctx)
@@ -135,7 +152,7 @@ def create_app(
     if watch_meta:
         app.cleanup_ctx.append(_refwatch_ctx)
     app.on_shutdown.append(stream.close_streams)
-    groups = (pages, state, reconcile, edits, files, stream, threads, agentpage, hooks)
+    groups = (pages, state, reconcile, edits, desired, files, stream, threads, agentpage, hooks)
     for group in groups:
         app.router.add_routes(group.routes)
     app.router.add_static("/static", STATIC, append_version=True)

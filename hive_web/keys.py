@@ -11,6 +11,7 @@ import aiohttp
 from aiohttp import web
 
 from desired.repo import Author
+from hive_core.events import Event
 from hive_core.paths import StateLayout
 from hive_web.fanout import Fanout
 from hive_web.feed import EventFeed
@@ -53,3 +54,6 @@ HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")
 COSTS = web.AppKey("costs", CostCache)
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")
 HOOKS = web.AppKey("hooks", HookState)
+Publish = Callable[[Event], int]
+"""Publish one event on the host's event log (``HostCore.events.publish``); returns its seq."""
+PUBLISH: web.AppKey[Publish | None] = web.AppKey("publish")

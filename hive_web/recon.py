@@ -13,10 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 from desired.errors import NotFoundError
+from desired.schema import DesiredState
 from hive_core.errors import UnavailableError
 from hive_core.paths import StateLayout
 from reconciler.loop import Reconciler
-from reconciler.readonly import dry_run, recorded_statuses
+from reconciler.plan import plan
+from reconciler.readonly import dry_run, recorded_statuses, world
 from reconciler.runtime.base import Runtime
 
 MAX_LOG_LINES = 5000
@@ -49,6 +51,11 @@ class ReconcilerLink:
 
     async def plan(self) -> dict[str, Any]:
         return (await dry_run(self.layout, self.runtime)).to_json()
+
+    async def plan_for(self, state: DesiredState, revision: str) -> dict[str, Any]:
+        """The plan a pass would carry out if ``state`` were desired state (the editor's preview)."""
+        w = await world(self.layout, self.runtime)
+        return plan(state, revision, w.observed, w.applied).to_json()
 
     def logs(self, name: str, lines: int) -> list[str]:
         return self.runtime.logs(name, min(lines, MAX_LOG_LINES))

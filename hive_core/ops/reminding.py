@@ -7,7 +7,7 @@ import logging
 from hive_core import wire
 from hive_core.core import Caller, HostCore
 from hive_core.errors import ForbiddenError, UserError
-from hive_core.events import ReminderCancelled, ReminderFired, ReminderSet
+from hive_core.events import ReminderCancelled, ReminderFired, ReminderRetried, ReminderSet
 from hive_core.ops.registry import handles
 
 log = logging.getLogger(__name__)
@@ -85,5 +85,7 @@ def list_reminders(core: HostCore, caller: Caller, req: wire.ListReminders) -> w
 @handles("retry_reminder")
 def retry_reminder(core: HostCore, caller: Caller, req: wire.RetryReminder) -> wire.ReminderResult:
     reminder = core.reminders.retry(req.id)
+    core.events.publish(ReminderRetried(id=reminder.id, agent=reminder.agent, by=caller.name))
     core.poke_deadlines()
+    log.info("%s retried reminder #%d for %s", caller.name, reminder.id, reminder.agent)
     return wire.ReminderResult(reminder=reminder)

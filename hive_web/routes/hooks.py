@@ -11,8 +11,11 @@ fetch it (502/503 on failure) and fast-forward `main` through the pre-receive
 hook's own check (409 not a fast-forward, 422 invalid desired state) → ask
 the reconciler for a pass now (202).
 
-Every delivery is logged at INFO and kept in a short in-memory list that
-``GET /api/hooks/forgejo`` (an ordinary dashboard read) shows.
+Every delivery is logged at INFO, kept in a short in-memory list that
+``GET /api/hooks/forgejo`` (an ordinary dashboard read) shows, and published
+as a ``webhook_received`` event on the host's log (``hive events``, the
+dashboard's live stream). Header values are the sender's, signed or not, so
+they are cut short before they reach the log.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from desired.errors import HiveError, TemporaryError
 from desired.repo import MetaRepo
 from hive_core import wire
 from hive_core.errors import UnavailableError
+from hive_core.events import WebhookReceived
 from hive_web.forgejo import (
     DELIVERY_HEADERS,
     EVENT_HEADERS,
@@ -43,11 +47,12 @@ from hive_web.forgejo import (
     push_payload,
     signature_problem,
 )
-from hive_web.keys import HOOKS, LAYOUT, META, OPERATOR
+from hive_web.keys import HOOKS, LAYOUT, META, OPERATOR, PUBLISH
 from hive_web.operator import ask_core
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+MAX_HEADER_CHARS = 100  # delivery ids are UUIDs, event names short words
 
 
 class Reply(Exception):
@@ -64,8 +69,8 @@ def _refuse(status: int, outcome: str, message: str, **extra: Any) -> Reply:
 
 @routes.post(PATH)
 async def forgejo(request: web.Request) -> web.Response:
-    delivery = first_header(request.headers, DELIVERY_HEADERS)
-    event = first_header(request.headers, EVENT_HEADERS)
+    delivery = first_header(request.headers, DELIVERY_HEADERS)[:MAX_HEADER_CHARS]
+    event = first_header(request.headers, EVENT_HEADERS)[:MAX_HEADER_CHARS]
     payload: PushPayload | None = None
     try:
         payload = await _authentic_push(request, event)
@@ -199,6 +204,7 @@ def _remember(
         fetched=str(reply.body.get("fetched", "")),
     )
     request.app[HOOKS].deliveries.add(record)
+    _publish(request, record)
     level = logging.INFO if reply.status < 400 else logging.WARNING
     log.log(
         level,
@@ -208,6 +214,24 @@ def _remember(
         reply.status,
         reply.outcome,
         record.message,
+    )
+
+
+def _publish(request: web.Request, record: Delivery) -> None:
+    publish = request.app[PUBLISH]
+    if publish is None:  # a dashboard without a host core: the in-memory list is all there is
+        return
+    publish(
+        WebhookReceived(
+            ts=record.at,
+            delivery=record.delivery,
+            event=record.event,
+            ref=record.ref,
+            after=record.after,
+            status=record.status,
+            outcome=record.outcome,
+            message=record.message,
+        )
     )
 
 

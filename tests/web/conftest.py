@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -28,12 +29,17 @@ import pytest
 from aiohttp import web
 
 from desired.bootstrap import init_meta_repo
+from desired.changes import AddAgent, ChangeSet, apply_changes
 from desired.repo import Author, MetaRepo
-from hive_core.events import Event, EventLog
+from hive_core.events import Event, EventLog, parse_event
 from hive_core.paths import StateLayout
 from hive_core.stores.schema import open_core_db
 from hive_web.dashboard import bound_port, create_app, make_guard, start
 from hive_web.keys import WebConfig
+from hive_web.recon import ReconcilerLink
+from reconciler.loop import LoopSettings, Reconciler
+from reconciler.runtime.local import LocalRuntime
+from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
 
 T = TypeVar("T")
 CHROMIUM_ARGS = [
@@ -97,7 +103,8 @@ class Served:
 
 async def _start(served: Served, config: WebConfig) -> web.AppRunner:
     guard, _ = make_guard(served.layout, config)
-    app = create_app(served.layout, feed=served.feed, config=config, guard=guard, **served.extra)
+    deps = {"publish": served.feed.publish, **served.extra}  # as `hive serve` wires the host's log
+    app = create_app(served.layout, feed=served.feed, config=config, guard=guard, **deps)
     served.token, served.csrf = guard.token, guard.csrf_token
     return await start(app, config)
 
@@ -260,3 +267,54 @@ def wait_for_dashboard(proc: subprocess.Popen[bytes], log: Path) -> str:
             return found.group(1)
         time.sleep(0.05)
     raise RuntimeError(f"the dashboard did not come up: {log.read_text()[-2000:]}")
+
+
+# ---- the dashboard over a real reconciler (local runtime, fake agent) ------------------------
+
+
+class EventLogSink:
+    """The reconciler's EventSink into the host's EventLog (what the daemon does)."""
+
+    def __init__(self, log: EventLog) -> None:
+        self.log = log
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        with contextlib.suppress(ValueError):  # a kind the host does not know is only logged
+            self.log.publish(parse_event({"kind": kind, **fields}))
+
+
+@pytest.fixture
+def rec_layout() -> Iterator[StateLayout]:
+    root = REPO_ROOT / "test-artifacts" / f"web-{uuid.uuid4().hex[:8]}"
+    layout = StateLayout(root)
+    root.mkdir(parents=True)
+    repo, _ = init_meta_repo(layout.meta, TEST_AUTHOR)
+    change = ChangeSet(ops=[AddAgent(agent={"name": "coder", "description": "writes the code"})])
+    repo.commit(lambda s: apply_changes(s, change), author=TEST_AUTHOR, message="add coder")
+    try:
+        yield layout
+    finally:
+        kill_all(layout)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def with_rec(
+    rec_layout: StateLayout, server_loop: asyncio.AbstractEventLoop
+) -> Iterator[tuple[Served, Reconciler]]:
+    link = ReconcilerLink(rec_layout)
+    served = serve(rec_layout, server_loop, reconciler=link)
+
+    async def make() -> Reconciler:
+        runtime = LocalRuntime(rec_layout, AGENT_COMMAND, stop_grace=2.0)
+        settings = LoopSettings(health_timeout=20.0)
+        return Reconciler(rec_layout, runtime, events=EventLogSink(served.feed), settings=settings)
+
+    rec: Reconciler = served.call(make)
+    link.attach(rec)
+    try:
+        yield served, rec
+    finally:
+        served.call(rec.close)
+        rec.store.close()
+        served.close()

@@ -2,81 +2,19 @@
 
 The reconciler runs in-process on the dashboard's loop with the local
 runtime, launching the fake agent (`tests/seams/fake_agent.py`, the
-reconciler's test seam for the harness). Its events go into the real
-EventLog through a small sink, as `hive serve` wires them, so the page
-updates live.
+reconciler's test seam for the harness); see ``with_rec`` in the conftest.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import shutil
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from desired.bootstrap import init_meta_repo
-from desired.changes import AddAgent, ChangeSet, apply_changes
-from hive_core.events import EventLog, parse_event
-from hive_core.paths import StateLayout
-from hive_web.recon import ReconcilerLink
-from reconciler.loop import LoopSettings, Reconciler
-from reconciler.runtime.local import LocalRuntime
-from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
-from tests.web.conftest import TEST_AUTHOR, Served, browser_headers, http, screenshot, serve
+from reconciler.loop import Reconciler
+from tests.web.conftest import Served, browser_headers, http, screenshot
 
 pytestmark = pytest.mark.slow
-
-
-class EventLogSink:
-    """The reconciler's EventSink into the host's EventLog (what the daemon does)."""
-
-    def __init__(self, log: EventLog) -> None:
-        self.log = log
-
-    def emit(self, kind: str, **fields: Any) -> None:
-        with contextlib.suppress(ValueError):  # a kind the host does not know is only logged
-            self.log.publish(parse_event({"kind": kind, **fields}))
-
-
-@pytest.fixture
-def rec_layout() -> Iterator[StateLayout]:
-    root = REPO_ROOT / "test-artifacts" / f"web-{uuid.uuid4().hex[:8]}"
-    layout = StateLayout(root)
-    root.mkdir(parents=True)
-    repo, _ = init_meta_repo(layout.meta, TEST_AUTHOR)
-    change = ChangeSet(ops=[AddAgent(agent={"name": "coder", "description": "writes the code"})])
-    repo.commit(lambda s: apply_changes(s, change), author=TEST_AUTHOR, message="add coder")
-    try:
-        yield layout
-    finally:
-        kill_all(layout)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def with_rec(
-    rec_layout: StateLayout, server_loop: asyncio.AbstractEventLoop
-) -> Iterator[tuple[Served, Reconciler]]:
-    link = ReconcilerLink(rec_layout)
-    served = serve(rec_layout, server_loop, reconciler=link)
-
-    async def make() -> Reconciler:
-        runtime = LocalRuntime(rec_layout, AGENT_COMMAND, stop_grace=2.0)
-        settings = LoopSettings(health_timeout=20.0)
-        return Reconciler(rec_layout, runtime, events=EventLogSink(served.feed), settings=settings)
-
-    rec: Reconciler = served.call(make)
-    link.attach(rec)
-    try:
-        yield served, rec
-    finally:
-        served.call(rec.close)
-        rec.store.close()
-        served.close()
 
 
 def _apply(served: Served, rec: Reconciler) -> None:

@@ -18,7 +18,10 @@ own socket with `hive_core.client`, exactly as its harness would.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -32,11 +35,13 @@ import pytest
 from hive.daemon import Daemon
 from hive_core import wire
 from hive_core.client import SyncClient
+from hive_core.events import ReminderRetried
 from hive_core.paths import StateLayout
 from hive_core.stores.reminders import MAX_ATTEMPTS
 from hive_web.keys import WebConfig
+from tests.conftest import subprocess_env
 from tests.core.conftest import make_swarm
-from tests.web.conftest import Reply, http
+from tests.web.conftest import Reply, Served, http
 
 pytestmark = pytest.mark.slow
 _URL = re.compile(r"dashboard on (http://127\.0\.0\.1:\d+)/")
@@ -185,6 +190,11 @@ def test_retrying_a_failed_reminder_delivers_it_to_the_agent(hive: Hive, page: A
     row.locator("[data-retry]").click()
     page.locator(".toast", has_text=f"reminder #{rid}: queued again").wait_for()
 
+    # The retry is an event of its own: live in the page's event flow, and in `hive events`.
+    page.locator("#events-table tr", has_text="reminder_retried").wait_for(state="attached")
+    retried = [e for e in _events(hive) if e["kind"] == "reminder_retried"]
+    assert [(e["id"], e["agent"], e["by"]) for e in retried] == [(rid, "peer", "operator")]
+
     # What the operator notices: the row turns sent, with no error and no retry button.
     row.locator(".pill", has_text="sent").wait_for()
     assert row.locator(".problems").count() == 0
@@ -199,6 +209,29 @@ def test_retrying_a_failed_reminder_delivers_it_to_the_agent(hive: Hive, page: A
     assert len(got.messages) == 1, got.messages
     assert got.messages[0].body.startswith(f"[reminder #{rid}, set ")
     assert got.messages[0].body.endswith("] rerun the flaky test")
+
+
+def _events(hive: Hive) -> list[dict[str, Any]]:
+    """`hive events --json`: the host's event log over the admin socket, one JSON object a line."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hive", "events", "--json", "--state-dir", str(hive.layout.root)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=60,
+        check=True,
+    )
+    return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+
+def test_a_reminder_retried_event_makes_the_page_reread_reminders(dashboard: Served, page: Any) -> None:
+    """The event alone (no other change) is enough for the Reminders section to re-read its rows."""
+    page.goto(f"{dashboard.url}/#reminders")
+    page.wait_for_selector("#live[data-state=live]")
+    with page.expect_response(lambda r: r.url.endswith("/api/state")) as reread:
+        dashboard.publish(ReminderRetried(id=7, agent="peer", by="operator"))
+    assert reread.value.status == 200
+    page.locator("#events-table tr", has_text="reminder_retried").wait_for(state="attached")
 
 
 def test_retrying_what_cannot_be_retried_is_refused_and_changes_nothing(hive: Hive) -> None:

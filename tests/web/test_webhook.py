@@ -37,7 +37,7 @@ from hive_core.paths import StateLayout
 from hive_web.forgejo import write_secret
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import REPO_ROOT
-from tests.web.conftest import TEST_AUTHOR, Reply, Served, http, running_hive_serve, serve
+from tests.web.conftest import TEST_AUTHOR, Reply, Served, http, running_hive_serve, screenshot, serve
 
 ZERO = "0" * 40
 
@@ -176,6 +176,60 @@ def test_signed_push_fast_forwards_main_and_asks_for_a_pass(hooked: Setup, heade
     assert shown.status == 200 and shown.body["secret_configured"] is True
     assert [d["outcome"] for d in shown.body["deliveries"]] == ["up-to-date", "fast-forwarded"]
     assert shown.body["deliveries"][1]["fetched"] == pushed
+
+
+@pytest.fixture
+def paged(layout: StateLayout, server_loop: asyncio.AbstractEventLoop, tmp_path: Path) -> Iterator[Setup]:
+    """``hooked`` without the operator seam (the page needs no host core; reconcile is "unavailable")."""
+    forgejo = make_forgejo(layout.meta, tmp_path)
+    remote.set_remote(MetaRepo(layout.meta), str(forgejo.bare))
+    secret, _ = write_secret(layout)
+    served = serve(layout, server_loop)
+    yield Setup(served, forgejo, secret, Recorder())
+    served.close()
+
+
+def test_each_delivery_is_an_event_and_a_live_row_on_the_page(paged: Setup, page: Any) -> None:
+    hooked, url = paged, paged.served.url
+    page.goto(f"{url}/#desired")
+    page.wait_for_selector("#live[data-state=live]")
+    page.locator("#hooks-table td.empty").wait_for()
+    assert "secret configured" in page.inner_text("#hooks-summary")
+
+    before = hooked.main
+    hooked.forgejo.commit("agents/coder.json", CODER, "add coder")
+    pushed = hooked.forgejo.push()
+    ok = deliver(url, payload(pushed, before=before), hooked.secret, extra={"X-Forgejo-Delivery": "d-ok"})
+    assert ok.status == 202, ok.body
+    forged = deliver(url, payload(pushed), "forged-secret-xxxxxxxx", extra={"X-Forgejo-Delivery": "d-bad"})
+    assert forged.status == 401
+
+    events = [e for e in hooked.served.feed.read_since(0) if e.kind == "webhook_received"]
+    got = [e.model_dump(exclude={"seq", "ts"}) for e in events]
+    assert got[0] == {
+        "kind": "webhook_received",
+        "source": "forgejo",
+        "delivery": "d-ok",
+        "event": "push",
+        "ref": "refs/heads/main",
+        "after": pushed,
+        "status": 202,
+        "outcome": "fast-forwarded",
+        "message": f"main {before[:12]} → {pushed[:12]}; reconcile unavailable",
+    }
+    assert (got[1]["delivery"], got[1]["status"], got[1]["outcome"]) == ("d-bad", 401, "unauthorized")
+    assert got[1]["ref"] == "" and got[1]["after"] == "", "nothing from an unsigned body is kept"
+
+    fresh = page.locator("#hooks-table tr[data-delivery=d-ok]")
+    fresh.locator(".pill", has_text="fast-forwarded").wait_for()
+    assert pushed[:10] in fresh.inner_text() and "202" in fresh.inner_text()
+    page.locator("#hooks-table tr[data-delivery=d-bad] .pill", has_text="unauthorized").wait_for()
+    assert page.locator("#hooks-table tbody tr").count() == 2, "the live rows are not doubled"
+    page.reload()
+    page.wait_for_selector("#live[data-state=live]")
+    page.locator("#hooks-table tr[data-delivery=d-ok]").wait_for()
+    assert page.locator("#hooks-table tbody tr").count() == 2
+    screenshot(page, "webhook-deliveries")
 
 
 def test_bad_or_missing_signature_is_401_and_nothing_is_fetched(hooked: Setup) -> None:
@@ -372,10 +426,16 @@ def test_push_in_forgejo_reaches_a_running_swarm(daemon: Daemon) -> None:
     """The whole path: review lands in Forgejo → webhook → main follows → the reconciler deploys."""
     daemon.forgejo.commit("agents/coder.json", CODER, "add coder (reviewed in Forgejo)")
     pushed = daemon.forgejo.push()
-    reply = deliver(daemon.url, payload(pushed), daemon.secret)
+    delivery = str(uuid.uuid4())
+    reply = deliver(daemon.url, payload(pushed), daemon.secret, extra={"X-Forgejo-Delivery": delivery})
     assert reply.status == 202, reply.body
     assert reply.body["fetched"] == pushed and reply.body["reconcile"] == "queued"
     assert str(MetaRepo(daemon.layout.meta).head(MAIN)) == pushed
+    listed_events = _hive(daemon.layout, "events", "--json").stdout.splitlines()
+    received = [e for e in map(json.loads, listed_events) if e["kind"] == "webhook_received"]
+    assert [(e["delivery"], e["status"], e["outcome"], e["after"]) for e in received] == [
+        (delivery, 202, "fast-forwarded", pushed)
+    ]
 
     deadline = time.monotonic() + 60
     while not _ready(daemon.layout, "coder"):

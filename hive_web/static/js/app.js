@@ -4,8 +4,10 @@
 
 import { getJSON } from "./api.js";
 import { bindApprovals, renderApprovals } from "./approvals.js";
+import { bindDesired, desiredMoved, loadDesired } from "./desired.js";
 import { addEvent } from "./events.js";
 import { bindHistory, loadHistory } from "./history.js";
+import { addDelivery, loadHooks } from "./hooks.js";
 import { bindKept, renderKept } from "./kept.js";
 import { bindPlan, loadPlan } from "./plan.js";
 import { connect } from "./live.js";
@@ -14,7 +16,7 @@ import { addFlow, bindMessages, renderMessages } from "./messages.js";
 import { bindQuestions, renderQuestions } from "./questions.js";
 import { bindReminders, renderReminders } from "./reminders.js";
 import { agentActivity, bindSwarm, renderSwarm } from "./swarm.js";
-import { short } from "./util.js";
+import { short, toast } from "./util.js";
 
 let state = JSON.parse(document.getElementById("snapshot").textContent);
 // Events after which the snapshot (desired rows, approvals, status) is re-read once.
@@ -22,7 +24,7 @@ const SNAPSHOT_KINDS = new Set([
   "proposal_added", "proposal_resolved", "agent_condition_changed", "agent_spawned", "agent_rebuilt",
   "agent_started", "agent_stopped", "agent_destroyed", "container_crash", "deployed", "deploy_failed",
   "needs_login", "logged_in", "harness_hello", "question_added", "question_resolved",
-  "reminder_set", "reminder_fired", "reminder_cancelled",
+  "reminder_set", "reminder_fired", "reminder_cancelled", "reminder_retried",
 ]);
 
 function render() {
@@ -33,6 +35,7 @@ function render() {
   renderMessages(state);
   renderReminders(state);
   renderKept(state);
+  desiredMoved(state.revision);
   const pending = state.approvals.pending.length + open;
   document.getElementById("count-decisions").textContent = pending || "";
   if (currentSection() === "history") loadHistory().catch(() => {});
@@ -63,12 +66,14 @@ function showSection() {
   for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.section === id);
   if (id === "history") loadHistory().catch(() => {});
   if (id === "plan") loadPlan(state);
+  if (id === "desired") loadDesired().catch((err) => toast(err.message, true));
 }
 
 function onEvent(event) {
   addEvent(event);
   if (event.payload?.agent) agentActivity(event.payload.agent);
   if (SNAPSHOT_KINDS.has(event.kind)) refresh();
+  if (event.kind === "webhook_received") addDelivery(event);
   if (event.kind === "message_sent") {
     addFlow(event);
     if (event.payload.recipient === "operator") refresh();
@@ -93,6 +98,8 @@ bindKept(() => state);
 bindQuestions();
 bindMessages(() => state);
 bindReminders();
+bindDesired();
+loadHooks().catch(() => {});
 bindNotifications();
 window.addEventListener("hashchange", showSection);
 showSection();

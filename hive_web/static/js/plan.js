@@ -9,7 +9,7 @@ function changeText(c) {
   return `${c.field}: ${fmt(c.old)} → ${fmt(c.new)}`;
 }
 
-function actionRow(a) {
+export function actionRow(a) {
   const cls = a.symbol === "+" ? "add" : a.symbol === "~" ? "hunk" : "del";
   return html`<tr data-plan="${a.agent}"><td class="mono sym ${cls}">${a.symbol}</td><td class="mono"><b>${a.agent}</b></td>
     <td>${a.action}</td><td>${a.reason}${a.changes.length ? html`<div class="mono muted">${a.changes.map(changeText).join("; ")}</div>` : ""}</td></tr>`;

@@ -1,0 +1,46 @@
+// Forgejo webhook: its setup and the last deliveries. The list is read once (the dashboard keeps the
+// last 20 in memory); after that each `webhook_received` event adds its row live.
+
+import { getJSON } from "./api.js";
+import { html, short, when } from "./util.js";
+
+const KEEP = 20;
+const CLS = { "fast-forwarded": "ok", "up-to-date": "ok", reconcile: "ok", ignored: "", refused: "bad",
+  failed: "bad", unauthorized: "bad" };
+let rows = [];
+
+const key = (d) => `${d.at}|${d.delivery}`;
+
+function row(d) {
+  const cls = CLS[d.outcome] ?? (d.status >= 400 ? "bad" : "");
+  return html`<tr data-delivery="${d.delivery}"><td class="mono">${when(d.at)}</td><td class="mono" title="${d.delivery}">${d.delivery.slice(0, 13) || "—"}</td>
+    <td class="mono">${d.event || "—"}</td><td class="mono">${d.ref.replace("refs/heads/", "") || "—"}</td>
+    <td class="mono">${short(d.after)}</td><td class="mono">${d.status}</td>
+    <td><span class="pill ${cls}">${d.outcome}</span></td><td>${d.message}</td></tr>`;
+}
+
+function render() {
+  document.querySelector("#hooks-table tbody").innerHTML = rows.length ? rows.map(row).join("")
+    : html`<tr><td colspan="8" class="empty">no deliveries since the dashboard started</td></tr>`.text;
+}
+
+function add(d) {
+  if (rows.some((r) => key(r) === key(d))) return;
+  rows = [d, ...rows].sort((a, b) => b.at - a.at).slice(0, KEEP);
+}
+
+export async function loadHooks() {
+  const got = await getJSON("/api/hooks/forgejo");
+  document.getElementById("hooks-summary").textContent = `POST ${got.path} · secret ${got.secret_configured
+    ? "configured" : "not set (`hive webhook secret`)"} · remote ${got.remote ?? "none (pushes only reconcile)"}`;
+  got.deliveries.forEach(add);
+  render();
+}
+
+// One `webhook_received` event from the stream.
+export function addDelivery(event) {
+  const p = event.payload;
+  add({ at: event.ts, delivery: p.delivery, event: p.event, ref: p.ref, after: p.after, status: p.status,
+    outcome: p.outcome, message: p.message });
+  render();
+}
