@@ -76,7 +76,7 @@ def serve(
 def mcp(
     role: Annotated[Role | None, typer.Option(help="agent or manager; must match the launch config")] = None,
 ) -> None:
-    """The stdio MCP server `hyperhive` (claude launches this; not for people)."""
+    """The stdio MCP server `hyperhive` (the fallback claude launches per turn; not for people)."""
     from hive_harness.mcp_server import run_stdio
 
     _launch(role)
@@ -85,7 +85,11 @@ def mcp(
 
 @app.command("mcp-config")
 def mcp_config_cmd() -> None:
-    """Print the --mcp-config document this agent's claude gets (for `claude mcp add-json`, debugging)."""
+    """Print the stdio form of the --mcp-config document (for `claude mcp add-json`, debugging).
+
+    A running harness serves `hyperhive` itself over HTTP; the document its turns use
+    (URL and token) is <state>/.hive/mcp-config.json.
+    """
     from hive_harness.command import HarnessConfigError, mcp_config, mcp_server_env
 
     try:

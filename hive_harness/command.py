@@ -16,6 +16,11 @@ Why these flags (docs/harness.md has the long form):
   leaves it out once.
 - ``--append-system-prompt``: our role prompt on top of Claude Code's own
   (which documents its built-in tools).
+
+Our own MCP server is either the harness's persistent one (streamable HTTP
+on 127.0.0.1, a bearer token per server start: the sandbox shares the host's
+network, so the token is what keeps another agent from using this agent's
+identity) or, as the fallback, a stdio child claude launches every turn.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from hive_core.launch import ENV_CONFIG, ENV_SOCKET, ENV_STATE, AgentLaunchConfi
 
 SERVER_NAME = "hyperhive"
 ENV_CLAUDE_BIN = "HIVE_CLAUDE_BIN"
+ENV_MCP_TRANSPORT = "HIVE_MCP_TRANSPORT"
+MCP_TRANSPORTS = ("http", "stdio")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILTIN_TOOLS = (
     "Bash",
@@ -56,7 +63,8 @@ CREDENTIAL_KEYS = (
 )
 _CHILD_DEFAULTS = {
     # Wait for our MCP server before the first API call: otherwise a turn that starts while
-    # `hive-harness mcp` is still importing gets "No such tool available: mcp__hyperhive__send".
+    # `hive-harness mcp` is still importing gets "No such tool available: mcp__hyperhive__send"
+    # (with the persistent server the wait is one local HTTP round trip).
     "MCP_CONNECTION_NONBLOCKING": "0",
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_TELEMETRY": "1",
@@ -86,22 +94,48 @@ def resolve_claude_bin(env: Mapping[str, str], repo_root: Path = REPO_ROOT) -> s
     )
 
 
+@dataclass(frozen=True)
+class McpEndpoint:
+    """Where the harness's persistent MCP server listens, and the token it wants."""
+
+    url: str
+    token: str
+
+    def entry(self) -> dict[str, object]:
+        return {"type": "http", "url": self.url, "headers": {"Authorization": f"Bearer {self.token}"}}
+
+
+def mcp_transport(env: Mapping[str, str]) -> str:
+    """`HIVE_MCP_TRANSPORT`: `http` (default: one persistent server per agent) or `stdio` (one per turn)."""
+    value = (env.get(ENV_MCP_TRANSPORT) or "http").strip().lower()
+    if value not in MCP_TRANSPORTS:
+        raise HarnessConfigError(
+            f"{ENV_MCP_TRANSPORT}={value!r} is not one of {', '.join(MCP_TRANSPORTS)}; "
+            "fix the agent's environment (unset it for the default, http)"
+        )
+    return value
+
+
 def mcp_server_argv(role: str) -> list[str]:
     """How claude launches our MCP server: this interpreter, this checkout."""
     return [sys.executable, "-m", "hive_harness", "mcp", "--role", role]
 
 
-def mcp_config(launch: AgentLaunchConfig, server_env: Mapping[str, str]) -> dict[str, object]:
-    """The --mcp-config document: `hyperhive`, then the agent's extras (one keyed `hyperhive` is refused)."""
+def mcp_config(
+    launch: AgentLaunchConfig, server_env: Mapping[str, str], endpoint: McpEndpoint | None = None
+) -> dict[str, object]:
+    """The --mcp-config document: `hyperhive`, then the agent's extras (one keyed `hyperhive` is refused).
+
+    `hyperhive` is the persistent server at `endpoint` if given, else the stdio command.
+    """
     if SERVER_NAME in launch.extra_mcp_servers:
         raise HarnessConfigError(
             f"agent {launch.name}: an extra MCP server may not be keyed {SERVER_NAME!r} "
             "(it would shadow the built-in surface); rename it in agents/<name>.json"
         )
     argv = mcp_server_argv(launch.role)
-    servers: dict[str, object] = {
-        SERVER_NAME: {"type": "stdio", "command": argv[0], "args": argv[1:], "env": dict(server_env)}
-    }
+    ours = {"type": "stdio", "command": argv[0], "args": argv[1:], "env": dict(server_env)}
+    servers: dict[str, object] = {SERVER_NAME: endpoint.entry() if endpoint is not None else ours}
     for key, extra in sorted(launch.extra_mcp_servers.items()):
         servers[key] = {"type": "stdio", "command": extra.command, "args": extra.args, "env": extra.env}
     return {"mcpServers": servers}

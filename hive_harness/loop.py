@@ -6,6 +6,11 @@ mail) and the agent page (operator prompts, compact). A wake's messages are acke
 a turn has used them: after `ok`, `failed` or `cancelled`; a `needs_login`
 turn keeps them and retries after login; "prompt is too long" compacts the
 session and retries once.
+
+Our MCP server is the persistent one (`mcp_http.py`) unless it cannot start
+or `HIVE_MCP_TRANSPORT=stdio`: each turn first makes sure it is alive
+(restarting it if not) and writes the turn's --mcp-config; when the turn's
+claude exits, the tool calls it left running are ended.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from hive_harness.command import (
     mcp_server_env,
 )
 from hive_harness.command import write_mcp_config as write_config
+from hive_harness.mcp_http import McpStartError, PersistentMcp
 from hive_harness.prompts import Wake, restart_note, wake_prompt
 from hive_harness.runtime import Runtime, Status, TurnState
 from hive_harness.stats import TurnRecord, TurnStats
@@ -63,6 +69,7 @@ class Harness:
         claude_bin: str,
         base_env: Mapping[str, str],
         system_prompt: str,
+        mcp: PersistentMcp | None = None,
     ) -> None:
         self.rt = runtime
         self.client = client
@@ -70,6 +77,7 @@ class Harness:
         self.claude_bin = claude_bin
         self.base_env = dict(base_env)
         self.system_prompt = system_prompt
+        self.mcp = mcp
         self.jobs: asyncio.Queue[Job] = asyncio.Queue()
         self.current: ClaudeRun | None = None
         self.login_changed = asyncio.Event()
@@ -82,8 +90,16 @@ class Harness:
         """Re-read per turn, so a secrets file dropped in takes effect without a restart."""
         return child_env(self.base_env, self.rt.paths.root, self.rt.paths.read_secrets())
 
-    def write_mcp_config(self) -> None:
-        document = mcp_config(self.rt.launch, mcp_server_env(self.base_env))
+    async def write_mcp_config(self) -> None:
+        """This turn's --mcp-config: the persistent server ((re)started if need be), else stdio."""
+        endpoint = None
+        if self.mcp is not None:
+            try:
+                endpoint = await self.mcp.ensure()
+            except (McpStartError, OSError) as exc:
+                log.warning("%s: %s; this turn uses the stdio MCP server", self.rt.launch.name, exc)
+                self.rt.note(f"MCP server: {exc}; this turn launches the stdio one instead")
+        document = mcp_config(self.rt.launch, mcp_server_env(self.base_env), endpoint)
         write_config(self.rt.paths.mcp_config, document)
 
     # -- start-up --------------------------------------------------------
@@ -109,7 +125,6 @@ class Harness:
     # -- the loop --------------------------------------------------------
     async def run_forever(self) -> None:
         self.rt.paths.home.mkdir(parents=True, exist_ok=True)
-        self.write_mcp_config()
         while True:
             job = await self.next_job()
             await self.run_job(job)
@@ -199,6 +214,7 @@ class Harness:
         started = time.time()
         rt.set_turn_state(TurnState.COMPACTING if compacting else TurnState.THINKING, wake_from)
         rt.bus.publish("turn_start", wake_from=wake_from, model=model, prompt=prompt, new_session=fresh)
+        await self.write_mcp_config()
         try:
             run = await ClaudeRun.start(argv, env=self.claude_env(), cwd=rt.paths.root)
         except ClaudeStartError as exc:
@@ -212,6 +228,8 @@ class Harness:
             result = await run.wait(self._publish_stream)
         finally:
             self.current = None
+            if self.mcp is not None:
+                await self.mcp.end_turn()
         self._claude_ms = int((time.time() - started) * 1000)
         outcome = result.acc.outcome(cancelled=result.cancelled, exit_note=result.exit_note())
         if fresh and outcome.kind is ResultKind.OK:
@@ -285,3 +303,5 @@ class Harness:
     async def close(self) -> None:
         if self.current is not None:
             await self.current.cancel(grace=2)
+        if self.mcp is not None:
+            await self.mcp.stop()

@@ -1,13 +1,23 @@
-"""`hive-harness mcp`: the stdio MCP server named `hyperhive` that claude launches for every turn.
+"""The MCP server named `hyperhive`: the tool table, and `hive-harness mcp` (stdio).
 
-It reads the launch config (`HIVE_AGENT_CONFIG`) for the agent's name, role and
-allowed recipients, and talks to the host over the agent's socket
-(`HIVE_SOCKET`). The tool functions take a ``ToolContext`` first; ``bind``
-hides it from the schema MCP derives from the signature.
+By default the harness serves it itself over streamable HTTP for the agent's
+whole life (`mcp_http.py`); the stdio entry point stays for the fallback and
+for debugging (`claude mcp add-json`). Either way it knows the agent from the
+launch config (`HIVE_AGENT_CONFIG`: name, role, allowed recipients) and talks
+to the host over the agent's socket (`HIVE_SOCKET`, its identity). The tool
+functions take a ``ToolContext`` first; ``bind`` hides it from the schema MCP
+derives from the signature.
+
+``ToolCalls`` exists for the persistent server: a stdio server died with its
+claude, and a tool call in flight (a parked ``recv``) died with it. One server
+serving many turns must end those calls itself when a turn ends, or a
+``recv`` left behind by a cancelled turn would take (and ack) the next
+message for a model that is gone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import os
@@ -25,16 +35,45 @@ from hive_harness.mcp_manager import MANAGER_TOOLS
 
 ToolFn = Callable[..., Awaitable[str]]
 ToolTable = tuple[tuple[ToolFn, str], ...]
+TURN_ENDED = "cancelled: the turn ended before this call finished"
 
 
-def bind(fn: ToolFn, ctx: ToolContext) -> ToolFn:
+class ToolCalls:
+    """The tool calls in flight, so the end of a turn can end them too."""
+
+    def __init__(self) -> None:
+        self._running: set[asyncio.Task[str]] = set()
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    async def run(self, work: Awaitable[str]) -> str:
+        """Run one call as a task of our own: cancelling it is ours to do, not the MCP library's."""
+        task: asyncio.Task[str] = asyncio.ensure_future(work)
+        self._running.add(task)
+        try:
+            await asyncio.wait({task})
+        finally:
+            self._running.discard(task)
+            task.cancel()  # a no-op once done; ends the call if the request itself was cancelled
+        return TURN_ENDED if task.cancelled() else task.result()
+
+    def cancel_all(self) -> int:
+        for task in self._running:
+            task.cancel()
+        return len(self._running)
+
+
+def bind(fn: ToolFn, ctx: ToolContext, calls: ToolCalls | None = None) -> ToolFn:
     """`fn` with its first parameter (the context) filled in and removed from the signature."""
     signature = inspect.signature(fn, eval_str=True)
     params = list(signature.parameters.values())[1:]
 
     @functools.wraps(fn)
     async def tool(**kwargs: Any) -> str:
-        return await fn(ctx, **kwargs)
+        if calls is None:
+            return await fn(ctx, **kwargs)
+        return await calls.run(fn(ctx, **kwargs))
 
     del tool.__wrapped__
     tool.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
@@ -42,7 +81,9 @@ def bind(fn: ToolFn, ctx: ToolContext) -> ToolFn:
     return tool
 
 
-def build_server(launch: AgentLaunchConfig, client: HiveClient) -> MCPServer[Any]:
+def build_server(
+    launch: AgentLaunchConfig, client: HiveClient, calls: ToolCalls | None = None
+) -> MCPServer[Any]:
     """The agent surface, plus the manager surface when the role is manager."""
     ctx = ToolContext(launch, client)
     server: MCPServer[Any] = MCPServer(
@@ -53,7 +94,9 @@ def build_server(launch: AgentLaunchConfig, client: HiveClient) -> MCPServer[Any
     )
     tools: ToolTable = AGENT_TOOLS + (MANAGER_TOOLS if launch.role == "manager" else ())
     for fn, description in tools:
-        server.add_tool(bind(fn, ctx), name=fn.__name__, description=description, structured_output=False)
+        server.add_tool(
+            bind(fn, ctx, calls), name=fn.__name__, description=description, structured_output=False
+        )
     return server
 
 

@@ -3,7 +3,9 @@
 Two long-lived tasks (the turn loop, the web site) are started by one helper
 that names them and logs how they end; if one dies, the other is cancelled
 and the process exits non-zero so the runtime driver restarts it. SIGTERM and
-SIGINT stop both, cancelling a running claude (SIGINT, then SIGKILL).
+SIGINT stop both, cancelling a running claude (SIGINT, then SIGKILL). The
+persistent MCP server (`mcp_http.py`) is the loop's: started by its first
+turn, stopped with it.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ from aiohttp import web
 
 from hive_core.client import HiveClient
 from hive_core.launch import ENV_SOCKET, SANDBOX_SOCKET, AgentLaunchConfig
-from hive_harness.command import mcp_config, mcp_server_env, resolve_claude_bin
+from hive_harness.command import mcp_config, mcp_server_env, mcp_transport, resolve_claude_bin
 from hive_harness.events import EventBus
 from hive_harness.loop import Harness
+from hive_harness.mcp_http import PersistentMcp
 from hive_harness.prompts import load_system_prompt
 from hive_harness.runtime import Runtime, StatePaths
 from hive_harness.stats import TurnStats
@@ -85,7 +88,9 @@ async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping
     paths = StatePaths(state_dir)
     bus = EventBus(paths.events_db)
     stats = TurnStats(paths.stats_db)
-    client = HiveClient(env.get(ENV_SOCKET) or SANDBOX_SOCKET)
+    socket_path = env.get(ENV_SOCKET) or SANDBOX_SOCKET
+    mcp = PersistentMcp(launch, socket_path) if mcp_transport(env) == "http" else None
+    client = HiveClient(socket_path)
     runtime = Runtime(launch, paths, bus)
     harness = Harness(
         runtime,
@@ -94,6 +99,7 @@ async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping
         claude_bin=resolve_claude_bin(env),
         base_env=env,
         system_prompt=load_system_prompt(launch),
+        mcp=mcp,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
