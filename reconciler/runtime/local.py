@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 DEFAULT_COMMAND = (sys.executable, "-m", "hive_harness", "serve", "--role", "{role}")
 """The daemon's own interpreter: no reliance on PATH or an activated venv."""
 PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
-PASSTHROUGH_OPTIONAL = ("HIVE_CLAUDE_BIN",)
+PASSTHROUGH_OPTIONAL = ("HIVE_CLAUDE_BIN", "HIVE_MCP_TRANSPORT")
 
 
 def read_secrets(path: Path) -> dict[str, str]:
