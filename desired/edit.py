@@ -20,7 +20,7 @@ from typing import Any
 
 from desired import proposals
 from desired.errors import ConflictError, DesiredStateError, Problem
-from desired.files import dump_files, load_files, validate_changes
+from desired.files import DuplicateKeyError, dump_files, load_files, no_duplicate_keys, validate_changes
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.rules import HIVE_FILE
 from desired.schema import DesiredState
@@ -35,19 +35,6 @@ class DocumentSyntaxError(DesiredStateError):
         self.line, self.column = line, column
         what = f"not valid JSON: line {line} column {column}: {message}"
         super().__init__([Problem(DOC_FILE, "$", what, "fix the JSON syntax")])
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
 
 
 def document_text(state: DesiredState) -> str:
@@ -67,10 +54,10 @@ def from_document(text: str, base: DesiredState) -> DesiredState:
     # Comment lines are blanked, not dropped, so line numbers in errors match the editor's.
     body = "\n".join("" if line.lstrip().startswith("//") else line for line in text.splitlines())
     try:
-        doc = json.loads(body, object_pairs_hook=_no_duplicates)
+        doc = json.loads(body, object_pairs_hook=no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise DocumentSyntaxError(exc.lineno, exc.colno, exc.msg) from None
-    except _DuplicateKey as exc:
+    except DuplicateKeyError as exc:
         raise DesiredStateError(
             [Problem(DOC_FILE, "$", f"key {exc.args[0]!r} appears twice in one object", "keep one of them")]
         ) from None

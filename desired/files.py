@@ -27,15 +27,16 @@ LAYOUT_FIX = (
 )
 
 
-class _DuplicateKey(ValueError):
-    pass
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice (``json`` would silently keep the last)."""
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for ``json.loads`` that refuses a repeated key."""
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _DuplicateKey(key)
+            raise DuplicateKeyError(key)
         out[key] = value
     return out
 
@@ -95,8 +96,8 @@ def _describe(err: Any, cls: type[BaseModel]) -> tuple[str, str]:
 
 def validate_json(cls: type[BaseModel], file: str, data: bytes) -> tuple[Any, list[Problem]]:
     try:
-        raw = json.loads(data, object_pairs_hook=_no_duplicates)
-    except _DuplicateKey as exc:
+        raw = json.loads(data, object_pairs_hook=no_duplicate_keys)
+    except DuplicateKeyError as exc:
         return None, [Problem(file, "$", f"key {exc.args[0]!r} appears twice", "keep only one of them")]
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         where = f"line {exc.lineno} column {exc.colno}: " if isinstance(exc, json.JSONDecodeError) else ""
