@@ -221,6 +221,16 @@ def test_edit_preview_apply_in_the_browser(with_rec: tuple[Served, Reconciler], 
     assert coder["model"] == "opus"
 
 
+def _reload(page: Any, gone: str) -> None:
+    """Reload the document and wait until the fetched text has replaced the edit containing ``gone``.
+
+    The click returns before the fetch lands; editing before it does would be overwritten by it
+    (under CI load that made the edit vanish and the stale-revision banner never show).
+    """
+    page.click("#desired-reload")
+    page.wait_for_function("t => !document.getElementById('desired-text').value.includes(t)", arg=gone)
+
+
 @pytest.mark.slow
 def test_errors_and_a_stale_revision_in_the_browser(with_rec: tuple[Served, Reconciler], page: Any) -> None:
     served, _rec = with_rec
@@ -236,8 +246,7 @@ def test_errors_and_a_stale_revision_in_the_browser(with_rec: tuple[Served, Reco
     assert "line 4 column 31" in problem.inner_text()
     assert page.get_attribute("#desired-text", "aria-invalid") == "true"
 
-    page.click("#desired-reload")
-    page.wait_for_function("document.getElementById('desired-text').value.includes('coder')")
+    _reload(page, gone='"opus",}')
     _rewrite(page, "d => { d.agents.coder.modle = 'opus'; d.agents.boss = {name: 'boss', role: 'manager'}; }")
     page.click("#desired-preview-btn")
     page.locator("#desired-problems li", has_text="unknown field 'modle'").wait_for()
@@ -249,8 +258,7 @@ def test_errors_and_a_stale_revision_in_the_browser(with_rec: tuple[Served, Reco
     assert served.repo.head() == before and agent_list(served) == agents
 
     # A valid edit, previewed; then someone else commits (the CLI) before it is applied.
-    page.click("#desired-reload")
-    page.wait_for_function("document.getElementById('desired-text').value.includes('coder')")
+    _reload(page, gone="modle")
     _rewrite(page, "d => { d.agents.coder.description = 'from the editor'; }")
     page.click("#desired-preview-btn")
     page.locator("#desired-plan").wait_for()
