@@ -55,15 +55,14 @@ class _Write:
 class Batch:
     def __init__(self, conn: apsw.Connection) -> None:
         self.conn = conn
-        self._done = False
-        self._waiters: list[asyncio.Future[None]] = []
+        self._open = False  # a transaction of this loop turn is open and its commit scheduled
         self._callbacks: list[Callable[[BaseException | None], None]] = []
         self._write = _Write(self)
 
     @property
     def pending(self) -> bool:
         """True while this loop turn's transaction is open (its commit is scheduled)."""
-        return self._done
+        return self._open
 
     def after_commit(self, callback: Callable[[BaseException | None], None]) -> None:
         """Call ``callback(None)`` once the open transaction commits (``callback(error)`` if it fails),
@@ -80,22 +79,21 @@ class Batch:
         Enough on its own for one statement, which sqlite makes atomic by itself;
         without a running loop the statement autocommits, as before.
         """
-        if self._done or self.conn.in_transaction:
+        if self._open or self.conn.in_transaction:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
         self.conn.execute("BEGIN IMMEDIATE")
-        self._done = True
+        self._open = True
         loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Commit the open batch now (the loop does this once per turn; ``close`` does it last)."""
-        if not self._done:
+        if not self._open:
             return
-        self._done = False
-        waiters, self._waiters = self._waiters, []
+        self._open = False
         callbacks, self._callbacks = self._callbacks, []
         error: apsw.Error | None = None
         try:
@@ -110,17 +108,20 @@ class Batch:
                 callback(error)
             except Exception:
                 log.exception("after-commit callback %r failed", callback)
-        for waiter in waiters:
-            if waiter.done():
-                continue
+
+    async def durable(self) -> None:
+        """Return once every write made so far is committed (raise the commit's error if it failed)."""
+        if not self._open:
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def settle(error: BaseException | None) -> None:
+            if waiter.done():  # the awaiting task was cancelled
+                return
             if error is None:
                 waiter.set_result(None)
             else:
                 waiter.set_exception(error)
 
-    async def durable(self) -> None:
-        """Return once every write made so far is committed."""
-        if self._done:
-            waiter = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            await waiter
+        self.after_commit(settle)
+        await waiter
