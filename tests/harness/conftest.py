@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -208,3 +209,27 @@ async def harness(hive: Running) -> AsyncIterator[Callable[..., Any]]:
     finally:
         for proc in started:
             proc.stop()
+
+
+def claude_mcp_line(server: dict[str, object], env: dict[str, str], cwd: Path) -> tuple[str, str]:
+    """Register ``server`` as `hyperhive` with the real claude CLI (user scope, in ``env``'s HOME) and
+    health-check it with `claude mcp list`: its `hyperhive` line, and everything the CLI printed."""
+    subprocess.run(
+        [str(CLAUDE), "mcp", "add-json", "--scope", "user", "hyperhive", json.dumps(server)],
+        env=env,
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    listed = subprocess.run(
+        [str(CLAUDE), "mcp", "list"],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    line = next((ln for ln in listed.stdout.splitlines() if ln.startswith("hyperhive")), "")
+    return line, listed.stdout + listed.stderr

@@ -17,7 +17,7 @@ from hive_core.events import LoggedIn, NeedsLogin
 from hive_core.launch import AgentLaunchConfig
 from hive_core.wire import Send
 from tests.conftest import subprocess_env
-from tests.harness.conftest import CLAUDE, needs_claude
+from tests.harness.conftest import claude_mcp_line, needs_claude
 from tests.seams.scripted_api import Reply, ScriptedAPI, Text, prompt_too_long, text
 
 pytestmark = [pytest.mark.slow, needs_claude, pytest.mark.timeout(180)]
@@ -162,24 +162,6 @@ def test_claude_mcp_list_reports_the_harness_server_connected(tmp_path: Path) ->
         timeout=60,
     )
     server = json.loads(printed.stdout)["mcpServers"]["hyperhive"]
-    claude = [str(CLAUDE)]
-    subprocess.run(
-        [*claude, "mcp", "add-json", "--scope", "user", "hyperhive", json.dumps(server)],
-        env=env,
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    listed = subprocess.run(
-        [*claude, "mcp", "list"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    line = next((ln for ln in listed.stdout.splitlines() if ln.startswith("hyperhive")), "")
-    assert "Connected" in line, listed.stdout + listed.stderr
+    line, printed_all = claude_mcp_line(server, env, tmp_path)
+    assert "Connected" in line, printed_all
     assert server["env"]["HIVE_SOCKET"] == str(tmp_path / "hive.sock")

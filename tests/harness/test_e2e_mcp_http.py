@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import os
-import subprocess
 import threading
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from hive_harness.stats import TurnStats
 from hive_harness.streamjson import ResultKind
 from tests.conftest import subprocess_env
 from tests.core.conftest import start_daemon
-from tests.harness.conftest import CLAUDE, needs_claude
+from tests.harness.conftest import CLAUDE, claude_mcp_line, needs_claude
 from tests.seams.scripted_api import Reply, ScriptedAPI, Text, text, tool
 
 pytestmark = [pytest.mark.slow, needs_claude, pytest.mark.timeout(180)]
@@ -134,25 +133,8 @@ async def test_claude_mcp_list_connects_and_requests_without_the_token_are_refus
     await alice.wait_turns(1)
     entry = _entry(alice.state)
     env = subprocess_env(HOME=str(tmp_path))
-    subprocess.run(
-        [str(CLAUDE), "mcp", "add-json", "--scope", "user", "hyperhive", json.dumps(entry)],
-        env=env,
-        cwd=tmp_path,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    listed = subprocess.run(
-        [str(CLAUDE), "mcp", "list"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=90,
-        check=False,
-    )
-    line = next((ln for ln in listed.stdout.splitlines() if ln.startswith("hyperhive")), "")
-    assert "(HTTP)" in line and "✔ Connected" in line, listed.stdout + listed.stderr
+    line, printed_all = claude_mcp_line(entry, env, tmp_path)
+    assert "(HTTP)" in line and "✔ Connected" in line, printed_all
 
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}}
     accept = {"Accept": "application/json, text/event-stream"}
