@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -154,7 +155,7 @@ def test_claude_mcp_list_reports_the_harness_server_connected(tmp_path: Path) ->
         HIVE_AGENT_CONFIG=str(config), HIVE_SOCKET=str(tmp_path / "hive.sock"), HOME=str(tmp_path)
     )
     printed = subprocess.run(
-        ["python", "-m", "hive_harness", "mcp-config"],
+        [sys.executable, "-m", "hive_harness", "mcp-config"],
         env=env,
         capture_output=True,
         text=True,
