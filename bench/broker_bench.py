@@ -11,7 +11,7 @@ Run: PYTHONPATH=$PWD python bench/broker_bench.py [--messages N] [--rounds N]
 The baseline runs bench/agent_mail_baseline.py under that interpreter (or this
 one, if it can import mcp_agent_mail); e.g.
   python -m venv /tmp/agentmail-venv && /tmp/agentmail-venv/bin/pip install mcp-agent-mail
-Senders and receivers are asyncio clients (``hive_core.client.HiveClient``) in
+Senders and receivers are asyncio clients (``hive_kit.client.HiveClient``) in
 this process; the daemon is its own process, as in production.
 """
 
@@ -39,8 +39,8 @@ from desired.bootstrap import init_meta_repo  # noqa: E402
 from desired.changes import add_agent, set_agent_field  # noqa: E402
 from desired.repo import Author  # noqa: E402
 from hive_core import wire  # noqa: E402
-from hive_core.client import HiveClient  # noqa: E402
-from hive_core.paths import StateLayout  # noqa: E402
+from hive_kit.client import HiveClient  # noqa: E402
+from hive_kit.paths import StateLayout  # noqa: E402
 
 SENDERS = [f"s{i}" for i in range(10)]
 RECEIVERS = [f"r{i}" for i in range(10)]

@@ -23,7 +23,8 @@ from desired.bootstrap import init_meta_repo  # noqa: E402
 from desired.changes import set_agent_field  # noqa: E402
 from desired.files import dump_files, load_files  # noqa: E402
 from desired.repo import Author, MetaRepo  # noqa: E402
-from desired.schema import AgentSpec, DesiredState, Role  # noqa: E402
+from desired.schema import AgentSpec, DesiredState  # noqa: E402
+from hive_kit.names import Role  # noqa: E402
 
 
 def build_state(n: int) -> DesiredState:

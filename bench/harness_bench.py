@@ -48,8 +48,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hive_core.wire import Send
 from hive_harness.command import child_env
+from hive_kit.wire import Send
 from tests.core.conftest import start_daemon
 from tests.harness.conftest import CLAUDE, HarnessProcess, make_swarm
 from tests.seams.scripted_api import ScriptedAPI, text

@@ -33,7 +33,7 @@ from desired.bootstrap import init_meta_repo  # noqa: E402
 from desired.changes import add_agent  # noqa: E402
 from desired.repo import Author, MetaRepo  # noqa: E402
 from desired.schema import agent_fingerprint  # noqa: E402
-from hive_core.paths import StateLayout  # noqa: E402
+from hive_kit.paths import StateLayout  # noqa: E402
 from reconciler.model import Applied, ContainerState, Observed, spec_view  # noqa: E402
 from reconciler.plan import plan  # noqa: E402
 from reconciler.runtime import procs  # noqa: E402

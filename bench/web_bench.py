@@ -30,8 +30,8 @@ from desired.bootstrap import init_meta_repo
 from desired.changes import add_agent
 from desired.repo import Author, MetaRepo
 from hive_core.events import EventLog, MessageSent
-from hive_core.paths import StateLayout
 from hive_core.stores.schema import open_core_db
+from hive_kit.paths import StateLayout
 from hive_web.dashboard import bound_port, create_app, start
 from hive_web.keys import WebConfig
 

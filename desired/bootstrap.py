@@ -16,7 +16,8 @@ import pygit2
 
 from desired.files import dump_files
 from desired.repo import MAIN, Author, MetaRepo
-from desired.schema import AgentSpec, DesiredState, Role, SwarmSettings
+from desired.schema import AgentSpec, DesiredState, SwarmSettings
+from hive_kit.names import Role
 
 HOOK_NAME = "pre-receive"
 SYSTEM_AUTHOR = Author("hyperhive", "hive@hyperhive.local")

@@ -1,108 +1,32 @@
-"""Structured changes to desired state: the one vocabulary every editor speaks.
+"""What a change does to desired state: ``apply_changes``, a pure function from one state to the next.
 
-`hive agent add/set/remove`, `hive propose --file CHANGE.json`, the
-dashboard's forms and the manager's `propose` tool all build a ``ChangeSet``
-and apply it with ``apply_changes``: a pure function from one state to the
-next. Whether the result is committed to `main` or becomes a proposal is the
-caller's choice, not the change's.
-
-A change file looks like::
-
-    {"ops": [
-      {"op": "add_agent", "agent": {"name": "coder", "model": "opus"}},
-      {"op": "set", "name": "coder", "field": "allowed_recipients", "value": ["manager"]},
-      {"op": "remove_agent", "name": "old"}
-    ]}
+The ops themselves (``ChangeSet`` and friends) are the kit's
+(``hive_kit.changes``): the manager's harness speaks them too. Whether the
+result is committed to `main` or becomes a proposal is the caller's choice
+(``desired.edit.write``), not the change's.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from desired.errors import DesiredStateError, NotFoundError, Problem, UserError
 from desired.files import validate_json
-from desired.names import NAME_FIX, name_problem
 from desired.rules import agent_file
-from desired.schema import AgentSpec, DesiredState, Role, SwarmSettings
-
-AgentField = Literal[
-    "role", "model", "state", "description", "allowed_recipients", "extra_mcp_servers", "suspended"
-]
-AGENT_FIELDS: tuple[str, ...] = AgentField.__args__  # type: ignore[attr-defined]
-SettingField = Literal["operator_pronouns", "default_model", "agent_defaults", "allow_destroy_all"]
-SETTING_FIELDS: tuple[str, ...] = SettingField.__args__  # type: ignore[attr-defined]
-
-_OP = ConfigDict(extra="forbid", frozen=True)
-
-
-class AddAgent(BaseModel):
-    """Add an agent; fields left out come from hive.json's agent_defaults."""
-
-    model_config = _OP
-    op: Literal["add_agent"] = "add_agent"
-    agent: dict[str, Any] = Field(description="Fields of agents/<name>.json; 'name' is required.")
-
-
-class RemoveAgent(BaseModel):
-    """Remove an agent from desired state (its container goes; its state dir is kept)."""
-
-    model_config = _OP
-    op: Literal["remove_agent"] = "remove_agent"
-    name: str
-
-
-class SetAgentField(BaseModel):
-    """Set one field of an agent."""
-
-    model_config = _OP
-    op: Literal["set"] = "set"
-    name: str
-    field: AgentField
-    value: Any = None
-
-
-class SetSetting(BaseModel):
-    """Set one field of hive.json."""
-
-    model_config = _OP
-    op: Literal["set_setting"] = "set_setting"
-    field: SettingField
-    value: Any = None
-
-
-class SetAgentNix(BaseModel):
-    """Replace (or with null, delete) an agent's free-form agents/<name>/agent.nix."""
-
-    model_config = _OP
-    op: Literal["set_agent_nix"] = "set_agent_nix"
-    name: str
-    text: str | None = None
-
-
-Op = Annotated[AddAgent | RemoveAgent | SetAgentField | SetSetting | SetAgentNix, Field(discriminator="op")]
-
-
-class ChangeSet(BaseModel):
-    model_config = _OP
-    ops: list[Op] = Field(min_length=1)
-
-    def summary(self) -> str:
-        return "; ".join(describe_op(op) for op in self.ops)
-
-
-def describe_op(op: AddAgent | RemoveAgent | SetAgentField | SetSetting | SetAgentNix) -> str:
-    if isinstance(op, AddAgent):
-        return f"add agent {op.agent.get('name', '?')}"
-    if isinstance(op, RemoveAgent):
-        return f"remove agent {op.name}"
-    if isinstance(op, SetAgentField):
-        return f"set {op.name}.{op.field} = {json.dumps(op.value)}"
-    if isinstance(op, SetSetting):
-        return f"set hive.{op.field} = {json.dumps(op.value)}"
-    return f"{'replace' if op.text is not None else 'delete'} agents/{op.name}/agent.nix"
+from desired.schema import AgentSpec, DesiredState, SwarmSettings
+from hive_kit.changes import (
+    AGENT_FIELDS,
+    SETTING_FIELDS,
+    AddAgent,
+    ChangeSet,
+    RemoveAgent,
+    SetAgentField,
+    SetSetting,
+)
+from hive_kit.errors import DesiredStateError, NotFoundError, Problem, UserError
+from hive_kit.names import NAME_FIX, Role, name_problem
 
 
 def parse_changeset(data: bytes, file: str = "change.json") -> ChangeSet:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from desired import proposals
-from desired.errors import ConflictError, DesiredStateError, Problem
 from desired.files import DuplicateKeyError, dump_files, load_files, no_duplicate_keys, validate_changes
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.rules import HIVE_FILE
 from desired.schema import DesiredState
+from hive_kit.errors import ConflictError, DesiredStateError, Problem
 
 DOC_FILE = "desired-state.json"
 

@@ -16,9 +16,9 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
-from desired.errors import DesiredStateError, Problem
 from desired.rules import AGENTS_DIR, HIVE_FILE, check_agent, check_settings, check_swarm
 from desired.schema import AgentSpec, DesiredState, SwarmSettings
+from hive_kit.errors import DesiredStateError, Problem
 
 KEPT_FILES = frozenset({"README.md", ".gitignore", ".gitattributes"})
 LAYOUT_FIX = (

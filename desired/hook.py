@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from desired.errors import DesiredStateError, HiveError, UserError
 from desired.repo import MAIN, MetaRepo
+from hive_kit.errors import DesiredStateError, HiveError, UserError
 
 ZERO = "0" * 40
 PROTECTED_TAGS = ("proposal/", "approved/", "denied/", "building/", "deployed/", "failed/")

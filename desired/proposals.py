@@ -21,10 +21,10 @@ from enum import StrEnum
 
 import pygit2
 
-from desired.errors import ConflictError, NotFoundError, TemporaryError, UserError
 from desired.files import validate_changes
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.schema import DesiredState
+from hive_kit.errors import ConflictError, NotFoundError, TemporaryError, UserError
 
 ProposalId = int
 BRANCH = "refs/heads/proposals/"

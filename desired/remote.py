@@ -24,9 +24,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pygit2
 
-from desired.errors import ConflictError, DesiredStateError, NotFoundError, TemporaryError, UserError
 from desired.hook import refusal_lines, update_problem
 from desired.repo import MAIN, MetaRepo
+from hive_kit.errors import ConflictError, DesiredStateError, NotFoundError, TemporaryError, UserError
 
 REMOTE = "forgejo"
 TRACKING = f"refs/remotes/{REMOTE}/main"

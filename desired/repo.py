@@ -25,15 +25,15 @@ from pathlib import Path
 import pygit2
 from pygit2.enums import ObjectType
 
-from desired.errors import (
+from desired.files import TreeLoader, dump_model, validate_changes
+from desired.rules import AGENTS_DIR, HIVE_FILE
+from desired.schema import AgentSpec, DesiredState
+from hive_kit.errors import (
     ConflictError,
     NotFoundError,
     TemporaryError,
     UserError,
 )
-from desired.files import TreeLoader, dump_model, validate_changes
-from desired.rules import AGENTS_DIR, HIVE_FILE
-from desired.schema import AgentSpec, DesiredState
 
 MAIN = "refs/heads/main"
 _CAS_DEADLINE = 30.0

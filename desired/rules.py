@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from desired.errors import Problem
-from desired.names import BROADCAST, MANAGER_ALIAS, NAME_FIX, OPERATOR, name_problem
-from desired.schema import AgentSpec, DesiredState, McpServer, Role, SwarmSettings
+from desired.schema import AgentSpec, DesiredState, McpServer, SwarmSettings
+from hive_kit.errors import Problem
+from hive_kit.names import BROADCAST, MANAGER_ALIAS, NAME_FIX, OPERATOR, Role, name_problem
 
 HIVE_FILE = "hive.json"
 AGENTS_DIR = "agents"

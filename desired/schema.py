@@ -15,14 +15,9 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from desired.names import MANAGER_ALIAS, MAX_NAME_LENGTH, AgentName
-
-
-class Role(StrEnum):
-    AGENT = "agent"
-    MANAGER = "manager"
+from hive_kit.names import MANAGER_ALIAS, MAX_NAME_LENGTH, AgentName, Role
 
 
 class RunState(StrEnum):
@@ -63,7 +58,11 @@ class AgentSpec(BaseModel):
             "maxLength": MAX_NAME_LENGTH,
         },
     )
-    role: Role = Field(default=Role.AGENT, description="Exactly one agent in the swarm is the manager.")
+    role: Role = Field(
+        default=Role.AGENT,
+        description="Exactly one agent in the swarm is the manager.",
+        json_schema_extra={"enum": [Role.AGENT.value, Role.MANAGER.value]},
+    )
     model: str | None = Field(
         default=None,
         description="Claude model for this agent; null follows hive.json's default_model.",
@@ -86,6 +85,15 @@ class AgentSpec(BaseModel):
     suspended: bool = Field(
         default=False, description="When true the reconciler leaves this agent exactly as it is."
     )
+
+    @field_validator("role")
+    @classmethod
+    def _an_agent_role(cls, role: Role) -> Role:
+        if role is Role.OPERATOR:
+            raise ValueError(
+                "'operator' is the human at the dashboard, not an agent role; use 'agent' or 'manager'"
+            )
+        return role
 
 
 class AgentDefaults(BaseModel):

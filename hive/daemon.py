@@ -1,7 +1,7 @@
 """`hive serve`: one asyncio process that wires the host together.
 
 The daemon is a list of named components started through one helper
-(``hive_core.tasks.run_root_tasks``): if any of them ends, the others are
+(``hive_kit.tasks.run_root_tasks``): if any of them ends, the others are
 cancelled and the process exits, so nothing runs half-alive. The reconciler
 and the dashboard join with ``Daemon.add(name, factory)`` before ``run``;
 ``add_reconciler`` does that for the reconciler and plugs its control into
@@ -23,12 +23,12 @@ from collections.abc import Callable
 from typing import IO
 
 from hive_core.core import HostCore
-from hive_core.errors import PermanentError, UserError
-from hive_core.paths import StateLayout
 from hive_core.schedulers import deadlines_loop, meta_watch_loop, retention_loop
 from hive_core.sockets import SocketSet
 from hive_core.stores.checkpoint import checkpoint_loop
-from hive_core.tasks import TaskFactory, run_root_tasks
+from hive_kit.errors import PermanentError, UserError
+from hive_kit.paths import StateLayout
+from hive_kit.tasks import TaskFactory, run_root_tasks
 from hive_web.component import serve_dashboard
 from hive_web.keys import WebConfig
 from hive_web.recon import ReconcilerLink

@@ -13,27 +13,24 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from desired.repo import Author
 from hive_core.control import ReconcilerControl
 from hive_core.desired_view import DesiredView
-from hive_core.errors import NotFoundError, UnavailableError
 from hive_core.events import EventLog
 from hive_core.harnesses import Harnesses
 from hive_core.notices import QUIET_KINDS, NoticeSink
-from hive_core.paths import StateLayout
 from hive_core.proposal_watch import ProposalWatch
 from hive_core.stores.batch import batch_for
 from hive_core.stores.broker import Broker
 from hive_core.stores.questions import QuestionStore
 from hive_core.stores.reminders import DEFAULT_PENDING_CAP, ReminderStore
 from hive_core.stores.schema import open_core_db
-from hive_core.wire import OPERATOR
+from hive_kit.errors import NotFoundError, UnavailableError
+from hive_kit.names import OPERATOR, Role
+from hive_kit.paths import StateLayout
 
 log = logging.getLogger(__name__)
-
-Role = Literal["agent", "manager", "operator"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +45,7 @@ class Caller:
         return Author(self.name, f"{self.name}@hyperhive.local")
 
 
-OPERATOR_CALLER = Caller(OPERATOR, "operator")
+OPERATOR_CALLER = Caller(OPERATOR, Role.OPERATOR)
 
 
 class HostCore:
@@ -115,10 +112,10 @@ class HostCore:
         name = self.desired.manager_name()
         if name is None:
             raise NotFoundError("desired state has no manager agent; the manager socket has no one behind it")
-        return Caller(name, "manager")
+        return Caller(name, Role.MANAGER)
 
     def agent_caller(self, name: str) -> Caller:
         spec = self.desired.agent(name)
         if spec is None:
             raise NotFoundError(f"agent {name!r} is no longer in desired state; its socket is closing")
-        return Caller(name, "manager" if spec.role == "manager" else "agent")
+        return Caller(name, spec.role)

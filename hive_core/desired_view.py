@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pygit2
 
-from desired.errors import HiveError
 from desired.repo import MAIN, MetaRepo, Snapshot
 from desired.schema import AgentSpec, DesiredState
+from hive_kit.errors import HiveError
 
 log = logging.getLogger(__name__)
 

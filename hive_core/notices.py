@@ -25,7 +25,7 @@ from hive_core.events import (
     ProposalResolved,
 )
 from hive_core.stores.broker import Broker
-from hive_core.wire import OPERATOR
+from hive_kit.names import OPERATOR
 
 log = logging.getLogger(__name__)
 

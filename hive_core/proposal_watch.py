@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 
 from desired import proposals
-from desired.errors import HiveError
 from hive_core.desired_view import DesiredView
 from hive_core.events import EventLog, ProposalAdded, ProposalResolved
+from hive_kit.errors import HiveError
 
 log = logging.getLogger(__name__)
 

@@ -1,20 +1,21 @@
-"""Who may message whom: pure functions over desired state, enforced on the host.
+"""Resolving recipients over desired state, and enforcing the kit's ``may_message`` on the host.
 
-Upstream checked allowed recipients only inside the container, where an agent
-could route around it; here the check runs in the daemon on the socket's
-identity. Rules: an empty list allows anyone; the manager is always allowed;
-``*`` (broadcast) needs ``*`` in the list; the operator may message anyone.
+The rule itself is ``hive_kit.routing.may_message`` (the harness pre-checks
+with it); this module adds what only the host knows: which names exist, the
+manager's real name, and who ``*`` expands to.
 """
 
 from __future__ import annotations
 
 from desired.schema import DesiredState
-from hive_core.errors import ForbiddenError, NotFoundError, UserError
-from hive_core.wire import BROADCAST, OPERATOR
+from hive_kit.errors import ForbiddenError, NotFoundError, UserError
+from hive_kit.names import BROADCAST, MANAGER_ALIAS, OPERATOR, Role
+from hive_kit.routing import may_message
 
 
 def known_names(state: DesiredState) -> str:
-    names = ["manager", OPERATOR, BROADCAST, *(n for n in state.agents if state.agents[n].role != "manager")]
+    names = [MANAGER_ALIAS, OPERATOR, BROADCAST]
+    names += [n for n, spec in state.agents.items() if spec.role is not Role.MANAGER]
     return ", ".join(names)
 
 
@@ -34,29 +35,15 @@ def resolve_recipients(state: DesiredState, sender: str, to: str) -> list[str]:
     return [name]
 
 
-def refusal(state: DesiredState, sender: str, to: str, recipients: list[str]) -> str | None:
-    """Why ``sender`` may not message ``to``, or None if it may."""
-    if sender == OPERATOR:
-        return None
-    spec = state.agents.get(sender)
-    if spec is None or not spec.allowed_recipients:
-        return None
-    allowed = {state.resolve_recipient(a) for a in spec.allowed_recipients}
-    manager = state.manager()
-    if manager is not None:
-        allowed.add(manager.name)
-    if BROADCAST in allowed if to == BROADCAST else all(r in allowed for r in recipients):
-        return None
-    listed = ", ".join(spec.allowed_recipients)
-    if manager is not None and manager.name not in spec.allowed_recipients and "manager" not in listed:
-        listed += " and the manager"
-    return (
-        f"{sender} may not message {to!r}: your allowed recipients are {listed}. "
-        "Send it to the manager instead (to='manager') and ask it to pass it on."
-    )
-
-
 def check_allowed(state: DesiredState, sender: str, to: str, recipients: list[str]) -> None:
-    why = refusal(state, sender, to, recipients)
+    spec = state.agents.get(sender)
+    manager = state.manager()
+    why = may_message(
+        sender,
+        spec.allowed_recipients if spec is not None else (),
+        to,
+        recipients,
+        manager=manager.name if manager is not None else None,
+    )
     if why is not None:
         raise ForbiddenError(why)

@@ -15,7 +15,7 @@ from hive_core.core import HostCore
 from hive_core.ops.asking import expire_overdue
 from hive_core.ops.reminding import deliver_due
 from hive_core.sockets import SocketSet
-from hive_core.tasks import wait_or_timeout
+from hive_kit.tasks import wait_or_timeout
 
 log = logging.getLogger(__name__)
 

@@ -32,12 +32,13 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from hive_core import wire
 from hive_core.core import Caller, HostCore
-from hive_core.errors import BadRequestError, ForbiddenError, HiveError, TooLargeError, error_code
 from hive_core.ops import ALLOWED_OPS, start
 from hive_core.ops.admin import events_batch
 from hive_core.ops.registry import caller_gone
+from hive_kit import wire
+from hive_kit.errors import BadRequestError, ForbiddenError, HiveError, TooLargeError, error_code
+from hive_kit.names import Role
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def error_line(exc: BaseException) -> bytes:
     return wire.encode(wire.ErrorResponse(error=wire.ErrorBody(code=error_code(exc), message=message)))
 
 
-def parse_request(line: bytes, role: str) -> wire.Request:
+def parse_request(line: bytes, role: Role) -> wire.Request:
     """Validate one line for a caller of ``role``; raises BadRequestError/ForbiddenError.
 
     A well-formed request is parsed in one pass (pydantic straight from the bytes);
@@ -141,7 +142,7 @@ def _is_follow(line: bytes) -> bool:
 class Connection(asyncio.Protocol):
     """One client of one socket; every request on it is from ``caller_fn()``."""
 
-    def __init__(self, core: HostCore, caller_fn: Callable[[], Caller], role: str) -> None:
+    def __init__(self, core: HostCore, caller_fn: Callable[[], Caller], role: Role) -> None:
         self.core = core
         self.caller_fn = caller_fn
         self.role = role
@@ -219,7 +220,7 @@ class Connection(asyncio.Protocol):
             return
         if line.strip() == b"":
             return
-        if self.role == "operator" and b'"follow"' in line and _is_follow(line):
+        if self.role is Role.OPERATOR and b'"follow"' in line and _is_follow(line):
             self._spawn(self._follow(wire.Events.model_validate_json(line)), cancel_on_hangup=True)
             return
         try:

@@ -17,9 +17,9 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from desired.schema import Role
 from hive_core.core import OPERATOR_CALLER, Caller, HostCore
 from hive_core.server import Connection
+from hive_kit.names import Role
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 class Listener:
     """One listening unix socket whose connections all speak as ``caller_fn()``."""
 
-    def __init__(self, core: HostCore, path: Path, role: str, caller_fn: Callable[[], Caller]) -> None:
+    def __init__(self, core: HostCore, path: Path, role: Role, caller_fn: Callable[[], Caller]) -> None:
         self.core = core
         self.path = path
         self.role = role
@@ -80,8 +80,8 @@ class SocketSet:
     def __init__(self, core: HostCore) -> None:
         self.core = core
         layout = core.layout
-        self.admin = Listener(core, layout.admin_socket, "operator", lambda: OPERATOR_CALLER)
-        self.manager = Listener(core, layout.manager_socket, "manager", core.manager_caller)
+        self.admin = Listener(core, layout.admin_socket, Role.OPERATOR, lambda: OPERATOR_CALLER)
+        self.manager = Listener(core, layout.manager_socket, Role.MANAGER, core.manager_caller)
         self.agents: dict[str, Listener] = {}
         self._lock = asyncio.Lock()
 
@@ -105,7 +105,7 @@ class SocketSet:
                 listener = Listener(
                     self.core,
                     self.core.layout.socket_for(name, is_manager=False),
-                    "agent",
+                    Role.AGENT,
                     lambda name=name: self.core.agent_caller(name),  # type: ignore[misc]
                 )
                 await listener.start()

@@ -1,7 +1,7 @@
 """`hive-harness`: runs inside each agent's sandbox (`serve`) and as claude's MCP server (`mcp`).
 
 Environment (set by the runtime driver; defaults are the sandbox paths of
-`hive_core.launch`): HIVE_AGENT_CONFIG, HIVE_SOCKET, HIVE_AGENT_STATE;
+`hive_kit.launch`): HIVE_AGENT_CONFIG, HIVE_SOCKET, HIVE_AGENT_STATE;
 HIVE_CLAUDE_BIN optionally names the claude binary; HIVE_PROMPTS_DIR the
 prompts directory. Exit codes: 0 clean stop, 1 runtime failure, 2 bad
 configuration.
@@ -14,20 +14,15 @@ import json
 import logging
 import os
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from hive_core.launch import ENV_CONFIG, ENV_STATE, SANDBOX_CONFIG, SANDBOX_STATE, AgentLaunchConfig
+from hive_kit.launch import ENV_CONFIG, ENV_STATE, SANDBOX_CONFIG, SANDBOX_STATE, AgentLaunchConfig
+from hive_kit.names import Role
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-
-
-class Role(StrEnum):
-    AGENT = "agent"
-    MANAGER = "manager"
 
 
 def _launch(role: Role | None) -> AgentLaunchConfig:

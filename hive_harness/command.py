@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hive_core.launch import ENV_CONFIG, ENV_SOCKET, ENV_STATE, AgentLaunchConfig
+from hive_kit.launch import ENV_CONFIG, ENV_SOCKET, ENV_STATE, AgentLaunchConfig
 
 SERVER_NAME = "hyperhive"
 ENV_CLAUDE_BIN = "HIVE_CLAUDE_BIN"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hive_core.db import open_db
+from hive_kit.db import open_db
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from hive_core.client import HiveClient
-from hive_core.errors import HiveError
-from hive_core.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report
 from hive_harness.claude_run import ClaudeRun, ClaudeStartError
 from hive_harness.command import (
     ClaudeArgs,
@@ -43,6 +40,9 @@ from hive_harness.prompts import Wake, restart_note, wake_prompt
 from hive_harness.runtime import Runtime, Status, TurnState
 from hive_harness.stats import TurnRecord, TurnStats
 from hive_harness.streamjson import ResultKind, TurnAccumulator, TurnOutcome, live_items
+from hive_kit.client import HiveClient
+from hive_kit.errors import HiveError
+from hive_kit.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report
 
 log = logging.getLogger(__name__)
 

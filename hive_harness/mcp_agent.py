@@ -1,7 +1,7 @@
 """The agent MCP surface (server `hyperhive`): messaging, questions, reminders, identity.
 
 Each tool is a thin translation from a model-friendly signature to one
-`hive_core.wire` request on the agent's own socket (identity = socket, so no
+`hive_kit.wire` request on the agent's own socket (identity = socket, so no
 tool takes a sender). Host errors come back as readable text rather than
 exceptions: the model should read "refused: …" and route around it, not see
 a stack trace. The allowed-recipients check happens here, before the broker:
@@ -21,11 +21,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from hive_core.client import HiveClient
-from hive_core.errors import HiveError, error_code
-from hive_core.launch import AgentLaunchConfig
-from hive_core.wire import (
-    BROADCAST,
+from hive_kit.client import HiveClient
+from hive_kit.errors import HiveError, error_code
+from hive_kit.launch import AgentLaunchConfig
+from hive_kit.routing import may_message
+from hive_kit.wire import (
     MAX_RECV,
     MAX_TTL_SECONDS,
     MAX_WAIT_SECONDS,
@@ -41,8 +41,6 @@ from hive_core.wire import (
     Send,
     Whoami,
 )
-
-MANAGER = "manager"
 
 
 @dataclass(frozen=True)
@@ -60,16 +58,9 @@ async def call(ctx: ToolContext, req: Request) -> Any:
 
 
 def refusal_for_recipient(launch: AgentLaunchConfig, to: str) -> str | None:
-    """None if `launch` may send to `to`; otherwise the text the model gets back."""
-    allowed = launch.allowed_recipients
-    if not allowed or to == MANAGER or to in allowed or launch.role == "manager":
-        return None
-    who = "a broadcast (*)" if to == BROADCAST else repr(to)
-    return (
-        f"refused: you may not send to {who}. Your configuration allows only: "
-        f"{', '.join(sorted({*allowed, MANAGER}))}. Send your request to the manager instead, saying who it "
-        "is for and why; the manager can forward it or propose widening your recipients."
-    )
+    """None if `launch` may send to `to`; otherwise the text the model gets back (the host's own rule)."""
+    why = may_message(launch.name, launch.allowed_recipients, to)
+    return None if why is None else f"refused: {why}"
 
 
 def format_messages(messages: list[Message]) -> str:

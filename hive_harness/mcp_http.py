@@ -45,10 +45,10 @@ import uvicorn
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hive_core.client import HiveClient
-from hive_core.launch import AgentLaunchConfig
 from hive_harness.command import McpEndpoint
 from hive_harness.mcp_server import ToolCalls, build_server
+from hive_kit.client import HiveClient
+from hive_kit.launch import AgentLaunchConfig
 
 log = logging.getLogger(__name__)
 

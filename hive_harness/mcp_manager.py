@@ -10,42 +10,33 @@ change comes back to the model as a readable list of problems.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from pydantic import Field
 
-from desired.changes import AddAgent, ChangeSet, RemoveAgent, SetAgentField, parse_changeset
-from desired.errors import DesiredStateError
-from hive_core.wire import Propose, RequestSpawn, Restart, Start, Stop, Update
 from hive_harness.mcp_agent import ToolContext, call
+from hive_kit.changes import ChangeSet, parse_ops, self_change_refusal, self_target_refusal
+from hive_kit.errors import BadRequestError
+from hive_kit.wire import Propose, RequestSpawn, Restart, Start, Stop, Update
 
-_SELF_FIELDS = {"state", "suspended", "role"}
 
-
-def self_target_refusal(ctx: ToolContext, name: str, verb: str) -> str | None:
-    if name != ctx.launch.name:
-        return None
-    return (
-        f"refused: you ({name}) may not {verb} yourself; ask the operator if it is really needed "
-        "(send to operator)"
-    )
+def _self_target(ctx: ToolContext, name: str, verb: str) -> str | None:
+    why = self_target_refusal(ctx.launch.name, name, verb)
+    return None if why is None else f"refused: {why}"
 
 
 def check_changeset(ctx: ToolContext, ops: list[dict[str, Any]]) -> ChangeSet | str:
-    """The parsed change, or the refusal text (invalid ops, or ops that would stop or remove the manager)."""
+    """The parsed change, or the refusal text (invalid ops, or ops that would stop or remove the manager).
+
+    The same checks the host makes on `propose` (``hive_kit.changes``), asked first so the model
+    reads the reason without a round trip.
+    """
     try:
-        changes = parse_changeset(json.dumps({"ops": ops}).encode(), "propose.ops")
-    except DesiredStateError as exc:
+        changes = parse_ops(ops)
+    except BadRequestError as exc:
         return f"refused: the change is not valid: {exc}"
-    for op in changes.ops:
-        if isinstance(op, RemoveAgent) and op.name == ctx.launch.name:
-            return f"refused: you ({op.name}) may not propose removing yourself"
-        if isinstance(op, SetAgentField) and op.name == ctx.launch.name and op.field in _SELF_FIELDS:
-            return f"refused: you ({op.name}) may not propose changing your own {op.field}"
-        if isinstance(op, AddAgent) and op.agent.get("name") == ctx.launch.name:
-            return f"refused: {op.agent.get('name')} is you"
-    return changes
+    why = self_change_refusal(ctx.launch.name, changes)
+    return changes if why is None else f"refused: {why}"
 
 
 def _proposal_text(result: Any) -> str:
@@ -96,7 +87,7 @@ async def request_spawn(
     description: Annotated[str, Field(description="What the agent is for.")],
     model: Annotated[str | None, Field(description="Model, e.g. haiku, sonnet, opus.")] = None,
 ) -> str:
-    refusal = self_target_refusal(ctx, name, "spawn")
+    refusal = _self_target(ctx, name, "spawn")
     if refusal is not None:
         return refusal
     result = await call(ctx, RequestSpawn(name=name, description=description, model=model))
@@ -121,7 +112,7 @@ Example: start(name="coder")"""
 
 
 async def start(ctx: ToolContext, name: Annotated[str, Field(description="The agent.")]) -> str:
-    refusal = self_target_refusal(ctx, name, "start")
+    refusal = _self_target(ctx, name, "start")
     return refusal or _commit_text(name, "running", await call(ctx, Start(name=name)))
 
 
@@ -133,7 +124,7 @@ Example: stop(name="coder")"""
 
 
 async def stop(ctx: ToolContext, name: Annotated[str, Field(description="The agent.")]) -> str:
-    refusal = self_target_refusal(ctx, name, "stop")
+    refusal = _self_target(ctx, name, "stop")
     return refusal or _commit_text(name, "stopped", await call(ctx, Stop(name=name)))
 
 
@@ -145,7 +136,7 @@ Example: restart(name="coder")"""
 
 
 async def restart(ctx: ToolContext, name: Annotated[str, Field(description="The agent.")]) -> str:
-    refusal = self_target_refusal(ctx, name, "restart")
+    refusal = _self_target(ctx, name, "restart")
     if refusal is not None:
         return refusal
     result = await call(ctx, Restart(name=name))
@@ -161,7 +152,7 @@ Example: update(name="coder")"""
 
 
 async def update(ctx: ToolContext, name: Annotated[str, Field(description="The agent.")]) -> str:
-    refusal = self_target_refusal(ctx, name, "update")
+    refusal = _self_target(ctx, name, "update")
     if refusal is not None:
         return refusal
     result = await call(ctx, Update(name=name))

@@ -27,11 +27,11 @@ from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 
-from hive_core.client import HiveClient
-from hive_core.launch import ENV_CONFIG, ENV_SOCKET, SANDBOX_CONFIG, SANDBOX_SOCKET, AgentLaunchConfig
 from hive_harness.command import SERVER_NAME
 from hive_harness.mcp_agent import AGENT_TOOLS, ToolContext
 from hive_harness.mcp_manager import MANAGER_TOOLS
+from hive_kit.client import HiveClient
+from hive_kit.launch import ENV_CONFIG, ENV_SOCKET, SANDBOX_CONFIG, SANDBOX_SOCKET, AgentLaunchConfig
 
 ToolFn = Callable[..., Awaitable[str]]
 ToolTable = tuple[tuple[ToolFn, str], ...]

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from hive_core.launch import AgentLaunchConfig
-from hive_core.wire import MAX_RECV, Message
 from hive_harness.command import HarnessConfigError
+from hive_kit.launch import AgentLaunchConfig
+from hive_kit.wire import MAX_RECV, Message
 
 PROMPTS_ENV = "HIVE_PROMPTS_DIR"
 DEFAULT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"

@@ -16,10 +16,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from hive_core.launch import AgentLaunchConfig
 from hive_harness.command import parse_secrets
 from hive_harness.events import EventBus
 from hive_harness.streamjson import TokenUsage
+from hive_kit.launch import AgentLaunchConfig
 
 
 class Status(StrEnum):

@@ -11,17 +11,13 @@ turn, stopped with it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
-from collections.abc import Coroutine, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
-from hive_core.client import HiveClient
-from hive_core.launch import ENV_SOCKET, SANDBOX_SOCKET, AgentLaunchConfig
 from hive_harness.command import mcp_config, mcp_server_env, mcp_transport, resolve_claude_bin
 from hive_harness.events import EventBus
 from hive_harness.loop import Harness
@@ -30,24 +26,11 @@ from hive_harness.prompts import load_system_prompt
 from hive_harness.runtime import Runtime, StatePaths
 from hive_harness.stats import TurnStats
 from hive_harness.web import make_app
+from hive_kit.client import HiveClient
+from hive_kit.launch import ENV_SOCKET, SANDBOX_SOCKET, AgentLaunchConfig
+from hive_kit.tasks import run_root_tasks
 
 log = logging.getLogger(__name__)
-
-
-def start_task(coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-    """Every long-lived task starts here: named, and its end is logged."""
-    task = asyncio.create_task(coro, name=name)
-
-    def done(t: asyncio.Task[Any]) -> None:
-        if t.cancelled():
-            log.info("task %s cancelled", name)
-        elif t.exception() is not None:
-            log.error("task %s failed", name, exc_info=t.exception())
-        else:
-            log.info("task %s finished", name)
-
-    task.add_done_callback(done)
-    return task
 
 
 async def start_site(harness: Harness, port: int, *, attempts: int = 8) -> web.AppRunner | None:
@@ -108,14 +91,8 @@ async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping
     runner = await start_site(harness, launch.web_port)
     try:
         await harness.announce(launch.web_port)
-        turns = start_task(harness.run_forever(), f"turn-loop-{launch.name}")
-        stopper = start_task(stop.wait(), "stop-signal")
-        await asyncio.wait({turns, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        failed = turns.done() and not turns.cancelled() and turns.exception() is not None
-        for task in (turns, stopper):
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        ended = await run_root_tasks([(f"turn-loop-{launch.name}", harness.run_forever)], stop)
+        failed = bool(ended)
     finally:
         await harness.close()
         bus.end_streams()

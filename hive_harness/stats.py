@@ -18,7 +18,7 @@ from typing import Any
 
 import apsw
 
-from hive_core.db import open_db
+from hive_kit.db import open_db
 
 log = logging.getLogger(__name__)
 

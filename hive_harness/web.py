@@ -28,14 +28,14 @@ from typing import Any
 from aiohttp import web
 from aiohttp_sse import sse_response
 
-from hive_core.errors import HiveError
-from hive_core.wire import Recent
 from hive_harness.events import LiveEvent
 from hive_harness.login import LoginFlow, LoginState
 from hive_harness.loop import CompactJob, Harness
 from hive_harness.page_guard import guard_middleware
 from hive_harness.prompts import operator_prompt
 from hive_harness.runtime import Status
+from hive_kit.errors import HiveError
+from hive_kit.wire import Recent
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ import logging
 from pathlib import Path
 
 from hive_core.events import EventLog
-from hive_core.paths import StateLayout
 from hive_core.stores.schema import open_core_db
+from hive_kit.paths import StateLayout
 from hive_web.dashboard import create_app, make_guard, start
 from hive_web.keys import WebConfig
 

@@ -16,9 +16,9 @@ import sys
 
 from pydantic import BaseModel
 
-from hive_core import wire
 from hive_core.core import OPERATOR_CALLER, HostCore
 from hive_core.ops import perform
+from hive_kit import wire
 from hive_web.dashboard import bound_port, create_app, make_guard, start
 from hive_web.keys import AgentPort, Lifecycle, WebConfig
 from hive_web.operator import OperatorCall

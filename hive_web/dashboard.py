@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from desired.repo import Author
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from hive_web.fanout import Fanout
 from hive_web.feed import EventFeed
 from hive_web.forgejo import HookState

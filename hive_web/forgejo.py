@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from hive_web.security import read_private
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from hive_core.errors import (
+from hive_kit.errors import (
     ConflictError,
     DesiredStateError,
     ForbiddenError,

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from desired.repo import Author
 from hive_core.events import Event
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from hive_web.fanout import Fanout
 from hive_web.feed import EventFeed
 from hive_web.forgejo import HookState

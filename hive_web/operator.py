@@ -1,7 +1,7 @@
 """The dashboard acts as the operator through the host core's own op handlers.
 
 Answering a question, sending a message, cancelling or retrying a reminder:
-each is one `hive_core.wire` request handed to ``OperatorCall`` — the same
+each is one `hive_kit.wire` request handed to ``OperatorCall`` — the same
 handler the admin socket runs for `hive` CLI commands, with the operator as
 the caller. So the dashboard and the CLI validate alike, publish the same
 events and refuse with the same messages. Without a host core (a dashboard
@@ -15,8 +15,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from hive_core import wire
-from hive_core.errors import UnavailableError
+from hive_kit import wire
+from hive_kit.errors import UnavailableError
 
 R = TypeVar("R", bound=BaseModel)
 OperatorCall = Callable[[wire.Request], Awaitable[BaseModel]]

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from desired.errors import NotFoundError
 from desired.schema import DesiredState
-from hive_core.errors import UnavailableError
-from hive_core.paths import StateLayout
+from hive_kit.errors import NotFoundError, UnavailableError
+from hive_kit.paths import StateLayout
 from reconciler.loop import Reconciler
 from reconciler.plan import plan
 from reconciler.readonly import dry_run, recorded_statuses, world

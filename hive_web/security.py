@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from desired.errors import PermanentError
+from hive_kit.errors import PermanentError
 
 log = logging.getLogger(__name__)
 

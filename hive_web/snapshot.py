@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from desired.repo import MetaRepo
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from hive_web.keys import COSTS, FANOUT, FEED, LAYOUT, LIFECYCLE, META, OPERATOR, RECONCILER
 from hive_web.views.approvals import approvals_view
 from hive_web.views.kept import kept_rows

@@ -13,15 +13,16 @@ import shutil
 import time
 from dataclasses import dataclass
 
-from desired.errors import TemporaryError
-from desired.schema import DesiredState, Role
-from hive_core.launch import AgentLaunchConfig, LaunchMcpServer
-from hive_core.paths import StateLayout
-from hive_core.stores.deploys import DeployStore
+from desired.schema import DesiredState
+from hive_kit.errors import TemporaryError
+from hive_kit.launch import AgentLaunchConfig, LaunchMcpServer
+from hive_kit.names import Role
+from hive_kit.paths import StateLayout
 from reconciler.events import EventSink
 from reconciler.health import AgentSockets, HarnessRegistry
 from reconciler.model import Action, ActionKind, ContainerState, spec_view, wants_running
 from reconciler.runtime.base import LaunchSpec, LineSink, Runtime
+from reconciler.store import DeployStore
 
 _GATE_SLICE = 0.25
 

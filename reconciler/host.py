@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from desired.errors import NotFoundError, UserError
 from desired.schema import RunState
 from hive_core.core import HostCore
 from hive_core.events import EventLog, parse_event
 from hive_core.sockets import SocketSet
+from hive_kit.errors import NotFoundError, UserError
 from reconciler.loop import Reconciler
 from reconciler.model import ActionKind
 from reconciler.status import read_statuses

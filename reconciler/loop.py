@@ -23,11 +23,10 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
 
-from desired.errors import HiveError, PermanentError, TemporaryError
 from desired.repo import MetaRepo, Snapshot
 from desired.schema import agent_fingerprint
-from hive_core.paths import StateLayout
-from hive_core.stores.deploys import DeployStore, HistoryRow, deploys_path, open_deploys
+from hive_kit.errors import HiveError, PermanentError, TemporaryError
+from hive_kit.paths import StateLayout
 from reconciler import act
 from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.events import EventSink, LogSink
@@ -37,6 +36,7 @@ from reconciler.observe import observe
 from reconciler.plan import plan
 from reconciler.runtime.base import Runtime
 from reconciler.status import READY, STALLED, AgentStatus, Inputs, derive, save_statuses
+from reconciler.store import DeployStore, HistoryRow, deploys_path, open_deploys
 from reconciler.tags import AgentHealth, settle_proposals
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 
 from desired.schema import DesiredState
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO_ROOT / "templates"

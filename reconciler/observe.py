@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from desired.repo import MetaRepo, Snapshot
 from desired.schema import agent_fingerprint
-from hive_core.launch import AgentLaunchConfig
-from hive_core.paths import StateLayout
-from hive_core.stores.deploys import DeployStore
+from hive_kit.launch import AgentLaunchConfig
+from hive_kit.paths import StateLayout
 from reconciler.model import Applied, Observed, spec_view
 from reconciler.runtime.base import Runtime
+from reconciler.store import DeployStore
 
 log = logging.getLogger(__name__)
 

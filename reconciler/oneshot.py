@@ -24,8 +24,8 @@ import os
 from pathlib import Path
 
 from hive_core.harnesses import Harnesses
-from hive_core.paths import StateLayout
-from hive_core.wire import Done, ErrorBody, ErrorResponse, Hello, encode
+from hive_kit.paths import StateLayout
+from hive_kit.wire import Done, ErrorBody, ErrorResponse, Hello, encode
 
 log = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ import time
 from collections.abc import Collection
 
 from desired.repo import MetaRepo
-from hive_core.paths import StateLayout
-from hive_core.stores.deploys import deploys_path, open_deploys_readonly
+from hive_kit.paths import StateLayout
 from reconciler.backoff import Retry
 from reconciler.model import Plan
 from reconciler.observe import World, observe
 from reconciler.plan import plan
 from reconciler.runtime.base import Runtime
 from reconciler.status import AgentStatus, Inputs, derive, read_statuses
+from reconciler.store import deploys_path, open_deploys_readonly
 
 
 async def world(layout: StateLayout, runtime: Runtime) -> World:

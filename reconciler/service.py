@@ -16,12 +16,12 @@ import logging
 import os
 import shlex
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
+from hive_kit.tasks import start_task
 from reconciler.events import EventSink
 from reconciler.health import AgentSockets, HarnessRegistry
 from reconciler.loop import LoopSettings, Reconciler
@@ -67,21 +67,6 @@ def daemon_pid(layout: StateLayout) -> int | None:
     return pid
 
 
-def _spawn(coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
-    task = asyncio.create_task(coro, name=name)
-
-    def done(t: asyncio.Task[None]) -> None:
-        if t.cancelled():
-            log.info("task %s cancelled", name)
-        elif t.exception() is not None:
-            log.error("task %s died: %r", name, t.exception())
-        else:
-            log.info("task %s exited", name)
-
-    task.add_done_callback(done)
-    return task
-
-
 async def run(
     layout: StateLayout,
     *,
@@ -101,8 +86,8 @@ async def run(
     layout.run.mkdir(parents=True, exist_ok=True)
     pid_file(layout).write_text(f"{os.getpid()}\n")
     tasks = [
-        _spawn(rec.run(), "reconciler-loop"),
-        _spawn(watch(layout, rec.poke, rec.reconcile_now, stop), "reconciler-watch"),
+        start_task("reconciler-loop", rec.run()),
+        start_task("reconciler-watch", watch(layout, rec.poke, rec.reconcile_now, stop)),
     ]
     if started is not None:
         started.set_result(rec)

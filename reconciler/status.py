@@ -13,9 +13,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from hive_core.stores.deploys import DeployStore
 from reconciler.backoff import Retry
 from reconciler.model import Action, Applied, ContainerState, Observed
+from reconciler.store import DeployStore
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
 

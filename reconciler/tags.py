@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import pygit2
 
 from desired.bootstrap import SYSTEM_AUTHOR
-from desired.errors import HiveError
 from desired.repo import MetaRepo
 from desired.schema import DesiredState
+from hive_kit.errors import HiveError
 from reconciler.events import EventSink
 from reconciler.model import touched_agents
 

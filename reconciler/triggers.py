@@ -18,7 +18,7 @@ from pathlib import Path
 
 from watchfiles import Change, awatch
 
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 
 log = logging.getLogger(__name__)
 

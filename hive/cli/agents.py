@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from desired.changes import AGENT_FIELDS, AddAgent, ChangeSet, RemoveAgent, SetAgentField
-from desired.errors import NotFoundError, UserError
 from desired.schema import AgentSpec, DesiredState
 from hive.cli.common import AuthorOpt, JsonOpt, StateDirOpt, open_repo, print_json, print_table
 from hive.cli.writes import MessageOpt, ProposeOpt, write
+from hive_kit.changes import AGENT_FIELDS, AddAgent, ChangeSet, RemoveAgent, SetAgentField
+from hive_kit.errors import NotFoundError, UserError
 
 agent_app = typer.Typer(
     help="Add, change, remove and list agents (edits desired state).", no_args_is_help=True

@@ -9,7 +9,6 @@ import typer
 
 from desired import proposals
 from desired.changes import parse_changeset
-from desired.errors import UserError
 from desired.proposals import Proposal
 from desired.repo import MetaRepo, commit_info
 from hive.cli.common import (
@@ -25,6 +24,7 @@ from hive.cli.common import (
     print_table,
 )
 from hive.cli.writes import write
+from hive_kit.errors import UserError
 
 
 def register(app: typer.Typer) -> None:

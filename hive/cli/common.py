@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from desired.repo import Author, MetaRepo
-from hive_core.paths import STATE_DIR_ENV, StateLayout
+from hive_kit.paths import STATE_DIR_ENV, StateLayout
 
 EXIT_OK, EXIT_USER_ERROR, EXIT_CHANGES = 0, 1, 2
 

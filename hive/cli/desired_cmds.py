@@ -11,7 +11,6 @@ from typing import Annotated
 import typer
 
 from desired.edit import from_document, rebase_edit, to_document
-from desired.errors import DesiredStateError, UserError
 from desired.files import dump_files, read_dir, write_dir
 from hive.cli.common import (
     AuthorOpt,
@@ -25,6 +24,7 @@ from hive.cli.common import (
     print_json,
 )
 from hive.cli.writes import MessageOpt
+from hive_kit.errors import DesiredStateError, UserError
 
 desired_app = typer.Typer(help="Show, export, import or edit the whole desired state.", no_args_is_help=True)
 

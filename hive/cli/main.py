@@ -9,9 +9,9 @@ import sys
 import click
 import typer
 
-from desired.errors import HiveError
 from hive.cli import agents, approvals, desired_cmds, messaging, reconcile, serve, setup, webhook
 from hive.cli.common import EXIT_USER_ERROR, fail
+from hive_kit.errors import HiveError
 
 app = typer.Typer(
     name="hive",

@@ -14,8 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from hive.cli.common import JsonOpt, StateDirOpt, layout, ok, print_json, print_table
-from hive_core import wire
-from hive_core.client import SyncClient
+from hive_kit import wire
+from hive_kit.client import SyncClient
 
 
 def register(app: typer.Typer) -> None:

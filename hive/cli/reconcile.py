@@ -20,8 +20,6 @@ from typing import Annotated, Any
 
 import typer
 
-from desired.changes import ChangeSet, SetAgentField
-from desired.errors import UserError
 from hive.cli.common import (
     EXIT_CHANGES,
     EXIT_OK,
@@ -35,6 +33,8 @@ from hive.cli.common import (
     print_table,
 )
 from hive.cli.writes import MessageOpt, write
+from hive_kit.changes import ChangeSet, SetAgentField
+from hive_kit.errors import UserError
 
 RuntimeOpt = Annotated[
     str, typer.Option("--runtime", envvar="HIVE_RUNTIME", help="Container runtime: local or nixos.")

@@ -13,7 +13,7 @@ import typer
 
 from hive.cli.common import StateDirOpt, layout
 from hive.cli.reconcile import CommandOpt, RuntimeOpt
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 
 if TYPE_CHECKING:
     from hive_web.keys import WebConfig

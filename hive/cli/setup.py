@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 
 from desired.bootstrap import init_meta_repo
-from desired.errors import DesiredStateError, Problem
 from desired.files import classify, load_files, parse_agent, parse_settings, read_dir
 from desired.repo import MetaRepo
 from desired.schema import schema_for
 from hive.cli.common import AuthorOpt, JsonOpt, StateDirOpt, author, layout, ok, print_json
+from hive_kit.errors import DesiredStateError, Problem
 
 
 def register(app: typer.Typer) -> None:

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 import typer
 
 from desired import remote
-from desired.errors import UserError
 from hive.cli.common import JsonOpt, StateDirOpt, layout, ok, open_repo, print_json
 from hive.cli.desired_cmds import desired_app
+from hive_kit.errors import UserError
 
 webhook_app = typer.Typer(
     help="Forgejo's push webhook: its secret and where to point it.", no_args_is_help=True

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from desired import proposals
-from desired.changes import ChangeSet, apply_changes
+from desired.changes import apply_changes
 from hive.cli.common import author, ok, open_repo, print_json
+from hive_kit.changes import ChangeSet
 
 ProposeOpt = Annotated[
     bool,

@@ -4,7 +4,7 @@ Each handler is ``(core, caller, request) -> response``, a plain function
 unless the op may wait (a parked recv, a git commit in a thread): then it is
 ``async``. Plain ones run inline in the socket server, without a task. The caller is
 already fixed by the socket and the request already validated against
-``hive_core.wire``. Authorisation that depends on the object (whose question,
+``hive_kit.wire``. Authorisation that depends on the object (whose question,
 whose reminder) happens here; which ops a socket may call at all is decided
 by the connection loop (``hive_core.server``).
 """
@@ -12,13 +12,14 @@ by the connection loop (``hive_core.server``).
 import inspect
 from typing import Any
 
-from hive_core import wire
 from hive_core.core import Caller, HostCore
-from hive_core.errors import ForbiddenError
 from hive_core.ops import admin, agent, asking, managing, messaging, reminding
 from hive_core.ops.registry import HANDLERS
+from hive_kit import wire
+from hive_kit.errors import ForbiddenError
+from hive_kit.names import Role
 
-ALLOWED_OPS = {"agent": wire.AGENT_OPS, "manager": wire.MANAGER_OPS, "operator": wire.ADMIN_OPS}
+ALLOWED_OPS = {Role.AGENT: wire.AGENT_OPS, Role.MANAGER: wire.MANAGER_OPS, Role.OPERATOR: wire.ADMIN_OPS}
 """Which ops each role's socket accepts."""
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hive_core import wire
 from hive_core.core import Caller, HostCore
 from hive_core.events import event_dict
 from hive_core.ops.registry import handles
+from hive_kit import wire
 
 
 @handles("events")

@@ -5,19 +5,20 @@ from __future__ import annotations
 import logging
 
 from desired import proposals
-from hive_core import wire
 from hive_core.core import Caller, HostCore
 from hive_core.events import HarnessHello, LoggedIn, NeedsLogin
 from hive_core.ops.asking import cancel_question
 from hive_core.ops.registry import handles
 from hive_core.ops.reminding import cancel_reminder
+from hive_kit import wire
+from hive_kit.names import Role
 
 log = logging.getLogger(__name__)
 
 
 def _pending_approvals(core: HostCore, caller: Caller) -> list[wire.PendingProposal]:
     repo = core.desired.repo
-    if repo is None or caller.role == "operator":
+    if repo is None or caller.role is Role.OPERATOR:
         return []
     mine = [p for p in proposals.pending(repo) if p.author.startswith(f"{caller.name} <")]
     return [

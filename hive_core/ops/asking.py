@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import logging
 
-from hive_core import wire
 from hive_core.core import Caller, HostCore
-from hive_core.errors import ConflictError, ForbiddenError, NotFoundError, UserError
 from hive_core.events import QuestionAdded, QuestionResolved
 from hive_core.ops.registry import handles
 from hive_core.routing import check_allowed, known_names
+from hive_kit import wire
+from hive_kit.errors import ConflictError, ForbiddenError, NotFoundError, UserError
+from hive_kit.names import OPERATOR, Role
 
 log = logging.getLogger(__name__)
 
 
 def _target(core: HostCore, caller: Caller, to: str | None) -> str:
-    if to is None or to == wire.OPERATOR:
-        return wire.OPERATOR
+    if to is None or to == OPERATOR:
+        return OPERATOR
     state = core.desired.state
     name = state.resolve_recipient(to)
     if name not in state.agents:
@@ -41,7 +42,7 @@ def ask(core: HostCore, caller: Caller, req: wire.Ask) -> wire.QuestionResult:
     core.events.publish(
         QuestionAdded(id=question.id, asker=caller.name, target=target, question=req.question[:500])
     )
-    if target != wire.OPERATOR:
+    if target != OPERATOR:
         core.broker.system(
             target,
             f"[question #{question.id} from {caller.name}] {req.question}{_options_text(question)}\n"
@@ -61,7 +62,7 @@ def finish(core: HostCore, question: wire.Question, *, tell_asker: bool = True) 
             id=question.id, asker=question.asker, target=question.target, answer=answer, answerer=answerer
         )
     )
-    if tell_asker and question.asker != wire.OPERATOR:
+    if tell_asker and question.asker != OPERATOR:
         core.broker.system(
             question.asker,
             f"[answer to question #{question.id} from {answerer}] {answer}\n"
@@ -72,7 +73,7 @@ def finish(core: HostCore, question: wire.Question, *, tell_asker: bool = True) 
 @handles("answer")
 def answer(core: HostCore, caller: Caller, req: wire.AnswerQuestion) -> wire.QuestionResult:
     question = core.questions.get(req.id)
-    if caller.role != "operator" and question.target != caller.name:
+    if caller.role is not Role.OPERATOR and question.target != caller.name:
         raise ForbiddenError(
             f"question #{req.id} was asked of {question.target}, not you; only its target "
             "(or the operator) may answer it"
@@ -85,7 +86,7 @@ def answer(core: HostCore, caller: Caller, req: wire.AnswerQuestion) -> wire.Que
 
 def cancel_question(core: HostCore, caller: Caller, qid: int) -> wire.Question:
     question = core.questions.get(qid)
-    if caller.role != "operator" and question.asker != caller.name:
+    if caller.role is not Role.OPERATOR and question.asker != caller.name:
         raise ForbiddenError(
             f"question #{qid} was asked by {question.asker}; only they (or the operator) may cancel it"
         )

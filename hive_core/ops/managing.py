@@ -14,31 +14,24 @@ import asyncio
 import logging
 from typing import Any
 
-from pydantic import ValidationError
-
 from desired import proposals
-from desired.changes import AddAgent, ChangeSet, SetAgentField, apply_changes
+from desired.changes import apply_changes
 from desired.repo import Author, MetaRepo
 from desired.schema import RunState
-from hive_core import wire
 from hive_core.core import Caller, HostCore
-from hive_core.errors import BadRequestError, NotFoundError, UserError
 from hive_core.ops.registry import handles
+from hive_kit import wire
+from hive_kit.changes import (
+    AddAgent,
+    ChangeSet,
+    SetAgentField,
+    parse_ops,
+    self_change_refusal,
+    self_target_refusal,
+)
+from hive_kit.errors import ForbiddenError, NotFoundError
 
 log = logging.getLogger(__name__)
-
-
-def _changeset(ops: list[Any]) -> ChangeSet:
-    try:
-        return ChangeSet.model_validate({"ops": ops})
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"ops.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False)
-        )
-        raise BadRequestError(
-            f"invalid change ops: {problems}. Each op is one of add_agent, remove_agent, set, "
-            "set_setting, set_agent_nix (see docs/desired-state.md)"
-        ) from None
 
 
 def _propose(core: HostCore, changes: ChangeSet, author: Author, description: str) -> proposals.Proposal:
@@ -59,11 +52,18 @@ async def _record(
 
 @handles("propose")
 async def propose(core: HostCore, caller: Caller, req: wire.Propose) -> wire.ProposalResult:
-    return await _record(core, caller, _changeset(req.ops), req.description)
+    changes = parse_ops(req.ops)
+    why = self_change_refusal(caller.name, changes)
+    if why is not None:
+        raise ForbiddenError(why)
+    return await _record(core, caller, changes, req.description)
 
 
 @handles("request_spawn")
 async def request_spawn(core: HostCore, caller: Caller, req: wire.RequestSpawn) -> wire.ProposalResult:
+    why = self_target_refusal(caller.name, req.name, "spawn")
+    if why is not None:
+        raise ForbiddenError(why)
     fields: dict[str, Any] = {"name": req.name, "description": req.description}
     if req.model is not None:
         fields["model"] = req.model
@@ -74,8 +74,9 @@ async def request_spawn(core: HostCore, caller: Caller, req: wire.RequestSpawn) 
 def _other_agent(core: HostCore, caller: Caller, name: str, verb: str) -> str:
     state = core.desired.state
     target = state.resolve_recipient(name)
-    if target == caller.name:
-        raise UserError(f"you cannot {verb} yourself; ask the operator to do it")
+    why = self_target_refusal(caller.name, target, verb)
+    if why is not None:
+        raise ForbiddenError(why)
     if target not in state.agents:
         known = ", ".join(sorted(state.agents)) or "none"
         raise NotFoundError(f"no agent named {name!r} (agents: {known})")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from hive_core import wire
 from hive_core.core import Caller, HostCore
-from hive_core.errors import NotFoundError, UserError
 from hive_core.ops.registry import caller_gone, handles
 from hive_core.routing import check_allowed, resolve_recipients
+from hive_kit import wire
+from hive_kit.errors import NotFoundError, UserError
 
 
 @handles("send")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from hive_core import wire
 from hive_core.core import Caller, HostCore
-from hive_core.errors import ForbiddenError, UserError
 from hive_core.events import ReminderCancelled, ReminderFired, ReminderRetried, ReminderSet
 from hive_core.ops.registry import handles
+from hive_kit import wire
+from hive_kit.errors import ForbiddenError, UserError
+from hive_kit.names import Role
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def deliver_due(core: HostCore, now: float, limit: int = 100) -> int:
 
 def cancel_reminder(core: HostCore, caller: Caller, rid: int) -> wire.Reminder:
     reminder = core.reminders.get(rid)
-    if caller.role != "operator" and reminder.agent != caller.name:
+    if caller.role is not Role.OPERATOR and reminder.agent != caller.name:
         raise ForbiddenError(f"reminder #{rid} belongs to {reminder.agent}; you can cancel only your own")
     cancelled = core.reminders.cancel(rid)
     core.events.publish(ReminderCancelled(id=rid, agent=reminder.agent, by=caller.name))

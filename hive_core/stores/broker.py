@@ -21,7 +21,8 @@ import apsw
 
 from hive_core.events import EventLog, MessageDelivered, MessageSent
 from hive_core.stores.batch import batch_for
-from hive_core.wire import OPERATOR, Message
+from hive_kit.names import OPERATOR
+from hive_kit.wire import Message
 
 _COLS = "id, sender, recipient, body, in_reply_to, sent_at, delivered_at, acked_at"
 RETENTION_S = 30 * 86400

@@ -15,9 +15,9 @@ from typing import Any, cast
 
 import apsw
 
-from hive_core.errors import ConflictError, NotFoundError
 from hive_core.stores.batch import batch_for
-from hive_core.wire import Question
+from hive_kit.errors import ConflictError, NotFoundError
+from hive_kit.wire import Question
 
 _COLS = (
     "id, asker, target, question, options_json, multi, asked_at, deadline_at, answered_at, answer, answerer"

@@ -14,9 +14,9 @@ from typing import Any, cast
 
 import apsw
 
-from hive_core.errors import ConflictError, LimitError, NotFoundError
 from hive_core.stores.batch import batch_for
-from hive_core.wire import Reminder
+from hive_kit.errors import ConflictError, LimitError, NotFoundError
+from hive_kit.wire import Reminder
 
 MAX_ATTEMPTS = 5
 DEFAULT_PENDING_CAP = 100

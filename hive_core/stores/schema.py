@@ -1,9 +1,9 @@
 """The core store's schema (`hive.sqlite`): one migration per step, never edited once released.
 
-``PRAGMA user_version`` is the number of steps applied (``hive_core.db``).
+``PRAGMA user_version`` is the number of steps applied (``hive_kit.db``).
 Add a step at the end to change the schema; tests open a file at every older
 version and migrate it forward with its rows intact. The reconciler's deploy
-history lives in its own file with its own version (``hive_core.stores.deploys``).
+history lives in its own file with its own version (``reconciler.store``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import apsw
 
-from hive_core.db import Migration, open_db
 from hive_core.events import MIGRATIONS_EVENTS
+from hive_kit.db import Migration, open_db
 
 V1_MESSAGES = """
 CREATE TABLE messages (

@@ -19,9 +19,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from desired.errors import NotFoundError, UserError
-from desired.names import name_problem
-from hive_core.errors import UnavailableError
+from hive_kit.errors import NotFoundError, UnavailableError, UserError
+from hive_kit.names import name_problem
 from hive_web.keys import AGENT_PORT, GUARD, HTTP, STREAMS
 from hive_web.routes.pages import render
 

@@ -30,9 +30,8 @@ from desired.edit import (
     prepare_edit,
     propose_edit,
 )
-from desired.errors import UserError
 from desired.repo import MetaRepo
-from hive_core.errors import UnavailableError
+from hive_kit.errors import UnavailableError, UserError
 from hive_web.http import error_json, read_body
 from hive_web.keys import AUTHOR, META, RECONCILER
 from hive_web.views.approvals import proposal_json

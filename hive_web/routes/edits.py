@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from desired import proposals
-from desired.changes import ChangeSet, RemoveAgent, SetAgentField, apply_changes
-from desired.errors import UserError
+from desired.changes import apply_changes
 from desired.repo import MetaRepo
-from hive_core.errors import UnavailableError
+from hive_kit.changes import ChangeSet, RemoveAgent, SetAgentField
+from hive_kit.errors import UnavailableError, UserError
 from hive_web.http import path_int, read_body
 from hive_web.keys import AUTHOR, LIFECYCLE, META
 from hive_web.views.approvals import proposal_json

@@ -28,11 +28,10 @@ from typing import Any
 from aiohttp import web
 
 from desired import remote
-from desired.errors import HiveError, TemporaryError
 from desired.repo import MetaRepo
-from hive_core import wire
-from hive_core.errors import UnavailableError
 from hive_core.events import WebhookReceived
+from hive_kit import wire
+from hive_kit.errors import HiveError, TemporaryError, UnavailableError
 from hive_web.forgejo import (
     DELIVERY_HEADERS,
     EVENT_HEADERS,

@@ -9,12 +9,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from desired import proposals
-from desired.changes import AddAgent, ChangeSet, apply_changes
-from desired.errors import UserError
-from desired.names import name_problem
+from desired.changes import apply_changes
 from desired.repo import MetaRepo
-from hive_core import wire
-from hive_core.errors import UnavailableError
+from hive_kit import wire
+from hive_kit.changes import AddAgent, ChangeSet
+from hive_kit.errors import UnavailableError, UserError
+from hive_kit.names import name_problem
 from hive_web.http import query_int, read_body
 from hive_web.keys import AUTHOR, META, OPERATOR, RECONCILER
 from hive_web.operator import ask_core

@@ -6,8 +6,8 @@ import asyncio
 
 from aiohttp import web
 
-from desired.errors import NotFoundError
 from desired.repo import MetaRepo
+from hive_kit.errors import NotFoundError
 from hive_web.http import query_int
 from hive_web.keys import LAYOUT, META
 from hive_web.snapshot import build_snapshot

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from hive_core import wire
+from hive_kit import wire
 from hive_web.http import path_int, read_body
 from hive_web.keys import OPERATOR
 from hive_web.operator import ask_core

@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from desired.changes import AGENT_FIELDS, AddAgent, ChangeSet, SetAgentField
-from desired.errors import UserError
+from hive_kit.changes import AGENT_FIELDS, AddAgent, ChangeSet, SetAgentField
+from hive_kit.errors import UserError
 
 _FORM = ConfigDict(extra="forbid", str_strip_whitespace=True)
 _TEXT_FIELDS = ("role", "model", "state", "description")

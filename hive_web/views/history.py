@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from desired.errors import NotFoundError
 from desired.repo import MAIN, MetaRepo, commit_info
+from hive_kit.errors import NotFoundError
 
 
 def history_rows(repo: MetaRepo, limit: int) -> list[dict[str, Any]]:

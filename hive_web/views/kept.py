@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from desired.errors import NotFoundError
 from desired.repo import MAIN, MetaRepo
 from desired.schema import DesiredState
-from hive_core.paths import StateLayout
+from hive_kit.errors import NotFoundError
+from hive_kit.paths import StateLayout
 
 MAX_WALK = 20_000
 

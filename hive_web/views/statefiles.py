@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from desired.errors import NotFoundError, UserError
-from desired.names import name_problem
+from hive_kit.errors import NotFoundError, UserError
+from hive_kit.names import name_problem
 
 MAX_READ = 1024 * 1024
 MAX_LISTING = 500

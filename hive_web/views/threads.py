@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hive_core import wire
 from hive_core.events import MessageSent
+from hive_kit import wire
 from hive_web.feed import EventFeed
 from hive_web.operator import OperatorCall, ask_core
 

@@ -1,4 +1,4 @@
-# Reads an agent's launch config (the JSON the reconciler renders, hive_core.launch.AgentLaunchConfig)
+# Reads an agent's launch config (the JSON the reconciler renders, hive_kit.launch.AgentLaunchConfig)
 # into the values the hyperhive.* options default to. Plain Nix, no nixpkgs: the tests evaluate it
 # with `nix-instantiate --eval --strict` and compare with what Python wrote.
 path:

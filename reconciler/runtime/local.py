@@ -28,8 +28,8 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from desired.errors import PermanentError, TemporaryError
-from hive_core.paths import StateLayout
+from hive_kit.errors import PermanentError, TemporaryError
+from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
 from reconciler.runtime import procs
 from reconciler.runtime.base import LaunchSpec, LineSink

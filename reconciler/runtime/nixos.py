@@ -23,9 +23,9 @@ import re
 import shutil
 from pathlib import Path, PurePosixPath
 
-from desired.errors import PermanentError, TemporaryError
-from hive_core.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
-from hive_core.paths import StateLayout
+from hive_kit.errors import PermanentError, TemporaryError
+from hive_kit.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
+from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
 from reconciler.runtime.base import LaunchSpec, LineSink
 

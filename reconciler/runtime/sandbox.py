@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from hive_core.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
+from hive_kit.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
 
 _SKIP_TOP = frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})
 _SKIP_ETC = frozenset({"hyperhive"})
@@ -110,7 +110,7 @@ def sandbox_env(
     base: Mapping[str, str], *, marker: str, sandboxed: bool, state_dir: Path, config: Path, socket: Path
 ) -> dict[str, str]:
     """Environment of the agent: paths as the agent sees them, plus the pass-through keys."""
-    from hive_core.launch import ENV_CONFIG, ENV_SOCKET, ENV_STATE
+    from hive_kit.launch import ENV_CONFIG, ENV_SOCKET, ENV_STATE
 
     env = dict(base)
     env["HIVE_CONTAINER"] = marker

@@ -5,7 +5,7 @@
 ``coder`` limited to the manager, ``tester`` and ``peer`` open), every agent
 suspended so the reconciler inside a real `hive serve` starts none of them. ``daemon``
 runs ``hive.daemon.Daemon`` in the test's event loop, so a test talks to it
-through ``hive_core.client`` over the same unix sockets agents use.
+through ``hive_kit.client`` over the same unix sockets agents use.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from desired.bootstrap import init_meta_repo
 from desired.changes import add_agent, set_agent_field
 from desired.repo import Author
 from hive.daemon import Daemon
-from hive_core.client import HiveClient
-from hive_core.paths import StateLayout
+from hive_kit.client import HiveClient
+from hive_kit.paths import StateLayout
 from tests.conftest import subprocess_env
 
 OPERATOR = Author("Test Operator", "operator@example.test")

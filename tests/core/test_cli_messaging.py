@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from hive_core import wire
-from hive_core.client import SyncClient
+from hive_kit import wire
+from hive_kit.client import SyncClient
 from tests.conftest import HiveRunner, subprocess_env
 from tests.core.conftest import Process
 

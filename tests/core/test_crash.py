@@ -8,9 +8,9 @@ import time
 import apsw
 import pytest
 
-from hive_core import wire
-from hive_core.client import HiveClient
-from hive_core.errors import HiveError
+from hive_kit import wire
+from hive_kit.client import HiveClient
+from hive_kit.errors import HiveError
 from tests.core.conftest import Process
 
 pytestmark = pytest.mark.slow

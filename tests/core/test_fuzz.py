@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hive_core import wire
+from hive_kit import wire
 from tests.core.conftest import Process
 
 pytestmark = pytest.mark.slow

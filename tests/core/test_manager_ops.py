@@ -12,9 +12,9 @@ import pytest
 
 from desired import proposals
 from desired.repo import MetaRepo
-from hive_core import wire
-from hive_core.errors import BadRequestError, ForbiddenError, UnavailableError, UserError
 from hive_core.events import AgentSpawned, ProposalAdded, ProposalResolved
+from hive_kit import wire
+from hive_kit.errors import BadRequestError, ForbiddenError, UnavailableError
 from tests.core.conftest import OPERATOR, Running
 
 
@@ -70,7 +70,7 @@ async def test_manager_stops_and_starts_others_but_never_itself(daemon: Running)
     assert again.revision is None and "already" in again.note
     await boss.request(wire.Start(name="peer"))
     assert repo.load().state.agents["peer"].state == "running"
-    with pytest.raises(UserError, match="cannot stop yourself"):
+    with pytest.raises(ForbiddenError, match="may not stop yourself"):
         await boss.request(wire.Stop(name="manager"))
 
 

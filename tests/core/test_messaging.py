@@ -7,8 +7,8 @@ import contextlib
 
 import pytest
 
-from hive_core import wire
-from hive_core.errors import BadRequestError, ForbiddenError, NotFoundError, UserError
+from hive_kit import wire
+from hive_kit.errors import BadRequestError, ForbiddenError, NotFoundError, UserError
 from tests.core.conftest import Running
 
 

@@ -1,7 +1,7 @@
 """Many requests in flight on one connection: answers come back in order, matched to their requests.
 
 The in-process daemon (``daemon`` fixture) serves real unix sockets; the client
-is ``hive_core.client.HiveClient``, which pipelines, and raw sockets where the
+is ``hive_kit.client.HiveClient``, which pipelines, and raw sockets where the
 test needs to control the bytes on the wire.
 """
 
@@ -13,8 +13,8 @@ import socket
 
 import pytest
 
-from hive_core import wire
-from hive_core.errors import NotFoundError, UnavailableError
+from hive_kit import wire
+from hive_kit.errors import NotFoundError, UnavailableError
 from tests.core.conftest import Running
 
 pytestmark = pytest.mark.asyncio

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hive_core import wire
-from hive_core.errors import ConflictError, ForbiddenError, UserError
 from hive_core.schedulers import run_deadlines_once
+from hive_kit import wire
+from hive_kit.errors import ConflictError, ForbiddenError, UserError
 from tests.core.conftest import FakeClock, Running
 
 

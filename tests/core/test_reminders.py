@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from hive_core import wire
-from hive_core.errors import ForbiddenError, LimitError
 from hive_core.ops.reminding import deliver_due
 from hive_core.schedulers import run_deadlines_once
 from hive_core.stores.reminders import MAX_ATTEMPTS
+from hive_kit import wire
+from hive_kit.errors import ForbiddenError, LimitError
 from tests.core.conftest import FakeClock, Running
 
 

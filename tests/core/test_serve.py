@@ -9,8 +9,8 @@ import pytest
 
 from desired.changes import add_agent, remove_agent
 from desired.repo import MetaRepo
-from hive_core import wire
-from hive_core.errors import UnavailableError
+from hive_kit import wire
+from hive_kit.errors import UnavailableError
 from tests.conftest import HiveRunner
 from tests.core.conftest import OPERATOR, Process, Running
 
@@ -57,8 +57,8 @@ async def test_the_meta_watch_notices_main_moving_without_being_told(daemon: Run
 
 
 async def test_a_crashing_component_stops_the_daemon_with_an_error(swarm) -> None:  # type: ignore[no-untyped-def]
-    from desired.errors import PermanentError
     from hive.daemon import Daemon
+    from hive_kit.errors import PermanentError
 
     daemon = Daemon(swarm)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import apsw
 import pytest
 
-from desired.errors import PermanentError
-from hive_core.db import migrate, user_version
 from hive_core.stores.schema import MIGRATIONS, open_core_db
+from hive_kit.db import migrate, user_version
+from hive_kit.errors import PermanentError
 
 ROWS = {
     "messages": "INSERT INTO messages (sender, recipient, body, sent_at) VALUES ('a', 'b', 'kept', 1)",

@@ -7,7 +7,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from hive_core import wire
+from hive_kit import wire
 
 
 def parse(line: dict[str, object]) -> wire.Request:

@@ -13,8 +13,8 @@ import pytest
 from desired import proposals
 from desired.bootstrap import init_meta_repo
 from desired.changes import add_agent, set_agent_field
-from desired.errors import ConflictError, UserError
 from desired.repo import Author, MetaRepo
+from hive_kit.errors import ConflictError, UserError
 from tests.conftest import HiveRunner, subprocess_env
 
 OP = Author("Op", "op@example.test")

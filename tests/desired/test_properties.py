@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from desired.bootstrap import init_meta_repo
-from desired.errors import DesiredStateError
 from desired.files import dump_files, load_files, read_dir, write_dir
-from desired.names import RESERVED_NAMES
 from desired.repo import Author
-from desired.schema import AgentSpec, DesiredState, McpServer, Role, RunState, SwarmSettings
+from desired.schema import AgentSpec, DesiredState, McpServer, RunState, SwarmSettings
+from hive_kit.errors import DesiredStateError
+from hive_kit.names import RESERVED_NAMES, Role
 
 ALNUM = string.ascii_lowercase + string.digits
 names = st.builds(

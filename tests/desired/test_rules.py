@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from desired.errors import DesiredStateError
 from desired.files import load_files
+from hive_kit.errors import DesiredStateError
 from tests.desired.helpers import swarm
 
 

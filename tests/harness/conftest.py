@@ -30,9 +30,9 @@ import pytest
 from desired.bootstrap import init_meta_repo
 from desired.changes import add_agent, remove_agent, set_agent_field
 from desired.repo import Author
-from hive_core.launch import AgentLaunchConfig
-from hive_core.paths import StateLayout
 from hive_harness.stats import TurnStats
+from hive_kit.launch import AgentLaunchConfig
+from hive_kit.paths import StateLayout
 from tests.conftest import REPO_ROOT, subprocess_env
 from tests.core.conftest import Running, start_daemon
 from tests.seams.scripted_api import ScriptedAPI

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from hive_core.launch import AgentLaunchConfig, LaunchMcpServer
 from hive_harness.command import (
     ClaudeArgs,
     HarnessConfigError,
@@ -19,6 +18,7 @@ from hive_harness.command import (
     parse_secrets,
     resolve_claude_bin,
 )
+from hive_kit.launch import AgentLaunchConfig, LaunchMcpServer
 
 
 def _launch(**kw: object) -> AgentLaunchConfig:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from hive_core.events import LoggedIn, NeedsLogin
-from hive_core.launch import AgentLaunchConfig
-from hive_core.wire import Send
+from hive_kit.launch import AgentLaunchConfig
+from hive_kit.wire import Send
 from tests.conftest import subprocess_env
 from tests.harness.conftest import claude_mcp_line, needs_claude
 from tests.seams.scripted_api import Reply, ScriptedAPI, Text, prompt_too_long, text

@@ -19,9 +19,6 @@ from urllib.parse import urlsplit
 import aiohttp
 import pytest
 
-from hive_core.client import HiveClient
-from hive_core.launch import AgentLaunchConfig
-from hive_core.wire import Recv, Send
 from hive_harness.claude_run import ClaudeRun
 from hive_harness.command import ClaudeArgs, claude_argv
 from hive_harness.events import EventBus
@@ -30,6 +27,9 @@ from hive_harness.mcp_http import PersistentMcp
 from hive_harness.runtime import Runtime, StatePaths
 from hive_harness.stats import TurnStats
 from hive_harness.streamjson import ResultKind
+from hive_kit.client import HiveClient
+from hive_kit.launch import AgentLaunchConfig
+from hive_kit.wire import Recv, Send
 from tests.conftest import subprocess_env
 from tests.core.conftest import start_daemon
 from tests.harness.conftest import CLAUDE, claude_mcp_line, needs_claude

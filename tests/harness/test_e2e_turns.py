@@ -13,7 +13,7 @@ import pytest
 
 from desired import proposals
 from desired.repo import MetaRepo
-from hive_core.wire import Recv, Send
+from hive_kit.wire import Recv, Send
 from tests.core.conftest import start_daemon
 from tests.harness.conftest import needs_claude
 from tests.seams.scripted_api import ScriptedAPI, Usage, text, tool
@@ -93,7 +93,7 @@ async def test_restricted_agent_gets_the_refusal_text_inside_its_turn(
     await hive.client("operator").request(Send(to="alice", body="tell bob hi"))
     await alice.wait_turns(2)
     results = api.main_requests()[-1].tool_results()
-    assert any("you may not send to 'bob'" in r and "manager" in r for r in results), results
+    assert any("may not message 'bob'" in r and "manager" in r for r in results), results
     bob_inbox = await hive.client("bob").request(Recv(wait_seconds=0, max=5))
     assert bob_inbox.messages == []
 

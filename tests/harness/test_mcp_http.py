@@ -13,10 +13,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hive_core.launch import AgentLaunchConfig
 from hive_harness.command import HarnessConfigError, McpEndpoint, mcp_config, mcp_transport
 from hive_harness.mcp_http import PersistentMcp, bearer_ok
 from hive_harness.mcp_server import TURN_ENDED, ToolCalls
+from hive_kit.launch import AgentLaunchConfig
 
 ALICE = AgentLaunchConfig(name="alice", role="agent", model="haiku")
 INIT = {

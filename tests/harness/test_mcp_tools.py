@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hive_core.client import HiveClient
-from hive_core.launch import AgentLaunchConfig
 from hive_harness.mcp_agent import refusal_for_recipient
 from hive_harness.mcp_server import build_server
+from hive_kit.client import HiveClient
+from hive_kit.launch import AgentLaunchConfig
 
 RESTRICTED = AgentLaunchConfig(name="coder", role="agent", model="haiku", allowed_recipients=["alice"])
 MANAGER = AgentLaunchConfig(name="boss", role="manager", model="haiku")
@@ -28,7 +28,7 @@ async def _call(launch: AgentLaunchConfig, tool: str, args: dict) -> str:
 
 async def test_refused_send_never_reaches_the_socket() -> None:
     text = await _call(RESTRICTED, "send", {"to": "bob", "body": "hi"})
-    assert text.startswith("refused: you may not send to 'bob'")
+    assert text.startswith("refused: coder may not message 'bob'")
 
 
 async def test_manager_may_not_target_itself_and_bad_changes_are_explained() -> None:

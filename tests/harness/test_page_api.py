@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from hive_core.client import HiveClient
-from hive_core.launch import AgentLaunchConfig
 from hive_harness.events import EventBus
 from hive_harness.loop import CompactJob, Harness
 from hive_harness.runtime import Runtime, StatePaths
 from hive_harness.stats import TurnStats
 from hive_harness.web import make_app
+from hive_kit.client import HiveClient
+from hive_kit.launch import AgentLaunchConfig
 
 
 @pytest.fixture

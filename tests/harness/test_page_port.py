@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from hive_core.client import HiveClient
-from hive_core.launch import AgentLaunchConfig
 from hive_harness.events import EventBus
 from hive_harness.loop import Harness
 from hive_harness.runtime import Runtime, StatePaths
 from hive_harness.serve import start_site
 from hive_harness.stats import TurnStats
+from hive_kit.client import HiveClient
+from hive_kit.launch import AgentLaunchConfig
 
 
 async def test_a_taken_port_leaves_the_agent_running_without_its_page(tmp_path: Path) -> None:

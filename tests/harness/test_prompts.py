@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from hive_core.launch import AgentLaunchConfig, LaunchMcpServer
-from hive_core.wire import Message
 from hive_harness.command import HarnessConfigError
 from hive_harness.prompts import load_system_prompt, operator_prompt, wake_prompt
+from hive_kit.launch import AgentLaunchConfig, LaunchMcpServer
+from hive_kit.wire import Message
 
 
 def _msg(i: int, sender: str, body: str, reply: int | None = None) -> Message:

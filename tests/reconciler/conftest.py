@@ -19,7 +19,7 @@ import pytest
 from desired.bootstrap import init_meta_repo
 from desired.changes import add_agent, remove_agent, set_agent_field
 from desired.repo import Author, MetaRepo
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from reconciler.runtime import procs
 from reconciler.runtime.local import LocalRuntime
 

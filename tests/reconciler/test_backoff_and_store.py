@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from desired.errors import PermanentError
-from hive_core.stores.deploys import HISTORY_KEEP, HistoryRow, _bindable, _fnv1a, open_deploys
+from hive_kit.errors import PermanentError
 from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed
 from reconciler.status import Inputs, derive
+from reconciler.store import HISTORY_KEEP, HistoryRow, _bindable, _fnv1a, open_deploys
 
 
 def streak(n: int, policy: Policy, rng: random.Random, *, now: float = 0.0) -> list[Retry]:

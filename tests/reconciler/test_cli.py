@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from tests.reconciler.conftest import AGENT_COMMAND, kill_all
 
 ENV = {"HIVE_AGENT_COMMAND": " ".join(AGENT_COMMAND)}

@@ -15,7 +15,7 @@ import signal
 import pytest
 
 from desired.repo import MetaRepo
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from reconciler.backoff import Policy
 from reconciler.events import MemorySink
 from reconciler.loop import LoopSettings, Reconciler
@@ -120,7 +120,7 @@ async def test_a_restarted_daemon_restarts_dead_agents_without_an_event_storm(
 async def test_the_managers_restart_goes_through_the_loop(
     layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime, running
 ) -> None:
-    from desired.errors import NotFoundError
+    from hive_kit.errors import NotFoundError
     from reconciler.host import LoopControl
 
     rec, _ = running

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from desired.schema import AgentSpec, DesiredState, McpServer, Role, SwarmSettings, agent_fingerprint
+from desired.schema import AgentSpec, DesiredState, McpServer, SwarmSettings, agent_fingerprint
+from hive_kit.names import Role
 from reconciler.act import launch_config
 from reconciler.nixrender import nix_string, render_flake, write_flake
 from tests.reconciler.conftest import REPO_ROOT

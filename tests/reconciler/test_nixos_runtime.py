@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from desired.repo import MetaRepo
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from reconciler.events import MemorySink
 from reconciler.health import AliveHealth
 from reconciler.loop import LoopSettings, Reconciler

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from desired.schema import AgentSpec, DesiredState, Role, RunState, SwarmSettings, agent_fingerprint
+from desired.schema import AgentSpec, DesiredState, RunState, SwarmSettings, agent_fingerprint
+from hive_kit.names import Role
 from reconciler.model import ActionKind, Applied, ContainerState, Observed, spec_view
 from reconciler.plan import plan
 from reconciler.render import render_plan

@@ -11,7 +11,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from desired.schema import AgentSpec, DesiredState, Role, RunState, SwarmSettings, agent_fingerprint
+from desired.schema import AgentSpec, DesiredState, RunState, SwarmSettings, agent_fingerprint
+from hive_kit.names import Role
 from reconciler.model import ActionKind, Applied, ContainerState, Observed, spec_view
 from reconciler.plan import plan
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from hive_core.stores.deploys import MANAGER_PORT, open_deploys
+from reconciler.store import MANAGER_PORT, open_deploys
 
 
 def test_a_port_held_by_another_process_is_skipped(tmp_path: Path) -> None:

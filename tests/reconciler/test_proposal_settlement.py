@@ -17,7 +17,7 @@ from desired import proposals
 from desired.changes import add_agent, remove_agent, set_agent_field, set_agent_nix, set_setting
 from desired.repo import MetaRepo
 from desired.schema import DesiredState
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from reconciler.backoff import Policy
 from reconciler.events import MemorySink
 from reconciler.loop import LoopSettings, Reconciler

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 
 from desired.repo import MetaRepo
-from hive_core.paths import StateLayout
-from hive_core.stores.deploys import deploys_path, open_deploys
+from hive_kit.paths import StateLayout
 from reconciler.act import launch_config, launch_spec
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.readonly import dry_run
 from reconciler.runtime import procs
 from reconciler.runtime.local import LocalRuntime
+from reconciler.store import deploys_path, open_deploys
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import AGENT_COMMAND, add
 from tests.reconciler.helpers import eventually

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from desired.repo import MetaRepo
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.model import ContainerState
 from reconciler.runtime.local import LocalRuntime
@@ -48,7 +48,7 @@ async def test_an_agent_cannot_read_another_agents_state_or_sockets(
 
 
 def rec_history(layout: StateLayout, name: str) -> list[str]:
-    from hive_core.stores.deploys import deploys_path, open_deploys
+    from reconciler.store import deploys_path, open_deploys
 
     store = open_deploys(deploys_path(layout.root))
     try:

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import AGENT_COMMAND, kill_all
 

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from desired.repo import MetaRepo
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from reconciler.events import MemorySink
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.model import ActionKind, ContainerState

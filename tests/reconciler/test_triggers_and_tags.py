@@ -11,7 +11,7 @@ import asyncio
 from desired import proposals
 from desired.changes import add_agent
 from desired.repo import MetaRepo
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from reconciler import service
 from reconciler.backoff import Policy, Retry
 from reconciler.events import MemorySink

@@ -14,7 +14,7 @@ import json
 import time
 from pathlib import Path
 
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 
 
 class HelloHost:

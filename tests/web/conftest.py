@@ -29,11 +29,12 @@ import pytest
 from aiohttp import web
 
 from desired.bootstrap import init_meta_repo
-from desired.changes import AddAgent, ChangeSet, apply_changes
+from desired.changes import apply_changes
 from desired.repo import Author, MetaRepo
 from hive_core.events import Event, EventLog, parse_event
-from hive_core.paths import StateLayout
 from hive_core.stores.schema import open_core_db
+from hive_kit.changes import AddAgent, ChangeSet
+from hive_kit.paths import StateLayout
 from hive_web.dashboard import bound_port, create_app, make_guard, start
 from hive_web.keys import WebConfig
 from hive_web.recon import ReconcilerLink

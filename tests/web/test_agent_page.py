@@ -18,14 +18,14 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from hive_core.client import HiveClient
-from hive_core.launch import AgentLaunchConfig
-from hive_core.paths import StateLayout
 from hive_harness.events import EventBus
 from hive_harness.loop import Harness
 from hive_harness.runtime import Runtime, StatePaths
 from hive_harness.serve import start_site
 from hive_harness.stats import TurnRecord, TurnStats
+from hive_kit.client import HiveClient
+from hive_kit.launch import AgentLaunchConfig
+from hive_kit.paths import StateLayout
 from tests.web.conftest import Served, browser_headers, http, screenshot, serve
 
 pytestmark = pytest.mark.slow
@@ -172,7 +172,8 @@ def test_swarm_row_shows_cost_and_needs_login(agent: tuple[Served, Harness], pag
     served, harness = agent
     for n in range(1, 3):
         _turn(served, harness, n)
-    from desired.changes import AddAgent, ChangeSet, apply_changes
+    from desired.changes import apply_changes
+    from hive_kit.changes import AddAgent, ChangeSet
     from tests.web.conftest import TEST_AUTHOR
 
     change = ChangeSet(ops=[AddAgent(agent={"name": "coder"})])

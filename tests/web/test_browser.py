@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from desired import proposals
-from desired.changes import AddAgent, ChangeSet, apply_changes
+from desired.changes import apply_changes
 from desired.repo import Author
 from hive_core.events import MessageSent
+from hive_kit.changes import AddAgent, ChangeSet
 from tests.web.conftest import Served, screenshot
 
 pytestmark = pytest.mark.slow

@@ -6,8 +6,9 @@ import json
 from typing import Any
 
 from desired import proposals
-from desired.changes import ChangeSet, SetAgentField, apply_changes
+from desired.changes import apply_changes
 from desired.repo import Author
+from hive_kit.changes import ChangeSet, SetAgentField
 from tests.conftest import HiveRunner
 from tests.web.conftest import Served, browser_headers, http
 

@@ -12,7 +12,7 @@ The failure is the real one: the reminder's agent left desired state (the
 operator destroyed it from the dashboard), so each delivery attempt is
 refused with "agent peer is not in desired state". The operator adds it back,
 clicks retry, and the reminder lands in the agent's inbox, read through its
-own socket with `hive_core.client`, exactly as its harness would.
+own socket with `hive_kit.client`, exactly as its harness would.
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from typing import Any
 import pytest
 
 from hive.daemon import Daemon
-from hive_core import wire
-from hive_core.client import SyncClient
 from hive_core.events import ReminderRetried
-from hive_core.paths import StateLayout
 from hive_core.stores.reminders import MAX_ATTEMPTS
+from hive_kit import wire
+from hive_kit.client import SyncClient
+from hive_kit.paths import StateLayout
 from hive_web.keys import WebConfig
 from tests.conftest import subprocess_env
 from tests.core.conftest import make_swarm

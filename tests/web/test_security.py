@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import stat
 
-from hive_core.paths import StateLayout
+from hive_kit.paths import StateLayout
 from hive_web.security import TOKEN_FILE
 from tests.web.conftest import Served, browser_headers, http, serve
 

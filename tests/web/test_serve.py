@@ -3,7 +3,7 @@
 The daemon runs as a subprocess with the dashboard on a free port and the
 reconciler launching the fake agent (`tests/seams/fake_agent.py`, the
 harness's test seam) in bubblewrap. Agents' requests are played by
-`hive_core.client.SyncClient` on their own sockets (identity = socket),
+`hive_kit.client.SyncClient` on their own sockets (identity = socket),
 exactly as a harness talks to the host. State dirs live under
 `test-artifacts/` because the sandbox mounts its own /tmp.
 """
@@ -21,11 +21,12 @@ from typing import Any
 import pytest
 
 from desired.bootstrap import init_meta_repo
-from desired.changes import AddAgent, ChangeSet, apply_changes
+from desired.changes import apply_changes
 from desired.repo import MetaRepo
-from hive_core import wire
-from hive_core.client import SyncClient
-from hive_core.paths import StateLayout
+from hive_kit import wire
+from hive_kit.changes import AddAgent, ChangeSet
+from hive_kit.client import SyncClient
+from hive_kit.paths import StateLayout
 from tests.reconciler.conftest import REPO_ROOT
 from tests.web.conftest import TEST_AUTHOR, running_hive_serve, screenshot
 

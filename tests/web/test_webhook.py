@@ -32,8 +32,8 @@ from pydantic import BaseModel
 from desired import remote
 from desired.bootstrap import init_meta_repo
 from desired.repo import MAIN, MetaRepo
-from hive_core import wire
-from hive_core.paths import StateLayout
+from hive_kit import wire
+from hive_kit.paths import StateLayout
 from hive_web.forgejo import write_secret
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import REPO_ROOT

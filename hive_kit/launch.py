@@ -22,6 +22,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hive_kit.names import Role
+
 SANDBOX_STATE = "/state"
 SANDBOX_HOME = "/state/home"
 SANDBOX_SOCKET = "/run/hive/hive.sock"
@@ -46,7 +48,7 @@ class AgentLaunchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    role: str  # "agent" | "manager"
+    role: Role
     model: str  # effective model (desired, or the swarm default)
     description: str = ""
     operator_pronouns: str = "they/them"

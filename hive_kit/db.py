@@ -17,7 +17,7 @@ from pathlib import Path
 
 import apsw
 
-from desired.errors import PermanentError
+from hive_kit.errors import PermanentError
 
 log = logging.getLogger(__name__)
 

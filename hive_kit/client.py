@@ -1,14 +1,14 @@
 """Talking to the host over a unix socket: an asyncio client and a blocking one for the CLI.
 
-Both speak ``hive_core.wire``: one request line, one response line, in order.
+Both speak ``hive_kit.wire``: one request line, one response line, in order.
 The async client pipelines: its requests share one connection, many in
 flight, and the answers come back in the order asked (Redis-style). A ``recv``
 that may park would hold that line up, so it takes a connection from a small
 pool instead; such a connection whose request was cancelled or timed out is
 closed rather than reused (its answer may still be in flight). ``ok: false``
-answers are raised as the same ``hive_core.errors`` class the host raised.
+answers are raised as the same ``hive_kit.errors`` class the host raised.
 
-Inside a sandbox the socket is ``/run/hive/hive.sock`` (``hive_core.launch``).
+Inside a sandbox the socket is ``/run/hive/hive.sock`` (``hive_kit.launch``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from hive_core.errors import BadRequestError, HiveError, UnavailableError, error_from_wire
-from hive_core.launch import SANDBOX_SOCKET
-from hive_core.wire import MAX_LINE_BYTES, Events, EventsBatch, Recv, Request, encode_request
+from hive_kit.errors import BadRequestError, HiveError, UnavailableError, error_from_wire
+from hive_kit.launch import SANDBOX_SOCKET
+from hive_kit.wire import MAX_LINE_BYTES, Events, EventsBatch, Recv, Request, encode_request
 
 _OK_PREFIX = b'{"ok":true'  # how the host's encoder starts every success line
 _READ_LIMIT = 16 * MAX_LINE_BYTES  # answers carry ≤ 1 MiB of text, which JSON escaping may grow ~6x

@@ -3,7 +3,7 @@
 Every socket (admin, manager, agents/<name>) speaks the same framing: one JSON
 object per line, a request ``{"op": "<name>", ...}`` answered by exactly one
 response line ``{"ok": true, ...}`` or ``{"ok": false, "error": {"code",
-"message"}}`` (codes in ``hive_core.errors``), in order. The one exception is
+"message"}}`` (codes in ``hive_kit.errors``), in order. The one exception is
 ``events`` with ``follow``: the host keeps writing ``EventsBatch`` lines until
 the client hangs up.
 
@@ -11,7 +11,7 @@ the client hangs up.
 ``send`` from ``run/agents/coder/hive.sock`` is from ``coder``. Which ops a socket
 accepts is in ``AGENT_OPS`` / ``MANAGER_OPS`` / ``ADMIN_OPS``.
 
-The harness imports this module and ``hive_core.client`` only; keep it free of
+The harness imports this module and ``hive_kit.client`` only; keep it free of
 host-side imports (no stores, no events module: events travel as plain dicts
 here and ``hive_core.events.parse_event`` types them on the host side).
 Changes must be additive: the harness and host may be from different builds.
@@ -23,6 +23,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
+from hive_kit.names import Role
+
 MAX_LINE_BYTES = 1024 * 1024
 MAX_WAIT_SECONDS = 180.0
 MAX_RECV = 32
@@ -30,9 +32,6 @@ MAX_TTL_SECONDS = 6 * 3600
 MAX_INLINE_REMINDER_BYTES = 4096
 MAX_BODY_BYTES = 256 * 1024
 
-OPERATOR = "operator"
-SYSTEM = "system"
-BROADCAST = "*"
 TTL_WATCHDOG = "ttl-watchdog"
 EXPIRED = "[expired]"
 
@@ -348,7 +347,7 @@ class OpenThreads(Response):
 
 class WhoamiResult(Response):
     name: str
-    role: Literal["agent", "manager", "operator"]
+    role: Role
     operator_pronouns: str
     revision: str
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import apsw
 
-from desired.errors import PermanentError
-from hive_core.db import open_db
+from hive_kit.db import open_db
+from hive_kit.errors import PermanentError
 
 HISTORY_KEEP = 10
 MANAGER_PORT = 8000
