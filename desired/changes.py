@@ -125,3 +125,34 @@ def apply_changes(state: DesiredState, changes: ChangeSet) -> DesiredState:
         else:
             state = set_agent_nix(state, op.name, op.text)
     return state
+
+
+_TEXT_FIELDS = frozenset({"role", "model", "state", "description"})
+_LIST_FIELDS = frozenset({"allowed_recipients"})
+
+
+def split_names(text: str) -> list[str]:
+    """``"a, b,,c"`` → ``["a", "b", "c"]``: how a person types a list of names."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def coerce_value(field: str, raw: Any) -> Any:
+    """A value a person typed (`hive agent set`'s VALUE, a dashboard form) as the JSON value for ``field``.
+
+    Lists take JSON or comma-separated names; objects and booleans take JSON;
+    `model` takes `null`, `default` or nothing to follow the swarm's default.
+    Anything already typed (JSON sent by the page) passes through, and what
+    cannot be read is passed on as text for the schema to say what it expected.
+    """
+    if not isinstance(raw, str):
+        return raw
+    if field == "model" and raw in ("", "null", "default"):
+        return None
+    if field in _TEXT_FIELDS:
+        return raw
+    if field in _LIST_FIELDS and not raw.lstrip().startswith("["):
+        return split_names(raw)
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw

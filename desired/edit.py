@@ -1,4 +1,9 @@
-"""Whole-swarm editing as one JSON document (`hive desired edit`, the dashboard's editor).
+"""Every write to desired state: ``write`` (commit or propose a change), and whole-document editing.
+
+``write`` is the one editing API: the CLI, the dashboard, the manager's ops
+and the webhook all commit or propose through it.
+
+Whole-swarm editing as one JSON document (`hive desired edit`, the dashboard's editor):
 
 The document is ``{"hive.json": {...}, "agents": {"<name>": {...}}}``. The
 CLI applies an edit as the files it changed, on top of whatever `main` is
@@ -19,10 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from desired import proposals
+from desired.changes import apply_changes
 from desired.files import DuplicateKeyError, dump_files, load_files, no_duplicate_keys, validate_changes
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.rules import HIVE_FILE
 from desired.schema import DesiredState
+from hive_kit.changes import ChangeSet
 from hive_kit.errors import ConflictError, DesiredStateError, Problem
 
 DOC_FILE = "desired-state.json"
@@ -221,3 +228,57 @@ def _require_unmoved(repo: MetaRepo, base: str) -> None:
     head = repo.head(MAIN)
     if head is None or str(head) != base:
         raise StaleEdit(base, str(head) if head is not None else "")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one write to desired state did: a commit on `main`, a proposal, or nothing at all."""
+
+    summary: str
+    revision: str | None = None  # the new `main`, when committed
+    proposal: proposals.Proposal | None = None  # when proposed
+
+    @property
+    def changed(self) -> bool:
+        return self.revision is not None or self.proposal is not None
+
+    def to_json(self) -> dict[str, Any]:
+        if self.proposal is not None:
+            return {
+                "proposal": self.proposal.id,
+                "commit": self.proposal.commit,
+                "status": self.proposal.status.value,
+                "summary": self.summary,
+            }
+        return {"changed": self.changed, "revision": self.revision, "summary": self.summary}
+
+
+def write(
+    repo: MetaRepo,
+    change: ChangeSet | Mutation,
+    *,
+    author: Author,
+    message: str = "",
+    propose: bool = False,
+) -> WriteResult:
+    """The one way every editor writes desired state: commit ``change`` to `main`, or propose it.
+
+    The CLI, the dashboard, the manager's ops and the webhook all come here,
+    so a write is validated, committed (compare-and-swap on `main`, retried on
+    a lost race) or recorded as a proposal the same way whoever asks.
+    ``message`` defaults to the change's own summary.
+    """
+    if isinstance(change, ChangeSet):
+        changes = change
+        mutate: Mutation = lambda state: apply_changes(state, changes)  # noqa: E731
+        summary = message or changes.summary()
+    else:
+        mutate, summary = change, message
+    if not summary:
+        raise ValueError("a write needs a message when its change is a bare mutation")
+    if propose:
+        return WriteResult(
+            summary, proposal=proposals.propose(repo, mutate, author=author, description=summary)
+        )
+    info = repo.commit(mutate, author=author, message=summary)
+    return WriteResult(summary, revision=info.revision if info else None)

@@ -25,8 +25,8 @@ from desired.files import validate_changes
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.schema import DesiredState
 from hive_kit.errors import ConflictError, NotFoundError, TemporaryError, UserError
+from hive_kit.names import ProposalId
 
-ProposalId = int
 BRANCH = "refs/heads/proposals/"
 _PROPOSAL, _APPROVED, _DENIED = "proposal/", "approved/", "denied/"
 _DEPLOYED, _FAILED = "deployed/", "failed/"
@@ -70,7 +70,7 @@ def _tag_meta(repo: MetaRepo, name: str) -> tuple[str, datetime, str, str] | Non
 
 
 def _ids(repo: MetaRepo) -> list[ProposalId]:
-    return sorted(int(k) for k in repo.tags(_PROPOSAL) if k.isdigit())
+    return sorted(ProposalId(int(k)) for k in repo.tags(_PROPOSAL) if k.isdigit())
 
 
 def get(repo: MetaRepo, pid: ProposalId) -> Proposal:
@@ -120,9 +120,10 @@ def propose(repo: MetaRepo, mutate: Mutation, *, author: Author, description: st
     validate_changes(new, changes)  # an invalid proposal is refused up front
     tree = repo.write_tree(base_commit.tree, changes)
     oid = repo.create_commit(tree, [base], author, description)
-    pid = (_ids(repo) or [0])[-1] + 1
+    ids = _ids(repo)
+    pid = ProposalId(ids[-1] + 1 if ids else 1)
     while not _claim(repo, pid, oid, author, description):
-        pid += 1
+        pid = ProposalId(pid + 1)
     repo.git.references.create(f"{BRANCH}{pid}", oid, force=True)
     return get(repo, pid)
 
@@ -229,7 +230,7 @@ def approvals_by_commit(repo: MetaRepo) -> dict[str, tuple[ProposalId, str]]:
         if suffix.isdigit():
             meta = _tag_meta(repo, f"{_APPROVED}{suffix}")
             if meta is not None:
-                found[meta[3]] = (int(suffix), meta[0])
+                found[meta[3]] = (ProposalId(int(suffix)), meta[0])
     return found
 
 

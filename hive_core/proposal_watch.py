@@ -15,6 +15,7 @@ from desired import proposals
 from hive_core.desired_view import DesiredView
 from hive_core.events import EventLog, ProposalAdded, ProposalResolved
 from hive_kit.errors import HiveError
+from hive_kit.names import ProposalId
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ class ProposalWatch:
         if not pid_text.isdigit() or self._desired.repo is None:
             return 0
         try:
-            proposal = proposals.get(self._desired.repo, int(pid_text))
+            proposal = proposals.get(self._desired.repo, ProposalId(int(pid_text)))
         except HiveError as exc:
             log.warning("proposal %s vanished before it could be read: %s", pid_text, exc)
             return 0

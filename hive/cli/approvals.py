@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from hive.cli.common import (
 )
 from hive.cli.writes import write
 from hive_kit.errors import UserError
+from hive_kit.names import ProposalId
 
 
 def register(app: typer.Typer) -> None:
@@ -114,7 +116,7 @@ def approve(
 ) -> None:
     """Merge a proposal into main (refused, changing nothing, if it conflicts)."""
     repo = open_repo(state_dir)
-    p = proposals.approve(repo, pid, by=author(author_text), note=note)
+    p = proposals.approve(repo, ProposalId(pid), by=author(author_text), note=note)
     if as_json:
         print_json(proposal_json(repo, p, with_diff=False))
     else:
@@ -131,14 +133,14 @@ def deny(
 ) -> None:
     """Deny a proposal; the note is kept in the denied/<id> tag."""
     repo = open_repo(state_dir)
-    p = proposals.deny(repo, pid, by=author(author_text), note=note)
+    p = proposals.deny(repo, ProposalId(pid), by=author(author_text), note=note)
     if as_json:
         print_json(proposal_json(repo, p, with_diff=False))
     else:
         ok(f"denied proposal {pid} (tag denied/{pid})")
 
 
-def _approval(approved: dict[str, tuple[int, str]], revision: str) -> dict[str, Any] | None:
+def _approval(approved: Mapping[str, tuple[ProposalId, str]], revision: str) -> dict[str, Any] | None:
     found = approved.get(revision)
     return {"proposal": found[0], "by": found[1]} if found else None
 

@@ -16,6 +16,7 @@ from desired.changes import apply_changes
 from desired.repo import MetaRepo
 from hive_kit.changes import ChangeSet, RemoveAgent, SetAgentField
 from hive_kit.errors import UnavailableError, UserError
+from hive_kit.names import ProposalId
 from hive_web.http import path_int, read_body
 from hive_web.keys import AUTHOR, LIFECYCLE, META
 from hive_web.views.approvals import proposal_json
@@ -87,7 +88,7 @@ async def agent_action(request: web.Request) -> web.Response:
 
 @routes.post("/api/approvals/{pid}/approve")
 async def approve(request: web.Request) -> web.Response:
-    pid, form = path_int(request, "pid"), await read_body(request, ApproveForm)
+    pid, form = ProposalId(path_int(request, "pid")), await read_body(request, ApproveForm)
     author = request.app[AUTHOR]
     done = await request.app[META].run(lambda repo: proposals.approve(repo, pid, by=author, note=form.note))
     return web.json_response(proposal_json(done, None))
@@ -95,7 +96,7 @@ async def approve(request: web.Request) -> web.Response:
 
 @routes.post("/api/approvals/{pid}/deny")
 async def deny(request: web.Request) -> web.Response:
-    pid, form = path_int(request, "pid"), await read_body(request, DenyForm)
+    pid, form = ProposalId(path_int(request, "pid")), await read_body(request, DenyForm)
     author = request.app[AUTHOR]
     done = await request.app[META].run(lambda repo: proposals.deny(repo, pid, by=author, note=form.note))
     return web.json_response(proposal_json(done, None))

@@ -38,9 +38,10 @@ async def history_commit(request: web.Request) -> web.Response:
 
 @routes.get("/api/approvals/{pid}")
 async def approval(request: web.Request) -> web.Response:
+    from hive_kit.names import ProposalId
     from hive_web.http import path_int
 
-    pid = path_int(request, "pid")
+    pid = ProposalId(path_int(request, "pid"))
     return web.json_response(await request.app[META].run(lambda repo: proposal_detail(repo, pid)))
 
 

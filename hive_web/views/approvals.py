@@ -7,6 +7,7 @@ from typing import Any
 from desired import proposals
 from desired.proposals import Proposal, ProposalStatus
 from desired.repo import MetaRepo
+from hive_kit.names import ProposalId
 
 
 def proposal_json(p: Proposal, diff: str | None) -> dict[str, Any]:
@@ -22,6 +23,6 @@ def approvals_view(repo: MetaRepo, history_limit: int = 30) -> dict[str, Any]:
     return {"pending": pending, "history": [proposal_json(p, None) for p in resolved[:history_limit]]}
 
 
-def proposal_detail(repo: MetaRepo, pid: int) -> dict[str, Any]:
+def proposal_detail(repo: MetaRepo, pid: ProposalId) -> dict[str, Any]:
     p = proposals.get(repo, pid)
     return proposal_json(p, proposals.diff(repo, p))
