@@ -55,6 +55,7 @@ class Daemon:
             ("deadlines", lambda: deadlines_loop(self.core)),
             ("retention", lambda: retention_loop(self.core)),
             ("meta-watch", lambda: meta_watch_loop(self.core, self.sockets)),
+            ("meta-refs", lambda: self.core.metawatch.run(self.stop)),
             ("wal-checkpoint", lambda: checkpoint_loop(layout.db, self.core.checkpoint_now)),
         ]
         self.web_link = ReconcilerLink(layout)

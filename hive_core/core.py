@@ -19,6 +19,7 @@ from hive_core.control import ReconcilerControl
 from hive_core.desired_view import DesiredView
 from hive_core.events import EventLog
 from hive_core.harnesses import Harnesses
+from hive_core.metawatch import MetaWatch
 from hive_core.notices import QUIET_KINDS, NoticeSink
 from hive_core.proposal_watch import ProposalWatch
 from hive_core.stores.batch import batch_for
@@ -67,6 +68,8 @@ class HostCore:
         self.reminders = ReminderStore(self.conn, clock, reminder_cap)
         self.harnesses = Harnesses()
         self.desired = DesiredView(layout.meta)
+        self.metawatch = MetaWatch(layout.meta)
+        """The one watcher on the meta repo's refs; the daemon runs it, everyone else subscribes."""
         self.proposals = ProposalWatch(self.desired, self.events)
         self.reconciler: ReconcilerControl | None = None
         self.deadlines_changed = asyncio.Event()

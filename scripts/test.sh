@@ -5,6 +5,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
 PY=.venv/bin/python
 echo "==> ruff";          "$PY" -m ruff format --check . && "$PY" -m ruff check .
-echo "==> mypy";          "$PY" -m mypy desired hive_core reconciler hive_harness hive_web hive
+echo "==> mypy";          "$PY" -m mypy hive_kit desired hive_core reconciler hive_harness hive_web hive
 echo "==> import layers"; .venv/bin/lint-imports
 echo "==> pytest";        "$PY" -m pytest "$@"
