@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything hyperhive needs on a fresh Debian machine (run as root), idempotently.
 #   scripts/setup.sh          runtime: git, bubblewrap, nix-instantiate, node + the claude CLI, a venv
-#   scripts/setup.sh --dev    also what the tests need: Chromium, pytest, ruff, mypy, import-linter
+#   scripts/setup.sh --dev    also what the tests need: Chromium, pytest, ruff, mypy, import-linter, eslint, tsc
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DEV=0
@@ -34,7 +34,11 @@ say "python: installing hyperhive${extras} into .venv"
 .venv/bin/python -m pip install -q -e ".${extras}"
 
 if [ -f package.json ]; then
-  say "npm: installing the claude CLI and front-end packages"
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+  # devDependencies are the front end's linters (eslint, tsc): only the tests need them. Said
+  # explicitly, so NODE_ENV=production or an npm `omit` setting cannot drop them under --dev.
+  npm_deps="--omit=dev"; npm_what="the claude CLI"
+  if [ "$DEV" = 1 ]; then npm_deps="--include=dev"; npm_what="the claude CLI and the front-end linters"; fi
+  say "npm: installing $npm_what"
+  if [ -f package-lock.json ]; then npm ci "$npm_deps" --no-audit --no-fund --loglevel=error; else npm install "$npm_deps" --no-audit --no-fund --loglevel=error; fi
 fi
 say "set up: $(.venv/bin/hive --help >/dev/null && echo 'hive ready') ($(pwd)/.venv/bin/hive)"

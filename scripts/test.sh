@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from nothing: install (scripts/setup.sh --dev), then lint, types, layers, tests.
+# The front end's checks use the project's own node_modules (npx --no-install never fetches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --dev
@@ -7,4 +8,6 @@ PY=.venv/bin/python
 echo "==> ruff";          "$PY" -m ruff format --check . && "$PY" -m ruff check .
 echo "==> mypy";          "$PY" -m mypy hive_kit desired hive_core reconciler hive_harness hive_web hive
 echo "==> import layers"; .venv/bin/lint-imports
+echo "==> eslint";        npx --no-install eslint hive_web/static/js
+echo "==> tsc";           npx --no-install tsc --noEmit -p jsconfig.json
 echo "==> pytest";        "$PY" -m pytest "$@"

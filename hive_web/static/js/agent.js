@@ -1,3 +1,4 @@
+// @ts-check
 // One agent's page: badges, the live turn stream (sticky to the bottom unless the reader scrolled
 // up, with a "↓ N new" pill), prompt with slash commands, login, inbox, and turn-stats charts.
 // Data comes from the agent's harness through the dashboard (/agents/<name>/...), live over SSE.
@@ -5,8 +6,11 @@
 import { getJSON, post } from "./api.js";
 import { durationChart, tokensChart, toolsChart } from "./charts.js";
 import { ago, esc, html, toast } from "./util.js";
+/** @import { Json } from "./api.js" */
 
-const NAME = document.querySelector('meta[name="agent"]').content;
+/** @typedef {HTMLFormElement & {elements: {text: HTMLTextAreaElement}}} PromptForm */
+
+const NAME = /** @type {HTMLMetaElement} */ (document.querySelector('meta[name="agent"]')).content;
 const BASE = `/agents/${encodeURIComponent(NAME)}`;
 const KINDS = ["turn_start", "stream", "turn_end", "note", "status_changed", "model_changed",
   "token_usage_changed", "turn_state_changed"];
@@ -26,6 +30,7 @@ const HELP = [
 
 function atBottom() { return term.scrollTop + term.clientHeight >= term.scrollHeight - 8; }
 
+/** @param {string} cls @param {string} content */
 function line(cls, content) {
   const stick = atBottom();
   term.insertAdjacentHTML("beforeend", html`<div class="ln ${cls}">${content}</div>`.text);
@@ -34,8 +39,10 @@ function line(cls, content) {
   else { unseen += 1; pill.hidden = false; pill.textContent = `↓ ${unseen} new`; }
 }
 
+/** @param {unknown} text @param {number} [n] */
 function clip(text, n = 600) { const s = String(text ?? ""); return s.length > n ? `${s.slice(0, n)}…` : s; }
 
+/** @param {Json} p a `stream` event */
 function streamItem(p) {
   if (p.item === "text") line("say", p.text);
   else if (p.item === "thinking") line("think", clip(p.text));
@@ -44,20 +51,24 @@ function streamItem(p) {
   else if (p.item === "init") line("note", `session: ${p.model}; mcp ${Object.entries(p.mcp_servers || {}).map(([k, v]) => `${k}=${v}`).join(" ")}`);
 }
 
+/** @param {string} id @param {string} text @param {string} [cls] */
 function badge(id, text, cls = "") {
   const el = document.getElementById(id);
   el.textContent = text;
   el.className = `pill ${cls}`;
 }
 
+/** @param {Json} t a turn: the last one in the state, or a `turn_end` event */
 function turnText(t) {
   if (!t || !t.result_kind) return "no turn yet";
   const tokens = (t.input_tokens || 0) + (t.output_tokens || 0);
   return `last turn ${t.result_kind}, ${(t.duration_ms / 1000).toFixed(1)} s, ${tokens.toLocaleString()} tok`;
 }
 
+/** @type {Record<string, string>} */
 const STATE_CLS = { idle: "ok", thinking: "info", compacting: "warn" };
 
+/** @param {{data: string}} e an SSE message, or a history event made into one */
 function onEvent(e) {
   const ev = JSON.parse(e.data);
   if (ev.seq <= lastSeq) return;
@@ -72,6 +83,7 @@ function onEvent(e) {
   else if (ev.kind === "token_usage_changed") badge("ctx-badge", `${(ev.context_tokens || 0).toLocaleString()} ctx tok`);
 }
 
+/** @param {string} value @param {Json} login */
 function status(value, login) {
   const needs = value === "needs_login" || value === "logging_in";
   badge("alive-badge", value, value === "online" || value === "running" ? "ok" : needs ? "bad" : "warn");
@@ -82,33 +94,36 @@ function status(value, login) {
   }
 }
 
+/** @param {Json} s the harness's state */
 function paint(s) {
   status(s.status, s.login);
   badge("state-badge", s.turn_state, STATE_CLS[s.turn_state] || "");
   badge("model-badge", s.model + (s.model_override ? " (override)" : ""));
   badge("ctx-badge", `${(s.context_tokens || 0).toLocaleString()} ctx tok`);
   badge("turn-badge", turnText(s.last_turn));
-  document.querySelector("#agent-inbox tbody").innerHTML = (s.inbox || []).slice().reverse().map((m) => html`<tr>
+  document.querySelector("#agent-inbox tbody").innerHTML = (s.inbox || []).slice().reverse().map((/** @type {Json} */ m) => html`<tr>
     <td class="mono">${m.sender}</td><td class="body">${clip(m.body, 500)}</td><td>${ago(m.sent_at * 1000)}</td></tr>`).join("")
     || html`<tr><td colspan="3" class="empty">no messages</td></tr>`.text;
 }
 
 async function loadStats() {
-  const win = document.getElementById("stats-window").value;
+  const win = /** @type {HTMLSelectElement} */ (document.getElementById("stats-window")).value;
   try {
     const s = await getJSON(`${BASE}/api/stats?window=${win}`);
-    const tok = Object.values(s.tokens).reduce((a, b) => a + b, 0);
+    const tok = Object.values(s.tokens).reduce((/** @type {number} */ a, /** @type {number} */ b) => a + b, 0);
     document.getElementById("stats").innerHTML = html`<p class="mono">${s.turn_count} turns · ${tok.toLocaleString()} tokens · $${s.cost_usd.toFixed(4)}
       · ${Object.entries(s.by_result).map(([k, v]) => `${k} ${v}`).join(", ")}</p>
       <h3>tokens per turn</h3>${tokensChart(s.turns.slice(0, 60))}
       <h3>duration</h3>${durationChart(s.turns.slice(0, 60), s.duration_ms.p50, s.duration_ms.p95)}
       <h3>tool use</h3>${toolsChart(s.tool_calls)}`.text;
-  } catch (err) { document.getElementById("stats").textContent = err.message; }
+  } catch (/** @type {any} */ err) { document.getElementById("stats").textContent = err.message; }
 }
 
+/** @param {string} text */
 async function command(text) {
   const [cmd, ...rest] = text.trim().split(/\s+/);
   const arg = rest.join(" ");
+  /** @type {Record<string, [string, object]>} */
   const calls = { "/model": ["model", { model: arg }], "/compact": ["compact", {}], "/cancel": ["cancel", {}], "/new-session": ["new-session", {}] };
   if (cmd === "/help") { HELP.forEach((h) => line("note", h)); return; }
   const call = calls[cmd];
@@ -117,6 +132,7 @@ async function command(text) {
   if (res.ok) line("note", `· ${cmd} ${arg}`.trim() + ` → ${esc(JSON.stringify(res.data))}`); else toast(res.data.error, true);
 }
 
+/** @param {PromptForm} form */
 async function send(form) {
   const text = form.elements.text.value.trim();
   if (!text) return;
@@ -130,21 +146,22 @@ async function send(form) {
 }
 
 function bind() {
-  const form = document.getElementById("prompt");
+  const form = /** @type {PromptForm} */ (document.getElementById("prompt"));
   form.addEventListener("submit", (e) => { e.preventDefault(); send(form); });
   form.elements.text.addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); send(form); } });
   term.addEventListener("scroll", () => { if (atBottom()) { unseen = 0; pill.hidden = true; } });
   pill.addEventListener("click", () => { term.scrollTop = term.scrollHeight; unseen = 0; pill.hidden = true; });
   document.getElementById("stats-window").addEventListener("change", loadStats);
   document.getElementById("login").addEventListener("click", async (e) => {
-    const b = e.target.closest("[data-login]");
+    /** @type {HTMLElement | null} */
+    const b = /** @type {Element} */ (e.target).closest("[data-login]");
     if (!b) return;
     const res = await post(`${BASE}/api/login/${b.dataset.login}`);
     if (res.ok) status("logging_in", res.data.login); else toast(res.data.error, true);
   });
   document.getElementById("login-code").addEventListener("submit", async (e) => {
     e.preventDefault();
-    const res = await post(`${BASE}/api/login/code`, { code: e.target.elements.code.value.trim() });
+    const res = await post(`${BASE}/api/login/code`, { code: /** @type {HTMLFormElement & {elements: {code: HTMLInputElement}}} */ (e.target).elements.code.value.trim() });
     if (!res.ok) toast(res.data.error, true);
   });
 }
@@ -152,7 +169,7 @@ function bind() {
 async function boot() {
   bind();
   let s;
-  try { s = await getJSON(`${BASE}/api/state`); } catch (err) { badge("alive-badge", "offline", "bad"); line("err", err.message); return; }
+  try { s = await getJSON(`${BASE}/api/state`); } catch (/** @type {any} */ err) { badge("alive-badge", "offline", "bad"); line("err", err.message); return; }
   paint(s);
   const history = await getJSON(`${BASE}/events/history?limit=500`);
   for (const ev of history.events) onEvent({ data: JSON.stringify(ev) });
@@ -162,7 +179,7 @@ async function boot() {
   source.onopen = () => document.body.dataset.live = "1";
   source.onerror = () => { delete document.body.dataset.live; };
   loadStats();
-  window.agentPage = { lastSeq: () => lastSeq };
+  /** @type {Window & {agentPage?: object}} */ (window).agentPage = { lastSeq: () => lastSeq };
 }
 
 boot();

@@ -1,7 +1,17 @@
+// @ts-check
 // Talking to the dashboard: every write carries the CSRF token; errors come back as {error, problems}.
 
-const csrf = document.querySelector('meta[name="csrf-token"]').content;
+/**
+ * JSON the dashboard's API answers and its event streams carry. Its shape belongs to the Python
+ * side (hive_web's views, hive_core's events), so it is not restated here: `any`, on purpose.
+ * @typedef {any} Json
+ */
 
+/** @typedef {{ok: boolean, status: number, data: Json}} Reply */
+
+const csrf = /** @type {HTMLMetaElement} */ (document.querySelector('meta[name="csrf-token"]')).content;
+
+/** @param {string} url @returns {Promise<Json>} */
 export async function getJSON(url) {
   const res = await fetch(url, { headers: { Accept: "application/json" } });
   const data = await res.json().catch(() => ({ error: res.statusText }));
@@ -10,6 +20,7 @@ export async function getJSON(url) {
 }
 
 // Returns {ok, status, data}; never throws on a 4xx so forms can show the problems.
+/** @param {string} url @param {unknown} [body] @returns {Promise<Reply>} */
 export async function post(url, body = {}) {
   const res = await fetch(url, {
     method: "POST",

@@ -1,3 +1,4 @@
+// @ts-check
 // Boot: paint from the inline snapshot (it carries its seq), then follow the SSE stream.
 // Every event lands in the Events flow; the ones that change what a section shows make that
 // section re-read its data once (coalesced), so the page never polls.
@@ -17,7 +18,9 @@ import { bindQuestions, renderQuestions } from "./questions.js";
 import { bindReminders, renderReminders } from "./reminders.js";
 import { agentActivity, bindSwarm, renderSwarm } from "./swarm.js";
 import { short, toast } from "./util.js";
+/** @import { Json } from "./api.js" */
 
+/** @type {Json} */
 let state = JSON.parse(document.getElementById("snapshot").textContent);
 // Events after which the snapshot (desired rows, approvals, status) is re-read once.
 const SNAPSHOT_KINDS = new Set([
@@ -42,6 +45,7 @@ function render() {
   if (currentSection() === "plan") loadPlan(state);
 }
 
+/** @type {Promise<void> | null} */
 let refreshing = null;
 let again = false;
 async function refresh() {
@@ -62,13 +66,14 @@ function currentSection() {
 
 function showSection() {
   const id = currentSection();
-  for (const s of document.querySelectorAll(".section")) s.hidden = s.id !== id;
-  for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.section === id);
+  for (const s of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll(".section"))) s.hidden = s.id !== id;
+  for (const a of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("#nav a"))) a.classList.toggle("active", a.dataset.section === id);
   if (id === "history") loadHistory().catch(() => {});
   if (id === "plan") loadPlan(state);
   if (id === "desired") loadDesired().catch((err) => toast(err.message, true));
 }
 
+/** @param {Json} event */
 function onEvent(event) {
   addEvent(event);
   if (event.payload?.agent) agentActivity(event.payload.agent);
@@ -82,6 +87,7 @@ function onEvent(event) {
   if (event.kind === "question_added") notify(`Question from ${event.payload.asker}`, event.payload.question);
 }
 
+/** @param {string} status @param {Json} [hello] */
 function onStatus(status, hello) {
   const live = document.getElementById("live");
   live.dataset.state = status;
@@ -104,4 +110,4 @@ bindNotifications();
 window.addEventListener("hashchange", showSection);
 showSection();
 render();
-window.hive = { stream: connect(state.seq, onEvent, onStatus, () => refresh()), state: () => state, refresh };
+/** @type {Window & {hive?: object}} */ (window).hive = { stream: connect(state.seq, onEvent, onStatus, () => refresh()), state: () => state, refresh };

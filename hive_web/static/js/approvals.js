@@ -1,11 +1,14 @@
+// @ts-check
 // Approvals: pending proposals with their full desired-state diff (approve / deny with a reason)
 // and a history tab. The active tab survives reloads.
 
 import { getJSON, post } from "./api.js";
 import { ago, diffHtml, html, short, toast } from "./util.js";
+/** @import { Json } from "./api.js" */
 
 let tab = localStorage.getItem("hive.approvals.tab") || "pending";
 
+/** @param {Json} p a pending proposal */
 function pendingCard(p) {
   return html`<article class="card" data-proposal="${p.id}">
     <header><b>#${p.id}</b><span>${p.description}</span><span class="spacer"></span>
@@ -19,6 +22,7 @@ function pendingCard(p) {
   </article>`;
 }
 
+/** @param {Json} p a resolved proposal */
 function historyRow(p) {
   const glyph = p.status === "approved" ? "✓" : "✗";
   const cls = p.status === "approved" ? "ok" : "bad";
@@ -30,29 +34,32 @@ function historyRow(p) {
     <td class="mono">${short(p.commit)}</td><td>${p.resolution ? ago(p.resolution.at) : ""}</td></tr>`;
 }
 
+/** @param {Json} state */
 export function renderApprovals(state) {
   const { pending, history } = state.approvals;
   document.getElementById("count-pending").textContent = pending.length || "";
-  for (const b of document.querySelectorAll("#approval-tabs .tab")) b.classList.toggle("active", b.dataset.tab === tab);
+  for (const b of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("#approval-tabs .tab"))) b.classList.toggle("active", b.dataset.tab === tab);
   const body = document.getElementById("approvals-body");
   if (tab === "pending") {
-    body.innerHTML = pending.length ? pending.map(pendingCard).join("") : html`<p class="muted">no pending proposals</p>`;
+    body.innerHTML = pending.length ? pending.map(pendingCard).join("") : html`<p class="muted">no pending proposals</p>`.text;
   } else {
     body.innerHTML = html`<table class="grid-table"><thead><tr><th>status</th><th>id</th><th>description</th>
       <th>proposed by</th><th>resolved by</th><th>commit</th><th>when</th></tr></thead>
-      <tbody>${history.length ? history.map(historyRow) : html`<tr><td colspan="7" class="empty">nothing resolved yet</td></tr>`}</tbody></table>`;
+      <tbody>${history.length ? history.map(historyRow) : html`<tr><td colspan="7" class="empty">nothing resolved yet</td></tr>`}</tbody></table>`.text;
   }
 }
 
+/** @param {HTMLElement} card @param {"approve" | "deny"} verb */
 async function resolve(card, verb) {
   const id = card.dataset.proposal;
-  const note = card.querySelector("input[name=note]").value;
+  const note = /** @type {HTMLInputElement} */ (card.querySelector("input[name=note]")).value;
   for (const b of card.querySelectorAll("button")) b.disabled = true;
   const res = await post(`/api/approvals/${id}/${verb}`, { note });
   if (res.ok) toast(`proposal #${id} ${res.data.status}`);
   else { toast(res.data.error, true); for (const b of card.querySelectorAll("button")) b.disabled = false; }
 }
 
+/** @param {HTMLElement} row */
 async function toggleHistoryDiff(row) {
   const next = row.nextElementSibling;
   if (next?.classList.contains("detail")) { next.remove(); return; }
@@ -60,19 +67,22 @@ async function toggleHistoryDiff(row) {
   row.insertAdjacentHTML("afterend", html`<tr class="detail"><td colspan="7">${diffHtml(p.diff)}</td></tr>`.text);
 }
 
+/** @param {() => void} rerender */
 export function bindApprovals(rerender) {
   document.getElementById("approval-tabs").addEventListener("click", (e) => {
-    const b = e.target.closest(".tab");
+    /** @type {HTMLElement | null} */
+    const b = /** @type {Element} */ (e.target).closest(".tab");
     if (!b) return;
     tab = b.dataset.tab;
     localStorage.setItem("hive.approvals.tab", tab);
     rerender();
   });
   document.getElementById("approvals-body").addEventListener("click", (e) => {
-    const card = e.target.closest("[data-proposal]");
+    /** @type {HTMLElement | null} */
+    const card = /** @type {Element} */ (e.target).closest("[data-proposal]");
     if (!card) return;
-    if (e.target.closest("[data-approve]")) resolve(card, "approve");
-    else if (e.target.closest("[data-deny]")) resolve(card, "deny");
+    if (/** @type {Element} */ (e.target).closest("[data-approve]")) resolve(card, "approve");
+    else if (/** @type {Element} */ (e.target).closest("[data-deny]")) resolve(card, "deny");
     else if (card.tagName === "TR") toggleHistoryDiff(card).catch((err) => toast(err.message, true));
   });
 }

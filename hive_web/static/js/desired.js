@@ -1,3 +1,4 @@
+// @ts-check
 // Desired state: the whole swarm as one JSON document (what `hive desired edit` opens), edited in a
 // textarea. Preview asks the server to validate it and answer the diff and the reconciler's plan;
 // apply commits on exactly the revision the document was read at (or proposes it). Apply stays
@@ -6,27 +7,35 @@
 import { getJSON, post } from "./api.js";
 import { actionRow } from "./plan.js";
 import { diffHtml, html, short, toast } from "./util.js";
+/** @import { Json, Reply } from "./api.js" */
 
+/** @typedef {HTMLFormElement & {elements: {message: HTMLInputElement}}} DesiredForm */
+
+/** @type {{revision: string | null, text: string, loaded: boolean}} */
 const doc = { revision: null, text: "", loaded: false };
+/** @type {{revision: string | null, text: string} | null} */
 let previewed = null; // {revision, text} of the last successful preview
 
-const $ = (id) => document.getElementById(id);
-const edited = () => $("desired-text").value !== doc.text;
+const $ = (/** @type {string} */ id) => document.getElementById(id);
+const edited = () => /** @type {HTMLTextAreaElement} */ ($("desired-text")).value !== doc.text;
 
+/** @param {string[]} items */
 function problems(items) {
   $("desired-problems").innerHTML = items.map((t) => html`<li>${t}</li>`).join("");
   $("desired-text").setAttribute("aria-invalid", items.length ? "true" : "false");
 }
 
+/** @param {boolean} on */
 function armed(on) {
-  for (const id of ["desired-apply", "desired-propose"]) $(id).disabled = !on;
+  for (const id of ["desired-apply", "desired-propose"]) /** @type {HTMLButtonElement} */ ($(id)).disabled = !on;
 }
 
+/** @param {boolean} [force] reload even if the text on screen was edited */
 export async function loadDesired(force = false) {
   if (doc.loaded && edited() && !force) return;
   const got = await getJSON("/api/desired");
   Object.assign(doc, got, { loaded: true });
-  $("desired-text").value = got.text;
+  /** @type {HTMLTextAreaElement} */ ($("desired-text")).value = got.text;
   $("desired-revision").textContent = `read at ${short(got.revision)}`;
   $("desired-revision").dataset.revision = got.revision;
   $("desired-moved").hidden = true;
@@ -36,6 +45,7 @@ export async function loadDesired(force = false) {
 }
 
 // Called on every snapshot refresh: follow main while untouched, warn once edited.
+/** @param {string} revision */
 export function desiredMoved(revision) {
   if (!doc.loaded || revision === doc.revision) return;
   if (!edited()) { loadDesired().catch(() => {}); return; }
@@ -45,6 +55,7 @@ export function desiredMoved(revision) {
     + "applying will be refused. Reload to start from the current state.";
 }
 
+/** @param {Json} data a preview */
 function planHtml(data) {
   if (!data.plan) return html`<p class="muted">${data.plan_note}</p>`;
   const s = data.plan.summary;
@@ -57,6 +68,7 @@ function planHtml(data) {
     <tbody>${rows}</tbody></table>`;
 }
 
+/** @param {Json} data */
 function showPreview(data) {
   const stale = data.stale ? html`<div class="stale">desired state changed since you opened it (main is now
     ${short(data.main)}): applying will be refused. Reload, or see the History section for what changed.</div>` : "";
@@ -65,8 +77,9 @@ function showPreview(data) {
     ${diffHtml(data.diff)}<h3>What the reconciler would do</h3>${planHtml(data)}`.text;
 }
 
+/** @param {Reply} res */
 function showRefusal(res) {
-  const items = res.data.problems?.length ? res.data.problems.map((p) => p.text) : [res.data.error];
+  const items = res.data.problems?.length ? res.data.problems.map((/** @type {Json} */ p) => p.text) : [res.data.error];
   problems(items);
   if (res.status === 409 && res.data.stale) {
     $("desired-preview").innerHTML = html`<div class="stale">${res.data.error}</div>
@@ -76,7 +89,7 @@ function showRefusal(res) {
 }
 
 async function preview() {
-  const body = { revision: doc.revision, text: $("desired-text").value };
+  const body = { revision: doc.revision, text: /** @type {HTMLTextAreaElement} */ ($("desired-text")).value };
   const res = await post("/api/desired/preview", body);
   if (!res.ok) {
     previewed = null;
@@ -91,14 +104,15 @@ async function preview() {
   armed(Boolean(previewed));
 }
 
+/** @param {boolean} propose */
 async function apply(propose) {
-  if (!previewed || previewed.text !== $("desired-text").value) { armed(false); return; }
-  const message = $("desired-form").elements.message.value;
+  if (!previewed || previewed.text !== /** @type {HTMLTextAreaElement} */ ($("desired-text")).value) { armed(false); return; }
+  const message = /** @type {DesiredForm} */ ($("desired-form")).elements.message.value;
   const res = await post("/api/desired/apply", { ...previewed, message, propose });
   if (!res.ok) { armed(false); showRefusal(res); return; }
   if (propose) toast(`proposal #${res.data.proposed.id} is waiting for approval`);
   else toast(res.data.changed ? `committed ${short(res.data.revision)} to main` : res.data.summary);
-  $("desired-form").elements.message.value = "";
+  /** @type {DesiredForm} */ ($("desired-form")).elements.message.value = "";
   $("desired-preview").innerHTML = html`<p class="muted">${propose ? `Proposed as #${res.data.proposed.id}: see Decisions.`
     : `Applied as ${short(res.data.revision)}: the Plan section follows the reconciler.`}</p>`.text;
   await loadDesired(true);
@@ -110,9 +124,9 @@ export function bindDesired() {
   $("desired-propose").addEventListener("click", () => apply(true).catch((e) => toast(e.message, true)));
   $("desired-reload").addEventListener("click", () => loadDesired(true).catch((e) => toast(e.message, true)));
   $("desired-preview").addEventListener("click", (e) => {
-    if (e.target.id === "desired-reload-stale") loadDesired(true).catch((err) => toast(err.message, true));
+    if (/** @type {Element} */ (e.target).id === "desired-reload-stale") loadDesired(true).catch((err) => toast(err.message, true));
   });
   $("desired-text").addEventListener("input", () => {
-    if (previewed && previewed.text !== $("desired-text").value) armed(false);
+    if (previewed && previewed.text !== /** @type {HTMLTextAreaElement} */ ($("desired-text")).value) armed(false);
   });
 }

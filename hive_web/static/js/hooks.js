@@ -1,16 +1,21 @@
+// @ts-check
 // Forgejo webhook: its setup and the last deliveries. The list is read once (the dashboard keeps the
 // last 20 in memory); after that each `webhook_received` event adds its row live.
 
 import { getJSON } from "./api.js";
 import { html, short, when } from "./util.js";
+/** @import { Json } from "./api.js" */
 
 const KEEP = 20;
+/** @type {Record<string, string>} */
 const CLS = { "fast-forwarded": "ok", "up-to-date": "ok", reconcile: "ok", ignored: "", refused: "bad",
   failed: "bad", unauthorized: "bad" };
+/** @type {Json[]} */
 let rows = [];
 
-const key = (d) => `${d.at}|${d.delivery}`;
+const key = (/** @type {Json} */ d) => `${d.at}|${d.delivery}`;
 
+/** @param {Json} d a delivery */
 function row(d) {
   const cls = CLS[d.outcome] ?? (d.status >= 400 ? "bad" : "");
   return html`<tr data-delivery="${d.delivery}"><td class="mono">${when(d.at)}</td><td class="mono" title="${d.delivery}">${d.delivery.slice(0, 13) || "—"}</td>
@@ -24,6 +29,7 @@ function render() {
     : html`<tr><td colspan="8" class="empty">no deliveries since the dashboard started</td></tr>`.text;
 }
 
+/** @param {Json} d a delivery */
 function add(d) {
   if (rows.some((r) => key(r) === key(d))) return;
   rows = [d, ...rows].sort((a, b) => b.at - a.at).slice(0, KEEP);
@@ -38,6 +44,7 @@ export async function loadHooks() {
 }
 
 // One `webhook_received` event from the stream.
+/** @param {Json} event */
 export function addDelivery(event) {
   const p = event.payload;
   add({ at: event.ts, delivery: p.delivery, event: p.event, ref: p.ref, after: p.after, status: p.status,

@@ -1,8 +1,17 @@
+// @ts-check
 // The one SSE stream: starts after the snapshot's seq; the browser's own reconnect sends
 // Last-Event-ID, so the server resumes exactly there. Events at or below the last seen seq
 // are dropped here too, so a replay can never show twice.
 
+/** @import { Json } from "./api.js" */
+
 // Hints ("event: desired") carry no id: they say "re-read desired state" and nothing else.
+/**
+ * @param {number} since
+ * @param {(event: Json) => void} onEvent
+ * @param {(status: string, hello?: Json) => void} onStatus
+ * @param {(hint: Json) => void} onHint
+ */
 export function connect(since, onEvent, onStatus, onHint) {
   let last = since;
   let opened = 0;

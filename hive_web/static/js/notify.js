@@ -1,3 +1,4 @@
+// @ts-check
 // Opt-in browser notifications for new questions and approvals (off until the operator asks).
 
 const KEY = "hive.notifications";
@@ -22,6 +23,7 @@ export function bindNotifications() {
   label();
 }
 
+/** @param {string} title @param {string} body */
 export function notify(title, body) {
   if (enabled() && document.visibilityState !== "visible") new Notification(title, { body, tag: body });
 }

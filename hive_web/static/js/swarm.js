@@ -1,14 +1,24 @@
+// @ts-check
 // The Swarm section: one row per agent, the add/edit forms, row actions, config and file viewers.
 
 import { getJSON, post } from "./api.js";
 import { html, raw, short, showProblems, toast } from "./util.js";
+/** @import { Json } from "./api.js" */
 
+/** @typedef {ReturnType<typeof html>} Html */
+/** @typedef {{model: HTMLInputElement, state: HTMLSelectElement, allowed_recipients: HTMLInputElement, description: HTMLInputElement}} EditFields */
+/** @typedef {HTMLFormElement & {elements: EditFields}} EditForm */
+/** @typedef {{model: string, state: string, allowed_recipients: string, description: string}} EditValues */
+
+/** @type {Record<string, string>} */
 const ACTIONS = {
   start: "start", stop: "stop", suspend: "suspend", resume: "resume",
 };
 
+/** @param {Json} agent */
 function statusCell(agent) {
   const s = agent.status;
+  /** @type {Html[]} */
   const pills = [];
   if (agent.suspended) pills.push(html`<span class="pill warn">suspended</span>`);
   if (agent.needs_login) pills.push(html`<a class="pill bad" href="/agents/${agent.name}/" target="_blank" rel="noopener" title="open the agent page to log it in">needs login</a> `);
@@ -28,6 +38,7 @@ function statusCell(agent) {
   return pills;
 }
 
+/** @param {Json} agent @param {string} desiredRevision */
 function revisionCell(agent, desiredRevision) {
   const applied = agent.status?.applied_revision;
   if (!applied) return html`<span class="mono muted">${short(desiredRevision)}</span>`;
@@ -35,7 +46,9 @@ function revisionCell(agent, desiredRevision) {
   return html`<span class="mono ${same ? "" : "muted"}" title="applied ${applied}">${short(applied)}</span>`;
 }
 
+/** @param {Json} agent */
 function actions(agent) {
+  /** @type {Html[]} */
   const buttons = [];
   buttons.push(agent.state === "running"
     ? html`<button class="small" data-action="stop">stop</button>`
@@ -55,12 +68,14 @@ function actions(agent) {
   return buttons;
 }
 
+/** @type {Json} the snapshot's `features`: which daemon parts this dashboard can ask */
 let features = {};
 
+/** @param {Json} state */
 export function renderSwarm(state) {
   features = state.features || {};
   const body = document.querySelector("#swarm-table tbody");
-  const rows = state.agents.map((a) => html`<tr data-agent="${a.name}">
+  const rows = state.agents.map((/** @type {Json} */ a) => html`<tr data-agent="${a.name}">
     <td class="mono"><a class="agent-link" href="/agents/${a.name}/" target="_blank" rel="noopener" title="the agent's page"><b>${a.name}</b></a>${a.description ? html`<div class="desc">${a.description}</div>` : ""}</td>
     <td>${a.role}</td>
     <td class="mono">${a.effective_model}${a.model ? "" : html` <span class="muted">(default)</span>`}</td>
@@ -72,12 +87,13 @@ export function renderSwarm(state) {
     <td class="mono">${a.cost_usd == null ? "" : `$${a.cost_usd.toFixed(2)}`}</td>
     <td class="actions">${actions(a)}</td>
   </tr>`);
-  body.innerHTML = rows.length ? rows.join("") : html`<tr><td colspan="10" class="empty">no agents in desired state</td></tr>`;
-  const running = state.agents.filter((a) => a.state === "running").length;
+  body.innerHTML = rows.length ? rows.join("") : html`<tr><td colspan="10" class="empty">no agents in desired state</td></tr>`.text;
+  const running = state.agents.filter((/** @type {Json} */ a) => a.state === "running").length;
   document.getElementById("swarm-summary").textContent =
     `${state.agents.length} agents, ${running} desired running`;
 }
 
+/** @param {string} name @param {string} action */
 async function rowAction(name, action) {
   if (action === "destroy" && !confirm(`Remove ${name} from desired state?\nThe reconciler destroys its container; its state dir is kept (see Kept state).`)) return;
   const res = await post(`/api/agents/${encodeURIComponent(name)}/${action}`);
@@ -85,9 +101,10 @@ async function rowAction(name, action) {
   else toast(res.data.error, true);
 }
 
+/** @param {Json} state @param {string} name */
 function openEditor(state, name) {
-  const agent = state.agents.find((a) => a.name === name);
-  const form = document.getElementById("edit-agent-form");
+  const agent = state.agents.find((/** @type {Json} */ a) => a.name === name);
+  const form = /** @type {EditForm} */ (document.getElementById("edit-agent-form"));
   form.hidden = false;
   form.dataset.agent = name;
   form.querySelector("[data-agent]").textContent = name;
@@ -101,6 +118,7 @@ function openEditor(state, name) {
   form.elements.model.focus();
 }
 
+/** @param {EditForm} form @returns {EditValues} */
 function formValues(form) {
   return {
     model: form.elements.model.value.trim(),
@@ -110,11 +128,13 @@ function formValues(form) {
   };
 }
 
+/** @param {EditForm} form */
 async function saveEditor(form) {
   const name = form.dataset.agent;
+  /** @type {EditValues} */
   const before = JSON.parse(form.dataset.original);
   const now = formValues(form);
-  const changed = Object.keys(now).filter((k) => now[k] !== before[k]);
+  const changed = /** @type {(keyof EditValues)[]} */ (Object.keys(now)).filter((k) => now[k] !== before[k]);
   if (!changed.length) { toast("nothing changed"); return; }
   for (const field of changed) {
     const res = await post(`/api/agents/${encodeURIComponent(name)}/set`, { field, value: now[field] });
@@ -127,16 +147,18 @@ async function saveEditor(form) {
   form.hidden = true;
 }
 
+/** @param {HTMLFormElement} form */
 async function addAgent(form) {
   const body = Object.fromEntries(new FormData(form).entries());
   const res = await post("/api/agents", body);
   if (!res.ok) { showProblems(form, res.data); return; }
   showProblems(form, null);
   form.reset();
-  document.getElementById("add-agent").open = false;
+  /** @type {HTMLDetailsElement} */ (document.getElementById("add-agent")).open = false;
   toast(`committed ${short(res.data.revision)}: ${res.data.summary}`);
 }
 
+/** @param {string} name */
 async function showConfig(name) {
   const viewer = document.getElementById("viewer");
   const cfg = await getJSON(`/api/agents/${encodeURIComponent(name)}/config`);
@@ -144,12 +166,14 @@ async function showConfig(name) {
   viewer.innerHTML = html`<h3>${cfg.file} <button class="small ghost" data-close-viewer>close</button></h3>
     <pre class="text">${JSON.stringify(cfg.desired, null, 2)}</pre>
     ${cfg.agent_nix ? html`<h3>agents/${name}/agent.nix</h3><pre class="text">${cfg.agent_nix}</pre>` : ""}
-    ${Object.entries(cfg.rendered || {}).map(([file, text]) => html`<h3>rendered: ${file}</h3><pre class="text">${text}</pre>`)}`;
+    ${Object.entries(cfg.rendered || {}).map(([file, text]) => html`<h3>rendered: ${file}</h3><pre class="text">${text}</pre>`)}`.text;
 }
 
+/** @type {string | null} the agent whose log the viewer follows */
 let follow = null;
 
 // The log viewer: a bounded tail (server caps it); "follow" re-reads it when the agent's events arrive.
+/** @param {string} name */
 async function showLogs(name) {
   const viewer = document.getElementById("viewer");
   viewer.hidden = false;
@@ -159,19 +183,22 @@ async function showLogs(name) {
     viewer.innerHTML = html`<h3>${name}: log (last ${lines.length} lines)
       <label class="muted"><input type="checkbox" data-follow checked> follow</label>
       <button class="small ghost" data-close-viewer>close</button></h3>
-      <pre class="text log">${lines.join("\n") || "(empty)"}</pre>`;
+      <pre class="text log">${lines.join("\n") || "(empty)"}</pre>`.text;
     const pre = viewer.querySelector("pre");
     pre.scrollTop = pre.scrollHeight;
-  } catch (err) {
-    viewer.innerHTML = html`<h3>${name} <button class="small ghost" data-close-viewer>close</button></h3><ul class="problems"><li>${err.message}</li></ul>`;
+  } catch (/** @type {any} */ err) {
+    viewer.innerHTML = html`<h3>${name} <button class="small ghost" data-close-viewer>close</button></h3><ul class="problems"><li>${err.message}</li></ul>`.text;
   }
 }
 
+/** @param {string} name */
 export function agentActivity(name) {
+  /** @type {HTMLInputElement | null} */
   const box = document.querySelector("#viewer [data-follow]");
   if (follow === name && box?.checked && !document.getElementById("viewer").hidden) showLogs(name);
 }
 
+/** @param {string} name @param {string} [path] relative to the agent's state dir */
 export async function showFile(name, path = "") {
   const viewer = document.getElementById("viewer");
   viewer.hidden = false;
@@ -179,22 +206,24 @@ export async function showFile(name, path = "") {
     const f = await getJSON(`/api/state-file?agent=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}`);
     const head = html`<h3>${name}:/state/${f.path === "." ? "" : f.path} <button class="small ghost" data-close-viewer>close</button></h3>`;
     if (f.kind === "dir") {
-      const items = f.entries.map((e) => html`<li><a href="#" data-file="${(f.path === "." ? "" : f.path + "/") + e.name}" data-agent="${name}">${e.name}${e.dir ? "/" : ""}</a></li>`);
-      viewer.innerHTML = html`${head}<ul class="mono">${items.length ? items : raw("<li class='muted'>(empty)</li>")}</ul>`;
+      const items = f.entries.map((/** @type {Json} */ e) => html`<li><a href="#" data-file="${(f.path === "." ? "" : f.path + "/") + e.name}" data-agent="${name}">${e.name}${e.dir ? "/" : ""}</a></li>`);
+      viewer.innerHTML = html`${head}<ul class="mono">${items.length ? items : raw("<li class='muted'>(empty)</li>")}</ul>`.text;
     } else {
-      viewer.innerHTML = html`${head}<div class="muted">${f.size} bytes${f.truncated ? " — showing the first 1 MiB" : ""}</div><pre class="text">${f.text}</pre>`;
+      viewer.innerHTML = html`${head}<div class="muted">${f.size} bytes${f.truncated ? " — showing the first 1 MiB" : ""}</div><pre class="text">${f.text}</pre>`.text;
     }
-  } catch (err) {
-    viewer.innerHTML = html`<h3>${name} <button class="small ghost" data-close-viewer>close</button></h3><ul class="problems"><li>${err.message}</li></ul>`;
+  } catch (/** @type {any} */ err) {
+    viewer.innerHTML = html`<h3>${name} <button class="small ghost" data-close-viewer>close</button></h3><ul class="problems"><li>${err.message}</li></ul>`.text;
   }
 }
 
+/** @param {() => Json} getState */
 export function bindSwarm(getState) {
   document.getElementById("swarm-table").addEventListener("click", (e) => {
-    const row = e.target.closest("tr[data-agent]");
+    /** @type {HTMLElement | null} */
+    const row = /** @type {Element} */ (e.target).closest("tr[data-agent]");
     if (!row) return;
     const name = row.dataset.agent;
-    const btn = e.target.closest("button");
+    const btn = /** @type {Element} */ (e.target).closest("button");
     if (!btn) return;
     if (btn.dataset.action) rowAction(name, ACTIONS[btn.dataset.action] || btn.dataset.action);
     else if ("edit" in btn.dataset) openEditor(getState(), name);
@@ -202,14 +231,15 @@ export function bindSwarm(getState) {
     else if ("files" in btn.dataset) showFile(name);
     else if ("logs" in btn.dataset) showLogs(name);
   });
-  const add = document.getElementById("add-agent-form");
+  const add = /** @type {HTMLFormElement} */ (document.getElementById("add-agent-form"));
   add.addEventListener("submit", (e) => { e.preventDefault(); addAgent(add); });
-  const edit = document.getElementById("edit-agent-form");
+  const edit = /** @type {EditForm} */ (document.getElementById("edit-agent-form"));
   edit.addEventListener("submit", (e) => { e.preventDefault(); saveEditor(edit); });
   edit.querySelector("[data-close]").addEventListener("click", () => { edit.hidden = true; });
   document.getElementById("viewer").addEventListener("click", (e) => {
-    if (e.target.closest("[data-close-viewer]")) { e.currentTarget.hidden = true; follow = null; return; }
-    const link = e.target.closest("a[data-file]");
+    if (/** @type {Element} */ (e.target).closest("[data-close-viewer]")) { /** @type {HTMLElement} */ (e.currentTarget).hidden = true; follow = null; return; }
+    /** @type {HTMLElement | null} */
+    const link = /** @type {Element} */ (e.target).closest("a[data-file]");
     if (link) { e.preventDefault(); showFile(link.dataset.agent, link.dataset.file); }
   });
 }

@@ -1,10 +1,19 @@
+// @ts-check
 // Small helpers shared by every section: escaping, time, diffs, toasts.
 
+/** @import { Json } from "./api.js" */
+
+/** @param {unknown} value */
 export function esc(value) {
-  return String(value ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  return String(value ?? "").replace(/[&<>"']/g, (c) => /** @type {Record<string, string>} */ ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
 // html`<td>${x}</td>` escapes every interpolation unless it is wrapped in raw().
+/**
+ * @param {TemplateStringsArray} strings
+ * @param {...unknown} values a Raw is kept as it is, an array is joined, anything else is escaped
+ * @returns {Raw}
+ */
 export function html(strings, ...values) {
   let out = strings[0];
   values.forEach((v, i) => {
@@ -12,17 +21,20 @@ export function html(strings, ...values) {
   });
   return new Raw(out);
 }
-class Raw { constructor(text) { this.text = text; } toString() { return this.text; } }
-export const raw = (text) => new Raw(text);
-const asHtml = (v) => (v instanceof Raw ? v.text : esc(v));
+class Raw { constructor(/** @type {string} */ text) { this.text = text; } toString() { return this.text; } }
+export const raw = (/** @type {string} */ text) => new Raw(text);
+const asHtml = (/** @type {unknown} */ v) => (v instanceof Raw ? v.text : esc(v));
 
+/** @param {string | null | undefined} rev */
 export function short(rev) { return rev ? String(rev).slice(0, 10) : "—"; }
 
+/** @param {string | number} iso an ISO time, or seconds since the epoch */
 export function when(iso) {
   const d = typeof iso === "number" ? new Date(iso * 1000) : new Date(iso);
   return d.toISOString().replace("T", " ").slice(0, 19);
 }
 
+/** @param {string | number} iso an ISO time, or milliseconds since the epoch */
 export function ago(iso) {
   const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
   if (s < 60) return `${Math.max(s, 0)}s ago`;
@@ -31,6 +43,7 @@ export function ago(iso) {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
+/** @param {string | null | undefined} text a unified diff */
 export function diffHtml(text) {
   if (!text) return html`<pre class="diff"><span class="muted">(no changes)</span></pre>`;
   const lines = text.replace(/\n$/, "").split("\n").map((line) => {
@@ -44,6 +57,10 @@ export function diffHtml(text) {
   return html`<pre class="diff">${lines}</pre>`;
 }
 
+/**
+ * @param {string} message
+ * @param {boolean} [isError]
+ */
 export function toast(message, isError = false) {
   const box = document.getElementById("toasts");
   const el = document.createElement("div");
@@ -53,9 +70,13 @@ export function toast(message, isError = false) {
   setTimeout(() => el.remove(), isError ? 9000 : 4000);
 }
 
+/**
+ * @param {HTMLElement} form
+ * @param {Json | null} error the API's refusal ({error, problems}); null clears the list
+ */
 export function showProblems(form, error) {
   const list = form.querySelector("[data-problems]");
   if (!list) return;
-  const items = error ? (error.problems?.length ? error.problems.map((p) => p.text) : [error.error]) : [];
-  list.innerHTML = items.map((t) => html`<li>${t}</li>`).join("");
+  const items = error ? (error.problems?.length ? error.problems.map((/** @type {Json} */ p) => p.text) : [error.error]) : [];
+  list.innerHTML = items.map((/** @type {string} */ t) => html`<li>${t}</li>`).join("");
 }
