@@ -5,7 +5,7 @@
 
 import { getJSON, post } from "./api.js";
 import { durationChart, tokensChart, toolsChart } from "./charts.js";
-import { ago, esc, html, toast } from "./util.js";
+import { ago, html, toast } from "./util.js";
 /** @import { Json } from "./api.js" */
 
 /** @typedef {HTMLFormElement & {elements: {text: HTMLTextAreaElement}}} PromptForm */
@@ -129,7 +129,7 @@ async function command(text) {
   const call = calls[cmd];
   if (!call) { toast(`unknown command ${cmd}; /help lists them`, true); return; }
   const res = await post(`${BASE}/api/${call[0]}`, call[1]);
-  if (res.ok) line("note", `· ${cmd} ${arg}`.trim() + ` → ${esc(JSON.stringify(res.data))}`); else toast(res.data.error, true);
+  if (res.ok) line("note", `· ${cmd} ${arg}`.trim() + ` → ${JSON.stringify(res.data)}`); else toast(res.data.error, true);
 }
 
 /** @param {PromptForm} form */
