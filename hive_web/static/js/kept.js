@@ -29,7 +29,7 @@ export function renderKept(state) {
 /** @param {Json} k */
 async function purge(k) {
   const typed = prompt(`Purge ${k.name}? This deletes ${k.path} for good: ${k.files} files (${size(k.bytes)}) — `
-    + `its notes, Claude session and credentials, turn history. Nothing can bring them back.\\n\\nType ${k.name} to confirm:`);
+    + `its notes, Claude session and credentials, turn history. Nothing can bring them back.\n\nType ${k.name} to confirm:`);
   if (typed === null) return;
   const res = await post(`/api/kept/${encodeURIComponent(k.name)}/purge`, { confirm: typed });
   if (res.ok) toast(`purging ${k.name}: ${res.data.reason}`); else toast(res.data.error, true);
