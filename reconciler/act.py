@@ -14,12 +14,13 @@ import time
 from dataclasses import dataclass
 
 from desired.schema import DesiredState
+from hive_core.control import HarnessRegistry
 from hive_kit.errors import TemporaryError
 from hive_kit.launch import AgentLaunchConfig, LaunchMcpServer
 from hive_kit.names import Role
 from hive_kit.paths import StateLayout
 from reconciler.events import EventSink
-from reconciler.health import AgentSockets, HarnessRegistry
+from reconciler.health import AgentSockets
 from reconciler.model import Action, ActionKind, ContainerState, spec_view, wants_running
 from reconciler.runtime.base import LaunchSpec, LineSink, Runtime
 from reconciler.store import DeployStore

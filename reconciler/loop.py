@@ -25,12 +25,13 @@ from dataclasses import dataclass, field, replace
 
 from desired.repo import MetaRepo, Snapshot
 from desired.schema import agent_fingerprint
+from hive_core.control import HarnessRegistry
 from hive_kit.errors import HiveError, PermanentError, TemporaryError
 from hive_kit.paths import StateLayout
 from reconciler import act
 from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.events import EventSink, LogSink
-from reconciler.health import AgentSockets, AliveHealth, HarnessRegistry, NoSockets
+from reconciler.health import AgentSockets, AliveHealth, NoSockets
 from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed, Plan, wants_running
 from reconciler.observe import observe
 from reconciler.plan import plan

@@ -20,10 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hive_core.control import HarnessRegistry
 from hive_kit.paths import StateLayout
 from hive_kit.tasks import start_task
 from reconciler.events import EventSink
-from reconciler.health import AgentSockets, HarnessRegistry
+from reconciler.health import AgentSockets
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.runtime.base import Runtime
 from reconciler.triggers import now_file, watch
