@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from desired.repo import MetaRepo, Snapshot
 from desired.schema import agent_fingerprint
 from hive_core.control import HarnessRegistry
+from hive_core.events import AgentConditionChanged, ContainerCrash
 from hive_kit.errors import HiveError, PermanentError, TemporaryError
 from hive_kit.paths import StateLayout
 from reconciler import act
@@ -247,7 +248,7 @@ class Reconciler:
                 code = "" if obs.exit_code is None else f" with code {obs.exit_code}"
                 detail = f"container exited unexpectedly{code}"
                 log.warning("agent %s: %s", name, detail)
-                self.events.emit("container_crash", agent=name, detail=detail)
+                self.events.emit(ContainerCrash(agent=name, detail=detail))
                 self._crashed(name, detail, agent_fingerprint(snap.state, name))
             elif obs.state is ContainerState.RUNNING:
                 self._forget_if_stable(name)
@@ -309,12 +310,13 @@ class Reconciler:
                     if seeding:
                         continue
                     self.events.emit(
-                        "agent_condition_changed",
-                        agent=status.name,
-                        condition=cond.type,
-                        status=cond.status,
-                        reason=cond.reason,
-                        message=cond.message,
+                        AgentConditionChanged(
+                            agent=status.name,
+                            condition=cond.type,
+                            status=cond.status,
+                            reason=cond.reason,
+                            message=cond.message,
+                        )
                     )
         return statuses
 

@@ -11,6 +11,7 @@ import asyncio
 from desired import proposals
 from desired.changes import add_agent
 from desired.repo import MetaRepo
+from hive_core.events import AgentSpawned
 from hive_kit.paths import StateLayout
 from reconciler import service
 from reconciler.backoff import Policy, Retry
@@ -48,10 +49,10 @@ async def test_a_commit_wakes_the_loop_without_waiting_for_the_resync(
     )
     try:
         rec = await started
-        await eventually(lambda: sink.of("agent_spawned", "manager"), what="the first pass")
+        await eventually(lambda: sink.of(AgentSpawned, "manager"), what="the first pass")
         await asyncio.sleep(0.3)  # let the watcher settle on its first scan
         add(repo, "late")
-        await eventually(lambda: sink.of("agent_spawned", "late"), timeout=15, what="a pass after the commit")
+        await eventually(lambda: sink.of(AgentSpawned, "late"), timeout=15, what="a pass after the commit")
 
         rec.retry["late"] = Retry(failures=1, next_at=1e12, error="pretend it failed")
         request_now(layout)
