@@ -33,7 +33,7 @@ from hive_web.component import serve_dashboard
 from hive_web.keys import WebConfig
 from hive_web.recon import ReconcilerLink
 from reconciler.loop import LoopSettings, Reconciler
-from reconciler.service import RuntimeOptions
+from reconciler.runtime.registry import RuntimeOptions
 
 log = logging.getLogger(__name__)
 

@@ -117,7 +117,7 @@ async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress:
     spec = await _open(ctx, desired, name)
     config = launch_config(desired, name, action.revision, action.fingerprint, port)
     config.write(spec.config_file)
-    if ctx.runtime.kind == "nixos":
+    if ctx.runtime.uses_meta_flake:
         from reconciler.nixrender import sync_flake
 
         sync_flake(ctx.layout, desired, action.revision)

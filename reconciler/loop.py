@@ -118,9 +118,7 @@ class Reconciler:
     # ---- one pass ------------------------------------------------------------------------------
 
     async def observe(self) -> tuple[Snapshot, dict[str, Observed], dict[str, Applied]]:
-        tidy = getattr(self.runtime, "tidy", None)
-        if tidy is not None:
-            tidy()
+        self.runtime.tidy()
         world = await observe(self.layout, self.repo, self.runtime, self.store)
         for rec in world.adopted:
             self.store.record_applied(rec.name, rec.revision, rec.fingerprint, rec.spec, rec.web_port)

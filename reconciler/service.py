@@ -17,7 +17,6 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from hive_core.control import HarnessRegistry
@@ -27,26 +26,10 @@ from reconciler.events import EventSink
 from reconciler.health import AgentSockets
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.runtime.base import Runtime
+from reconciler.runtime.registry import RUNTIMES, RuntimeOptions, make_runtime
 from reconciler.triggers import now_file, watch
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RuntimeOptions:
-    kind: str = "local"  # "local" | "nixos"
-    command: tuple[str, ...] = ()  # the agent program (local); default: python -m hive_harness serve
-    sandbox: bool = True
-
-
-def make_runtime(layout: StateLayout, options: RuntimeOptions) -> Runtime:
-    if options.kind == "nixos":
-        from reconciler.runtime.nixos import NixosRuntime
-
-        return NixosRuntime(layout)
-    from reconciler.runtime.local import DEFAULT_COMMAND, LocalRuntime
-
-    return LocalRuntime(layout, options.command or DEFAULT_COMMAND, sandbox=options.sandbox)
 
 
 def pid_file(layout: StateLayout) -> Path:
@@ -107,7 +90,7 @@ async def run(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m reconciler.service", description=__doc__)
     parser.add_argument("--state-dir", type=Path, required=True)
-    parser.add_argument("--runtime", default="local", choices=("local", "nixos"))
+    parser.add_argument("--runtime", default="local", choices=RUNTIMES)
     parser.add_argument("--agent-command", default="", help="the agent program, shell-quoted")
     parser.add_argument("--no-sandbox", action="store_true")
     parser.add_argument("--resync", type=float, default=30.0)

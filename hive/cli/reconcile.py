@@ -35,9 +35,16 @@ from hive.cli.common import (
 from hive.cli.writes import MessageOpt, write
 from hive_kit.changes import ChangeSet, SetAgentField
 from hive_kit.errors import UserError
+from reconciler.runtime.registry import RUNTIMES, check_runtime
 
 RuntimeOpt = Annotated[
-    str, typer.Option("--runtime", envvar="HIVE_RUNTIME", help="Container runtime: local or nixos.")
+    str,
+    typer.Option(
+        "--runtime",
+        envvar="HIVE_RUNTIME",
+        callback=check_runtime,  # a UserError: `error: unknown runtime ...`, exit 1
+        help=f"Container runtime: {' or '.join(RUNTIMES)}.",
+    ),
 ]
 CommandOpt = Annotated[
     str | None,
@@ -63,10 +70,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _runtime(state_dir: Path | None, runtime: str, command: str | None) -> Any:
-    from reconciler.service import RuntimeOptions, make_runtime
+    from reconciler.runtime.registry import RuntimeOptions, make_runtime
 
-    if runtime not in ("local", "nixos"):
-        raise UserError(f"unknown runtime {runtime!r}; use --runtime local or --runtime nixos")
     options = RuntimeOptions(runtime, tuple(shlex.split(command or "")))
     return make_runtime(layout(state_dir), options)
 
