@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import IO
 
 from hive_core.core import HostCore
-from hive_core.schedulers import deadlines_loop, meta_watch_loop, retention_loop
+from hive_core.schedulers import deadlines_loop, meta_follow_loop, retention_loop
 from hive_core.sockets import SocketSet
 from hive_core.stores.checkpoint import checkpoint_loop
 from hive_kit.errors import PermanentError, UserError
@@ -33,7 +33,7 @@ from hive_web.component import serve_dashboard
 from hive_web.keys import WebConfig
 from hive_web.recon import ReconcilerLink
 from reconciler.loop import LoopSettings, Reconciler
-from reconciler.service import RuntimeOptions
+from reconciler.runtime.registry import RuntimeOptions
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,8 @@ class Daemon:
         self.components: list[tuple[str, TaskFactory]] = [
             ("deadlines", lambda: deadlines_loop(self.core)),
             ("retention", lambda: retention_loop(self.core)),
-            ("meta-watch", lambda: meta_watch_loop(self.core, self.sockets)),
             ("meta-refs", lambda: self.core.metawatch.run(self.stop)),
+            ("meta-follow", lambda: meta_follow_loop(self.core, self.sockets)),
             ("wal-checkpoint", lambda: checkpoint_loop(layout.db, self.core.checkpoint_now)),
         ]
         self.web_link = ReconcilerLink(layout)
@@ -92,7 +92,8 @@ class Daemon:
 
 
 def add_reconciler(daemon: Daemon, options: RuntimeOptions, settings: LoopSettings | None = None) -> None:
-    """The reconciler loop as one more component, wired to the core's hellos, sockets and events."""
+    """The reconciler loop as one more component, wired to the core's hellos, sockets, events and
+    meta watch (the reconciler subscribes to it rather than watching the repo a second time)."""
     from reconciler import service
     from reconciler.host import CoreSockets, EventLogSink
 
@@ -107,6 +108,7 @@ def add_reconciler(daemon: Daemon, options: RuntimeOptions, settings: LoopSettin
                 health=daemon.core.harnesses,
                 sockets=CoreSockets(daemon.core, daemon.sockets),
                 events=EventLogSink(daemon.core.events),
+                watch=daemon.core.metawatch,
                 started=started,
             )
         finally:

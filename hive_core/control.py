@@ -34,7 +34,13 @@ class ReconcilerControl(Protocol):
 
 
 class HarnessRegistry(Protocol):
-    """Which harnesses have said `hello`, and when. Fed by the agents' sockets."""
+    """Which harnesses have said `hello`, and when. Fed by the agents' sockets.
+
+    The one protocol for it: the daemon's ``hive_core.harnesses.Harnesses``,
+    the one-shot `hive reconcile`'s listener and the reconciler's fallback
+    (``reconciler.health.AliveHealth``) all implement it; the health gate
+    waits on ``wait_hello``.
+    """
 
     async def wait_hello(self, name: str, since: float, timeout: float) -> bool:
         """True once ``name`` has said hello at or after ``since`` (unix seconds); False on timeout."""
@@ -44,7 +50,18 @@ class HarnessRegistry(Protocol):
 
 
 class HelloRecord(Protocol):
-    name: str
-    pid: int
-    web_port: int
-    at: float  # unix seconds
+    """One hello, read-only (``hive_core.harnesses.Hello`` is a frozen dataclass)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def web_port(self) -> int: ...
+
+    @property
+    def at(self) -> float:
+        """Unix seconds."""
+        ...

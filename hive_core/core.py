@@ -2,8 +2,10 @@
 
 One per daemon. Op handlers (``hive_core.ops``) and schedulers take it as
 their first argument; it does no I/O of its own beyond opening the store.
-The reconciler plugs in with ``attach_reconciler`` and reads
-``harnesses``; the socket set registers with ``on_agents_changed``.
+The reconciler plugs in with ``attach_reconciler``, reads ``harnesses`` and
+subscribes to ``metawatch``; the core's own subscriber only sets
+``meta_changed``, and the meta-follow loop (``hive_core.schedulers``) does
+the rest in order: desired view, agent sockets, proposal events.
 """
 
 from __future__ import annotations
@@ -75,17 +77,20 @@ class HostCore:
         self.deadlines_changed = asyncio.Event()
         """Set when a reminder or question deadline is added or moved: the scheduler re-plans at once."""
         self.meta_changed = asyncio.Event()
-        """Set to make the meta watch look at `main` and the proposal tags now."""
+        """Set when a ref moved (or `main` was re-read): the meta-follow loop looks at `main` and the
+        proposal tags now."""
         self.retention_now = asyncio.Event()
         self.checkpoint_now = asyncio.Event()
         self.events.add_sink(NoticeSink(self.broker, self.desired.manager_name), ignore=QUIET_KINDS)
         self.desired.on_change(lambda _snapshot: self.meta_changed.set())
+        self.metawatch.subscribe("host-core", lambda _moved: self.meta_changed.set())
 
     def startup(self) -> None:
         """Run once when the daemon starts: hand out again whatever was delivered but never acked."""
         count = self.broker.redeliver()
         if count:
             log.info("%d delivered-but-unacked messages will be handed out again", count)
+        self.metawatch.check()  # the watcher's baseline: what moves from here on is reported
         self.desired.refresh()
         self.proposals.check(seed=True, missed_since=self.events.last_ts())
 

@@ -12,6 +12,16 @@ is nothing but such files, so ``only_refs`` is our own: `refs/...`,
 during every write. The debounce is short (50 ms), so a push is acted on in
 well under a second. A subscriber that raises is logged and skipped; the
 others still hear about the move.
+
+The first look only seeds (nothing has moved yet); the daemon takes it in
+``HostCore.startup``, so a write between start-up and the watcher coming up
+is still reported. One safety net stays periodic, on purpose: every
+``rescan_s`` (30 s) the watcher re-reads the refs even if inotify said
+nothing. inotify can drop events (its queue overflows under load; a watch
+is added a moment after a new directory such as ``refs/tags/approved/``
+appears), and the host core has no resync of its own the way the
+reconciler does. Reading the refs is a handful of small files, and a
+rescan that finds nothing moved tells no one.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from watchfiles import Change, awatch
 log = logging.getLogger(__name__)
 
 DEBOUNCE_MS = 50
+RESCAN_S = 30.0
 MAIN_REF = "refs/heads/main"
 
 
@@ -87,11 +98,12 @@ def only_refs(meta: Path) -> Callable[[Change, str], bool]:
 class MetaWatch:
     """Watch ``meta``'s refs until stopped; call every subscriber on each batch that moved one."""
 
-    def __init__(self, meta: Path, *, debounce_ms: int = DEBOUNCE_MS) -> None:
+    def __init__(self, meta: Path, *, debounce_ms: int = DEBOUNCE_MS, rescan_s: float = RESCAN_S) -> None:
         self.meta = meta
         self.debounce_ms = debounce_ms
+        self.rescan_s = rescan_s
         self._subscribers: list[tuple[str, Subscriber]] = []
-        self._refs: dict[str, str] = {}
+        self._refs: dict[str, str] | None = None  # None until the first look
 
     def subscribe(self, name: str, subscriber: Subscriber) -> Callable[[], None]:
         """Add ``subscriber`` (named in the log if it fails); returns the call that removes it."""
@@ -106,14 +118,19 @@ class MetaWatch:
 
     @property
     def refs(self) -> Mapping[str, str]:
-        """The refs as of the last batch (or the start)."""
-        return dict(self._refs)
+        """The refs as of the last look (empty before the first)."""
+        return dict(self._refs or {})
 
     def check(self) -> RefsMoved | None:
-        """Read the refs now and tell the subscribers if any moved; the batch, or None."""
+        """Read the refs now and tell the subscribers if any moved; the batch, or None.
+
+        The first call only seeds: it has nothing to compare with.
+        """
         after = read_refs(self.meta)
-        moved = RefsMoved(self._refs, after)
-        self._refs = after
+        before, self._refs = self._refs, after
+        if before is None:
+            return None
+        moved = RefsMoved(before, after)
         if not moved.changed:
             return None
         log.debug("meta repo refs moved: %s", ", ".join(moved.changed[:20]))
@@ -130,12 +147,14 @@ class MetaWatch:
             if stop is not None and stop.is_set():
                 return
             await asyncio.sleep(0.5)
-        self._refs = read_refs(self.meta)
+        self.check()  # whatever moved since the seed (or the seed itself, if nobody took one)
         async for _changes in awatch(
             self.meta,
             watch_filter=only_refs(self.meta),
             debounce=self.debounce_ms,
             step=10,
             stop_event=stop,
+            rust_timeout=int(self.rescan_s * 1000),
+            yield_on_timeout=True,  # the periodic rescan: an empty batch every rescan_s
         ):
             self.check()

@@ -1,10 +1,17 @@
-"""The daemon's clocks: deadlines (reminders and question TTLs), retention, and the meta watch.
+"""The daemon's clocks and followers: deadlines (reminders and question TTLs), retention, and
+following the meta repo.
 
 None of them polls in a tight loop. The deadline loop sleeps until the
 earliest due reminder or question deadline, and ``HostCore.poke_deadlines``
 cuts that sleep short when a new one is added. On start the first pass
 delivers what fell due while the daemon was down and expires overdue
 questions, so deadlines survive restarts.
+
+The meta-follow loop has no clock at all: it waits for ``core.meta_changed``,
+which the core's ``MetaWatch`` subscriber sets when a ref moves (the
+watcher's own 30 s rescan is the safety net). Its steps keep their order:
+the desired view first, then the agent sockets, then the proposal events,
+so an agent's socket is up before anyone hears that its spawn was approved.
 """
 
 from __future__ import annotations
@@ -21,7 +28,6 @@ log = logging.getLogger(__name__)
 
 MAX_SLEEP_S = 60.0
 RETENTION_EVERY_S = 3600.0
-META_CHECK_EVERY_S = 2.0
 
 
 def run_deadlines_once(core: HostCore) -> float | None:
@@ -56,10 +62,11 @@ async def retention_loop(core: HostCore) -> None:
         await wait_or_timeout(core.retention_now, RETENTION_EVERY_S)
 
 
-async def meta_watch_loop(core: HostCore, sockets: SocketSet) -> None:
-    """Follow `main` (agent sockets) and the proposal tags (events), cheaply, every few seconds."""
+async def meta_follow_loop(core: HostCore, sockets: SocketSet) -> None:
+    """After each move of the meta repo's refs: `main` (agent sockets), then the proposal tags (events)."""
     while True:
+        await core.meta_changed.wait()
         core.desired.refresh()
+        core.meta_changed.clear()  # after the refresh, whose listener sets it again when `main` moved
         await sockets.sync_agents()
         core.proposals.check()
-        await wait_or_timeout(core.meta_changed, META_CHECK_EVERY_S)

@@ -14,12 +14,14 @@ import time
 from dataclasses import dataclass
 
 from desired.schema import DesiredState
+from hive_core.control import HarnessRegistry
+from hive_core.events import AgentDestroyed, AgentRebuilt, AgentSpawned, AgentStarted, AgentStopped
 from hive_kit.errors import TemporaryError
 from hive_kit.launch import AgentLaunchConfig, LaunchMcpServer
 from hive_kit.names import Role
 from hive_kit.paths import StateLayout
 from reconciler.events import EventSink
-from reconciler.health import AgentSockets, HarnessRegistry
+from reconciler.health import AgentSockets
 from reconciler.model import Action, ActionKind, ContainerState, spec_view, wants_running
 from reconciler.runtime.base import LaunchSpec, LineSink, Runtime
 from reconciler.store import DeployStore
@@ -87,11 +89,11 @@ async def apply(ctx: Context, action: Action, desired: DesiredState, progress: L
             await ctx.runtime.stop(action.name, progress)
         since = time.time()
         await ctx.runtime.start(spec, progress)
-        ctx.events.emit("agent_started", agent=action.name)
+        ctx.events.emit(AgentStarted(agent=action.name))
         await health_gate(ctx, action.name, since)
     elif kind is ActionKind.STOP:
         await ctx.runtime.stop(action.name, progress)
-        ctx.events.emit("agent_stopped", agent=action.name)
+        ctx.events.emit(AgentStopped(agent=action.name))
     else:
         await _remove(ctx, action.name, purge=kind is ActionKind.PURGE, progress=progress)
 
@@ -115,7 +117,7 @@ async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress:
     spec = await _open(ctx, desired, name)
     config = launch_config(desired, name, action.revision, action.fingerprint, port)
     config.write(spec.config_file)
-    if ctx.runtime.kind == "nixos":
+    if ctx.runtime.uses_meta_flake:
         from reconciler.nixrender import sync_flake
 
         sync_flake(ctx.layout, desired, action.revision)
@@ -125,8 +127,8 @@ async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress:
     else:
         await ctx.runtime.create(spec, progress)
     ctx.store.record_applied(name, action.revision, action.fingerprint, spec_view(desired, name), port)
-    kind = "agent_rebuilt" if existed else "agent_spawned"
-    ctx.events.emit(kind, agent=name, revision=action.revision)
+    event = AgentRebuilt if existed else AgentSpawned
+    ctx.events.emit(event(agent=name, revision=action.revision))
     if not wants_running(desired, name):
         await ctx.runtime.stop(name, progress)
         return
@@ -142,7 +144,7 @@ async def _remove(ctx: Context, name: str, *, purge: bool, progress: LineSink) -
         shutil.rmtree(ctx.layout.agent_dir(name), ignore_errors=True)
         ctx.store.release_port(name)
         progress(f"agent {name}: state dir {ctx.layout.agent_dir(name)} removed")
-    ctx.events.emit("agent_destroyed", agent=name, purged=purge)
+    ctx.events.emit(AgentDestroyed(agent=name, purged=purge))
 
 
 async def health_gate(ctx: Context, name: str, since: float) -> None:

@@ -2,8 +2,9 @@
 
 After a create, update or start the agent's harness must announce itself
 (a ``hello`` on its socket) within a timeout, else the agent is marked
-degraded with the reason. The daemon's ``HarnessRegistry`` (hive_core)
-records hellos; the reconciler only waits on it. A one-shot `hive reconcile`
+degraded with the reason. The daemon's registry of hellos
+(``hive_core.control.HarnessRegistry``, the one protocol for it) records
+them; the reconciler only waits on it. A one-shot `hive reconcile`
 listens for the hellos itself (``reconciler.oneshot``). ``AliveHealth`` is
 the fallback where nobody can listen (a runtime tested alone): the process
 must still be running after a short settle time — which still catches an
@@ -19,12 +20,6 @@ from typing import Protocol
 
 from reconciler.model import ContainerState
 from reconciler.runtime.base import Runtime
-
-
-class HarnessRegistry(Protocol):
-    async def wait_hello(self, name: str, since: float, timeout: float) -> bool:
-        """True once ``name`` has said hello at or after ``since`` (unix time), False on timeout."""
-        ...
 
 
 class AgentSockets(Protocol):
@@ -46,7 +41,8 @@ class NoSockets:
 
 
 class AliveHealth:
-    """Healthy = still running ``settle`` seconds after start (no one is there to hear a hello)."""
+    """A ``HarnessRegistry`` where no one hears hellos: healthy = still running ``settle`` seconds
+    after start."""
 
     def __init__(self, runtime: Runtime, settle: float = 2.0) -> None:
         self.runtime = runtime
@@ -60,3 +56,6 @@ class AliveHealth:
                 return False
         observed = (await self.runtime.list()).get(name)
         return observed is not None and observed.state is ContainerState.RUNNING
+
+    def last_hello(self, name: str) -> None:
+        return None  # nobody listens, so nobody has said hello

@@ -18,9 +18,10 @@ from typing import Any
 
 from desired.schema import RunState
 from hive_core.core import HostCore
-from hive_core.events import EventLog, parse_event
+from hive_core.events import EventLog
 from hive_core.sockets import SocketSet
 from hive_kit.errors import NotFoundError, UserError
+from reconciler.events import ReconcilerEvent
 from reconciler.loop import Reconciler
 from reconciler.model import ActionKind
 from reconciler.status import read_statuses
@@ -32,8 +33,8 @@ class EventLogSink:
     def __init__(self, events: EventLog) -> None:
         self.events = events
 
-    def emit(self, kind: str, **fields: Any) -> None:
-        self.events.publish(parse_event({"kind": kind, **fields}))
+    def emit(self, event: ReconcilerEvent) -> None:
+        self.events.publish(event)
 
 
 class CoreSockets:

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field, replace
 
 from desired.repo import MetaRepo, Snapshot
 from desired.schema import agent_fingerprint
+from hive_core.control import HarnessRegistry
+from hive_core.events import AgentConditionChanged, ContainerCrash
 from hive_kit.errors import HiveError, PermanentError, TemporaryError
 from hive_kit.paths import StateLayout
 from reconciler import act
 from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.events import EventSink, LogSink
-from reconciler.health import AgentSockets, AliveHealth, HarnessRegistry, NoSockets
+from reconciler.health import AgentSockets, AliveHealth, NoSockets
 from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed, Plan, wants_running
 from reconciler.observe import observe
 from reconciler.plan import plan
@@ -116,9 +118,7 @@ class Reconciler:
     # ---- one pass ------------------------------------------------------------------------------
 
     async def observe(self) -> tuple[Snapshot, dict[str, Observed], dict[str, Applied]]:
-        tidy = getattr(self.runtime, "tidy", None)
-        if tidy is not None:
-            tidy()
+        self.runtime.tidy()
         world = await observe(self.layout, self.repo, self.runtime, self.store)
         for rec in world.adopted:
             self.store.record_applied(rec.name, rec.revision, rec.fingerprint, rec.spec, rec.web_port)
@@ -246,7 +246,7 @@ class Reconciler:
                 code = "" if obs.exit_code is None else f" with code {obs.exit_code}"
                 detail = f"container exited unexpectedly{code}"
                 log.warning("agent %s: %s", name, detail)
-                self.events.emit("container_crash", agent=name, detail=detail)
+                self.events.emit(ContainerCrash(agent=name, detail=detail))
                 self._crashed(name, detail, agent_fingerprint(snap.state, name))
             elif obs.state is ContainerState.RUNNING:
                 self._forget_if_stable(name)
@@ -308,12 +308,13 @@ class Reconciler:
                     if seeding:
                         continue
                     self.events.emit(
-                        "agent_condition_changed",
-                        agent=status.name,
-                        condition=cond.type,
-                        status=cond.status,
-                        reason=cond.reason,
-                        message=cond.message,
+                        AgentConditionChanged(
+                            agent=status.name,
+                            condition=cond.type,
+                            status=cond.status,
+                            reason=cond.reason,
+                            message=cond.message,
+                        )
                     )
         return statuses
 

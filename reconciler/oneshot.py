@@ -23,6 +23,7 @@ import logging
 import os
 from pathlib import Path
 
+from hive_core import harnesses
 from hive_core.harnesses import Harnesses
 from hive_kit.paths import StateLayout
 from hive_kit.wire import Done, ErrorBody, ErrorResponse, Hello, encode
@@ -36,7 +37,7 @@ _NO_DAEMON = (
 
 
 class OneShotHost:
-    """Both ``HarnessRegistry`` and ``AgentSockets`` for a reconcile pass without the daemon."""
+    """Both ``hive_core.control.HarnessRegistry`` and ``AgentSockets`` for a pass without the daemon."""
 
     def __init__(self, layout: StateLayout) -> None:
         self.layout = layout
@@ -46,6 +47,9 @@ class OneShotHost:
 
     async def wait_hello(self, name: str, since: float, timeout: float) -> bool:
         return await self.harnesses.wait_hello(name, since, timeout)
+
+    def last_hello(self, name: str) -> harnesses.Hello | None:
+        return self.harnesses.last_hello(name)
 
     async def open_agent(self, name: str, *, is_manager: bool) -> Path:
         path = self.layout.socket_for(name, is_manager=is_manager)

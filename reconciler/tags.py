@@ -29,6 +29,7 @@ import pygit2
 from desired.bootstrap import SYSTEM_AUTHOR
 from desired.repo import MetaRepo
 from desired.schema import DesiredState
+from hive_core.events import Deployed, DeployFailed
 from hive_kit.errors import HiveError
 from reconciler.events import EventSink
 from reconciler.model import touched_agents
@@ -152,8 +153,8 @@ def _tag(
         return False
     proposal_id = int(pid) if pid.isdigit() else None
     if verdict.deployed:
-        events.emit("deployed", agent="", revision=revision, proposal_id=proposal_id)
+        events.emit(Deployed(agent="", revision=revision, proposal_id=proposal_id))
     for agent, err in verdict.failures:
-        events.emit("deploy_failed", agent=agent, revision=revision, error=err, proposal_id=proposal_id)
+        events.emit(DeployFailed(agent=agent, revision=revision, error=err, proposal_id=proposal_id))
     log.info("proposal %s: tagged %s", pid, name)
     return True

@@ -5,7 +5,8 @@ Exit codes of `hive reconcile --dry-run` follow Terraform's
 refused plan). `hive reconcile` applies one pass here and exits 1 if any
 action failed; when `hive serve` is running it asks the daemon for the pass
 instead (one reconciler per state dir). `--now` asks a running `hive serve`
-for an immediate pass.
+for an immediate pass. Both ask the one way there is: the admin socket's
+``reconcile_now`` op, the same the dashboard's button sends.
 """
 
 from __future__ import annotations
@@ -33,11 +34,21 @@ from hive.cli.common import (
     print_table,
 )
 from hive.cli.writes import MessageOpt, write
+from hive_kit import wire
 from hive_kit.changes import ChangeSet, SetAgentField
-from hive_kit.errors import UserError
+from hive_kit.client import SyncClient
+from hive_kit.errors import UnavailableError, UserError
+from hive_kit.paths import StateLayout
+from reconciler.runtime.registry import RUNTIMES, check_runtime
 
 RuntimeOpt = Annotated[
-    str, typer.Option("--runtime", envvar="HIVE_RUNTIME", help="Container runtime: local or nixos.")
+    str,
+    typer.Option(
+        "--runtime",
+        envvar="HIVE_RUNTIME",
+        callback=check_runtime,  # a UserError: `error: unknown runtime ...`, exit 1
+        help=f"Container runtime: {' or '.join(RUNTIMES)}.",
+    ),
 ]
 CommandOpt = Annotated[
     str | None,
@@ -63,10 +74,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _runtime(state_dir: Path | None, runtime: str, command: str | None) -> Any:
-    from reconciler.service import RuntimeOptions, make_runtime
+    from reconciler.runtime.registry import RuntimeOptions, make_runtime
 
-    if runtime not in ("local", "nixos"):
-        raise UserError(f"unknown runtime {runtime!r}; use --runtime local or --runtime nixos")
     options = RuntimeOptions(runtime, tuple(shlex.split(command or "")))
     return make_runtime(layout(state_dir), options)
 
@@ -90,7 +99,7 @@ def reconcile(
     """Converge the swarm on desired state (one pass), or show the plan with --dry-run."""
     lay = layout(state_dir)
     if now:
-        return _now(lay, as_json)
+        return _now(lay, as_json, "operator asked (`hive reconcile --now`)")
     rt = _runtime(state_dir, runtime, agent_command)
     if dry_run:
         from reconciler.readonly import dry_run as plan_now
@@ -102,8 +111,9 @@ def reconcile(
         return EXIT_OK if result.empty else EXIT_CHANGES
     from reconciler.service import daemon_pid
 
-    if daemon_pid(lay) is not None:
-        return _now(lay, as_json)  # one reconciler per state dir: ask the running one
+    pid = daemon_pid(lay)
+    if pid is not None:  # one reconciler per state dir: ask the running one
+        return _now(lay, as_json, "operator asked (`hive reconcile` while `hive serve` runs)", pid)
     return _apply(lay, rt, (), as_json, health_timeout)
 
 
@@ -156,21 +166,32 @@ def _apply(lay: Any, rt: Any, purge: tuple[str, ...], as_json: bool, health_time
     return EXIT_USER_ERROR if result.refused or failures else EXIT_OK
 
 
-def _now(lay: Any, as_json: bool) -> int:
-    from reconciler.service import daemon_pid
-    from reconciler.triggers import request_now
+NO_DAEMON = (
+    "no `hive serve` is running for this state dir, so there is no reconciler to ask; "
+    "start it with `hive serve`, or run `hive reconcile` (without --now) to apply one pass here"
+)
 
-    pid = daemon_pid(lay)
-    if pid is None:
-        raise UserError(
-            "no running reconciler to ask (`hive serve` is not running for this state dir); "
-            "run `hive reconcile` to apply one pass here instead"
-        )
-    request_now(lay)
+
+def _now(lay: StateLayout, as_json: bool, reason: str, pid: int | None = None) -> int:
+    """Ask the daemon's reconciler for a pass now (every backoff forgiven) over the admin socket."""
+    try:
+        with SyncClient(lay.admin_socket, timeout=10) as client:
+            done: wire.Done = client.request(wire.ReconcileNow(reason=reason))
+    except UnavailableError as exc:
+        if not isinstance(exc.__cause__, OSError):
+            raise  # the daemon answered: e.g. it runs with --no-reconcile, and says so
+        if pid is None:  # nothing answered on the socket: no daemon at all
+            raise UserError(NO_DAEMON) from exc
+        raise UserError(  # `python -m reconciler.service` has no admin socket
+            f"the reconciler running here (pid {pid}) is not `hive serve` and takes no requests; "
+            "it acts on every commit by itself (or stop it and run `hive reconcile` again)"
+        ) from exc
     if as_json:
-        print_json({"requested": True, "daemon_pid": pid})
+        print_json({"requested": True, "note": done.note})
     else:
-        console().print(f"asked the running daemon (pid {pid}) for a pass now; `hive status` shows progress")
+        console().print(
+            f"asked the running daemon for a pass now ({done.note}); `hive status` shows progress"
+        )
     return EXIT_OK
 
 

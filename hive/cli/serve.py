@@ -17,7 +17,7 @@ from hive_kit.paths import StateLayout
 
 if TYPE_CHECKING:
     from hive_web.keys import WebConfig
-    from reconciler.service import RuntimeOptions
+    from reconciler.runtime.registry import RuntimeOptions
 
 
 def register(app: typer.Typer) -> None:
@@ -50,7 +50,7 @@ def serve(
     if "HIVE_LOG_LEVEL" not in os.environ:
         logging.getLogger().setLevel(logging.INFO)
     from hive_web.keys import WebConfig
-    from reconciler.service import RuntimeOptions
+    from reconciler.runtime.registry import RuntimeOptions
 
     options = RuntimeOptions(runtime, tuple(shlex.split(agent_command or "")))
     web = None if no_web else WebConfig(host=web_host, port=web_port)

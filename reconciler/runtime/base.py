@@ -1,9 +1,15 @@
-"""The runtime interface: list, create, update, start, stop, destroy, logs.
+"""The runtime interface: list, create, update, start, stop, destroy, logs (and tidy).
 
 Small on purpose, so a future driver (Kubernetes, say) needs only these
 seven verbs. A driver raises ``TemporaryError`` for what a retry may fix and
 ``PermanentError`` for what it will not (a missing binary, a refused name);
 the loop turns those into backoff or ``Stalled``.
+
+What differs between drivers is asked of the driver, never decided by its
+name: ``uses_meta_flake`` says whether create/update build from the rendered
+meta flake (`nix/`), which the loop then renders for the whole swarm first —
+the driver itself still knows nothing of desired state. Drivers are found by
+name in ``reconciler.runtime.registry``.
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ class LaunchSpec:
 
 
 class Runtime(Protocol):
-    kind: str  # "local", "nixos": recorded in the inventory
+    kind: str  # its name in reconciler.runtime.registry; recorded in the inventory
+    uses_meta_flake: bool
+    """create/update build `<state>/nix#<name>`: render the meta flake (every agent) before them."""
 
     async def list(self) -> dict[str, Observed]:
         """Every container this driver can see (hyperhive's and, for nixos, others too)."""
@@ -62,3 +70,7 @@ class Runtime(Protocol):
         ...
 
     def logs(self, name: str, lines: int = 200) -> builtins.list[str]: ...
+
+    def tidy(self) -> None:
+        """Housekeeping the loop runs before each pass (never in a dry run); may do nothing."""
+        ...

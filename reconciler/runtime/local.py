@@ -59,6 +59,7 @@ def read_secrets(path: Path) -> dict[str, str]:
 
 class LocalRuntime:
     kind = "local"
+    uses_meta_flake = False
 
     def __init__(
         self,

@@ -42,6 +42,7 @@ def flake_dir(layout: StateLayout) -> Path:
 
 class NixosRuntime:
     kind = "nixos"
+    uses_meta_flake = True
 
     def __init__(
         self, layout: StateLayout, *, binary: str = "nixos-container", conf_dir: Path = CONF_DIR
@@ -129,6 +130,9 @@ class NixosRuntime:
     async def destroy(self, name: str, progress: LineSink) -> None:
         await self._run(["destroy", name], name, progress)
         shutil.rmtree(self.layout.agent_build(name), ignore_errors=True)
+
+    def tidy(self) -> None:
+        return None  # nothing of ours to reap: systemd supervises the containers
 
     def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
         try:

@@ -49,7 +49,7 @@ async def test_agent_sockets_follow_desired_state(daemon: Running) -> None:
 async def test_the_meta_watch_notices_main_moving_without_being_told(daemon: Running) -> None:
     repo = MetaRepo(daemon.layout.meta)
     repo.commit(lambda s: add_agent(s, {"name": "late"}), author=OPERATOR, message="add late")
-    for _ in range(300):  # the watch looks every 2 s
+    for _ in range(300):  # the meta watch hears the ref move (50 ms debounce); no poll to wait for
         if daemon.layout.agent_socket("late").exists():
             break
         await asyncio.sleep(0.02)

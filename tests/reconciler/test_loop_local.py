@@ -15,6 +15,7 @@ import signal
 import pytest
 
 from desired.repo import MetaRepo
+from hive_core.events import AgentConditionChanged, AgentStarted, ContainerCrash
 from hive_kit.paths import StateLayout
 from reconciler.backoff import Policy
 from reconciler.events import MemorySink
@@ -57,13 +58,13 @@ async def test_kill_dash_nine_is_detected_reported_and_restarted(
     outer = procs.scan(runtime.key)["alpha"]
     os.kill(agent_process(outer), signal.SIGKILL)
 
-    await eventually(lambda: sink.of("container_crash", "alpha"), what="a container_crash event")
-    assert "exited unexpectedly" in sink.of("container_crash", "alpha")[0]["detail"]
+    await eventually(lambda: sink.of(ContainerCrash, "alpha"), what="a container_crash event")
+    assert "exited unexpectedly" in sink.of(ContainerCrash, "alpha")[0].detail
     await eventually(
         lambda: procs.scan(runtime.key).get("alpha") not in (None, outer) and ready(rec, "alpha"),
         what="alpha restarted and Ready",
     )
-    assert not sink.of("container_crash", "manager")
+    assert not sink.of(ContainerCrash, "manager")
     history = rec.store.history("alpha")
     assert history[0].action == "start" and history[0].reason.startswith("container exited unexpectedly")
 
@@ -111,9 +112,9 @@ async def test_a_restarted_daemon_restarts_dead_agents_without_an_event_storm(
     finally:
         second.store.close()
     assert [(a.name, a.kind.value) for a in result.actions] == [("alpha", "start")]
-    assert not sink.of("container_crash"), "old news is not announced on start-up"
-    assert not sink.of("agent_condition_changed", "manager"), "nothing changed for the manager"
-    assert sink.of("agent_started", "alpha")
+    assert not sink.of(ContainerCrash), "old news is not announced on start-up"
+    assert not sink.of(AgentConditionChanged, "manager"), "nothing changed for the manager"
+    assert sink.of(AgentStarted, "alpha")
     assert "alpha" in procs.scan(runtime.key)
 
 
@@ -180,5 +181,5 @@ async def test_an_agent_that_crashes_after_a_good_start_backs_off_and_stalls(
     )
     stalled = status().condition("Stalled")
     assert stalled.reason == "RetriesExhausted" and "exited unexpectedly with code 5" in stalled.message
-    assert len(sink.of("container_crash", "flaky")) >= 3
+    assert len(sink.of(ContainerCrash, "flaky")) >= 3
     assert ready(rec, "manager")

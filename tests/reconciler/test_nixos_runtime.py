@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from desired.repo import MetaRepo
+from hive_core.events import ContainerCrash
 from hive_kit.paths import StateLayout
 from reconciler.events import MemorySink
 from reconciler.health import AliveHealth
@@ -80,7 +81,7 @@ async def test_create_update_destroy_in_order_with_streamed_output(
         (record.parent / "containers" / "coder" / "status").write_text("down")  # it went down by itself
         restart = await rec.pass_once()
         assert [(a.name, a.kind) for a in restart.actions] == [("coder", ActionKind.START)]
-        assert sink.of("container_crash", "coder")
+        assert sink.of(ContainerCrash, "coder")
         assert calls(record, "coder")[-1] == ["start", "coder"] and len(calls(record, "coder")) == 2, (
             "the restart waits out the crash's backoff"
         )

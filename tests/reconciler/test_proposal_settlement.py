@@ -17,9 +17,10 @@ from desired import proposals
 from desired.changes import add_agent, remove_agent, set_agent_field, set_agent_nix, set_setting
 from desired.repo import MetaRepo
 from desired.schema import DesiredState
+from hive_core.events import Deployed, DeployFailed
 from hive_kit.paths import StateLayout
 from reconciler.backoff import Policy
-from reconciler.events import MemorySink
+from reconciler.events import E, MemorySink
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.model import touched_agents
 from reconciler.runtime.local import LocalRuntime
@@ -60,7 +61,7 @@ def tag_message(repo: MetaRepo, name: str) -> str | None:
     return None if tag is None else tag.message
 
 
-def events(loop: Reconciler, kind: str) -> list[dict[str, Any]]:
+def events(loop: Reconciler, kind: type[E]) -> list[E]:
     sink = loop.events
     assert isinstance(sink, MemorySink)
     return sink.of(kind)
@@ -83,8 +84,8 @@ async def test_a_stalled_agent_does_not_fail_a_proposal_touching_another(
 
     assert deploy_column(hive, layout)[pid] == "deployed"
     assert repo.tag_object(f"failed/{pid}") is None
-    assert [e["proposal_id"] for e in events(rec, "deployed")] == [pid]
-    assert events(rec, "deploy_failed") == []
+    assert [e.proposal_id for e in events(rec, Deployed)] == [pid]
+    assert events(rec, DeployFailed) == []
 
 
 async def test_a_proposal_fails_when_the_agent_it_touches_stalls(
@@ -103,8 +104,8 @@ async def test_a_proposal_fails_when_the_agent_it_touches_stalls(
     assert column[bad].startswith("failed: a: agent a exited with code 4")
     message = tag_message(repo, f"failed/{bad}")
     assert message is not None and message.splitlines()[0].startswith("a: ")
-    failed = events(rec, "deploy_failed")
-    assert [(e["agent"], e["proposal_id"]) for e in failed] == [("a", bad)]
+    failed = events(rec, DeployFailed)
+    assert [(e.agent, e.proposal_id) for e in failed] == [("a", bad)]
 
 
 async def test_a_proposal_touching_no_agent_is_deployed_at_once(
@@ -137,7 +138,7 @@ async def test_a_swarm_wide_setting_fails_if_any_agent_it_changes_stalls(
     assert outcome is not None and outcome.startswith("failed: crashy: agent crashy exited with code 4")
     message = tag_message(repo, f"failed/{pid}") or ""
     assert [line.split(":")[0] for line in message.splitlines()] == ["crashy"]
-    assert [e["agent"] for e in events(rec, "deploy_failed")] == ["crashy"]
+    assert [e.agent for e in events(rec, DeployFailed)] == ["crashy"]
 
 
 async def test_fixing_removing_stopping_or_suspending_a_stalled_agent_is_deployed(

@@ -12,6 +12,7 @@ import json
 import pytest
 
 from desired.repo import MetaRepo
+from hive_core.events import AgentDestroyed
 from hive_kit.paths import StateLayout
 from reconciler.events import MemorySink
 from reconciler.loop import LoopSettings, Reconciler
@@ -72,4 +73,4 @@ async def test_empty_to_three_agents_then_model_change_then_remove(
     assert "alpha" not in await runtime.list()
     assert "alpha" not in procs.scan(runtime.key)
     assert (layout.agent_state("alpha") / "launched.json").exists(), "destroy keeps the state dir"
-    assert sink.of("agent_destroyed", "alpha")
+    assert sink.of(AgentDestroyed, "alpha")

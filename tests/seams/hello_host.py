@@ -2,8 +2,8 @@
 
 It really listens on each agent's unix socket (the path the daemon would
 use), reads JSON lines and records a ``hello`` with its time, answering
-``{"ok": true}`` like the daemon. It implements the reconciler's
-``HarnessRegistry`` and ``AgentSockets`` protocols.
+``{"ok": true}`` like the daemon. It implements ``hive_core.control.HarnessRegistry``
+and the reconciler's ``AgentSockets`` protocol.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+from hive_core.harnesses import Hello
 from hive_kit.paths import StateLayout
 
 
@@ -70,6 +71,10 @@ class HelloHost:
             except TimeoutError:
                 return False
         return True
+
+    def last_hello(self, name: str) -> Hello | None:
+        said = self.hellos.get(name)
+        return Hello(name, 0, 0, said[-1]) if said else None
 
     async def close(self) -> None:
         for name in list(self.servers):

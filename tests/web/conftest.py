@@ -31,13 +31,14 @@ from aiohttp import web
 from desired.bootstrap import init_meta_repo
 from desired.changes import apply_changes
 from desired.repo import Author, MetaRepo
-from hive_core.events import Event, EventLog, parse_event
+from hive_core.events import Event, EventLog
 from hive_core.stores.schema import open_core_db
 from hive_kit.changes import AddAgent, ChangeSet
 from hive_kit.paths import StateLayout
 from hive_web.dashboard import bound_port, create_app, make_guard, start
 from hive_web.keys import WebConfig
 from hive_web.recon import ReconcilerLink
+from reconciler.events import ReconcilerEvent
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.runtime.local import LocalRuntime
 from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
@@ -279,9 +280,8 @@ class EventLogSink:
     def __init__(self, log: EventLog) -> None:
         self.log = log
 
-    def emit(self, kind: str, **fields: Any) -> None:
-        with contextlib.suppress(ValueError):  # a kind the host does not know is only logged
-            self.log.publish(parse_event({"kind": kind, **fields}))
+    def emit(self, event: ReconcilerEvent) -> None:
+        self.log.publish(event)
 
 
 @pytest.fixture

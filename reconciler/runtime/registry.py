@@ -1,0 +1,59 @@
+"""The runtime drivers by name: the one list `hive serve`, `hive reconcile` and the service offer.
+
+Every place that takes ``--runtime`` validates against ``RUNTIMES`` and
+builds through ``make_runtime``, so adding a driver is one entry here. The
+drivers themselves are imported only when built: the CLI imports this module
+to list the names, and must not pay for (or, on a host without Nix, fail on)
+a driver it will not use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hive_kit.errors import UserError
+from hive_kit.paths import StateLayout
+
+if TYPE_CHECKING:
+    from reconciler.runtime.base import Runtime
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    kind: str = "local"  # a key of RUNTIMES
+    command: tuple[str, ...] = ()  # the agent program (local); default: python -m hive_harness serve
+    sandbox: bool = True
+
+
+def _local(layout: StateLayout, options: RuntimeOptions) -> Runtime:
+    from reconciler.runtime.local import DEFAULT_COMMAND, LocalRuntime
+
+    return LocalRuntime(layout, options.command or DEFAULT_COMMAND, sandbox=options.sandbox)
+
+
+def _nixos(layout: StateLayout, options: RuntimeOptions) -> Runtime:
+    from reconciler.runtime.nixos import NixosRuntime
+
+    return NixosRuntime(layout)
+
+
+DRIVERS: Mapping[str, Callable[[StateLayout, RuntimeOptions], Runtime]] = {
+    "local": _local,  # bubblewrap-sandboxed processes (the default)
+    "nixos": _nixos,  # nixos-container, built from the rendered meta flake
+}
+RUNTIMES: tuple[str, ...] = tuple(DRIVERS)
+"""Every driver's name, in the order help texts list them."""
+
+
+def check_runtime(kind: str) -> str:
+    """``kind`` if a driver has that name; else a UserError listing the names there are."""
+    if kind not in DRIVERS:
+        names = " or ".join(f"--runtime {name}" for name in RUNTIMES)
+        raise UserError(f"unknown runtime {kind!r}; use {names}")
+    return kind
+
+
+def make_runtime(layout: StateLayout, options: RuntimeOptions) -> Runtime:
+    return DRIVERS[check_runtime(options.kind)](layout, options)
