@@ -32,7 +32,8 @@ from desired.repo import Author, MetaRepo
 from hive_core.events import EventLog, MessageSent
 from hive_core.stores.schema import open_core_db
 from hive_kit.paths import StateLayout
-from hive_web.dashboard import bound_port, create_app, start
+from hive_web.dashboard import bound_port, create_app, make_guard, start
+from hive_web.deps import Deps
 from hive_web.keys import WebConfig
 
 AGENTS = 200
@@ -78,9 +79,10 @@ class Server:
         self.thread.start()
         self.feed = EventLog(open_core_db(layout.db))
         config = WebConfig(port=0)
+        deps = Deps(layout=layout, feed=self.feed, guard=make_guard(layout, config)[0], config=config)
 
         async def go() -> aiohttp.web.AppRunner:
-            return await start(create_app(layout, feed=self.feed, config=config, watch_meta=False), config)
+            return await start(create_app(deps), config)
 
         self.runner = self.call(go())
         self.url = f"http://127.0.0.1:{bound_port(self.runner)}"

@@ -31,7 +31,7 @@ from hive_kit.paths import StateLayout
 from hive_kit.tasks import TaskFactory, run_root_tasks
 from hive_web.component import serve_dashboard
 from hive_web.keys import WebConfig
-from hive_web.recon import ReconcilerLink
+from hive_web.readers.reconciler import ReconcilerLink
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.runtime.registry import RuntimeOptions
 
@@ -59,7 +59,7 @@ class Daemon:
             ("wal-checkpoint", lambda: checkpoint_loop(layout.db, self.core.checkpoint_now)),
         ]
         self.web_link = ReconcilerLink(layout)
-        """The dashboard's view of the reconciler: ``web_link.attach(loop)`` once the loop runs."""
+        """The dashboard's read-only view of the reconciler; ``web_link.attach(runtime)`` once it runs."""
         if web is not None:
             self.add("web", lambda: serve_dashboard(self.core, web, self.web_link))
 
@@ -121,7 +121,7 @@ def _attach(daemon: Daemon, loop: Reconciler) -> None:
     from reconciler.host import LoopControl
 
     daemon.core.attach_reconciler(LoopControl(loop))
-    daemon.web_link.attach(loop)
+    daemon.web_link.attach(loop.runtime)
 
 
 def _lock_state_dir(layout: StateLayout) -> IO[str]:

@@ -4,7 +4,8 @@ The daemon (``hive serve``) owns one ``HostCore``; the reconciler plugs into it
 through ``HostCore.attach_reconciler`` (a ``ReconcilerControl``) and reads
 harness health through ``HostCore.harnesses`` (a ``HarnessRegistry``). Until a
 reconciler is attached, the manager's ``restart``/``update`` and the
-operator's ``reconcile_now``/``status`` answer "the reconciler is not running".
+operator's ``reconcile_now``/``status`` (and the dashboard's restart, rebuild
+and purge) answer "the reconciler is not running".
 """
 
 from __future__ import annotations
@@ -31,6 +32,13 @@ class ReconcilerControl(Protocol):
 
     def status(self) -> Mapping[str, Any]:
         """JSON-able status: per agent its conditions and revisions (shown by `hive status`)."""
+
+    async def purge(self, name: str) -> Mapping[str, Any]:
+        """Delete the kept state dir of an agent gone from desired state; the purge action as JSON.
+
+        Raise ``NotFoundError`` when ``name`` has no kept state (or is still in desired state).
+        The reconciler deletes it in a pass of its own; the caller never touches the disk.
+        """
 
 
 class HarnessRegistry(Protocol):

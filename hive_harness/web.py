@@ -1,8 +1,12 @@
-"""The agent page backend: one aiohttp app per harness on 127.0.0.1:<web_port>.
+"""The agent page's API: one aiohttp app per harness on 127.0.0.1:<web_port>.
+
+The harness serves data and actions only. The page itself is the
+dashboard's (``hive_web``'s ``/agents/<name>/``): it forwards an allow-list
+of these endpoints behind its own token, Origin and CSRF checks, so there is
+one agent page, not a second plain one here.
 
 Endpoints (docs/harness.md documents payloads):
 
-    GET  /                     a plain functional page (the dashboard builds the polished one)
     GET  /api/state            status, turn state, model, usage, login, recent inbox, and `seq`
     GET  /events/stream        SSE, id = seq; resumes after Last-Event-ID (or ?after=) exactly once
     GET  /events/history       ?after=&limit= → {events, seq}
@@ -22,7 +26,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -41,7 +44,6 @@ log = logging.getLogger(__name__)
 
 HARNESS = web.AppKey("harness", Harness)
 LOGIN = web.AppKey("login", LoginFlow)
-_PAGE = Path(__file__).with_name("page.html")
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -56,10 +58,6 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 def _ok(**extra: Any) -> web.Response:
     return web.json_response({"ok": True, **extra})
-
-
-async def index(request: web.Request) -> web.Response:
-    return web.Response(text=_PAGE.read_text(), content_type="text/html")
 
 
 async def api_state(request: web.Request) -> web.Response:
@@ -170,7 +168,7 @@ async def post_login_cancel(request: web.Request) -> web.Response:
 
 
 def make_app(harness: Harness, port: int | None = None) -> web.Application:
-    """The page app; `port` (default: the launch config's web_port) is what the Host check expects."""
+    """The page API app; `port` (default: the launch config's web_port) is what the Host check expects."""
     app = web.Application(middlewares=[guard_middleware(port or harness.rt.launch.web_port)])
     app[HARNESS] = harness
     app[LOGIN] = LoginFlow(
@@ -179,7 +177,6 @@ def make_app(harness: Harness, port: int | None = None) -> web.Application:
         harness.rt.paths.root,
         on_change=lambda state: _login_changed(harness, state),
     )
-    app.router.add_get("/", index)
     app.router.add_get("/api/state", api_state)
     app.router.add_get("/events/stream", events_stream)
     app.router.add_get("/events/history", events_history)

@@ -1,7 +1,9 @@
 """`python -m hive_web`: the dashboard alone over a state dir (no daemon).
 
 It opens the host store for its event log; events published by a running
-`hive serve` reach it only on its next start.
+`hive serve` reach it only on its next start. Without a host core there are
+no questions, messages, reminders, plan, restart or purge (503 with the
+reason), and no live ``desired`` hints (nothing watches the meta repo).
 
 For looking at the UI and for the bench; `hive serve` is how it normally runs.
 """
@@ -18,6 +20,7 @@ from hive_core.events import EventLog
 from hive_core.stores.schema import open_core_db
 from hive_kit.paths import StateLayout
 from hive_web.dashboard import create_app, make_guard, start
+from hive_web.deps import Deps
 from hive_web.keys import WebConfig
 
 
@@ -28,7 +31,8 @@ async def _main(state_dir: Path | None, host: str, port: int) -> None:
     if created or guard.require_token:
         print(f"dashboard token (stored 0600 in {layout.root / 'web-token'}): {guard.token}")
     conn = open_core_db(layout.db)
-    runner = await start(create_app(layout, feed=EventLog(conn), config=config, guard=guard), config)
+    app = create_app(Deps(layout=layout, feed=EventLog(conn), guard=guard, config=config))
+    runner = await start(app, config)
     try:
         await asyncio.Event().wait()
     finally:

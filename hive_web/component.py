@@ -1,8 +1,10 @@
 """The dashboard as one component of `hive serve`.
 
 ``serve_dashboard`` is a root task of the daemon (``Daemon.add``): it builds
-the app over the host core's event log and op handlers, serves it until it
-is cancelled, then closes the site and every open stream. The operator's
+the app over the host core (its event log, its op handlers, its reconciler
+control, its harness registry), subscribes the app's ``desired`` hints to the
+core's one meta-repo watcher, serves until it is cancelled, then
+unsubscribes and closes the site and every open stream. The operator's
 writes to questions, messages and reminders go through the same handlers as
 the admin socket (``hive_core.ops.perform`` with the operator as caller):
 the same allow-list, and an answer only once the write is committed.
@@ -20,9 +22,11 @@ from hive_core.core import OPERATOR_CALLER, HostCore
 from hive_core.ops import perform
 from hive_kit import wire
 from hive_web.dashboard import bound_port, create_app, make_guard, start
-from hive_web.keys import AgentPort, Lifecycle, WebConfig
+from hive_web.deps import AgentPort, Deps
+from hive_web.keys import FANOUT, WebConfig
 from hive_web.operator import OperatorCall
-from hive_web.recon import ReconcilerLink
+from hive_web.readers.reconciler import ReconcilerLink
+from hive_web.streams.fanout import desired_hints
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +53,6 @@ def announce(config: WebConfig, port: int, token: str, created: bool, token_path
     sys.stdout.flush()
 
 
-def lifecycle_call(core: HostCore) -> Lifecycle:
-    """Restart and rebuild go to the reconciler through the host core (503 while it is not running)."""
-
-    async def call(action: str, name: str) -> str:
-        control = core.require_reconciler()
-        return await (control.restart(name) if action == "restart" else control.update(name))
-
-    return call
-
-
 def agent_port(core: HostCore) -> AgentPort:
     """The web port the agent's harness announced in its last hello (0 or none: no page)."""
 
@@ -69,28 +63,42 @@ def agent_port(core: HostCore) -> AgentPort:
     return lookup
 
 
+def host_deps(core: HostCore, config: WebConfig, link: ReconcilerLink | None = None) -> tuple[Deps, bool]:
+    """The dashboard's ``Deps`` over ``core``, and whether its token was created now."""
+    guard, created = make_guard(core.layout, config)
+    deps = Deps(
+        layout=core.layout,
+        feed=core.events,
+        guard=guard,
+        config=config,
+        operator=operator_call(core),
+        reconciler=link or ReconcilerLink(core.layout),
+        control=core.require_reconciler,
+        agent_port=agent_port(core),
+        publish=core.events.publish,
+    )
+    return deps, created
+
+
 async def serve_dashboard(core: HostCore, config: WebConfig, link: ReconcilerLink | None = None) -> None:
     """Serve the dashboard until cancelled (the daemon's shutdown).
 
-    ``link`` is the daemon's view of the reconciler; the daemon calls
-    ``link.attach(loop)`` once the reconciler runs, and the Plan section,
-    logs and purge light up.
+    ``link`` is the daemon's read-only view of the reconciler; the daemon
+    calls ``link.attach(runtime)`` once the reconciler runs, and the Plan
+    section and logs light up. Restart, rebuild and purge go through
+    ``core.require_reconciler()`` and answer 503 until then.
     """
-    guard, created = make_guard(core.layout, config)
-    app = create_app(
-        core.layout,
-        feed=core.events,
-        operator=operator_call(core),
-        reconciler=link or ReconcilerLink(core.layout),
-        lifecycle=lifecycle_call(core),
-        agent_port=agent_port(core),
-        publish=core.events.publish,
-        config=config,
-        guard=guard,
-    )
-    runner = await start(app, config)
-    announce(config, bound_port(runner), guard.token, created, str(core.layout.root / "web-token"))
+    deps, created = host_deps(core, config, link)
+    app = create_app(deps)
+    unsubscribe = core.metawatch.subscribe("web", desired_hints(app[FANOUT]))
     try:
-        await asyncio.Event().wait()
+        runner = await start(app, config)
+        try:
+            announce(
+                config, bound_port(runner), deps.guard.token, created, str(core.layout.root / "web-token")
+            )
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
     finally:
-        await runner.cleanup()
+        unsubscribe()

@@ -1,9 +1,13 @@
-"""The operator's dashboard as an aiohttp application, and how `hive serve` runs it.
+"""The operator's dashboard as an aiohttp application, and how it is served.
 
-``create_app`` takes what the dashboard reads (the state layout, the event
-feed) as parameters, so the daemon, the tests and the bench all build the
-same app over real stores. ``start`` runs it with `AppRunner` + `TCPSite`
-inside the caller's event loop; the caller owns the loop and the shutdown.
+``create_app`` takes one ``hive_web.deps.Deps``: the state layout, the host's
+event log, the guard and whatever the host hands in (op handlers, the
+reconciler's reads and control, agents' page ports). The daemon, the tests
+and the bench build the same app over real stores. ``start`` runs it with
+`AppRunner` + `TCPSite` inside the caller's event loop; the caller owns the
+loop and the shutdown. The app watches nothing itself: whoever runs it feeds
+ref moves to ``streams.fanout.desired_hints(app[FANOUT])`` (`hive serve`
+subscribes it on the host core's meta watch).
 """
 
 from __future__ import annotations
@@ -19,53 +23,34 @@ from aiohttp import web
 
 from desired.repo import Author
 from hive_kit.paths import StateLayout
-from hive_web.fanout import Fanout
-from hive_web.feed import EventFeed
+from hive_web.deps import Deps
 from hive_web.forgejo import HookState
 from hive_web.http import error_middleware
-from hive_web.keys import (
-    AGENT_PORT,
-    AUTHOR,
-    CONFIG,
-    COSTS,
-    FANOUT,
-    FEED,
-    GUARD,
-    HOOKS,
-    HTTP,
-    LAYOUT,
-    LIFECYCLE,
-    META,
-    OPERATOR,
-    PUBLISH,
-    RECONCILER,
-    STREAMS,
-    AgentPort,
-    Lifecycle,
-    Publish,
-    WebConfig,
-)
+from hive_web.keys import AUTHOR, COSTS, DEPS, FANOUT, HOOKS, HTTP, META, STREAMS, WebConfig
 from hive_web.meta import MetaWorker
-from hive_web.operator import OperatorCall
-from hive_web.recon import ReconcilerLink
-from hive_web.refwatch import read_refs, watch_refs
-from hive_web.routes import (
-    agentpage,
-    desired,
-    edits,
-    files,
-    hooks,
-    pages,
-    reconcile,
-    state,
-    stream,
-    threads,
-)
+from hive_web.readers.turnstats import CostCache
+from hive_web.routes import agentpage, desired, edits, files, hooks, pages, reconcile, state, threads
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
-from hive_web.views.agentinfo import CostCache
+from hive_web.streams import agentpage as agentpage_stream
+from hive_web.streams import dashboard as dashboard_stream
+from hive_web.streams.fanout import Fanout
+from hive_web.streams.registry import close_streams
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
+ROUTE_GROUPS = (
+    pages,
+    state,
+    reconcile,
+    edits,
+    desired,
+    files,
+    dashboard_stream,
+    threads,
+    agentpage,
+    agentpage_stream,
+    hooks,
+)
 
 
 def make_guard(layout: StateLayout, config: WebConfig) -> tuple[Guard, bool]:
@@ -77,7 +62,7 @@ def make_guard(layout: StateLayout, config: WebConfig) -> tuple[Guard, bool]:
 
 
 async def _meta_ctx(app: web.Application) -> AsyncIterator[None]:
-    worker = MetaWorker(app[LAYOUT].meta)
+    worker = MetaWorker(app[DEPS].layout.meta)
     app[META] = worker
     yield
     worker.close()
@@ -98,62 +83,21 @@ async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-async def _refwatch_ctx(app: web.Application) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    worker = app[META]
-    task = asyncio.create_task(
-        watch_refs(app[LAYOUT].meta, lambda: worker.run(read_refs), app[FANOUT], stop),
-        name="hive-web-refwatch",
-    )
-    yield
-    stop.set()
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await asyncio.wait_for(task, timeout=2)
-
-
-def create_app(
-    layout: StateLayout,
-    *,
-    feed: EventFeed,
-    operator: OperatorCall | None = None,
-    reconciler: ReconcilerLink | None = None,
-    lifecycle: Lifecycle | None = None,
-    agent_port: AgentPort | None = None,
-    publish: Publish | None = None,
-    config: WebConfig | None = None,
-    guard: Guard | None = None,
-    watch_meta: bool = True,
-) -> web.Application:
-    """The dashboard app over the host's event log.
-
-    ``operator`` runs host-core ops as the operator (questions, messages,
-    reminders); ``reconciler`` gives status, plan, logs and purge; ``lifecycle``
-    asks for restart/rebuild; ``agent_port`` finds an agent's harness page
-    (served at /agents/<name>/); ``publish`` puts the dashboard's own events
-    (webhook deliveries) on the host's log; ``watch_meta`` hints open pages
-    when refs move.
-    """
-    config = config or WebConfig()
-    guard = guard or make_guard(layout, config)[0]
+def create_app(deps: Deps) -> web.Application:
+    """The dashboard app over ``deps`` (see ``hive_web.deps.Deps`` for what each field turns on)."""
+    config = deps.config
     app = web.Application(
-        middlewares=[error_middleware, security_middleware(guard)],
+        middlewares=[error_middleware, security_middleware(deps.guard)],
         client_max_size=config.max_body_bytes,
     )
-    app[LAYOUT], app[CONFIG], app[GUARD] = layout, config, guard
-    app[FEED], app[FANOUT], app[OPERATOR] = feed, Fanout(feed), operator
-    app[RECONCILER], app[LIFECYCLE], app[AGENT_PORT] = reconciler, lifecycle, agent_port
-    app[PUBLISH] = publish
+    app[DEPS], app[FANOUT] = deps, Fanout(deps.feed)
     app[AUTHOR] = Author.parse(config.author)
     app[STREAMS], app[COSTS], app[HOOKS] = set(), CostCache(), HookState()
     app.cleanup_ctx.append(_meta_ctx)
     app.cleanup_ctx.append(_fanout_ctx)
     app.cleanup_ctx.append(_http_ctx)
-    if watch_meta:
-        app.cleanup_ctx.append(_refwatch_ctx)
-    app.on_shutdown.append(stream.close_streams)
-    groups = (pages, state, reconcile, edits, desired, files, stream, threads, agentpage, hooks)
-    for group in groups:
+    app.on_shutdown.append(close_streams)
+    for group in ROUTE_GROUPS:
         app.router.add_routes(group.routes)
     app.router.add_static("/static", STATIC, append_version=True)
     return app

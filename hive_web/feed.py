@@ -5,7 +5,7 @@ The dashboard never owns the event log: `hive serve` hands it the host's
 event with a monotonic ``seq``; the SSE stream uses it as the event id, so a
 reconnect with ``Last-Event-ID`` resumes exactly where the browser stopped.
 
-Hints (``hive_web.fanout.Fanout.hint``) are the other, lighter channel:
+Hints (``hive_web.streams.fanout.Fanout.hint``) are the other, lighter channel:
 "desired state moved, re-read it". Desired state lives in git, not in the
 event log, so a hint carries no data the page could lose; a page that
 reconnects simply re-reads its snapshot.

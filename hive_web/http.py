@@ -1,10 +1,12 @@
 """Errors as JSON with a message a person can act on, and validated request bodies.
 
 Every refusal leaves the dashboard as ``{"error": "...", "problems": [...]}``
-with a 4xx status: `DesiredStateError` → 422 carrying the same problems (file,
-JSON path, message, fix) the CLI prints; unknown objects → 404; conflicts →
-409; other user errors → 400; retryable failures → 503. Handlers raise; this
-module translates, so a handler never builds an error response by hand.
+with the status ``hive_kit.errors.ERROR_TABLE`` gives its class (the one
+table the socket server and the CLI read too): `DesiredStateError` → 422
+carrying the same problems (file, JSON path, message, fix) the CLI prints;
+unknown objects → 404; conflicts → 409; other user errors → 400; retryable
+failures → 503. Handlers raise; this module translates, so a handler never
+builds an error response by hand.
 """
 
 from __future__ import annotations
@@ -17,18 +19,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from hive_kit.errors import (
-    ConflictError,
-    DesiredStateError,
-    ForbiddenError,
-    HiveError,
-    LimitError,
-    NotFoundError,
-    PermanentError,
-    TemporaryError,
-    TooLargeError,
-    UserError,
-)
+from hive_kit.errors import DesiredStateError, HiveError, kind_of
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -43,30 +34,8 @@ def error_json(status: int, message: str, problems: list[dict[str, str]] | None 
 
 
 def hive_error_response(exc: HiveError) -> web.Response:
-    if isinstance(exc, DesiredStateError):
-        problems = [
-            {"file": p.file, "path": p.path, "message": p.message, "fix": p.fix, "text": str(p)}
-            for p in exc.problems
-        ]
-        return error_json(422, str(exc), problems)
-    explicit = getattr(exc, "http_status", None)
-    if isinstance(explicit, int):
-        return error_json(explicit, str(exc))
-    for kind, status in (
-        (TooLargeError, 413),
-        (ForbiddenError, 403),
-        (LimitError, 429),
-        (NotFoundError, 404),
-        (ConflictError, 409),
-        (UserError, 400),
-    ):
-        if isinstance(exc, kind):
-            return error_json(status, str(exc))
-    if isinstance(exc, TemporaryError):
-        return error_json(503, str(exc))
-    if isinstance(exc, PermanentError):
-        return error_json(500, str(exc))
-    return error_json(500, str(exc))
+    problems = [p.as_json() for p in exc.problems] if isinstance(exc, DesiredStateError) else None
+    return error_json(kind_of(exc).http_status, str(exc), problems)
 
 
 @web.middleware

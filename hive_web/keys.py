@@ -1,26 +1,22 @@
-"""Typed application state (`web.AppKey`) shared by the dashboard's route groups."""
+"""How the dashboard is served (``WebConfig``), and its typed application state (`web.AppKey`)."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
 from desired.repo import Author
-from hive_core.events import Event
-from hive_kit.paths import StateLayout
-from hive_web.fanout import Fanout
-from hive_web.feed import EventFeed
 from hive_web.forgejo import HookState
 from hive_web.meta import MetaWorker
-from hive_web.operator import OperatorCall
-from hive_web.recon import ReconcilerLink
-from hive_web.security import Guard
-from hive_web.views.agentinfo import CostCache
+from hive_web.readers.turnstats import CostCache
+from hive_web.streams.fanout import Fanout
+
+if TYPE_CHECKING:
+    from hive_web.deps import Deps  # which imports WebConfig from here
 
 
 @dataclass(frozen=True)
@@ -35,25 +31,12 @@ class WebConfig:
     sse_ping_seconds: float = 15.0
 
 
-LAYOUT = web.AppKey("layout", StateLayout)
-CONFIG = web.AppKey("config", WebConfig)
-FEED = web.AppKey("feed", EventFeed)
+DEPS: web.AppKey[Deps] = web.AppKey("deps")
+"""What the app was built over (``hive_web.deps.Deps``): layout, feed, guard, config, the host's hooks."""
 FANOUT = web.AppKey("fanout", Fanout)
-GUARD = web.AppKey("guard", Guard)
 META = web.AppKey("meta", MetaWorker)
 AUTHOR = web.AppKey("author", Author)
-OPERATOR: web.AppKey[OperatorCall | None] = web.AppKey("operator")
-RECONCILER: web.AppKey[ReconcilerLink | None] = web.AppKey("reconciler")
-Lifecycle = Callable[[str, str], Awaitable[str]]
-"""(action, agent) → a note; restart and rebuild ask the reconciler (never the runtime)."""
-LIFECYCLE: web.AppKey[Lifecycle | None] = web.AppKey("lifecycle")
-AgentPort = Callable[[str], int | None]
-"""An agent's harness page port (from its last hello), or None while it has none."""
-AGENT_PORT: web.AppKey[AgentPort | None] = web.AppKey("agent_port")
 HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")
 COSTS = web.AppKey("costs", CostCache)
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")
 HOOKS = web.AppKey("hooks", HookState)
-Publish = Callable[[Event], int]
-"""Publish one event on the host's event log (``HostCore.events.publish``); returns its seq."""
-PUBLISH: web.AppKey[Publish | None] = web.AppKey("publish")

@@ -5,8 +5,9 @@ Three adapters, so the loop itself knows only its own small protocols:
 stream and the manager's inbox), ``CoreSockets`` asks the daemon's socket
 set to open an agent's socket before the agent starts, and ``LoopControl``
 is the ``hive_core.control.ReconcilerControl`` the admin and manager ops
-call (reconcile now, restart, update, status). The health gate uses the
-core's ``Harnesses`` registry directly: it already has ``wait_hello``.
+and the dashboard call (reconcile now, restart, update, status, purge). The
+health gate uses the core's ``Harnesses`` registry directly: it already has
+``wait_hello``.
 """
 
 from __future__ import annotations
@@ -86,3 +87,10 @@ class LoopControl:
 
     def status(self) -> Mapping[str, Any]:
         return {"agents": {s.name: s.to_json() for s in read_statuses(self.rec.store)}}
+
+    async def purge(self, name: str) -> Mapping[str, Any]:
+        result = await self.rec.pass_once(purge=[name])
+        action = result.for_agent(name)
+        if action is None:
+            raise NotFoundError(f"{name!r} has no kept state to purge (or is still in desired state)")
+        return action.to_json()

@@ -65,6 +65,7 @@ def test_the_untouched_tree_keeps_every_contract(tree: Path) -> None:
         ("hive_kit.wire", "import pygit2", "The kit imports no host-only library"),
         ("hive_kit.client", "import hive_core.core", "One-way layers"),
         ("desired.schema", "import reconciler.plan", "One-way layers"),
+        ("hive_web.views.swarm", "from reconciler.loop import Reconciler", "The dashboard only reads"),
     ],
 )
 def test_a_planted_forbidden_import_breaks_its_contract(

@@ -26,14 +26,13 @@ from desired.edit import (
     DocumentSyntaxError,
     StaleEdit,
     commit_edit,
-    document_text,
     prepare_edit,
     propose_edit,
 )
-from desired.repo import MetaRepo
 from hive_kit.errors import UnavailableError, UserError
 from hive_web.http import error_json, read_body
-from hive_web.keys import AUTHOR, META, RECONCILER
+from hive_web.keys import AUTHOR, DEPS, META
+from hive_web.readers.meta import document, moved_since
 from hive_web.views.approvals import proposal_json
 
 log = logging.getLogger(__name__)
@@ -56,11 +55,8 @@ def description_of(edit: DocumentEdit) -> str:
 
 @routes.get("/api/desired")
 async def show(request: web.Request) -> web.Response:
-    def run(repo: MetaRepo) -> dict[str, Any]:
-        snap = repo.load()
-        return {"revision": snap.revision, "text": document_text(snap.state)}
-
-    return web.json_response(await request.app[META].run(run))
+    revision, text = await request.app[META].run(document)
+    return web.json_response({"revision": revision, "text": text})
 
 
 async def _prepare(request: web.Request, form: EditForm) -> DocumentEdit:
@@ -68,31 +64,24 @@ async def _prepare(request: web.Request, form: EditForm) -> DocumentEdit:
 
 
 def _syntax(exc: DocumentSyntaxError) -> web.Response:
-    problems = [
-        {"file": p.file, "path": p.path, "message": p.message, "fix": p.fix, "text": str(p)}
-        for p in exc.problems
-    ]
+    problems = [p.as_json() for p in exc.problems]
     return error_json(400, f"the document is not valid JSON: line {exc.line} column {exc.column}", problems)
 
 
 async def _stale(request: web.Request, exc: StaleEdit) -> web.Response:
     """409 with what moved on `main` since the page read the document (the "see diff")."""
-
-    def moved(repo: MetaRepo) -> str:
-        return repo.diff(exc.base, exc.main) if exc.main else ""
-
     body = {
         "error": str(exc),
         "stale": True,
         "revision": exc.base,
         "main": exc.main,
-        "moved": await request.app[META].run(moved),
+        "moved": await request.app[META].run(lambda repo: moved_since(repo, exc.base, exc.main)),
     }
     return web.json_response(body, status=409)
 
 
 async def _plan(request: web.Request, edit: DocumentEdit) -> tuple[dict[str, Any] | None, str]:
-    link = request.app[RECONCILER]
+    link = request.app[DEPS].reconciler
     if link is None or not link.live:
         return None, "the reconciler is not running in this daemon: no plan, only the diff"
     try:

@@ -1,8 +1,10 @@
 """Every write the dashboard makes to desired state: forms, row actions, approve and deny.
 
-Each handler builds a `ChangeSet` (or calls `desired.proposals`) and runs it
-on the meta-repo thread as the dashboard's author. Nothing here touches a
-container: the reconciler sees the new `main` and converges.
+Each handler builds a `ChangeSet` and writes it with ``desired.edit.write``
+(the one way the CLI, the manager and the webhook write too) on the
+meta-repo thread as the dashboard's author, or calls ``desired.proposals``.
+Nothing here touches a container: the reconciler sees the new `main` and
+converges. Restart and rebuild are asks to the host core's reconciler control.
 """
 
 from __future__ import annotations
@@ -12,13 +14,12 @@ from typing import Any
 from aiohttp import web
 
 from desired import proposals
-from desired.changes import apply_changes
-from desired.repo import MetaRepo
+from desired.edit import write
 from hive_kit.changes import ChangeSet, RemoveAgent, SetAgentField
 from hive_kit.errors import UnavailableError, UserError
 from hive_kit.names import ProposalId
 from hive_web.http import path_int, read_body
-from hive_web.keys import AUTHOR, LIFECYCLE, META
+from hive_web.keys import AUTHOR, DEPS, META
 from hive_web.views.approvals import proposal_json
 from hive_web.views.forms import (
     AddAgentForm,
@@ -52,13 +53,8 @@ def action_changes(name: str, action: str) -> ChangeSet:
 
 async def _commit(request: web.Request, changes: ChangeSet, message: str = "") -> dict[str, Any]:
     author = request.app[AUTHOR]
-    text = message or changes.summary()
-
-    def run(repo: MetaRepo) -> dict[str, Any]:
-        info = repo.commit(lambda s: apply_changes(s, changes), author=author, message=text)
-        return {"changed": info is not None, "revision": info.revision if info else None, "summary": text}
-
-    return await request.app[META].run(run)
+    done = await request.app[META].run(lambda repo: write(repo, changes, author=author, message=message))
+    return done.to_json()
 
 
 @routes.post("/api/agents")
@@ -74,14 +70,20 @@ async def set_field(request: web.Request) -> web.Response:
     return web.json_response(await _commit(request, changes, form.message))
 
 
+async def _lifecycle(request: web.Request, action: str, name: str) -> str:
+    """Restart or rebuild, asked of the reconciler through the host core (never the runtime)."""
+    control = request.app[DEPS].control
+    if control is None:
+        raise UnavailableError(f"{action}: the reconciler is not connected to this dashboard")
+    reconciler = control()
+    return await (reconciler.restart(name) if action == "restart" else reconciler.update(name))
+
+
 @routes.post("/api/agents/{name}/{action}")
 async def agent_action(request: web.Request) -> web.Response:
     name, action = request.match_info["name"], request.match_info["action"]
     if action in ("restart", "rebuild"):
-        lifecycle = request.app[LIFECYCLE]
-        if lifecycle is None:
-            raise UnavailableError(f"{action}: the reconciler is not connected to this dashboard")
-        note = await lifecycle(action, name)
+        note = await _lifecycle(request, action, name)
         return web.json_response({"changed": False, "revision": None, "summary": note})
     return web.json_response(await _commit(request, action_changes(name, action)))
 

@@ -6,8 +6,9 @@ import asyncio
 
 from aiohttp import web
 
-from hive_web.keys import LAYOUT
-from hive_web.views.statefiles import read_state_file
+from hive_web.keys import DEPS
+from hive_web.readers.statedirs import read_state_file
+from hive_web.views.statefiles import state_file_json
 
 routes = web.RouteTableDef()
 
@@ -16,7 +17,8 @@ routes = web.RouteTableDef()
 async def state_file(request: web.Request) -> web.Response:
     agent = request.query.get("agent", "")
     path = request.query.get("path", "")
-    state_dir = request.app[LAYOUT].agent_state(agent) if agent and "/" not in agent else None
+    state_dir = request.app[DEPS].layout.agent_state(agent) if agent and "/" not in agent else None
     if state_dir is None:
         raise web.HTTPBadRequest(text="pass ?agent=<name>&path=<path inside its state dir>")
-    return web.json_response(await asyncio.to_thread(read_state_file, state_dir, agent, path))
+    entry = await asyncio.to_thread(read_state_file, state_dir, agent, path)
+    return web.json_response(state_file_json(entry))

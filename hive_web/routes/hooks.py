@@ -46,7 +46,7 @@ from hive_web.forgejo import (
     push_payload,
     signature_problem,
 )
-from hive_web.keys import HOOKS, LAYOUT, META, OPERATOR, PUBLISH
+from hive_web.keys import DEPS, HOOKS, META
 from hive_web.operator import ask_core
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ async def forgejo(request: web.Request) -> web.Response:
 
 
 async def _authentic_push(request: web.Request, event: str) -> PushPayload:
-    secret = await asyncio.to_thread(load_secret, request.app[LAYOUT])
+    secret = await asyncio.to_thread(load_secret, request.app[DEPS].layout)
     if secret is None:
         raise _refuse(
             503,
@@ -151,7 +151,7 @@ def _summary(body: dict[str, Any]) -> tuple[str, str]:
 
 
 async def _fetch(request: web.Request) -> str:
-    meta = request.app[LAYOUT].meta
+    meta = request.app[DEPS].layout.meta
     try:
         return await asyncio.to_thread(remote.fetch, meta)
     except TemporaryError as exc:
@@ -182,7 +182,7 @@ async def _forward(request: web.Request, fetched: str) -> remote.Forward:
 async def _reconcile(request: web.Request, payload: PushPayload) -> dict[str, str]:
     reason = f"Forgejo push to main ({payload.after[:12] or 'unknown commit'})"
     try:
-        await ask_core(request.app[OPERATOR], wire.ReconcileNow(reason=reason), wire.Done)
+        await ask_core(request.app[DEPS].operator, wire.ReconcileNow(reason=reason), wire.Done)
     except UnavailableError as exc:
         return {"reconcile": "unavailable", "reconcile_note": str(exc)}
     return {"reconcile": "queued"}
@@ -217,7 +217,7 @@ def _remember(
 
 
 def _publish(request: web.Request, record: Delivery) -> None:
-    publish = request.app[PUBLISH]
+    publish = request.app[DEPS].publish
     if publish is None:  # a dashboard without a host core: the in-memory list is all there is
         return
     publish(
@@ -238,7 +238,7 @@ def _publish(request: web.Request, record: Delivery) -> None:
 async def deliveries(request: web.Request) -> web.Response:
     """What the webhook is set up to do, and its recent deliveries (newest first)."""
     url = await request.app[META].run(remote.remote_url)
-    configured = await asyncio.to_thread(load_secret, request.app[LAYOUT]) is not None
+    configured = await asyncio.to_thread(load_secret, request.app[DEPS].layout) is not None
     return web.json_response(
         {
             "path": PATH,

@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import jinja2
 from aiohttp import web
 
-from hive_web.keys import CONFIG, GUARD
+from hive_web.keys import DEPS
+from hive_web.readers.snapshot import gather
 from hive_web.security import SESSION_COOKIE
-from hive_web.snapshot import build_snapshot
+from hive_web.views.html import inline_json, render
+from hive_web.views.snapshot import snapshot_json
 
 routes = web.RouteTableDef()
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
-_env = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
-)
-
-
-def render(template: str, **context: object) -> str:
-    return _env.get_template(template).render(**context)
-
-
-def inline_json(data: object) -> str:
-    """JSON safe inside <script type="application/json"> (no '</script>' breakout)."""
-    text = json.dumps(data, separators=(",", ":"), default=str)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 @routes.get("/")
 async def index(request: web.Request) -> web.Response:
-    snapshot = await build_snapshot(request.app)
+    deps = request.app[DEPS]
+    snapshot = snapshot_json(await gather(request.app))
     html = render(
         "dashboard.html",
-        csrf=request.app[GUARD].csrf_token,
+        csrf=deps.guard.csrf_token,
         snapshot=inline_json(snapshot),
-        retry_ms=request.app[CONFIG].sse_retry_ms,
+        retry_ms=deps.config.sse_retry_ms,
     )
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
@@ -53,7 +38,7 @@ async def login_page(_request: web.Request) -> web.Response:
 
 @routes.post("/login")
 async def login(request: web.Request) -> web.Response:
-    guard = request.app[GUARD]
+    guard = request.app[DEPS].guard
     form = await request.post()
     token = str(form.get("token", ""))
     if not guard.token_matches(token):

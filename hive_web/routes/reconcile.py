@@ -1,4 +1,9 @@
-"""Plan, reconcile now, logs, and kept state (revive as a proposal, purge through the reconciler)."""
+"""Plan, reconcile now, logs, and kept state (revive as a proposal, purge through the host core).
+
+The reads (plan, logs, history) come from ``hive_web.readers.reconciler``.
+Purge is an ask: the host core's ``ReconcilerControl.purge`` runs a pass that
+deletes the kept state dir; the dashboard never touches it.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +13,18 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from desired import proposals
-from desired.changes import apply_changes
+from desired.edit import write
 from desired.repo import MetaRepo
 from hive_kit import wire
 from hive_kit.changes import AddAgent, ChangeSet
-from hive_kit.errors import UnavailableError, UserError
+from hive_kit.errors import InternalError, UnavailableError, UserError
 from hive_kit.names import name_problem
 from hive_web.http import query_int, read_body
-from hive_web.keys import AUTHOR, META, OPERATOR, RECONCILER
+from hive_web.keys import AUTHOR, DEPS, META
 from hive_web.operator import ask_core
-from hive_web.recon import MAX_LOG_LINES, ReconcilerLink
+from hive_web.readers.meta import last_spec
+from hive_web.readers.reconciler import MAX_LOG_LINES, ReconcilerLink
 from hive_web.views.approvals import proposal_json
-from hive_web.views.kept import last_spec
 from hive_web.views.swarm import recent_history
 
 routes = web.RouteTableDef()
@@ -32,7 +36,7 @@ class PurgeForm(BaseModel):
 
 
 def _link(request: web.Request) -> ReconcilerLink:
-    link = request.app[RECONCILER]
+    link = request.app[DEPS].reconciler
     if link is None:
         raise UnavailableError("the reconciler is not connected to this dashboard")
     return link
@@ -54,7 +58,7 @@ async def plan(request: web.Request) -> web.Response:
 @routes.post("/api/reconcile")
 async def reconcile_now(request: web.Request) -> web.Response:
     done = await ask_core(
-        request.app[OPERATOR], wire.ReconcileNow(reason="operator asked from the dashboard"), wire.Done
+        request.app[DEPS].operator, wire.ReconcileNow(reason="operator asked from the dashboard"), wire.Done
     )
     return web.json_response({"note": done.note})
 
@@ -72,15 +76,11 @@ async def revive(request: web.Request) -> web.Response:
     name, author = _name(request), request.app[AUTHOR]
 
     def run(repo: MetaRepo) -> dict[str, Any]:
-        spec = last_spec(repo, name)
-        change = ChangeSet(ops=[AddAgent(agent=spec)])
-        made = proposals.propose(
-            repo,
-            lambda s: apply_changes(s, change),
-            author=author,
-            description=f"revive {name} with its kept state",
-        )
-        return proposal_json(made, None)
+        change = ChangeSet(ops=[AddAgent(agent=last_spec(repo, name))])
+        done = write(repo, change, author=author, message=f"revive {name} with its kept state", propose=True)
+        if done.proposal is None:
+            raise InternalError(f"revive {name}: a proposing write answered no proposal")
+        return proposal_json(done.proposal, None)
 
     return web.json_response(await request.app[META].run(run), status=201)
 
@@ -90,7 +90,10 @@ async def purge(request: web.Request) -> web.Response:
     name, form = _name(request), await read_body(request, PurgeForm)
     if form.confirm != name:
         raise UserError(f"type the agent's name ({name}) to confirm; its state dir is deleted for good")
-    return web.json_response(await _link(request).purge(name))
+    control = request.app[DEPS].control
+    if control is None:
+        raise UnavailableError("purge: the reconciler is not connected to this dashboard")
+    return web.json_response(dict(await control().purge(name)))
 
 
 @routes.get("/api/reconcile/history")

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hive_kit import wire
 from hive_web.http import path_int, read_body
-from hive_web.keys import OPERATOR
+from hive_web.keys import DEPS
 from hive_web.operator import ask_core
 
 routes = web.RouteTableDef()
@@ -38,13 +38,13 @@ async def answer(request: web.Request) -> web.Response:
     if not form.answer.strip():
         raise web.HTTPBadRequest(text="the answer is empty: pick an option or type an answer")
     req = wire.AnswerQuestion(id=qid, answer=form.answer.strip())
-    return web.json_response(_json(await ask_core(request.app[OPERATOR], req, wire.QuestionResult)))
+    return web.json_response(_json(await ask_core(request.app[DEPS].operator, req, wire.QuestionResult)))
 
 
 @routes.post("/api/questions/{qid}/cancel")
 async def cancel_question(request: web.Request) -> web.Response:
     req = wire.CancelThread(kind="question", id=path_int(request, "qid"))
-    return web.json_response(_json(await ask_core(request.app[OPERATOR], req, wire.Done)))
+    return web.json_response(_json(await ask_core(request.app[DEPS].operator, req, wire.Done)))
 
 
 @routes.post("/api/messages")
@@ -54,16 +54,16 @@ async def send(request: web.Request) -> web.Response:
     if not to or not body:
         raise web.HTTPBadRequest(text="a message needs a recipient (@name) and a body")
     req = wire.Send(to=to, body=body, in_reply_to=form.in_reply_to)
-    return web.json_response(_json(await ask_core(request.app[OPERATOR], req, wire.SendResult)))
+    return web.json_response(_json(await ask_core(request.app[DEPS].operator, req, wire.SendResult)))
 
 
 @routes.post("/api/reminders/{rid}/cancel")
 async def cancel_reminder(request: web.Request) -> web.Response:
     req = wire.CancelThread(kind="reminder", id=path_int(request, "rid"))
-    return web.json_response(_json(await ask_core(request.app[OPERATOR], req, wire.Done)))
+    return web.json_response(_json(await ask_core(request.app[DEPS].operator, req, wire.Done)))
 
 
 @routes.post("/api/reminders/{rid}/retry")
 async def retry_reminder(request: web.Request) -> web.Response:
     req = wire.RetryReminder(id=path_int(request, "rid"))
-    return web.json_response(_json(await ask_core(request.app[OPERATOR], req, wire.ReminderResult)))
+    return web.json_response(_json(await ask_core(request.app[DEPS].operator, req, wire.ReminderResult)))

@@ -1,31 +1,47 @@
-"""Reading files from an agent's state dir, and nothing else.
+"""The state-file viewer's rules and answers: which paths may be asked for, and what is shown.
 
 The request names an agent and a path *relative to that agent's state
-dir*. Absolute paths and ``..`` are refused outright; what is left is
-resolved (following symlinks) and must still lie inside the state dir, so a
-symlink an agent planted cannot lead the viewer anywhere else. Reads stop at
-1 MiB.
+dir*. Absolute paths and ``..`` are refused here, before anything is
+touched; the reader (``hive_web.readers.statedirs.read_state_file``) resolves
+what is left through symlinks and refuses it unless it still lies inside the
+state dir, so a symlink an agent planted cannot lead the viewer anywhere
+else. Reads stop at 1 MiB.
 """
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
-from hive_kit.errors import NotFoundError, UserError
-from hive_kit.names import name_problem
+from hive_kit.errors import ForbiddenError, UserError
 
 MAX_READ = 1024 * 1024
 MAX_LISTING = 500
 
 
-class ForbiddenPath(UserError):
+class ForbiddenPath(ForbiddenError):
     """The path leaves the agent's state dir."""
 
-    http_status = 403
+
+@dataclass(frozen=True)
+class DirListing:
+    agent: str
+    path: str  # relative to the state dir
+    entries: Sequence[tuple[str, bool]]  # (name, is a dir), dirs first
+
+
+@dataclass(frozen=True)
+class FileRead:
+    agent: str
+    path: str
+    size: int  # the whole file's
+    data: bytes  # at most MAX_READ of it
 
 
 def checked_relative(raw: str) -> PurePosixPath:
+    """``raw`` as a relative path that cannot climb out (``ForbiddenPath`` otherwise)."""
     if "\x00" in raw or len(raw) > 4096:
         raise UserError("the path holds a NUL byte or is longer than 4096 characters")
     rel = PurePosixPath(raw or ".")
@@ -36,38 +52,15 @@ def checked_relative(raw: str) -> PurePosixPath:
     return rel
 
 
-def resolve_in(base: Path, raw: str) -> Path:
-    """``base/raw`` with symlinks resolved, refused unless it stays inside ``base``."""
-    rel = checked_relative(raw)
-    root = base.resolve()
-    target = (root / rel).resolve()
-    if target != root and not target.is_relative_to(root):
-        raise ForbiddenPath(f"{raw!r} leads outside the agent's state dir (a symlink?); refused")
-    return target
-
-
-def read_state_file(state_dir: Path, agent: str, raw: str) -> dict[str, Any]:
-    why = name_problem(agent)
-    if why is not None:
-        raise UserError(f"agent {agent!r}: {why}")
-    if not state_dir.is_dir():
-        raise NotFoundError(f"agent {agent!r} has no state dir")
-    target = resolve_in(state_dir, raw)
-    if not target.exists():
-        raise NotFoundError(f"{raw!r} does not exist in {agent}'s state dir")
-    rel = target.relative_to(state_dir.resolve()).as_posix()
-    if target.is_dir():
-        entries = sorted(target.iterdir(), key=lambda p: (not p.is_dir(), p.name))[:MAX_LISTING]
-        listing = [{"name": p.name, "dir": p.is_dir()} for p in entries]
-        return {"agent": agent, "path": rel, "kind": "dir", "entries": listing}
-    size = target.stat().st_size
-    with target.open("rb") as handle:
-        data = handle.read(MAX_READ)
+def state_file_json(entry: DirListing | FileRead) -> dict[str, Any]:
+    if isinstance(entry, DirListing):
+        listing = [{"name": name, "dir": is_dir} for name, is_dir in entry.entries]
+        return {"agent": entry.agent, "path": entry.path, "kind": "dir", "entries": listing}
     return {
-        "agent": agent,
-        "path": rel,
+        "agent": entry.agent,
+        "path": entry.path,
         "kind": "file",
-        "size": size,
-        "truncated": size > MAX_READ,
-        "text": data.decode("utf-8", errors="replace"),
+        "size": entry.size,
+        "truncated": entry.size > MAX_READ,
+        "text": entry.data.decode("utf-8", errors="replace"),
     }

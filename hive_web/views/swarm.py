@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Set
 from typing import Any
 
 from desired.schema import AgentSpec, DesiredState
@@ -78,25 +78,8 @@ def recent_history(statuses: dict[str, dict[str, Any]], limit: int = 50) -> list
     return rows[:limit]
 
 
-def add_facts(rows: list[dict[str, Any]], costs: dict[str, float | None], needs_login: set[str]) -> None:
+def add_facts(rows: list[dict[str, Any]], costs: dict[str, float | None], needs_login: Set[str]) -> None:
     """Cost so far and the needs-login badge, in place."""
     for row in rows:
         row["cost_usd"] = costs.get(row["name"])
         row["needs_login"] = row["name"] in needs_login
-
-
-RENDERED_MAX = 64 * 1024
-
-
-def rendered_files(build_dir: Path) -> dict[str, str]:
-    """What the runtime was handed for this agent (its build dir: launch config, rendered Nix)."""
-    if not build_dir.is_dir():
-        return {}
-    out: dict[str, str] = {}
-    for path in sorted(build_dir.rglob("*"))[:50]:
-        if path.is_file() and not path.is_symlink():
-            with path.open("rb") as handle:
-                out[path.relative_to(build_dir).as_posix()] = handle.read(RENDERED_MAX).decode(
-                    errors="replace"
-                )
-    return out

@@ -82,3 +82,10 @@ async def test_rebound_hosts_and_cross_site_posts_are_refused(page) -> None:  # 
     assert harness.jobs.empty()
     own = await client.post("/api/send", data={"body": "hi"}, headers={"Origin": f"http://127.0.0.1:{port}"})
     assert own.status == 200
+
+
+async def test_the_harness_serves_the_api_and_no_page_of_its_own(page) -> None:  # type: ignore[no-untyped-def]
+    """The one agent page is the dashboard's `/agents/<name>/`; the harness only backs it."""
+    client, _ = page
+    assert (await client.get("/")).status == 404
+    assert (await client.get("/api/state")).status == 200

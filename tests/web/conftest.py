@@ -2,8 +2,10 @@
 
 The app runs in a background thread with its own event loop (as it would
 inside `hive serve`), so tests can drive it with plain HTTP and with
-Playwright's sync API. One browser for the package: Chromium is heavy and the
-machine is shared.
+Playwright's sync API. As in `hive serve`, the app watches nothing itself: a
+``MetaWatch`` on the meta repo (the host core's watcher) runs beside it with
+the app's ``desired`` hints subscribed. One browser for the package: Chromium
+is heavy and the machine is shared.
 """
 
 from __future__ import annotations
@@ -32,13 +34,17 @@ from desired.bootstrap import init_meta_repo
 from desired.changes import apply_changes
 from desired.repo import Author, MetaRepo
 from hive_core.events import Event, EventLog
+from hive_core.metawatch import MetaWatch
 from hive_core.stores.schema import open_core_db
 from hive_kit.changes import AddAgent, ChangeSet
 from hive_kit.paths import StateLayout
 from hive_web.dashboard import bound_port, create_app, make_guard, start
-from hive_web.keys import WebConfig
-from hive_web.recon import ReconcilerLink
+from hive_web.deps import Deps
+from hive_web.keys import FANOUT, WebConfig
+from hive_web.readers.reconciler import ReconcilerLink
+from hive_web.streams.fanout import desired_hints
 from reconciler.events import ReconcilerEvent
+from reconciler.host import LoopControl
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.runtime.local import LocalRuntime
 from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
@@ -59,7 +65,7 @@ TEST_AUTHOR = Author("Test Operator", "operator@example.test")
 
 @dataclass
 class Served:
-    """A running dashboard: its URL, state dir, meta repo, feed and loop."""
+    """A running dashboard: its URL, state dir, meta repo, feed and loop, and the meta watch beside it."""
 
     layout: StateLayout
     feed: EventLog
@@ -70,6 +76,9 @@ class Served:
     token: str = ""
     csrf: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    watch: MetaWatch | None = None
+    watching: asyncio.Task[None] | None = None
+    unsubscribe: Callable[[], None] | None = None
 
     @property
     def repo(self) -> MetaRepo:
@@ -90,9 +99,15 @@ class Served:
 
     def close(self) -> None:
         self.stop()
+        if self.watching is not None:
+            watching, self.watching = self.watching, None
+            self.call(lambda: _cancel(watching))
         self.feed._conn.close()
 
     def stop(self) -> None:
+        if self.unsubscribe is not None:
+            unsubscribe, self.unsubscribe = self.unsubscribe, None
+            unsubscribe()
         if self.runner is not None:
             runner, self.runner = self.runner, None
             self.call(runner.cleanup)
@@ -105,10 +120,20 @@ class Served:
 
 async def _start(served: Served, config: WebConfig) -> web.AppRunner:
     guard, _ = make_guard(served.layout, config)
-    deps = {"publish": served.feed.publish, **served.extra}  # as `hive serve` wires the host's log
-    app = create_app(served.layout, feed=served.feed, config=config, guard=guard, **deps)
+    hooks = {"publish": served.feed.publish, **served.extra}  # as `hive serve` wires the host's log
+    app = create_app(Deps(layout=served.layout, feed=served.feed, guard=guard, config=config, **hooks))
     served.token, served.csrf = guard.token, guard.csrf_token
+    if served.watch is None:  # one watcher for the dashboard's whole life, as the host core has
+        served.watch = MetaWatch(served.layout.meta)
+        served.watching = asyncio.create_task(served.watch.run(), name="test-meta-watch")
+    served.unsubscribe = served.watch.subscribe("web", desired_hints(app[FANOUT]))
     return await start(app, config)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 @pytest.fixture
@@ -133,7 +158,7 @@ def server_loop() -> Iterator[asyncio.AbstractEventLoop]:
 def serve(
     layout: StateLayout, loop: asyncio.AbstractEventLoop, host: str = "127.0.0.1", **deps: Any
 ) -> Served:
-    """Start the dashboard on a free port; ``deps`` go to ``create_app`` (reconciler, operator)."""
+    """Start the dashboard on a free port; ``deps`` are ``Deps`` fields (reconciler, control, operator)."""
     feed = EventLog(open_core_db(layout.db))
     served = Served(layout=layout, feed=feed, loop=loop, config=WebConfig(host=host, port=0), extra=deps)
     served.runner = served.call(lambda: _start(served, served.config))
@@ -304,7 +329,9 @@ def with_rec(
     rec_layout: StateLayout, server_loop: asyncio.AbstractEventLoop
 ) -> Iterator[tuple[Served, Reconciler]]:
     link = ReconcilerLink(rec_layout)
-    served = serve(rec_layout, server_loop, reconciler=link)
+    running: list[Reconciler] = []
+    # As the daemon wires it: reads through the link, asks (restart, rebuild, purge) through the control.
+    served = serve(rec_layout, server_loop, reconciler=link, control=lambda: LoopControl(running[0]))
 
     async def make() -> Reconciler:
         runtime = LocalRuntime(rec_layout, AGENT_COMMAND, stop_grace=2.0)
@@ -312,7 +339,8 @@ def with_rec(
         return Reconciler(rec_layout, runtime, events=EventLogSink(served.feed), settings=settings)
 
     rec: Reconciler = served.call(make)
-    link.attach(rec)
+    running.append(rec)
+    link.attach(rec.runtime)
     try:
         yield served, rec
     finally:

@@ -6,7 +6,7 @@ seq as the SSE ``id``; when the connection drops, the browser reconnects on
 its own with ``Last-Event-ID`` and the stream resumes after exactly that
 event, so nothing is lost and nothing is sent twice. Hints (``event:
 desired``) carry no id: they only say "re-read desired state". Frames come
-pre-encoded from the shared hub (``hive_web.fanout``). No polling.
+pre-encoded from the shared hub (``hive_web.streams.fanout``). No polling.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse
 
-from hive_web.fanout import HANG_UP, HINT, Listener
-from hive_web.keys import CONFIG, FANOUT, FEED, STREAMS
+from hive_web.keys import DEPS, FANOUT
+from hive_web.streams.fanout import HANG_UP, HINT, Listener
+from hive_web.streams.registry import tracked
 
 routes = web.RouteTableDef()
 FLUSH_INTERVAL = 0.01
@@ -78,33 +78,31 @@ async def _follow(response: EventSourceResponse, listener: Listener, last: int) 
 
 @routes.get("/api/stream")
 async def stream(request: web.Request) -> web.StreamResponse:
-    feed, config, fanout = request.app[FEED], request.app[CONFIG], request.app[FANOUT]
+    deps, fanout = request.app[DEPS], request.app[FANOUT]
+    config = deps.config
     listener = fanout.add()  # before reading the head: nothing can fall between backlog and live
-    head = feed.last_seq
+    head = deps.feed.last_seq
     try:
         since = resume_point(request.headers.get("Last-Event-ID"), request.query.get("since"), head)
     except web.HTTPException:
         fanout.remove(listener)
         raise
     response = EventSourceResponse(ping_interval=config.sse_ping_seconds)
-    task: asyncio.Task[Any] | None = asyncio.current_task()
-    streams = request.app[STREAMS]
-    if task is not None:
-        streams.add(task)
     try:
-        await response.prepare(request)
-        hello = {"since": since, "head": head, "reset": since > head}
-        await response.send(json.dumps(hello), event="hello", retry=config.sse_retry_ms)
-        data, last, _ = unsent(fanout.backlog(min(since, head), head), min(since, head))
-        if data:
-            await response.write(data)
-        await _follow(response, listener, last)
-    except (ConnectionResetError, asyncio.CancelledError):
-        pass
+        with tracked(request):
+            try:
+                await response.prepare(request)
+                hello = {"since": since, "head": head, "reset": since > head}
+                await response.send(json.dumps(hello), event="hello", retry=config.sse_retry_ms)
+                data, last, _ = unsent(fanout.backlog(min(since, head), head), min(since, head))
+                if data:
+                    await response.write(data)
+                await _follow(response, listener, last)
+            except (ConnectionResetError, asyncio.CancelledError):
+                pass
+            finally:
+                fanout.remove(listener)
     finally:
-        fanout.remove(listener)
-        if task is not None:
-            streams.discard(task)
         await _stop_pings(response)
         with contextlib.suppress(Exception):
             await response.write_eof()
@@ -121,13 +119,3 @@ async def _stop_pings(response: EventSourceResponse) -> None:
     if ping is not None:
         with contextlib.suppress(asyncio.CancelledError):
             await ping
-
-
-async def close_streams(app: web.Application) -> None:
-    """On shutdown, end every open stream so the server stops at once (browsers reconnect)."""
-    streams = app[STREAMS]
-    tasks = list(streams)
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.wait(tasks, timeout=2)

@@ -1,11 +1,7 @@
-"""Per-agent facts the Swarm row shows beyond desired state and reconcile status.
+"""Each agent's cost so far, read from its own ``turn-stats.sqlite`` (written by its harness).
 
-Cost so far: read from the agent's own ``turn-stats.sqlite`` (written by its
-harness) read-only, cached by the file's (and its WAL's) mtime and size, so a 200-agent
-snapshot opens only the files that changed since the last one.
-
-Needs login: followed from the host's ``needs_login`` / ``logged_in`` events,
-seeded once from the recent log when the dashboard starts.
+Opened read-only and cached by the file's (and its WAL's) mtime and size, so
+a 200-agent snapshot opens only the files that changed since the last one.
 """
 
 from __future__ import annotations
@@ -15,11 +11,8 @@ from pathlib import Path
 
 import apsw
 
-from hive_web.feed import EventFeed, FeedEvent
-
 log = logging.getLogger(__name__)
 STATS_FILE = "turn-stats.sqlite"
-SEED_WINDOW = 5000
 
 
 class CostCache:
@@ -42,6 +35,10 @@ class CostCache:
             self._seen[path] = (key, total)
         return total
 
+    def costs(self, state_dirs: dict[str, Path]) -> dict[str, float | None]:
+        """``cost`` for each named agent's state dir."""
+        return {name: self.cost(path) for name, path in state_dirs.items()}
+
 
 def _wal_stamp(path: Path) -> tuple[float, int]:
     """New turns land in the -wal file first; its mtime and size change when they do."""
@@ -63,28 +60,3 @@ def _sum_cost(path: Path) -> float | None:
         log.debug("no cost from %s: %s", path, exc)
         return None
     return float(row[0]) if row else 0.0
-
-
-class LoginWatch:
-    """Which agents said they need a login and have not logged in since."""
-
-    def __init__(self) -> None:
-        self.needs_login: set[str] = set()
-
-    def seed(self, feed: EventFeed) -> None:
-        head = feed.last_seq
-        cursor = max(0, head - SEED_WINDOW)
-        while cursor < head:
-            batch = feed.read_since(cursor, 500)
-            if not batch:
-                break
-            for event in batch:
-                self.observe(event)
-            cursor = batch[-1].seq
-
-    def observe(self, event: FeedEvent) -> None:
-        agent = getattr(event, "agent", None)
-        if event.kind == "needs_login" and isinstance(agent, str):
-            self.needs_login.add(agent)
-        elif event.kind in ("logged_in", "agent_destroyed") and isinstance(agent, str):
-            self.needs_login.discard(agent)

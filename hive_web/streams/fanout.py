@@ -8,6 +8,11 @@ frames from its queue, skipping any seq it already sent: it registers with
 the hub *before* reading the backlog, so nothing falls between the two.
 A stream whose queue overflows (a stalled browser) is told to go away; its
 browser reconnects with Last-Event-ID and catches up from the log.
+
+Hints (``hint``) are the other, lighter channel: "desired state moved,
+re-read it". The dashboard does not watch the meta repo itself: the host
+core's one watcher (``hive_core.metawatch.MetaWatch``) calls
+``desired_hints(fanout)`` on every batch of ref moves.
 """
 
 from __future__ import annotations
@@ -15,16 +20,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hive_core.metawatch import RefsMoved
 from hive_web.feed import EventFeed, FeedEvent
-from hive_web.views.agentinfo import LoginWatch
+from hive_web.streams.logins import LoginWatch
 
 log = logging.getLogger(__name__)
 QUEUE_FRAMES = 5000
 HINT, HANG_UP = 0, -1
 """Queue items carry a seq; these two mark a hint (always sent) and an overflowed stream."""
 BACKLOG_BATCH = 500
+HINT_REFS = 50
 
 
 def event_frame(event: FeedEvent) -> bytes:
@@ -97,3 +105,12 @@ class Fanout:
             frames.extend((e.seq, event_frame(e)) for e in batch if e.seq <= until)
             cursor = batch[-1].seq
         return frames
+
+
+def desired_hints(fanout: Fanout) -> Callable[[RefsMoved], None]:
+    """The meta watch's subscriber: every ref move becomes a ``desired`` hint to every open page."""
+
+    def hint(moved: RefsMoved) -> None:
+        fanout.hint("desired", {"revision": moved.main, "refs": list(moved.changed[:HINT_REFS])})
+
+    return hint

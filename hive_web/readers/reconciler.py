@@ -1,11 +1,14 @@
-"""What the dashboard reads from the reconciler, and the two things it may ask of it.
+"""What the dashboard reads from the reconciler; it asks nothing of it here.
 
 Reads go through ``reconciler.readonly``: the status the loop last recorded
-(from the deploy store, with each agent's history) and a dry-run plan
-(what a pass would do now, with reasons). Neither writes anything. The
-asks are "purge this kept state dir" (a pass with ``purge=[name]``: the
-reconciler removes it, never the dashboard) and the runtime's bounded log
-tail. ``attach`` is called by the daemon once the loop is running.
+(from the deploy store, with each agent's history), a dry-run plan (what a
+pass would do now, with reasons) and the runtime's bounded log tail. None of
+them writes anything. Restart, rebuild and purge are not here: they are
+asks to the host core's ``ReconcilerControl`` (``hive_web.deps.Deps.control``).
+
+``attach`` is called by the daemon once the loop is running, with the
+runtime the loop drives: until then status still reads from the deploy
+store, but there is no plan and no logs.
 """
 
 from __future__ import annotations
@@ -13,9 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from desired.schema import DesiredState
-from hive_kit.errors import NotFoundError, UnavailableError
+from hive_kit.errors import UnavailableError
 from hive_kit.paths import StateLayout
-from reconciler.loop import Reconciler
 from reconciler.plan import plan
 from reconciler.readonly import dry_run, recorded_statuses, world
 from reconciler.runtime.base import Runtime
@@ -27,22 +29,21 @@ class ReconcilerLink:
     def __init__(self, layout: StateLayout, *, runtime: Runtime | None = None) -> None:
         self.layout = layout
         self._runtime = runtime
-        self.loop: Reconciler | None = None
 
-    def attach(self, loop: Reconciler) -> None:
-        self.loop = loop
+    def attach(self, runtime: Runtime) -> None:
+        """The running loop's runtime: plans and logs light up."""
+        self._runtime = runtime
 
     @property
     def live(self) -> bool:
-        """Whether a plan and logs can be had (a loop attached, or a runtime given)."""
-        return self.loop is not None or self._runtime is not None
+        """Whether a plan and logs can be had (a runtime attached or given)."""
+        return self._runtime is not None
 
     @property
     def runtime(self) -> Runtime:
-        runtime = self.loop.runtime if self.loop is not None else self._runtime
-        if runtime is None:
+        if self._runtime is None:
             raise UnavailableError("the reconciler is not running in this daemon; no plan or logs")
-        return runtime
+        return self._runtime
 
     def statuses(self) -> dict[str, dict[str, Any]]:
         """Each agent's recorded status (conditions, revisions, runtime state, history)."""
@@ -58,12 +59,3 @@ class ReconcilerLink:
 
     def logs(self, name: str, lines: int) -> list[str]:
         return self.runtime.logs(name, min(lines, MAX_LOG_LINES))
-
-    async def purge(self, name: str) -> dict[str, Any]:
-        if self.loop is None:
-            raise UnavailableError("the reconciler is not running in this daemon; nothing can be purged")
-        result = await self.loop.pass_once(purge=[name])
-        action = result.for_agent(name)
-        if action is None:
-            raise NotFoundError(f"{name!r} has no kept state to purge (or is still in desired state)")
-        return action.to_json()

@@ -1,0 +1,50 @@
+"""Everything the dashboard is handed by whoever runs it, as one typed, frozen record.
+
+`hive serve` (``hive_web.component``) fills every field from the host core;
+``python -m hive_web``, the tests and the bench fill what they have. A field
+left ``None`` turns its section off with a 503 that says why (no host core:
+no questions or messages; no reconciler: no plan, logs, restart or purge),
+never with a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hive_core.control import ReconcilerControl
+from hive_core.events import Event
+from hive_kit.paths import StateLayout
+from hive_web.feed import EventFeed
+from hive_web.keys import WebConfig
+from hive_web.operator import OperatorCall
+from hive_web.readers.reconciler import ReconcilerLink
+from hive_web.security import Guard
+
+Control = Callable[[], ReconcilerControl]
+"""The host core's reconciler control (``HostCore.require_reconciler``): restart, rebuild, purge.
+Raises ``UnavailableError`` while the reconciler is not running."""
+AgentPort = Callable[[str], int | None]
+"""An agent's harness page port (from its last hello), or None while it has none."""
+Publish = Callable[[Event], int]
+"""Publish one event on the host's event log (``HostCore.events.publish``); returns its seq."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Deps:
+    """What ``create_app`` serves: the state dir, the host's event log, the guard, and the host's hooks."""
+
+    layout: StateLayout
+    feed: EventFeed
+    guard: Guard
+    config: WebConfig = field(default_factory=WebConfig)
+    operator: OperatorCall | None = None
+    """Host-core ops run as the operator: questions, messages, reminders, reconcile now."""
+    reconciler: ReconcilerLink | None = None
+    """Reads from the reconciler: recorded status, the dry-run plan, log tails."""
+    control: Control | None = None
+    """Asks of the reconciler, through the host core: restart, rebuild, purge."""
+    agent_port: AgentPort | None = None
+    """Where each agent's harness serves its page API (``/agents/<name>/`` forwards to it)."""
+    publish: Publish | None = None
+    """The dashboard's own events (webhook deliveries) onto the host's log."""
