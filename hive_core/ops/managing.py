@@ -50,7 +50,7 @@ async def _record(
     return wire.ProposalResult(proposal_id=proposal.id, commit=proposal.commit, description=description)
 
 
-@handles("propose")
+@handles(wire.Propose)
 async def propose(core: HostCore, caller: Caller, req: wire.Propose) -> wire.ProposalResult:
     changes = parse_ops(req.ops)
     why = self_change_refusal(caller.name, changes)
@@ -59,7 +59,7 @@ async def propose(core: HostCore, caller: Caller, req: wire.Propose) -> wire.Pro
     return await _record(core, caller, changes, req.description)
 
 
-@handles("request_spawn")
+@handles(wire.RequestSpawn)
 async def request_spawn(core: HostCore, caller: Caller, req: wire.RequestSpawn) -> wire.ProposalResult:
     why = self_target_refusal(caller.name, req.name, "spawn")
     if why is not None:
@@ -107,23 +107,23 @@ async def _set_state(core: HostCore, caller: Caller, name: str, state: RunState)
     return wire.CommitResult(revision=revision, note=note)
 
 
-@handles("start")
+@handles(wire.Start)
 async def start(core: HostCore, caller: Caller, req: wire.Start) -> wire.CommitResult:
     return await _set_state(core, caller, req.name, RunState.RUNNING)
 
 
-@handles("stop")
+@handles(wire.Stop)
 async def stop(core: HostCore, caller: Caller, req: wire.Stop) -> wire.CommitResult:
     return await _set_state(core, caller, req.name, RunState.STOPPED)
 
 
-@handles("restart")
+@handles(wire.Restart)
 async def restart(core: HostCore, caller: Caller, req: wire.Restart) -> wire.Done:
     target = _other_agent(core, caller, req.name, "restart")
     return wire.Done(note=await core.require_reconciler().restart(target))
 
 
-@handles("update")
+@handles(wire.Update)
 async def update(core: HostCore, caller: Caller, req: wire.Update) -> wire.Done:
     target = _other_agent(core, caller, req.name, "update")
     return wire.Done(note=await core.require_reconciler().update(target))
