@@ -1,7 +1,8 @@
 """Every write to desired state: ``write`` (commit or propose a change), and whole-document editing.
 
-``write`` is the one editing API: the CLI, the dashboard, the manager's ops
-and the webhook all commit or propose through it.
+``write`` is the one editing API: the CLI's writes, the dashboard's forms and
+the manager's ops all commit or propose through it. (Following Forgejo is
+not a write: ``desired.remote`` fast-forwards `main` to a validated commit.)
 
 Whole-swarm editing as one JSON document (`hive desired edit`, the dashboard's editor):
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,6 +103,12 @@ def from_document(text: str, base: DesiredState) -> DesiredState:
     for owner in nix_owners - set(agents):  # removing an agent drops its agent.nix too
         files.pop(f"agents/{owner}/agent.nix", None)
     return load_files(files)
+
+
+def replacement(files: Mapping[str, bytes]) -> Mutation:
+    """A mutation to exactly ``files`` (`hive desired import`), validated now, before anything is written."""
+    wanted = load_files(files)
+    return lambda _old: wanted
 
 
 def rebase_edit(base: DesiredState, edited: DesiredState) -> Mutation:
@@ -263,10 +271,11 @@ def write(
 ) -> WriteResult:
     """The one way every editor writes desired state: commit ``change`` to `main`, or propose it.
 
-    The CLI, the dashboard, the manager's ops and the webhook all come here,
-    so a write is validated, committed (compare-and-swap on `main`, retried on
-    a lost race) or recorded as a proposal the same way whoever asks.
-    ``message`` defaults to the change's own summary.
+    The CLI, the dashboard and the manager's ops all come here, so a write is
+    validated, committed (compare-and-swap on `main`, retried on a lost race)
+    or recorded as a proposal the same way whoever asks. ``message`` defaults
+    to the change's own summary; a bare mutation (``rebase_edit``,
+    ``replacement``) needs one.
     """
     if isinstance(change, ChangeSet):
         changes = change

@@ -33,7 +33,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from hive_core.core import Caller, HostCore
-from hive_core.ops import ALLOWED_OPS, start
+from hive_core.ops import start
 from hive_core.ops.admin import events_batch
 from hive_core.ops.registry import caller_gone
 from hive_kit import wire
@@ -106,13 +106,11 @@ def parse_request(line: bytes, role: Role) -> wire.Request:
     only a line that fails it takes the slow path below, which says what is wrong.
     """
     try:
-        request: wire.Request = wire.REQUEST_ADAPTER.validate_json(line)
+        request = wire.REQUEST_ADAPTER.validate_json(line)
     except ValidationError:
         pass
     else:
-        op: str = request.op  # type: ignore[attr-defined]
-        if op not in ALLOWED_OPS[role]:
-            raise ForbiddenError(f"op {op!r} is not available on the {role} socket")
+        _check_role(request.op_name, type(request), role)
         return request
     try:
         data = json.loads(line)
@@ -120,15 +118,20 @@ def parse_request(line: bytes, role: Role) -> wire.Request:
         raise BadRequestError(f"not a JSON line ({exc}); send one JSON object per line") from None
     if not isinstance(data, dict) or not isinstance(data.get("op"), str):
         raise BadRequestError('a request is a JSON object with a string "op", e.g. {"op": "whoami"}')
-    op, allowed = data["op"], ALLOWED_OPS[role]
-    if op not in wire.ALL_OPS:
-        raise BadRequestError(f"unknown op {op[:64]!r}; this socket accepts: {', '.join(sorted(allowed))}")
-    if op not in allowed:
-        raise ForbiddenError(f"op {op!r} is not available on the {role} socket")
+    op = data["op"]
+    _check_role(op, wire.REQUEST_BY_OP.get(op), role)
     try:
         return wire.REQUEST_ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise BadRequestError(describe(exc)) from None
+
+
+def _check_role(op: str, request: type[wire.Request] | None, role: Role) -> None:
+    if request is None:
+        allowed = ", ".join(sorted(wire.ops_for(role)))
+        raise BadRequestError(f"unknown op {op[:64]!r}; this socket accepts: {allowed}")
+    if role not in request.roles:
+        raise ForbiddenError(f"op {op!r} is not available on the {role} socket")
 
 
 def _is_follow(line: bytes) -> bool:
@@ -232,7 +235,7 @@ class Connection(asyncio.Protocol):
         if isinstance(result, BaseModel):
             self._reply(wire.encode(result))
         else:
-            self._spawn(self._finish(result, line), cancel_on_hangup=request.op == "recv")  # type: ignore[attr-defined]
+            self._spawn(self._finish(result, line), cancel_on_hangup=isinstance(request, wire.Recv))
 
     def _spawn(self, coro: Coroutine[Any, Any, None], *, cancel_on_hangup: bool) -> None:
         self._cancel_on_hangup = cancel_on_hangup

@@ -19,7 +19,10 @@ Changes must be additive: the harness and host may be from different builds.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
 
@@ -103,8 +106,16 @@ class PendingProposal(BaseModel):
 
 
 class Request(BaseModel):
+    """One op. Its name is spelt once, in its ``op`` field's ``Literal``; the rest is derived.
+
+    ``op_name`` (that Literal), ``response`` and ``roles`` are bound from ``OPS``
+    below when this module is imported.
+    """
+
     model_config = _REQ
+    op_name: ClassVar[str]
     response: ClassVar[type[BaseModel]]
+    roles: ClassVar[frozenset[Role]]  # whose sockets accept it
 
 
 class Send(Request):
@@ -391,81 +402,94 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-def _bind(pairs: dict[type[Request], type[BaseModel]]) -> None:
-    for req, resp in pairs.items():
-        req.response = resp
+@dataclass(frozen=True)
+class Op:
+    """One row of ``OPS``: a request, the response it is answered with, and who may send it."""
+
+    request: type[Request]
+    response: type[Response]
+    roles: frozenset[Role]
 
 
-_bind(
-    {
-        Send: SendResult,
-        Recv: Messages,
-        Ack: AckResult,
-        Recent: Messages,
-        Ask: QuestionResult,
-        AnswerQuestion: QuestionResult,
-        Remind: ReminderResult,
-        GetOpenThreads: OpenThreads,
-        CancelThread: Done,
-        Whoami: WhoamiResult,
-        Hello: Done,
-        Report: Done,
-        Propose: ProposalResult,
-        RequestSpawn: ProposalResult,
-        Start: CommitResult,
-        Stop: CommitResult,
-        Restart: Done,
-        Update: Done,
-        Inbox: Messages,
-        ListQuestions: Questions,
-        ListReminders: Reminders,
-        RetryReminder: ReminderResult,
-        Events: EventsBatch,
-        ReconcileNow: Done,
-        Status: StatusResult,
-    }
+_AGENTS = frozenset({Role.AGENT, Role.MANAGER})  # every agent's socket, the manager's included
+_MANAGER = frozenset({Role.MANAGER})
+_OPERATOR = frozenset({Role.OPERATOR})
+_EVERYONE = _AGENTS | _OPERATOR
+
+OPS: tuple[Op, ...] = (
+    Op(Send, SendResult, _EVERYONE),
+    Op(Recv, Messages, _AGENTS),
+    Op(Ack, AckResult, _AGENTS),
+    Op(Recent, Messages, _EVERYONE),
+    Op(Ask, QuestionResult, _AGENTS),
+    Op(AnswerQuestion, QuestionResult, _EVERYONE),
+    Op(Remind, ReminderResult, _AGENTS),
+    Op(GetOpenThreads, OpenThreads, _AGENTS),
+    Op(CancelThread, Done, _EVERYONE),
+    Op(Whoami, WhoamiResult, _EVERYONE),
+    Op(Hello, Done, _AGENTS),
+    Op(Report, Done, _AGENTS),
+    Op(Propose, ProposalResult, _MANAGER),
+    Op(RequestSpawn, ProposalResult, _MANAGER),
+    Op(Start, CommitResult, _MANAGER),
+    Op(Stop, CommitResult, _MANAGER),
+    Op(Restart, Done, _MANAGER),
+    Op(Update, Done, _MANAGER),
+    Op(Inbox, Messages, _OPERATOR),
+    Op(ListQuestions, Questions, _OPERATOR),
+    Op(ListReminders, Reminders, _OPERATOR),
+    Op(RetryReminder, ReminderResult, _OPERATOR),
+    Op(Events, EventsBatch, _OPERATOR),
+    Op(ReconcileNow, Done, _OPERATOR),
+    Op(Status, StatusResult, _OPERATOR),
 )
+"""Every op, once: the request union, each request's response and roles, and the sets below come from here."""
 
-AnyRequest = Annotated[
-    Send
-    | Recv
-    | Ack
-    | Recent
-    | Ask
-    | AnswerQuestion
-    | Remind
-    | GetOpenThreads
-    | CancelThread
-    | Whoami
-    | Hello
-    | Report
-    | Propose
-    | RequestSpawn
-    | Start
-    | Stop
-    | Restart
-    | Update
-    | Inbox
-    | ListQuestions
-    | ListReminders
-    | RetryReminder
-    | Events
-    | ReconcileNow
-    | Status,
-    Field(discriminator="op"),
-]
-REQUEST_ADAPTER: TypeAdapter[AnyRequest] = TypeAdapter(AnyRequest)
 
-AGENT_OPS = frozenset(
-    {"send", "recv", "ack", "recent", "ask", "answer", "remind", "get_open_threads", "cancel_thread"}
-    | {"whoami", "hello", "report"}
-)
-MANAGER_OPS = AGENT_OPS | {"propose", "request_spawn", "start", "stop", "restart", "update"}
-ADMIN_OPS = frozenset(
-    {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}
-    | {"retry_reminder", "events", "reconcile_now", "status"}
-)
-ALL_OPS = MANAGER_OPS | ADMIN_OPS
+def _literal_op(cls: type[Request]) -> str:
+    field = cls.model_fields.get("op")
+    args = get_args(field.annotation) if field is not None else ()
+    if (
+        field is None
+        or get_origin(field.annotation) is not Literal
+        or len(args) != 1
+        or field.default != args[0]
+    ):
+        raise TypeError(f'{cls.__name__} needs its op spelt as `op: Literal["name"] = "name"`')
+    return str(args[0])
+
+
+def _bind(ops: tuple[Op, ...]) -> dict[str, type[Request]]:
+    """Bind each row onto its request class; refuse a class or op name twice, or a request left out."""
+    by_op: dict[str, type[Request]] = {}
+    for row in ops:
+        name = _literal_op(row.request)
+        if name in by_op or row.request in by_op.values():
+            raise TypeError(f"op {name!r} ({row.request.__name__}) appears twice in OPS")
+        row.request.op_name, row.request.response, row.request.roles = name, row.response, row.roles
+        by_op[name] = row.request
+    missing = [cls.__name__ for cls in Request.__subclasses__() if cls not in by_op.values()]
+    if missing:
+        raise TypeError(f"requests missing from OPS: {', '.join(missing)}")
+    return by_op
+
+
+REQUEST_BY_OP: Mapping[str, type[Request]] = MappingProxyType(_bind(OPS))
+REQUEST_TYPES: tuple[type[Request], ...] = tuple(REQUEST_BY_OP.values())
+
+AnyRequest: Any = Annotated[Union[REQUEST_TYPES], Field(discriminator="op")]  # noqa: UP007 - built from a tuple
+REQUEST_ADAPTER: TypeAdapter[Request] = TypeAdapter(AnyRequest)
+
+
+def ops_for(role: Role) -> frozenset[str]:
+    """The op names a socket of ``role`` accepts."""
+    return frozenset(name for name, cls in REQUEST_BY_OP.items() if role in cls.roles)
+
+
+AGENT_OPS = ops_for(Role.AGENT)
+MANAGER_OPS = ops_for(Role.MANAGER)
+ADMIN_OPS = ops_for(Role.OPERATOR)
+ALL_OPS = frozenset(REQUEST_BY_OP)
 
 
 def encode(model: BaseModel) -> bytes:

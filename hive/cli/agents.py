@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from desired.changes import coerce_value, split_names
 from desired.schema import AgentSpec, DesiredState
 from hive.cli.common import AuthorOpt, JsonOpt, StateDirOpt, open_repo, print_json, print_table
 from hive.cli.writes import MessageOpt, ProposeOpt, write
@@ -16,35 +17,10 @@ from hive_kit.errors import NotFoundError, UserError
 agent_app = typer.Typer(
     help="Add, change, remove and list agents (edits desired state).", no_args_is_help=True
 )
-_LIST_FIELDS = {"allowed_recipients"}
 
 
 def register(app: typer.Typer) -> None:
     app.add_typer(agent_app, name="agent")
-
-
-def _csv(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def parse_value(field: str, raw: str) -> Any:
-    """Turn a command-line VALUE into the JSON value for FIELD.
-
-    Lists take JSON or comma-separated names; objects and booleans take JSON;
-    `model` takes `null` (or `default`) to follow the swarm's default model.
-    """
-    if field in ("model",) and raw in ("null", "default", ""):
-        return None
-    if field in ("role", "model", "state", "description"):
-        return raw
-    if field in _LIST_FIELDS and not raw.lstrip().startswith("["):
-        return _csv(raw) or []
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        return raw  # let the schema say what it expected
 
 
 @agent_app.command("add")
@@ -74,7 +50,7 @@ def add(
         if value is not None:
             fields[key] = value
     if recipients is not None:
-        fields["allowed_recipients"] = _csv(recipients)
+        fields["allowed_recipients"] = split_names(recipients)
     change = ChangeSet(ops=[AddAgent(agent=fields)])
     write(state_dir, change, author_text=author, message=message, propose=propose, as_json=as_json)
 
@@ -93,7 +69,7 @@ def set_field(
     """Set one field of an agent, e.g. `hive agent set coder model opus`."""
     if field not in AGENT_FIELDS:
         raise UserError(f"unknown agent field {field!r}; settable fields: {', '.join(AGENT_FIELDS)}")
-    op = SetAgentField.model_validate({"name": name, "field": field, "value": parse_value(field, value)})
+    op = SetAgentField.model_validate({"name": name, "field": field, "value": coerce_value(field, value)})
     write(
         state_dir,
         ChangeSet(ops=[op]),

@@ -1,7 +1,8 @@
-"""What every `hive` command shares: options, output, the meta repo, errors → exit codes.
+"""What every `hive` command shares: options, output, the meta repo, printing an error.
 
-Exit codes: 0 ok; 1 a user error (the message says what to fix); 2 reserved
-for "changes pending" (`hive reconcile --dry-run`).
+Exit codes are the kit's (``hive_kit.errors``): 0 ok; 1 an error, whose
+message says what to fix (``kind_of(exc).exit_code`` for each class); 2 for
+"changes pending" (`hive reconcile --dry-run`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from typing import Annotated, Any
 import typer
 
 from desired.repo import Author, MetaRepo
+from hive_kit.errors import EXIT_CHANGES, EXIT_OK, EXIT_USER_ERROR
 from hive_kit.paths import STATE_DIR_ENV, StateLayout
-
-EXIT_OK, EXIT_USER_ERROR, EXIT_CHANGES = 0, 1, 2
 
 StateDirOpt = Annotated[
     Path | None,
@@ -128,3 +128,24 @@ def editor() -> list[str]:
     import shlex
 
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
+
+
+__all__ = [  # the exit codes are the kit's, re-exported so commands need one import for all of this
+    "EXIT_CHANGES",
+    "EXIT_OK",
+    "EXIT_USER_ERROR",
+    "AuthorOpt",
+    "JsonOpt",
+    "StateDirOpt",
+    "author",
+    "console",
+    "editor",
+    "err_console",
+    "fail",
+    "layout",
+    "ok",
+    "open_repo",
+    "print_diff",
+    "print_json",
+    "print_table",
+]

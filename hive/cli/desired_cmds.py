@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from desired.edit import from_document, rebase_edit, to_document
+from desired.edit import from_document, rebase_edit, replacement, to_document, write
 from desired.files import dump_files, read_dir, write_dir
 from hive.cli.common import (
     AuthorOpt,
@@ -73,16 +73,16 @@ def import_(
     state_dir: StateDirOpt = None,
 ) -> None:
     """Replace desired state with a directory's files, in one validated commit."""
-    files = read_dir(directory)
-    info = open_repo(state_dir).replace(
-        files,
+    result = write(
+        open_repo(state_dir),
+        replacement(read_dir(directory)),
         author=author(author_text),
         message=message or f"import desired state from {directory.name}",
     )
     ok(
         "no changes: main already holds exactly that"
-        if info is None
-        else f"committed {info.revision[:12]} to main"
+        if result.revision is None
+        else f"committed {result.revision[:12]} to main"
     )
 
 
@@ -131,10 +131,13 @@ def edit(
             except DesiredStateError as exc:
                 shown = _annotate(text, str(exc))
                 path.write_text(shown)
-    info = repo.commit(
-        rebase_edit(snap.state, edited), author=author(author_text), message=message or "edit desired state"
+    written = write(
+        repo,
+        rebase_edit(snap.state, edited),
+        author=author(author_text),
+        message=message or "edit desired state",
     )
     if as_json:
-        print_json({"revision": info.revision if info else None, "changed": info is not None})
+        print_json(written.to_json())
     else:
-        ok("no changes" if info is None else f"committed {info.revision[:12]} to main")
+        ok("no changes" if written.revision is None else f"committed {written.revision[:12]} to main")

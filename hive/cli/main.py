@@ -10,8 +10,8 @@ import click
 import typer
 
 from hive.cli import agents, approvals, desired_cmds, messaging, reconcile, serve, setup, webhook
-from hive.cli.common import EXIT_USER_ERROR, fail
-from hive_kit.errors import HiveError
+from hive.cli.common import fail
+from hive_kit.errors import EXIT_USER_ERROR, HiveError, kind_of
 
 app = typer.Typer(
     name="hive",
@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except HiveError as exc:
-        code = fail(str(exc)).exit_code
-        sys.exit(code)
+        sys.exit(fail(str(exc), kind_of(exc).exit_code).exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(result if isinstance(result, int) else 0)

@@ -12,7 +12,7 @@ from desired.files import classify, load_files, parse_agent, parse_settings, rea
 from desired.repo import MetaRepo
 from desired.schema import schema_for
 from hive.cli.common import AuthorOpt, JsonOpt, StateDirOpt, author, layout, ok, print_json
-from hive_kit.errors import DesiredStateError, Problem
+from hive_kit.errors import DesiredStateError, Problem, kind_of
 
 
 def register(app: typer.Typer) -> None:
@@ -94,7 +94,7 @@ def validate(
     except DesiredStateError as exc:
         if as_json:
             print_json({"valid": False, "problems": [p.__dict__ for p in exc.problems]})
-            raise typer.Exit(1) from None
+            raise typer.Exit(kind_of(exc).exit_code) from None
         raise
     if as_json:
         print_json({"valid": True, "problems": []})

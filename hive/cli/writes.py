@@ -1,4 +1,4 @@
-"""One path for every write the CLI makes: a ChangeSet committed to main, or proposed."""
+"""Every write the CLI makes to desired state goes through ``desired.edit.write``; this prints what it did."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from desired import proposals
-from desired.changes import apply_changes
+from desired import edit
 from hive.cli.common import author, ok, open_repo, print_json
 from hive_kit.changes import ChangeSet
 
@@ -35,22 +34,15 @@ def write(
     propose: bool,
     as_json: bool = False,
 ) -> None:
-    repo = open_repo(state_dir)
-    who = author(author_text)
-    text = message or changes.summary()
-    if propose:
-        proposal = proposals.propose(
-            repo, lambda state: apply_changes(state, changes), author=who, description=text
-        )
-        if as_json:
-            print_json({"proposal": proposal.id, "commit": proposal.commit, "status": "pending"})
-        else:
-            ok(f"proposal {proposal.id} recorded for approval: {text}  (`hive approve {proposal.id}`)")
-        return
-    info = repo.commit(lambda state: apply_changes(state, changes), author=who, message=text)
+    """Commit or propose ``changes`` and say what happened (``--json``: ``WriteResult.to_json``)."""
+    repo, who = open_repo(state_dir), author(author_text)
+    result = edit.write(repo, changes, author=who, message=message or "", propose=propose)
     if as_json:
-        print_json({"revision": info.revision if info else None, "changed": info is not None})
-    elif info is None:
+        print_json(result.to_json())
+    elif result.proposal is not None:
+        pid = result.proposal.id
+        ok(f"proposal {pid} recorded for approval: {result.summary}  (`hive approve {pid}`)")
+    elif result.revision is None:
         ok("no changes: desired state already says that")
     else:
-        ok(f"committed {info.revision[:12]} to main: {text}")
+        ok(f"committed {result.revision[:12]} to main: {result.summary}")

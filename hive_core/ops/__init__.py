@@ -1,12 +1,16 @@
 """Op handlers, one module per area; importing this package fills ``registry.HANDLERS``.
 
+Importing it fails if an op of ``hive_kit.wire.OPS`` has no handler, so a
+request the wire accepts can never reach the host unhandled.
+
 Each handler is ``(core, caller, request) -> response``, a plain function
 unless the op may wait (a parked recv, a git commit in a thread): then it is
 ``async``. Plain ones run inline in the socket server, without a task. The caller is
 already fixed by the socket and the request already validated against
 ``hive_kit.wire``. Authorisation that depends on the object (whose question,
 whose reminder) happens here; which ops a socket may call at all is decided
-by the connection loop (``hive_core.server``).
+by the request's ``roles`` (``hive_kit.wire.OPS``), checked here and, with
+socket-specific wording, by the connection loop (``hive_core.server``).
 """
 
 import inspect
@@ -14,13 +18,12 @@ from typing import Any
 
 from hive_core.core import Caller, HostCore
 from hive_core.ops import admin, agent, asking, managing, messaging, reminding
-from hive_core.ops.registry import HANDLERS
+from hive_core.ops.registry import HANDLERS, unhandled
 from hive_kit import wire
 from hive_kit.errors import ForbiddenError
-from hive_kit.names import Role
 
-ALLOWED_OPS = {Role.AGENT: wire.AGENT_OPS, Role.MANAGER: wire.MANAGER_OPS, Role.OPERATOR: wire.ADMIN_OPS}
-"""Which ops each role's socket accepts."""
+if unhandled():
+    raise ImportError(f"hive_core.ops: no handler for the wire's ops {', '.join(unhandled())}")
 
 
 def start(core: HostCore, caller: Caller, request: wire.Request) -> Any:
@@ -29,10 +32,9 @@ def start(core: HostCore, caller: Caller, request: wire.Request) -> Any:
     Its writes are not committed yet: answer only after ``core.batch`` commits
     (``perform`` does that; the socket server uses ``Batch.after_commit``).
     """
-    op: str = request.op  # type: ignore[attr-defined]
-    if op not in ALLOWED_OPS[caller.role]:
-        raise ForbiddenError(f"op {op!r} is not available to the {caller.role}")
-    return HANDLERS[op](core, caller, request)
+    if caller.role not in request.roles:
+        raise ForbiddenError(f"op {request.op_name!r} is not available to the {caller.role}")
+    return HANDLERS[type(request)](core, caller, request)
 
 
 async def perform(core: HostCore, caller: Caller, request: wire.Request) -> Any:
@@ -49,7 +51,6 @@ async def perform(core: HostCore, caller: Caller, request: wire.Request) -> Any:
 
 
 __all__ = [
-    "ALLOWED_OPS",
     "HANDLERS",
     "admin",
     "agent",

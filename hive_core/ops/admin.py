@@ -8,7 +8,7 @@ from hive_core.ops.registry import handles
 from hive_kit import wire
 
 
-@handles("events")
+@handles(wire.Events)
 def events(core: HostCore, caller: Caller, req: wire.Events) -> wire.EventsBatch:
     """One batch; ``follow`` is handled by the connection loop (it keeps writing batches)."""
     return events_batch(core, req.since, req.limit)
@@ -20,13 +20,13 @@ def events_batch(core: HostCore, since: int, limit: int) -> wire.EventsBatch:
     return wire.EventsBatch(events=[event_dict(e) for e in found], next_seq=next_seq)
 
 
-@handles("reconcile_now")
+@handles(wire.ReconcileNow)
 def reconcile_now(core: HostCore, caller: Caller, req: wire.ReconcileNow) -> wire.Done:
     core.require_reconciler().request_reconcile(req.reason)
     return wire.Done(note="a reconcile pass is on its way")
 
 
-@handles("status")
+@handles(wire.Status)
 def status(core: HostCore, caller: Caller, req: wire.Status) -> wire.StatusResult:
     snapshot = core.desired.current()
     reconciler = core.reconciler

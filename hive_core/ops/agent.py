@@ -27,7 +27,7 @@ def _pending_approvals(core: HostCore, caller: Caller) -> list[wire.PendingPropo
     ]
 
 
-@handles("get_open_threads")
+@handles(wire.GetOpenThreads)
 def get_open_threads(core: HostCore, caller: Caller, req: wire.GetOpenThreads) -> wire.OpenThreads:
     approvals = _pending_approvals(core, caller)
     asked = core.questions.open_asked_by(caller.name)
@@ -47,7 +47,7 @@ def get_open_threads(core: HostCore, caller: Caller, req: wire.GetOpenThreads) -
     )
 
 
-@handles("cancel_thread")
+@handles(wire.CancelThread)
 def cancel_thread(core: HostCore, caller: Caller, req: wire.CancelThread) -> wire.Done:
     if req.kind == "question":
         question = cancel_question(core, caller, req.id)
@@ -56,7 +56,7 @@ def cancel_thread(core: HostCore, caller: Caller, req: wire.CancelThread) -> wir
     return wire.Done(note=f"reminder #{req.id} cancelled")
 
 
-@handles("whoami")
+@handles(wire.Whoami)
 def whoami(core: HostCore, caller: Caller, req: wire.Whoami) -> wire.WhoamiResult:
     snapshot = core.desired.current()
     return wire.WhoamiResult(
@@ -67,7 +67,7 @@ def whoami(core: HostCore, caller: Caller, req: wire.Whoami) -> wire.WhoamiResul
     )
 
 
-@handles("hello")
+@handles(wire.Hello)
 def hello(core: HostCore, caller: Caller, req: wire.Hello) -> wire.Done:
     requeued = core.broker.redeliver(caller.name)
     core.harnesses.record(caller.name, req.pid, req.web_port)
@@ -82,7 +82,7 @@ def hello(core: HostCore, caller: Caller, req: wire.Hello) -> wire.Done:
     return wire.Done(note=f"hello {caller.name}; {requeued} unacked messages will be handed out again")
 
 
-@handles("report")
+@handles(wire.Report)
 def report(core: HostCore, caller: Caller, req: wire.Report) -> wire.Done:
     if req.status == "needs_login":
         core.events.publish(NeedsLogin(agent=caller.name))

@@ -35,7 +35,7 @@ def _options_text(question: wire.Question) -> str:
     return f"\noptions ({pick}): " + " | ".join(question.options)
 
 
-@handles("ask")
+@handles(wire.Ask)
 def ask(core: HostCore, caller: Caller, req: wire.Ask) -> wire.QuestionResult:
     target = _target(core, caller, req.to)
     question = core.questions.add(caller.name, target, req.question, req.options, req.multi, req.ttl_seconds)
@@ -70,7 +70,7 @@ def finish(core: HostCore, question: wire.Question, *, tell_asker: bool = True) 
         )
 
 
-@handles("answer")
+@handles(wire.AnswerQuestion)
 def answer(core: HostCore, caller: Caller, req: wire.AnswerQuestion) -> wire.QuestionResult:
     question = core.questions.get(req.id)
     if caller.role is not Role.OPERATOR and question.target != caller.name:
@@ -109,7 +109,7 @@ def expire_overdue(core: HostCore, now: float) -> int:
     return expired
 
 
-@handles("questions")
+@handles(wire.ListQuestions)
 def list_questions(core: HostCore, caller: Caller, req: wire.ListQuestions) -> wire.Questions:
     return wire.Questions(
         questions=core.questions.listing(include_answered=req.include_answered, limit=req.limit)

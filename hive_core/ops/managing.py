@@ -1,11 +1,11 @@
 """The manager's ops: propose changes, ask for agents, start/stop/restart/update others (never itself).
 
-Writes go through ``desired`` like every other editor: ``propose`` and
-``request_spawn`` become proposals the operator approves; ``start``/``stop``
-commit the agent's desired ``state`` directly (upstream let the manager
-kill/start without approval too) with the manager as author, so history
-says who did it. Git work runs in a thread on a fresh ``MetaRepo`` so a slow
-disk never stalls the sockets.
+Writes go through ``desired.edit.write`` like every other editor's:
+``propose`` and ``request_spawn`` become proposals the operator approves;
+``start``/``stop`` commit the agent's desired ``state`` directly (upstream let
+the manager kill/start without approval too) with the manager as author, so
+history says who did it. Git work runs in a thread on a fresh ``MetaRepo`` so
+a slow disk never stalls the sockets.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ import asyncio
 import logging
 from typing import Any
 
-from desired import proposals
-from desired.changes import apply_changes
-from desired.repo import Author, MetaRepo
+from desired import edit
+from desired.repo import MetaRepo
 from desired.schema import RunState
 from hive_core.core import Caller, HostCore
 from hive_core.ops.registry import handles
@@ -29,28 +28,35 @@ from hive_kit.changes import (
     self_change_refusal,
     self_target_refusal,
 )
-from hive_kit.errors import ForbiddenError, NotFoundError
+from hive_kit.errors import ForbiddenError, InternalError, NotFoundError
 
 log = logging.getLogger(__name__)
 
 
-def _propose(core: HostCore, changes: ChangeSet, author: Author, description: str) -> proposals.Proposal:
-    repo = MetaRepo(core.layout.meta)
-    return proposals.propose(
-        repo, lambda s: apply_changes(s, changes), author=author, description=description
-    )
+async def _write(
+    core: HostCore, caller: Caller, changes: ChangeSet, message: str, *, propose: bool
+) -> edit.WriteResult:
+    """Commit or propose ``changes`` as ``caller``, in a thread."""
+
+    def run() -> edit.WriteResult:
+        repo = MetaRepo(core.layout.meta)
+        return edit.write(repo, changes, author=caller.author, message=message, propose=propose)
+
+    return await asyncio.to_thread(run)
 
 
 async def _record(
     core: HostCore, caller: Caller, changes: ChangeSet, description: str
 ) -> wire.ProposalResult:
-    proposal = await asyncio.to_thread(_propose, core, changes, caller.author, description)
+    proposal = (await _write(core, caller, changes, description, propose=True)).proposal
+    if proposal is None:  # write(propose=True) records a proposal or raises
+        raise InternalError(f"proposing {description!r} recorded no proposal")
     core.proposals.check()
     log.info("%s proposed #%d: %s", caller.name, proposal.id, description.splitlines()[0])
     return wire.ProposalResult(proposal_id=proposal.id, commit=proposal.commit, description=description)
 
 
-@handles("propose")
+@handles(wire.Propose)
 async def propose(core: HostCore, caller: Caller, req: wire.Propose) -> wire.ProposalResult:
     changes = parse_ops(req.ops)
     why = self_change_refusal(caller.name, changes)
@@ -59,7 +65,7 @@ async def propose(core: HostCore, caller: Caller, req: wire.Propose) -> wire.Pro
     return await _record(core, caller, changes, req.description)
 
 
-@handles("request_spawn")
+@handles(wire.RequestSpawn)
 async def request_spawn(core: HostCore, caller: Caller, req: wire.RequestSpawn) -> wire.ProposalResult:
     why = self_target_refusal(caller.name, req.name, "spawn")
     if why is not None:
@@ -87,17 +93,8 @@ async def _set_state(core: HostCore, caller: Caller, name: str, state: RunState)
     verb = "start" if state is RunState.RUNNING else "stop"
     target = _other_agent(core, caller, name, verb)
     changes = ChangeSet(ops=[SetAgentField(name=target, field="state", value=state.value)])
-
-    def commit() -> str | None:
-        repo = MetaRepo(core.layout.meta)
-        info = repo.commit(
-            lambda s: apply_changes(s, changes),
-            author=caller.author,
-            message=f"{verb} {target} (by {caller.name})",
-        )
-        return info.revision if info else None
-
-    revision = await asyncio.to_thread(commit)
+    message = f"{verb} {target} (by {caller.name})"
+    revision = (await _write(core, caller, changes, message, propose=False)).revision
     core.desired.refresh()
     note = (
         f"{target} is now desired {state.value}"
@@ -107,23 +104,23 @@ async def _set_state(core: HostCore, caller: Caller, name: str, state: RunState)
     return wire.CommitResult(revision=revision, note=note)
 
 
-@handles("start")
+@handles(wire.Start)
 async def start(core: HostCore, caller: Caller, req: wire.Start) -> wire.CommitResult:
     return await _set_state(core, caller, req.name, RunState.RUNNING)
 
 
-@handles("stop")
+@handles(wire.Stop)
 async def stop(core: HostCore, caller: Caller, req: wire.Stop) -> wire.CommitResult:
     return await _set_state(core, caller, req.name, RunState.STOPPED)
 
 
-@handles("restart")
+@handles(wire.Restart)
 async def restart(core: HostCore, caller: Caller, req: wire.Restart) -> wire.Done:
     target = _other_agent(core, caller, req.name, "restart")
     return wire.Done(note=await core.require_reconciler().restart(target))
 
 
-@handles("update")
+@handles(wire.Update)
 async def update(core: HostCore, caller: Caller, req: wire.Update) -> wire.Done:
     target = _other_agent(core, caller, req.name, "update")
     return wire.Done(note=await core.require_reconciler().update(target))

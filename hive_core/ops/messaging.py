@@ -9,7 +9,7 @@ from hive_kit import wire
 from hive_kit.errors import NotFoundError, UserError
 
 
-@handles("send")
+@handles(wire.Send)
 def send(core: HostCore, caller: Caller, req: wire.Send) -> wire.SendResult:
     state = core.desired.state
     recipients = resolve_recipients(state, caller.name, req.to)
@@ -27,24 +27,24 @@ def send(core: HostCore, caller: Caller, req: wire.Send) -> wire.SendResult:
     return wire.SendResult(ids=[m.id for m in sent], recipients=[m.recipient for m in sent])
 
 
-@handles("recv")
+@handles(wire.Recv)
 async def recv(core: HostCore, caller: Caller, req: wire.Recv) -> wire.Messages:
     messages = await core.broker.recv(caller.name, req.wait_seconds, req.max, gone=caller_gone.get())
     return wire.Messages(messages=messages)
 
 
-@handles("ack")
+@handles(wire.Ack)
 def ack(core: HostCore, caller: Caller, req: wire.Ack) -> wire.AckResult:
     acked, unknown = core.broker.ack(caller.name, req.ids)
     return wire.AckResult(acked=acked, unknown=unknown)
 
 
-@handles("recent")
+@handles(wire.Recent)
 def recent(core: HostCore, caller: Caller, req: wire.Recent) -> wire.Messages:
     return wire.Messages(messages=core.broker.recent(caller.name, req.limit))
 
 
-@handles("inbox")
+@handles(wire.Inbox)
 def inbox(core: HostCore, caller: Caller, req: wire.Inbox) -> wire.Messages:
     messages = core.broker.inbox(caller.name, req.limit, unread_only=req.unread_only)
     if req.mark_read:

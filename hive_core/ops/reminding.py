@@ -22,7 +22,7 @@ def _check_path(path: str) -> str:
     return path
 
 
-@handles("remind")
+@handles(wire.Remind)
 def remind(core: HostCore, caller: Caller, req: wire.Remind) -> wire.ReminderResult:
     now = core.clock()
     due = now + req.delay_seconds if req.delay_seconds is not None else float(req.at or 0)
@@ -77,13 +77,13 @@ def cancel_reminder(core: HostCore, caller: Caller, rid: int) -> wire.Reminder:
     return cancelled
 
 
-@handles("reminders")
+@handles(wire.ListReminders)
 def list_reminders(core: HostCore, caller: Caller, req: wire.ListReminders) -> wire.Reminders:
     found = core.reminders.listing(req.agent, include_done=req.include_done, limit=req.limit)
     return wire.Reminders(reminders=found)
 
 
-@handles("retry_reminder")
+@handles(wire.RetryReminder)
 def retry_reminder(core: HostCore, caller: Caller, req: wire.RetryReminder) -> wire.ReminderResult:
     reminder = core.reminders.retry(req.id)
     core.events.publish(ReminderRetried(id=reminder.id, agent=reminder.agent, by=caller.name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 import pytest
 from pydantic import ValidationError
@@ -81,3 +82,32 @@ def test_limits_match_upstream() -> None:
     with pytest.raises(ValidationError):
         parse({"op": "ask", "question": "q", "ttl_seconds": 6 * 3600 + 1})
     assert wire.cancelled_by("operator") == "[cancelled by operator]"
+
+
+AGENT = {"send", "recv", "ack", "recent", "ask", "answer", "remind", "get_open_threads", "cancel_thread"}
+AGENT |= {"whoami", "hello", "report"}
+MANAGER = AGENT | {"propose", "request_spawn", "start", "stop", "restart", "update"}
+ADMIN = {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}
+ADMIN |= {"retry_reminder", "events", "reconcile_now", "status"}
+
+
+def test_each_socket_accepts_exactly_its_ops() -> None:
+    assert (AGENT, MANAGER, ADMIN) == (wire.AGENT_OPS, wire.MANAGER_OPS, wire.ADMIN_OPS)
+    for name, cls in wire.REQUEST_BY_OP.items():
+        assert cls.op_name == name == cls.model_fields["op"].default
+        assert {role for role in wire.Role if name in wire.ops_for(role)} == cls.roles
+
+
+def test_an_op_is_spelt_once_and_a_mistake_fails_at_import() -> None:
+    class Unlisted(wire.Request):
+        op: Literal["unlisted"] = "unlisted"
+
+    class Unspelt(wire.Request):
+        op: str = "unspelt"
+
+    with pytest.raises(TypeError, match="needs its op spelt as"):
+        wire._bind((wire.Op(Unspelt, wire.Done, frozenset()),))
+    with pytest.raises(TypeError, match=r"'send' .* appears twice"):
+        wire._bind((wire.OPS[0], wire.OPS[0]))
+    with pytest.raises(TypeError, match=r"missing from OPS: .*Unlisted"):
+        wire._bind(wire.OPS)

@@ -215,3 +215,17 @@ def test_schema_is_json_schema(hive: HiveRunner) -> None:
     assert set(schema["$defs"]) == {"SwarmSettings", "AgentSpec"}
     agent = json.loads(hive("schema", "agent", state=False).stdout)
     assert agent["additionalProperties"] is False and "allowed_recipients" in agent["properties"]
+
+
+def test_every_write_answers_json_of_one_shape(initd: HiveRunner) -> None:
+    added = json.loads(initd("agent", "add", "coder", "--json").stdout)
+    assert added == {"changed": True, "revision": added["revision"], "summary": "add agent coder"}
+    unchanged = json.loads(initd("agent", "set", "coder", "model", "default", "--json").stdout)
+    assert (unchanged["changed"], unchanged["revision"]) == (False, None)
+    proposed = initd("agent", "set", "coder", "model", "opus", "--propose", "-m", "faster", "--json")
+    assert json.loads(proposed.stdout) == {
+        "proposal": 1,
+        "commit": json.loads(proposed.stdout)["commit"],
+        "status": "pending",
+        "summary": "faster",
+    }

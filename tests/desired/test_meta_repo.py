@@ -10,11 +10,12 @@ from pathlib import Path
 import pygit2
 import pytest
 
-from desired import proposals
+from desired import edit, proposals
 from desired.bootstrap import init_meta_repo
 from desired.changes import add_agent, set_agent_field
 from desired.repo import Author, MetaRepo
-from hive_kit.errors import ConflictError, UserError
+from hive_kit.changes import AddAgent, ChangeSet, SetAgentField
+from hive_kit.errors import ConflictError, DesiredStateError, UserError
 from tests.conftest import HiveRunner, subprocess_env
 
 OP = Author("Op", "op@example.test")
@@ -174,3 +175,37 @@ def test_proposal_ids_are_unique_under_concurrency(tmp_path: Path, hive: HiveRun
     pending = json.loads(hive("pending", "--json").stdout)
     assert sorted(p["id"] for p in pending) == [1, 2, 3, 4, 5, 6]
     assert sorted(p["description"] for p in pending) == sorted(f"add agent p{i}" for i in range(6))
+
+
+def test_write_commits_or_proposes_and_says_which(repo: MetaRepo) -> None:
+    add = ChangeSet(ops=[AddAgent(agent={"name": "coder"})])
+    done = edit.write(repo, add, author=OP)
+    assert done.revision == repo.load().revision and done.summary == "add agent coder"
+    assert done.to_json() == {"changed": True, "revision": done.revision, "summary": "add agent coder"}
+    same = ChangeSet(ops=[SetAgentField(name="coder", field="model", value=None)])
+    again = edit.write(repo, same, author=OP)
+    assert (again.changed, again.revision, again.proposal) == (False, None, None)
+    slower = ChangeSet(ops=[SetAgentField(name="coder", field="model", value="haiku")])
+    proposed = edit.write(repo, slower, author=MGR, message="cheaper", propose=True)
+    assert proposed.proposal is not None and proposed.revision is None
+    assert proposed.to_json() == {
+        "proposal": proposed.proposal.id,
+        "commit": proposed.proposal.commit,
+        "status": "pending",
+        "summary": "cheaper",
+    }
+    assert repo.load().revision == done.revision, "a proposal leaves main alone"
+    with pytest.raises(ValueError, match="needs a message"):
+        edit.write(repo, lambda s: s, author=OP)
+
+
+def test_a_replacement_is_validated_before_anything_is_written(repo: MetaRepo) -> None:
+    files = repo.files_at()
+    before = repo.head()
+    files["agents/ghost.json"] = b'{"name": "ghost", "modle": "opus"}'
+    with pytest.raises(DesiredStateError, match="unknown field 'modle'"):
+        edit.replacement(files)
+    assert repo.head() == before
+    files["agents/ghost.json"] = b'{"name": "ghost"}'
+    done = edit.write(repo, edit.replacement(files), author=OP, message="import")
+    assert done.changed and "ghost" in repo.load().state.agents
