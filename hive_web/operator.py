@@ -26,13 +26,9 @@ async def ask_core(call: OperatorCall | None, request: wire.Request, expect: typ
     """Run ``request`` as the operator; the response must be ``expect``."""
     if call is None:
         raise UnavailableError(
-            f"{_op(request)}: the host core is not connected to this dashboard; run it inside `hive serve`"
+            f"{request.op_name}: the host core is not connected to this dashboard; run it inside `hive serve`"
         )
     response = await call(request)
     if not isinstance(response, expect):
-        raise TypeError(f"{_op(request)} answered {type(response).__name__}, expected {expect.__name__}")
+        raise TypeError(f"{request.op_name} answered {type(response).__name__}, expected {expect.__name__}")
     return response
-
-
-def _op(request: wire.Request) -> str:
-    return str(getattr(request, "op", type(request).__name__))

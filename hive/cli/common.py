@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from desired.repo import Author, MetaRepo
-from hive_kit.errors import EXIT_CHANGES, EXIT_OK, EXIT_USER_ERROR
+from hive_kit.errors import EXIT_USER_ERROR
 from hive_kit.paths import STATE_DIR_ENV, StateLayout
 
 StateDirOpt = Annotated[
@@ -128,24 +128,3 @@ def editor() -> list[str]:
     import shlex
 
     return shlex.split(os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi")
-
-
-__all__ = [  # the exit codes are the kit's, re-exported so commands need one import for all of this
-    "EXIT_CHANGES",
-    "EXIT_OK",
-    "EXIT_USER_ERROR",
-    "AuthorOpt",
-    "JsonOpt",
-    "StateDirOpt",
-    "author",
-    "console",
-    "editor",
-    "err_console",
-    "fail",
-    "layout",
-    "ok",
-    "open_repo",
-    "print_diff",
-    "print_json",
-    "print_table",
-]

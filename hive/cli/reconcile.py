@@ -22,9 +22,6 @@ from typing import Annotated, Any
 import typer
 
 from hive.cli.common import (
-    EXIT_CHANGES,
-    EXIT_OK,
-    EXIT_USER_ERROR,
     AuthorOpt,
     JsonOpt,
     StateDirOpt,
@@ -37,7 +34,7 @@ from hive.cli.writes import MessageOpt, write
 from hive_kit import wire
 from hive_kit.changes import ChangeSet, SetAgentField
 from hive_kit.client import SyncClient
-from hive_kit.errors import UnavailableError, UserError
+from hive_kit.errors import EXIT_CHANGES, EXIT_OK, EXIT_USER_ERROR, UnavailableError, UserError
 from hive_kit.paths import StateLayout
 from reconciler.runtime.registry import RUNTIMES, check_runtime
 
