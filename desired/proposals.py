@@ -242,11 +242,11 @@ def to_json(proposal: Proposal, diff: str | None = None) -> dict[str, object]:
         "status": proposal.status.value,
         "author": proposal.author,
         "description": proposal.description,
-        "created_at": proposal.created_at.isoformat(),
+        "created_at": proposal.created_at.timestamp(),
         "commit": proposal.commit,
         "deploy": proposal.deploy,
         "resolution": (
-            {"by": res.by, "at": res.at.isoformat(), "note": res.note, "commit": res.commit} if res else None
+            {"by": res.by, "at": res.at.timestamp(), "note": res.note, "commit": res.commit} if res else None
         ),
         "diff": diff,
     }

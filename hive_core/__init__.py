@@ -1,21 +1,23 @@
-"""Host core: wire types, durable stores, sockets and the event stream.
+"""Host core: durable stores, the event stream, sockets and op handlers, the meta watch.
 
-Belongs here: the JSON-lines wire (shared with the harness), apsw stores
-(broker, questions, reminders, deploys, events), unix-socket servers and the
-client, the event channel with its monotonic `seq`, and the schedulers.
+Belongs here: apsw stores (broker, questions, reminders, events), the
+unix-socket servers (identity = socket) and one handler per wire op, the
+event channel with its monotonic `seq`, the one watcher on the meta repo's
+refs, and the schedulers. The wire itself, the client, errors and names are
+the kit's (``hive_kit``), shared with the harness.
 Must not be here: planning or running containers (`reconciler/`), HTTP
-(`hive_web/`), CLI output (`hive/`).
+(`hive_web/`), CLI output (`hive/`), anything the harness needs (`hive_kit/`).
 
 Where things are:
 
-    wire.py, client.py, errors.py   the contract with the harness and the CLI (the harness imports
-                                    only these and launch.py)
     events.py                       the event union and EventLog (seq, history, subscribe)
     control.py, harnesses.py        the reconciler seam (ReconcilerControl, HarnessRegistry)
     core.py                         HostCore: stores + event log + desired view, one per daemon
+    metawatch.py                    the one watcher on the meta repo's refs; everyone subscribes
+    desired_view.py, proposal_watch.py   `main` as last read; proposal tags → events
     stores/                         apsw tables (broker, questions, reminders), group commit, checkpoints
     ops/                            one handler per wire op; ``perform`` runs one in-process
-    routing.py, notices.py          pure rules: who may message whom; which events reach an inbox
+    routing.py, notices.py          recipients over desired state; which events reach an inbox
     server.py, sockets.py           JSON-lines framing and the unix sockets (identity = socket)
-    schedulers.py, tasks.py         deadlines, retention, meta watch; the task helper
+    schedulers.py                   deadlines, retention, following `main`
 """

@@ -61,7 +61,7 @@ async def start_site(harness: Harness, port: int, *, attempts: int = 8) -> web.A
             await asyncio.sleep(delay)
             delay = min(2.0, delay * 2)
             continue
-        log.info("%s: agent page on http://127.0.0.1:%d/", name, port)
+        log.info("%s: agent page API on http://127.0.0.1:%d/api/", name, port)
         return runner
     return None
 

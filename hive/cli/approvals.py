@@ -169,7 +169,7 @@ def history(
                     "revision": i.revision,
                     "author": i.author,
                     "email": i.email,
-                    "when": i.when.isoformat(),
+                    "when": i.when.timestamp(),
                     "message": i.message,
                     "diff": d,
                     "approved": _approval(approved, i.revision),

@@ -13,7 +13,7 @@ def commit_row(info: CommitInfo) -> dict[str, Any]:
         "revision": info.revision,
         "author": info.author,
         "email": info.email,
-        "when": info.when.isoformat(),
+        "when": info.when.timestamp(),
         "message": info.message,
         "merge": len(info.parents) > 1,
     }
@@ -29,7 +29,7 @@ def commit_json(info: CommitInfo, diff: str) -> dict[str, Any]:
         "revision": info.revision,
         "author": info.author,
         "email": info.email,
-        "when": info.when.isoformat(),
+        "when": info.when.timestamp(),
         "message": info.message,
         "diff": diff,
     }

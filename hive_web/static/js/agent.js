@@ -102,7 +102,7 @@ function paint(s) {
   badge("ctx-badge", `${(s.context_tokens || 0).toLocaleString()} ctx tok`);
   badge("turn-badge", turnText(s.last_turn));
   document.querySelector("#agent-inbox tbody").innerHTML = (s.inbox || []).slice().reverse().map((/** @type {Json} */ m) => html`<tr>
-    <td class="mono">${m.sender}</td><td class="body">${clip(m.body, 500)}</td><td>${ago(m.sent_at * 1000)}</td></tr>`).join("")
+    <td class="mono">${m.sender}</td><td class="body">${clip(m.body, 500)}</td><td>${ago(m.sent_at)}</td></tr>`).join("")
     || html`<tr><td colspan="3" class="empty">no messages</td></tr>`.text;
 }
 

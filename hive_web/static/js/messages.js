@@ -13,7 +13,7 @@ const FLOW_MAX = 300;
 /** @param {Json} m */
 function inboxRow(m) {
   return html`<tr data-message="${m.id}"><td class="mono">#${m.id}</td><td class="mono">${m.sender}</td>
-    <td class="body">${m.body}</td><td>${ago(m.sent_at * 1000)}</td>
+    <td class="body">${m.body}</td><td>${ago(m.sent_at)}</td>
     <td class="actions"><button class="small" data-reply="${m.sender}" data-id="${m.id}">reply</button></td></tr>`;
 }
 

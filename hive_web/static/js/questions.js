@@ -21,7 +21,7 @@ function openCard(q) {
   const ttl = q.deadline_at ? html`<span class="pill warn ttl" data-deadline="${q.deadline_at}">expires in ${remaining(q.deadline_at)}</span>` : "";
   return html`<article class="card" data-question="${q.id}">
     <header><b>#${q.id}</b><span class="mono">${q.asker} → ${q.target}</span>${ttl}<span class="spacer"></span>
-      <span class="muted">${ago(q.asked_at * 1000)}</span></header>
+      <span class="muted">${ago(q.asked_at)}</span></header>
     <form class="qform">
       <p class="qtext">${q.question}</p>
       ${options.length ? html`<div class="options">${options}</div>` : ""}
@@ -35,7 +35,7 @@ function openCard(q) {
 /** @param {Json} q */
 function answeredRow(q) {
   return html`<tr><td class="mono">#${q.id}</td><td class="mono">${q.asker} → ${q.target}</td><td>${q.question}</td>
-    <td>${q.answer}</td><td class="mono">${q.answerer}</td><td>${q.answered_at ? ago(q.answered_at * 1000) : ""}</td></tr>`;
+    <td>${q.answer}</td><td class="mono">${q.answerer}</td><td>${q.answered_at ? ago(q.answered_at) : ""}</td></tr>`;
 }
 
 /** @param {Json} state @returns {number} how many are open */

@@ -28,15 +28,14 @@ const asHtml = (/** @type {unknown} */ v) => (v instanceof Raw ? v.text : esc(v)
 /** @param {string | null | undefined} rev */
 export function short(rev) { return rev ? String(rev).slice(0, 10) : "—"; }
 
-/** @param {string | number} iso an ISO time, or seconds since the epoch */
-export function when(iso) {
-  const d = typeof iso === "number" ? new Date(iso * 1000) : new Date(iso);
-  return d.toISOString().replace("T", " ").slice(0, 19);
+/** @param {number} t unix seconds: every time on the wire is one */
+export function when(t) {
+  return new Date(t * 1000).toISOString().replace("T", " ").slice(0, 19);
 }
 
-/** @param {string | number} iso an ISO time, or milliseconds since the epoch */
-export function ago(iso) {
-  const s = Math.round((Date.now() - new Date(iso).getTime()) / 1000);
+/** @param {number} t unix seconds */
+export function ago(t) {
+  const s = Math.round(Date.now() / 1000 - t);
   if (s < 60) return `${Math.max(s, 0)}s ago`;
   if (s < 3600) return `${Math.floor(s / 60)}m ago`;
   if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
