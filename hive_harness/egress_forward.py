@@ -1,0 +1,99 @@
+"""Inside the sandbox: the host's egress proxy, offered on loopback as HTTP(S)_PROXY.
+
+The sandbox has its own network namespace with only a loopback interface,
+so nothing inside can open a TCP connection to the world, the host or
+another agent. The one way out is the unix socket the host bound at
+``/run/hive/egress.sock``, behind which the host's proxy checks the agent's
+allow-list and records every connection. Most programs only know proxies
+by URL, so this forwarder listens on 127.0.0.1 and pipes each connection,
+byte for byte, to that socket: it reads nothing and decides nothing (the
+host does both).
+
+The harness's own MCP server is on the sandbox's loopback too, at another
+address (127.0.0.2), listed in NO_PROXY, so claude reaches it directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PROXY_HOST = "127.0.0.1"
+MCP_HOST = "127.0.0.2"
+"""Where the harness binds its MCP server inside the sandbox: never through the proxy."""
+CHUNK = 64 * 1024
+
+
+def proxy_env(port: int) -> dict[str, str]:
+    """The variables that send a process's traffic through the forwarder (both spellings: tools differ)."""
+    url = f"http://{PROXY_HOST}:{port}"
+    no_proxy = f"{MCP_HOST}"
+    return {
+        "HTTPS_PROXY": url,
+        "https_proxy": url,
+        "HTTP_PROXY": url,
+        "http_proxy": url,
+        "NO_PROXY": no_proxy,
+        "no_proxy": no_proxy,
+    }
+
+
+async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+    try:
+        while chunk := await src.read(CHUNK):
+            dst.write(chunk)
+            await dst.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            if dst.can_write_eof():
+                dst.write_eof()
+
+
+class EgressForwarder:
+    """Listen on ``127.0.0.1:port`` (0: any free port) and pipe every connection to ``socket_path``."""
+
+    def __init__(self, socket_path: Path, port: int = 0) -> None:
+        self.socket_path = socket_path
+        self.port = port
+        self._server: asyncio.Server | None = None
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return proxy_env(self.port)
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._forward, PROXY_HOST, self.port)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        log.info("egress: HTTP(S)_PROXY on %s:%d → %s", PROXY_HOST, self.port, self.socket_path)
+        return self.port
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_unix_connection(str(self.socket_path))
+        except OSError as exc:
+            log.warning("egress: the host's proxy socket %s is not there: %s", self.socket_path, exc)
+            body = f"hyperhive egress: the host's proxy is not reachable ({exc}); is `hive serve` running?\n"
+            writer.write(
+                f"HTTP/1.1 502 Bad Gateway\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}".encode()
+            )
+            with contextlib.suppress(Exception):
+                writer.close()
+            return
+        try:
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        finally:
+            for w in (up_writer, writer):
+                with contextlib.suppress(Exception):
+                    w.close()
