@@ -50,6 +50,7 @@ HEAD_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
 CHUNK = 64 * 1024
 MAX_CONNECTIONS = 256  # per agent, at once
+LINGER_S = 1.0
 
 
 @dataclass
@@ -188,12 +189,12 @@ class EgressProxy:
         except ProxyRefusal as exc:
             if box and not box[0].reason:
                 box[0].reason = str(exc)
-            _answer(writer, exc.status, exc.reason, str(exc))
+            await answer(reader, writer, exc.status, exc.reason, str(exc))
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError) as exc:
             if box:
                 box[0].reason = box[0].reason or f"client went away: {type(exc).__name__}"
             else:
-                _answer(writer, 400, "Bad Request", "no complete request head within the limits")
+                await answer(reader, writer, 400, "Bad Request", "no complete request head within the limits")
         except OSError as exc:
             if box and not box[0].reason:
                 box[0].reason = f"connection lost: {exc}"
@@ -345,7 +346,11 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _answer(writer: asyncio.StreamWriter, status: int, reason: str, message: str) -> None:
+async def answer(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, status: int, reason: str, message: str
+) -> None:
+    """Say why, then linger briefly: closing with the client's request body unread would reset the
+    connection, and the client would see "connection reset" instead of the reason."""
     body = (message + "\n").encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -353,3 +358,10 @@ def _answer(writer: asyncio.StreamWriter, status: int, reason: str, message: str
     )
     with contextlib.suppress(Exception):
         writer.write(head.encode() + body)
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        deadline = asyncio.get_running_loop().time() + LINGER_S
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            if not await asyncio.wait_for(reader.read(CHUNK), left):
+                break

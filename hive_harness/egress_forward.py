@@ -56,6 +56,16 @@ async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
                 dst.write_eof()
 
 
+async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, why: str) -> None:
+    body = f"hyperhive egress: {why}\n".encode()
+    head = f"HTTP/1.1 502 Bad Gateway\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 1.0)  # unread input would reset the reply
+        writer.write(head.encode() + body)
+        await writer.drain()
+        writer.close()
+
+
 class EgressForwarder:
     """Listen on ``127.0.0.1:port`` (0: any free port) and pipe every connection to ``socket_path``."""
 
@@ -84,12 +94,9 @@ class EgressForwarder:
             up_reader, up_writer = await asyncio.open_unix_connection(str(self.socket_path))
         except OSError as exc:
             log.warning("egress: the host's proxy socket %s is not there: %s", self.socket_path, exc)
-            body = f"hyperhive egress: the host's proxy is not reachable ({exc}); is `hive serve` running?\n"
-            writer.write(
-                f"HTTP/1.1 502 Bad Gateway\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n{body}".encode()
+            await _refuse(
+                reader, writer, f"the host's proxy is not reachable ({exc}); is `hive serve` running?"
             )
-            with contextlib.suppress(Exception):
-                writer.close()
             return
         try:
             await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
