@@ -13,6 +13,7 @@ from pathlib import Path
 import apsw
 
 from hive_core.events import MIGRATIONS_EVENTS
+from hive_core.stores.egress import MIGRATION_EGRESS
 from hive_kit.db import Migration, open_db
 
 V1_MESSAGES = """
@@ -70,7 +71,7 @@ CREATE INDEX reminders_due ON reminders(due_at) WHERE status = 'pending';
 CREATE INDEX reminders_agent ON reminders(agent, status);
 """
 
-MIGRATIONS: list[Migration] = [V1_MESSAGES, V2_QUESTIONS, V3_REMINDERS, MIGRATIONS_EVENTS]
+MIGRATIONS: list[Migration] = [V1_MESSAGES, V2_QUESTIONS, V3_REMINDERS, MIGRATIONS_EVENTS, MIGRATION_EGRESS]
 
 
 def open_core_db(path: Path) -> apsw.Connection:
