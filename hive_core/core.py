@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from desired.egress import HostPattern, model_api_pattern, parse_patterns
 from desired.repo import Author
 from hive_core.control import ReconcilerControl
 from hive_core.desired_view import DesiredView
+from hive_core.egress import EgressRecord
 from hive_core.events import EventLog
 from hive_core.harnesses import Harnesses
 from hive_core.metawatch import MetaWatch
@@ -26,6 +29,7 @@ from hive_core.notices import QUIET_KINDS, NoticeSink
 from hive_core.proposal_watch import ProposalWatch
 from hive_core.stores.batch import batch_for
 from hive_core.stores.broker import Broker
+from hive_core.stores.egress import EgressLog
 from hive_core.stores.questions import QuestionStore
 from hive_core.stores.reminders import DEFAULT_PENDING_CAP, ReminderStore
 from hive_core.stores.schema import open_core_db
@@ -68,6 +72,7 @@ class HostCore:
         self.broker = Broker(self.conn, self.events, clock)
         self.questions = QuestionStore(self.conn, clock)
         self.reminders = ReminderStore(self.conn, clock, reminder_cap)
+        self.egress_log = EgressLog(self.conn)
         self.harnesses = Harnesses()
         self.desired = DesiredView(layout.meta)
         self.metawatch = MetaWatch(layout.meta)
@@ -110,6 +115,18 @@ class HostCore:
                 "applied when it runs (check `hive serve`'s log)"
             )
         return self.reconciler
+
+    # ---- egress (the proxy on each agent's egress.sock asks these) ---------------------------
+
+    def egress_policy(self, name: str) -> Sequence[HostPattern]:
+        """The hosts ``name`` may reach through its egress proxy now (read per connection)."""
+        return parse_patterns([model_api_pattern(os.environ.get("ANTHROPIC_BASE_URL"))])
+
+    def record_egress(self, rec: EgressRecord) -> None:
+        """One proxied connection ended: keep it in the egress log."""
+        self.egress_log.add(rec)
+        if not rec.allowed:
+            log.warning("egress denied: %s → %s:%d (%s)", rec.agent, rec.host, rec.port, rec.reason)
 
     def poke_deadlines(self) -> None:
         self.deadlines_changed.set()

@@ -11,7 +11,9 @@ contract between the two sides.
 Inside the sandbox:
 
     /state                       the agent's own state dir (read-write); HOME=/state/home
-    /run/hive/hive.sock          the agent's socket (identity = this socket)
+    /run/hive/hive.sock          the agent's socket to the host (identity = this socket)
+    /run/hive/egress.sock        the host's egress proxy for this agent (its only way out)
+    /run/hive/page/page.sock     the agent page API the harness serves (the dashboard's proxy connects)
     /etc/hyperhive/agent.json    this file
 """
 
@@ -26,12 +28,17 @@ from hive_kit.names import Role
 
 SANDBOX_STATE = "/state"
 SANDBOX_HOME = "/state/home"
+SANDBOX_RUN = "/run/hive"
 SANDBOX_SOCKET = "/run/hive/hive.sock"
+SANDBOX_EGRESS = "/run/hive/egress.sock"
+SANDBOX_PAGE = "/run/hive/page/page.sock"
 SANDBOX_CONFIG = "/etc/hyperhive/agent.json"
 
 ENV_CONFIG = "HIVE_AGENT_CONFIG"
 ENV_SOCKET = "HIVE_SOCKET"
 ENV_STATE = "HIVE_AGENT_STATE"
+ENV_EGRESS = "HIVE_EGRESS_SOCKET"
+ENV_PAGE = "HIVE_PAGE_SOCKET"
 
 
 class LaunchMcpServer(BaseModel):

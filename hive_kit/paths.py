@@ -53,6 +53,20 @@ class StateLayout:
     def agent_build(self, name: str) -> Path:
         return self.agent_dir(name) / "build"
 
+    def run_dir_for(self, name: str, *, is_manager: bool) -> Path:
+        """The agent's socket directory on the host, bound at ``/run/hive`` in its sandbox.
+
+        It holds ``hive.sock`` (the wire) and ``egress.sock`` (the egress proxy), both
+        served by the daemon, and ``page/page.sock``, which the agent's harness serves.
+        """
+        return self.socket_for(name, is_manager=is_manager).parent
+
+    def egress_socket_for(self, name: str, *, is_manager: bool) -> Path:
+        return self.run_dir_for(name, is_manager=is_manager) / "egress.sock"
+
+    def page_socket_for(self, name: str, *, is_manager: bool) -> Path:
+        return self.run_dir_for(name, is_manager=is_manager) / "page" / "page.sock"
+
     def socket_for(self, name: str, *, is_manager: bool) -> Path:
         """The host end of an agent's socket.
 

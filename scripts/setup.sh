@@ -11,7 +11,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 apt_packages=(git bubblewrap nix-bin)
 command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
-[ "$DEV" = 1 ] && apt_packages+=(chromium)
+[ "$DEV" = 1 ] && apt_packages+=(chromium curl)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
