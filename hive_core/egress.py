@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 MAX_HEAD = 64 * 1024
 HEAD_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
 MAX_CONNECTIONS = 256  # per agent, at once
 LINGER_S = 1.0
 
@@ -253,16 +253,12 @@ class EgressProxy:
     async def _connect(
         self, target: Target, rule: HostPattern, rec: EgressRecord
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM), CONNECT_TIMEOUT_S
-            )
+            addresses = await _resolve(target.host, target.port)
         except (OSError, TimeoutError) as exc:
             rec.reason = f"cannot resolve {target.host}: {exc}"
             raise ProxyRefusal(502, "Bad Gateway", rec.reason) from None
         named_by_address = rule.host != "*" and not rule.host.startswith("*.") and _is_ip(rule.host)
-        addresses = [str(info[4][0]) for info in infos]
         usable = [a for a in addresses if named_by_address or not _guarded(a)]
         if not usable:
             rec.reason = f"{target.host} resolves to a loopback or link-local address ({addresses[0]})"
@@ -336,6 +332,15 @@ async def _response_head(up_reader: asyncio.StreamReader, rec: EgressRecord) -> 
     out = "\r\n".join([lines[0], *kept, "Connection: close", "", ""]).encode("latin-1")
     rec.bytes_down += len(out)
     return out
+
+
+async def _resolve(host: str, port: int) -> list[str]:
+    """The addresses to try: an IP literal as it is (no resolver thread), a name through getaddrinfo."""
+    if _is_ip(host):
+        return [host]
+    loop = asyncio.get_running_loop()
+    infos = await asyncio.wait_for(loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), CONNECT_TIMEOUT_S)
+    return [str(info[4][0]) for info in infos]
 
 
 def _is_ip(host: str) -> bool:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 PROXY_HOST = "127.0.0.1"
 MCP_HOST = "127.0.0.2"
 """Where the harness binds its MCP server inside the sandbox: never through the proxy."""
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024
 
 
 def proxy_env(port: int) -> dict[str, str]:
