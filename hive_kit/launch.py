@@ -62,6 +62,11 @@ class AgentLaunchConfig(BaseModel):
     allowed_recipients: list[str] = Field(default_factory=list)
     extra_mcp_servers: dict[str, LaunchMcpServer] = Field(default_factory=dict)
     web_port: int = 0  # the agent page's port on 127.0.0.1, assigned by the reconciler; 0 = none
+    uid: int | None = Field(default=None, ge=1)
+    """The agent's own host uid (and gid), allocated by the daemon; None until one is allocated.
+
+    The harness runs as it (never root); on NixOS the container's harness user gets it, and a
+    container config without it refuses to build."""
     revision: str = ""  # meta repo revision this config was rendered from
     fingerprint: str = ""  # desired.schema.agent_fingerprint at that revision
 

@@ -7,6 +7,12 @@ agent.nix. ``write_flake`` writes only files whose content changed (so
 `nixos-container update` sees no spurious change) and removes agents that
 are gone. Every rendered file is checked with `nix-instantiate --parse` in
 the tests.
+
+The flake is the inside of a container. Its host side (network, users, bind
+mounts) is ``render_container``: one Nix expression per agent, applying
+`nix/templates/container.nix` to that agent's host paths, which the nixos
+runtime renders from its launch spec and evaluates into the container's
+conf file.
 """
 
 from __future__ import annotations
@@ -70,6 +76,21 @@ def render_flake(
         if agent["has_nix"]:
             files[f"agents/{name}/agent.nix"] = desired.agent_nix[name]
     return files
+
+
+def render_container(name: str, *, state_dir: Path, run_dir: Path, config_file: Path) -> str:
+    """The host side of agent ``name``'s container, as a Nix expression (see container.nix)."""
+    return (
+        _env()
+        .get_template("container.nix.j2")
+        .render(
+            name=name,
+            template=NIX_TEMPLATES / "container.nix",
+            state_dir=state_dir,
+            run_dir=run_dir,
+            config_file=config_file,
+        )
+    )
 
 
 def write_flake(root: Path, files: dict[str, str]) -> list[str]:

@@ -27,6 +27,16 @@ in
       default = "nixos";
       description = "nixos: one nixos-container per agent; local: bubblewrap sandboxes.";
     };
+    agentUids = lib.mkOption {
+      type = lib.types.strMatching "[0-9]+-[0-9]+";
+      default = "60100-60999";
+      description = ''
+        Host uids (and gids) the daemon allocates agents from, one each; no user or group of
+        this host may use them. Clear of NixOS's system (< 1000) and normal users, of nixbld's
+        30000s and of systemd's DynamicUser range (61184-65519). With the nixos runtime the
+        harness runs as that uid inside the container too (no user namespace).
+      '';
+    };
   };
 
   config = lib.mkIf cfg.enable {
@@ -36,12 +46,15 @@ in
       wantedBy = [ "multi-user.target" ];
       after = [ "network-online.target" ];
       wants = [ "network-online.target" ];
+      # nix: the nixos runtime evaluates each container's settings with nix-instantiate.
       path = [ pkgs.git pkgs.bubblewrap pkgs.nix ] ++ lib.optional (cfg.runtime == "nixos") pkgs.nixos-container;
       environment = {
         HIVE_STATE_DIR = toString cfg.stateDir;
         HIVE_RUNTIME = cfg.runtime;
       };
       preStart = "${cfg.package}/bin/hive init --state-dir ${toString cfg.stateDir}";
+      # Root: it creates namespaces and containers and chowns each agent's state dir to its uid.
+      # TODO(issue 11): pass --agent-uids ${cfg.agentUids} once `hive serve` takes it.
       serviceConfig = {
         ExecStart = "${cfg.package}/bin/hive serve --state-dir ${toString cfg.stateDir} --port ${toString cfg.dashboardPort}";
         StateDirectory = "hyperhive";

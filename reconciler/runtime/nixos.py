@@ -5,10 +5,17 @@ start, stop, destroy, list, status). Their output is streamed into the
 agent's log and the progress sink line by line as it comes, so a
 multi-minute Nix build shows what it is doing instead of looking hung.
 
-The agent's state dir, launch config and socket reach the container as
-systemd-nspawn bind mounts, written to the container's
-`/etc/nixos-containers/<name>.conf` (`EXTRA_NSPAWN_FLAGS`) right after
-create, since `nixos-container create` has no flag for them.
+The host side of a container — loopback-only network, no user namespace,
+the agent's state dir, socket directory and launch config as bind mounts —
+is `nix/templates/container.nix` applied to the launch spec's paths
+(`reconciler.nixrender.render_container`, written to the build dir as
+`container.nix`). `nixos-container create` has no flag for any of it and
+always gives the container a veth pair with addresses, so before every
+start (a create's too) and every update the driver evaluates that file
+(`nix-instantiate --eval`) and writes its `conf` over the container's
+`/etc/nixos-containers/<name>.conf`, keeping only the `FLAKE` and
+`AUTO_START` lines `nixos-container` wrote. An update that changes the conf
+restarts a running container: a reload keeps the old network and mounts.
 
 A failed create or update (a Nix build error) is permanent until desired
 state changes; a failed start, stop or list may be retried.
@@ -18,21 +25,25 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import json
 import logging
-import re
+import os
 import shutil
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from hive_kit.errors import PermanentError, TemporaryError
-from hive_kit.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
 from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
+from reconciler.nixrender import render_container
 from reconciler.runtime.base import LaunchSpec, LineSink
 
 log = logging.getLogger(__name__)
 
 CONF_DIR = Path("/etc/nixos-containers")
+KEPT_KEYS = frozenset({"FLAKE", "AUTO_START"})
+"""Lines of the conf that `nixos-container` owns; every other line comes from container.nix."""
 _TAIL = 20
+_EVAL_TIMEOUT = 60.0
 
 
 def flake_dir(layout: StateLayout) -> Path:
@@ -45,11 +56,17 @@ class NixosRuntime:
     uses_meta_flake = True
 
     def __init__(
-        self, layout: StateLayout, *, binary: str = "nixos-container", conf_dir: Path = CONF_DIR
+        self,
+        layout: StateLayout,
+        *,
+        binary: str = "nixos-container",
+        conf_dir: Path = CONF_DIR,
+        nix_instantiate: str = "nix-instantiate",
     ) -> None:
         self.layout = layout
         self.binary = binary
         self.conf_dir = conf_dir
+        self.nix_instantiate = nix_instantiate
 
     async def _run(
         self, args: builtins.list[str], name: str | None, progress: LineSink
@@ -91,37 +108,84 @@ class NixosRuntime:
     def _flake_ref(self, name: str) -> str:
         return f"{flake_dir(self.layout)}#{name}"
 
-    def _write_binds(self, spec: LaunchSpec) -> None:
-        conf = self.conf_dir / f"{spec.name}.conf"
-        flags = (
-            f"--bind={spec.state_dir}:{SANDBOX_STATE} --bind-ro={spec.config_file}:{SANDBOX_CONFIG} "
-            f"--bind={spec.socket.parent}:{PurePosixPath(SANDBOX_SOCKET).parent}"
+    async def _render_conf(self, spec: LaunchSpec) -> str:
+        """The conf lines for ``spec``'s container: container.nix on its paths, evaluated by Nix."""
+        exe = shutil.which(self.nix_instantiate)
+        if exe is None:
+            raise PermanentError(
+                f"{self.nix_instantiate} not found on PATH: the nixos runtime evaluates agent "
+                f"{spec.name}'s container settings with it (services.hyperhive puts nix on the daemon's PATH)"
+            )
+        path = spec.build_dir / "container.nix"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(
+            render_container(
+                spec.name, state_dir=spec.state_dir, run_dir=spec.socket.parent, config_file=spec.config_file
+            )
         )
-        text = conf.read_text() if conf.exists() else ""
-        text = re.sub(r"(?m)^EXTRA_NSPAWN_FLAGS=.*\n?", "", text)
+        proc = await asyncio.create_subprocess_exec(
+            exe, "--eval", "--strict", "--json", str(path), "-A", "conf",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), _EVAL_TIMEOUT)
+        except TimeoutError as exc:
+            proc.kill()
+            await proc.wait()
+            raise TemporaryError(
+                f"evaluating {path} (agent {spec.name}) took over {_EVAL_TIMEOUT:.0f}s"
+            ) from exc
+        if proc.returncode != 0:
+            tail = "\n".join(err.decode(errors="replace").splitlines()[-_TAIL:])
+            raise PermanentError(f"evaluating {path} (agent {spec.name}) failed:\n{tail}")
+        conf = json.loads(out)
+        if not isinstance(conf, str):
+            raise PermanentError(f"{path}: its conf is not a string (agent {spec.name})")
+        return conf
+
+    async def _write_conf(self, spec: LaunchSpec) -> bool:
+        """Make the container's conf say what its container.nix says; True if that changed it."""
+        conf = self.conf_dir / f"{spec.name}.conf"
+        old = conf.read_text() if conf.exists() else ""
+        kept = [line for line in old.splitlines() if line.partition("=")[0].strip() in KEPT_KEYS]
+        text = "".join(line + "\n" for line in kept) + await self._render_conf(spec)
+        if text == old:
+            return False
         conf.parent.mkdir(parents=True, exist_ok=True)
-        conf.write_text(text + f'EXTRA_NSPAWN_FLAGS="{flags}"\n')
+        tmp = conf.with_name(f".{conf.name}.tmp")
+        tmp.write_text(text)
+        os.chmod(tmp, 0o644)
+        tmp.replace(conf)
+        log.info("%s: wrote %s from its container.nix", spec.name, conf)
+        return True
+
+    async def _is_up(self, name: str) -> bool:
+        return (await self._run(["status", name], None, _quiet) or ["down"])[-1].strip() == "up"
 
     async def list(self) -> dict[str, Observed]:
         names = [n.strip() for n in await self._run(["list"], None, _quiet) if n.strip()]
         out = {}
         for name in names:
-            status = (await self._run(["status", name], None, _quiet) or ["down"])[-1].strip()
-            state = ContainerState.RUNNING if status == "up" else ContainerState.STOPPED
-            out[name] = Observed(name, state, detail=status)
+            up = await self._is_up(name)
+            state = ContainerState.RUNNING if up else ContainerState.STOPPED
+            out[name] = Observed(name, state, detail="up" if up else "down")
         return out
 
     async def create(self, spec: LaunchSpec, progress: LineSink) -> None:
-        spec.state_dir.mkdir(parents=True, exist_ok=True)
+        spec.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         await self._run(["create", spec.name, "--flake", self._flake_ref(spec.name)], spec.name, progress)
-        self._write_binds(spec)
         await self.start(spec, progress)
 
     async def update(self, spec: LaunchSpec, progress: LineSink) -> None:
-        self._write_binds(spec)
+        changed = await self._write_conf(spec)
         await self._run(["update", spec.name, "--flake", self._flake_ref(spec.name)], spec.name, progress)
+        if changed and await self._is_up(spec.name):
+            progress(f"  {spec.name} | container settings changed: restarting it")
+            await self.stop(spec.name, progress)
+            await self._run(["start", spec.name], spec.name, progress)
 
     async def start(self, spec: LaunchSpec, progress: LineSink) -> None:
+        await self._write_conf(spec)
         await self._run(["start", spec.name], spec.name, progress)
 
     async def stop(self, name: str, progress: LineSink) -> None:

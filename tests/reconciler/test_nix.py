@@ -45,10 +45,14 @@ def state() -> DesiredState:
     )
 
 
+UIDS = {"manager": 60100, "coder": 60101}
+
+
 def configs(desired: DesiredState) -> dict[str, str]:
     out = {}
     for name in desired.agents:
         cfg = launch_config(desired, name, "r" * 40, agent_fingerprint(desired, name), 8123)
+        cfg = cfg.model_copy(update={"uid": UIDS[name]})
         out[name] = json.dumps(cfg.model_dump(mode="json"))
     return out
 
@@ -91,8 +95,16 @@ def test_nix_reads_the_agent_json_exactly_as_python_wrote_it(tmp_path: Path) -> 
             "gh": {"command": "gh-mcp", "args": ["--ro"], "env": {"A": "1"}, "allowedTools": ["*"]}
         },
         "webPort": 8123,
+        "uid": 60101,
         "revision": "r" * 40,
     }
+
+
+def test_a_launch_config_without_a_uid_reads_as_null(tmp_path: Path) -> None:
+    path = tmp_path / "agent.json"
+    path.write_text(json.dumps({"name": "x", "role": "agent", "model": "opus"}))
+    expr = f"(import {REPO_ROOT / 'nix/templates/agent-json.nix'} {path}).uid"
+    assert json.loads(nix("--eval", "--strict", "--json", "-E", expr)) is None
 
 
 @pytest.mark.parametrize("text", ["plain", 'with "quotes"', "dollar ${x} and \\ backslash", "new\nline"])

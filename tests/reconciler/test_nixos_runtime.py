@@ -3,7 +3,11 @@
 There is no NixOS host here, so `nixos-container` is a recording stand-in
 (tests/seams/nixos_container.py) placed on PATH; everything else is real:
 the loop, the deploy store, the rendered meta flake (checked with
-`nix-instantiate --parse`), the log streaming.
+`nix-instantiate --parse`), the container settings (evaluated by the real
+`nix-instantiate`), the log streaming. The stand-in writes the container's
+conf as `nixos-container create` does (a veth pair with addresses) and
+reads it back as `container@.service` does, so the tests see the
+systemd-nspawn flags a real container would start with.
 """
 
 from __future__ import annotations
@@ -37,12 +41,39 @@ def nixos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: StateLayout) 
     monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
     monkeypatch.setenv("NIXOS_CONTAINER_RECORD", str(record))
     monkeypatch.setenv("NIXOS_CONTAINER_STATE", str(tmp_path / "containers"))
+    monkeypatch.setenv("NIXOS_CONTAINER_CONF_DIR", str(tmp_path / "conf"))
     return NixosRuntime(layout, conf_dir=tmp_path / "conf"), record
 
 
 def calls(record: Path, name: str) -> list[list[str]]:
     lines = [json.loads(x) for x in record.read_text().splitlines()]
     return [c for c in lines if c[0] not in ("list", "status") and c[1] == name]
+
+
+NETWORK_FLAGS = (
+    "--network-veth",
+    "--port",
+    "--network-bridge",
+    "--network-interface",
+    "--network-macvlan",
+    "--network-namespace-path",
+)
+
+
+def nspawn(record: Path, name: str) -> list[str]:
+    """The systemd-nspawn flags the container last started with (as container@.service derives them)."""
+    flags: list[str] = json.loads((record.parent / "containers" / name / "nspawn.json").read_text())
+    return flags
+
+
+def assert_loopback_only(layout: StateLayout, record: Path, name: str, *, is_manager: bool = False) -> None:
+    flags = nspawn(record, name)
+    assert "--private-network" in flags, flags
+    assert not [f for f in flags if f.startswith(NETWORK_FLAGS)], f"{name} would get an interface: {flags}"
+    assert "--private-users=no" in flags, "the harness's uid must be the same number on the host"
+    assert f"--bind={layout.agent_state(name)}:/state" in flags
+    assert f"--bind={layout.run_dir_for(name, is_manager=is_manager)}:/run/hive" in flags
+    assert f"--bind-ro={layout.agent_build(name) / 'agent.json'}:/etc/hyperhive/agent.json" in flags
 
 
 def make(layout: StateLayout, runtime: NixosRuntime, sink: MemorySink | None = None) -> Reconciler:
@@ -69,9 +100,15 @@ async def test_create_update_destroy_in_order_with_streamed_output(
         flake = f"{layout.root / 'nix'}#coder"
         assert calls(record, "coder") == [["create", "coder", "--flake", flake], ["start", "coder"]]
         assert seen_while_building, "build output must arrive while nixos-container still runs"
-        conf = (runtime.conf_dir / "coder.conf").read_text()
-        assert f"--bind={layout.agent_state('coder')}:/state" in conf
-        assert "--bind-ro=" in conf and ":/etc/hyperhive/agent.json" in conf
+        conf = (runtime.conf_dir / "coder.conf").read_text().splitlines()
+        assert f"FLAKE={layout.root / 'nix'}" in conf and "AUTO_START=0" in conf, (
+            "nixos-container's lines stay"
+        )
+        assert not [x for x in conf if x.startswith(("HOST_", "LOCAL_"))], "create's veth addresses are gone"
+        assert_loopback_only(layout, record, "coder")
+        assert_loopback_only(layout, record, "manager", is_manager=True)
+        rendered = (layout.agent_build("coder") / "container.nix").read_text()
+        assert f'stateDir = "{layout.agent_state("coder")}"' in rendered
         assert any("building" in line for line in runtime.logs("coder"))
         flake_nix = layout.root / "nix" / "flake.nix"
         subprocess.run(["nix-instantiate", "--parse", str(flake_nix)], check=True, capture_output=True)
@@ -101,6 +138,42 @@ async def test_create_update_destroy_in_order_with_streamed_output(
         await rec.apply_once()
         assert calls(record, "coder")[4:] == [["destroy", "coder"]]
         assert (await rec.pass_once()).empty
+    finally:
+        rec.store.close()
+
+
+async def test_a_container_with_a_veth_loses_it_at_its_next_update_or_start(
+    layout: StateLayout, repo: MetaRepo, nixos: tuple[NixosRuntime, Path]
+) -> None:
+    """One made before these settings, or whose conf someone edited, is corrected and restarted."""
+    runtime, record = nixos
+    add(repo, "coder")
+    rec = make(layout, runtime)
+    conf = runtime.conf_dir / "coder.conf"
+    old_style = "PRIVATE_NETWORK=1\nHOST_ADDRESS=10.233.7.1\nLOCAL_ADDRESS=10.233.7.2\nHOST_PORT=tcp:80:80\n"
+    try:
+        await rec.apply_once()
+        conf.write_text(old_style + "AUTO_START=0\n")
+        set_field(repo, "coder", "model", "opus")
+        await rec.apply_once()
+        assert calls(record, "coder")[-3:] == [
+            ["update", "coder", "--flake", f"{layout.root / 'nix'}#coder"],
+            ["stop", "coder"],
+            ["start", "coder"],
+        ], "a reload would keep the old network: the container restarts"
+        assert_loopback_only(layout, record, "coder")
+        assert "HOST_ADDRESS" not in conf.read_text()
+
+        (record.parent / "containers" / "coder" / "status").write_text("down")
+        conf.write_text(old_style + 'EXTRA_NSPAWN_FLAGS="--bind=/:/host"\n')
+        before = len(calls(record, "coder"))
+        await rec.pass_once()  # sees it down
+        rec.reconcile_now()
+        await rec.pass_once()
+        await rec.drain()
+        assert calls(record, "coder")[before:] == [["start", "coder"]]
+        assert_loopback_only(layout, record, "coder")
+        assert "/host" not in conf.read_text()
     finally:
         rec.store.close()
 

@@ -6,6 +6,14 @@ are directories under ``$NIXOS_CONTAINER_STATE`` holding their status.
 `create` and `update` print a few build lines with pauses, like a Nix build,
 so the tests can see output streamed while the command still runs; a
 container named `broken` fails to build.
+
+With ``$NIXOS_CONTAINER_CONF_DIR`` set it also plays the host's part in the
+container's network and mounts: `create` writes `<name>.conf` the way the
+real `nixos-container create` does (always a veth pair with 10.233.x
+addresses), and `start` reads it back the way `container@.service` does (an
+EnvironmentFile) and records the systemd-nspawn flags its start script
+would derive from it in the container's `nspawn.json`, so the tests can see
+what the container would really get.
 """
 
 from __future__ import annotations
@@ -36,10 +44,53 @@ def main(argv: list[str]) -> int:
     if verb == "status":
         print((box / "status").read_text().strip())
     elif verb in ("start", "stop"):
+        if verb == "start" and (conf := _conf(args[0])) is not None:
+            (box / "nspawn.json").write_text(json.dumps(nspawn_flags(_read_env(conf))))
         (box / "status").write_text("up" if verb == "start" else "down")
     elif verb == "destroy":
         shutil.rmtree(box)
+        if (conf := _conf(args[0])) is not None:
+            conf.unlink(missing_ok=True)
     return 0
+
+
+def _conf(name: str) -> Path | None:
+    conf_dir = os.environ.get("NIXOS_CONTAINER_CONF_DIR")
+    return Path(conf_dir) / f"{name}.conf" if conf_dir else None
+
+
+def _read_env(path: Path) -> dict[str, str]:
+    """KEY=value lines as systemd's EnvironmentFile= reads them (double quotes stripped)."""
+    env = {}
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, _, value = line.partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        env[key.strip()] = value
+    return env
+
+
+def nspawn_flags(env: dict[str, str]) -> list[str]:
+    """The network, user and bind flags nixpkgs' container@.service start script passes to nspawn."""
+    flags = []
+    if env.get("PRIVATE_NETWORK") == "1":
+        flags.append("--private-network")
+    if env.get("PRIVATE_USERS"):
+        flags.append(f"--private-users={env['PRIVATE_USERS']}")
+    if any(env.get(k) for k in ("HOST_ADDRESS", "LOCAL_ADDRESS", "HOST_ADDRESS6", "LOCAL_ADDRESS6")):
+        flags.append("--network-veth")
+    flags += [f"--port={port}" for port in env.get("HOST_PORT", "").split(",") if port]
+    if env.get("HOST_BRIDGE"):
+        flags.append(f"--network-bridge={env['HOST_BRIDGE']}")
+    if env.get("NETWORK_NAMESPACE_PATH"):
+        flags.append(f"--network-namespace-path={env['NETWORK_NAMESPACE_PATH']}")
+    flags += [f"--network-interface={i}" for i in env.get("INTERFACES", "").split()]
+    flags += [f"--network-macvlan={i}" for i in env.get("MACVLANS", "").split()]
+    return flags + env.get("EXTRA_NSPAWN_FLAGS", "").split()
 
 
 def _build(verb: str, box: Path, args: list[str]) -> int:
@@ -54,6 +105,14 @@ def _build(verb: str, box: Path, args: list[str]) -> int:
     box.mkdir(exist_ok=True)
     if verb == "create":
         (box / "status").write_text("down")
+        if (conf := _conf(args[0])) is not None:
+            taken = len(list(conf.parent.glob("*.conf"))) if conf.parent.exists() else 0
+            flake = next((a for a in args if "#" in a), "").partition("#")[0]
+            conf.parent.mkdir(parents=True, exist_ok=True)
+            conf.write_text(
+                f"PRIVATE_NETWORK=1\nHOST_ADDRESS=10.233.{taken + 1}.1\nLOCAL_ADDRESS=10.233.{taken + 1}.2\n"
+                f"HOST_BRIDGE=\nHOST_PORT=\nAUTO_START=0\nFLAKE={flake}\n"
+            )
     done.write_text("yes")
     return 0
 
