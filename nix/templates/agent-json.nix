@@ -18,6 +18,5 @@ in
     env = server.env or { };
     allowedTools = server.allowed_tools or [ "*" ];
   }) (agent.extra_mcp_servers or { });
-  webPort = agent.web_port or 0;
   revision = agent.revision or "";
 }

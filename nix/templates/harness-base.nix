@@ -34,7 +34,6 @@ in
       default = fromJson.extraMcpServers;
       description = "Extra MCP servers, as mcp__<key>__<tool>; the key 'hyperhive' is reserved.";
     };
-    webPort = lib.mkOption { type = lib.types.port; default = fromJson.webPort; };
     package = lib.mkOption {
       type = lib.types.package;
       default = pkgs.hyperhive or (throw "hyperhive: set hyperhive.package (pkgs.hyperhive is not in this nixpkgs)");

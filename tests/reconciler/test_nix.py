@@ -48,7 +48,7 @@ def state() -> DesiredState:
 def configs(desired: DesiredState) -> dict[str, str]:
     out = {}
     for name in desired.agents:
-        cfg = launch_config(desired, name, "r" * 40, agent_fingerprint(desired, name), 8123)
+        cfg = launch_config(desired, name, "r" * 40, agent_fingerprint(desired, name))
         out[name] = json.dumps(cfg.model_dump(mode="json"))
     return out
 
@@ -90,7 +90,6 @@ def test_nix_reads_the_agent_json_exactly_as_python_wrote_it(tmp_path: Path) -> 
         "extraMcpServers": {
             "gh": {"command": "gh-mcp", "args": ["--ro"], "env": {"A": "1"}, "allowedTools": ["*"]}
         },
-        "webPort": 8123,
         "revision": "r" * 40,
     }
 
