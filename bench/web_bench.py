@@ -37,6 +37,7 @@ from hive_web.deps import Deps
 from hive_web.keys import WebConfig
 
 AGENTS = 200
+TOKEN_ENV = "HIVE_BENCH_WEB_TOKEN"
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "100"))
 RATE = 500  # events per second
 SECONDS = 4
@@ -79,7 +80,9 @@ class Server:
         self.thread.start()
         self.feed = EventLog(open_core_db(layout.db))
         config = WebConfig(port=0)
-        deps = Deps(layout=layout, feed=self.feed, guard=make_guard(layout, config)[0], config=config)
+        guard = make_guard(layout, config)[0]
+        self.token = guard.token  # every request logs in (the bench reads as a script would: Bearer)
+        deps = Deps(layout=layout, feed=self.feed, guard=guard, config=config)
 
         async def go() -> aiohttp.web.AppRunner:
             return await start(create_app(deps), config)
@@ -96,9 +99,13 @@ class Server:
         self.thread.join(5)
 
 
+def bearer() -> dict[str, str]:
+    return {"Authorization": f"Bearer {os.environ[TOKEN_ENV]}"}
+
+
 async def bench_state(url: str, runs: int = 200) -> list[float]:
     times = []
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(headers=bearer()) as session:
         for _ in range(runs):
             t0 = time.perf_counter()
             async with session.get(f"{url}/api/state") as resp:
@@ -111,7 +118,10 @@ async def bench_state(url: str, runs: int = 200) -> list[float]:
 
 async def sse_client(url: str, expected: int, latencies: list[float], hello: asyncio.Queue[None]) -> None:
     timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
-    async with aiohttp.ClientSession(timeout=timeout) as session, session.get(f"{url}/api/stream") as resp:
+    async with (
+        aiohttp.ClientSession(timeout=timeout, headers=bearer()) as session,
+        session.get(f"{url}/api/stream") as resp,
+    ):
         seen, rest = 0, b""
         async for data in resp.content.iter_any():
             now = time.perf_counter()
@@ -170,7 +180,7 @@ def bench_dcl(url: str, runs: int = 7) -> list[float]:
     times = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page()
+        page = browser.new_context(extra_http_headers=bearer()).new_page()
         for _ in range(runs):
             page.goto(url + "/", wait_until="domcontentloaded")
             page.wait_for_selector("#swarm-table tr[data-agent=agent198]")
@@ -185,6 +195,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hive-web-bench-") as tmp:
         layout = make_swarm(Path(tmp) / "state")
         server = Server(layout)
+        os.environ[TOKEN_ENV] = server.token  # also for the SSE clients' process
         try:
             state = asyncio.run(bench_state(server.url))
             p50, p95 = statistics.median(state), pct(state, 0.95)

@@ -24,6 +24,7 @@ from hive_core.desired_view import DesiredView
 from hive_core.egress import EgressRecord
 from hive_core.events import EventLog
 from hive_core.harnesses import Harnesses
+from hive_core.logins import LoginCodes
 from hive_core.metawatch import MetaWatch
 from hive_core.notices import QUIET_KINDS, NoticeSink
 from hive_core.proposal_watch import ProposalWatch
@@ -74,6 +75,8 @@ class HostCore:
         self.reminders = ReminderStore(self.conn, clock, reminder_cap)
         self.egress_log = EgressLog(self.conn)
         self.harnesses = Harnesses()
+        self.login_codes = LoginCodes(clock)
+        """One-time dashboard login links (admin op ``dashboard_login``; redeemed by the dashboard)."""
         self.desired = DesiredView(layout.meta)
         self.metawatch = MetaWatch(layout.meta)
         """The one watcher on the meta repo's refs; the daemon runs it, everyone else subscribes."""

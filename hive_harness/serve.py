@@ -1,6 +1,6 @@
 """`hive-harness serve`: wire the stores, the loop and the agent page together and run until told to stop.
 
-Two long-lived tasks (the turn loop, the web site) are started by one helper
+Two long-lived tasks (the turn loop, the page API on its unix socket) are started by one helper
 that names them and logs how they end; if one dies, the other is cancelled
 and the process exits non-zero so the runtime driver restarts it. SIGTERM and
 SIGINT stop both, cancelling a running claude (SIGINT, then SIGKILL). The
@@ -11,10 +11,12 @@ turn, stopped with it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 from aiohttp import web
 
@@ -27,43 +29,62 @@ from hive_harness.runtime import Runtime, StatePaths
 from hive_harness.stats import TurnStats
 from hive_harness.web import make_app
 from hive_kit.client import HiveClient
-from hive_kit.launch import ENV_SOCKET, SANDBOX_SOCKET, AgentLaunchConfig
+from hive_kit.launch import ENV_PAGE, ENV_SOCKET, SANDBOX_PAGE, SANDBOX_RUN, SANDBOX_SOCKET, AgentLaunchConfig
 from hive_kit.tasks import run_root_tasks
 
 log = logging.getLogger(__name__)
 
 
-async def start_site(harness: Harness, port: int, *, attempts: int = 8) -> web.AppRunner | None:
-    """The agent page on 127.0.0.1:port; None when there is no port or it stays taken.
+def page_socket(env: Mapping[str, str], socket_path: str) -> Path:
+    """Where to serve the page: ``$HIVE_PAGE_SOCKET``, else ``page/page.sock`` beside the host socket.
 
-    A restart can race the previous harness for the port, so a taken port is retried with
-    backoff (~10 s). If it stays taken the agent keeps working without its page: losing the
-    page is better than a crash loop that also stops the agent's turns.
+    In the sandbox that is ``/run/hive/page/page.sock`` (``SANDBOX_PAGE``); run
+    without one, the host socket's directory is the agent's socket directory
+    on the host, so the dashboard finds the page where ``StateLayout`` says.
+    """
+    beside = Path(socket_path).parent / PurePosixPath(SANDBOX_PAGE).relative_to(SANDBOX_RUN)
+    return Path(env.get(ENV_PAGE) or beside)
+
+
+@dataclass(frozen=True)
+class PageSite:
+    """The page API being served on ``path`` (whose inode was ``inode`` when it was bound)."""
+
+    runner: web.AppRunner
+    path: Path
+    inode: int
+
+    async def close(self) -> None:
+        """Close the page and remove its socket, unless a newer harness already replaced it."""
+        await self.runner.cleanup()
+        with contextlib.suppress(OSError):
+            if self.path.stat().st_ino == self.inode:
+                self.path.unlink()
+
+
+async def start_site(harness: Harness, path: Path) -> PageSite | None:
+    """The agent page API on the unix socket ``path``; None (and a note) when it cannot be served.
+
+    A stale socket left by an earlier harness is replaced. The directory is
+    made (0700) if the runtime did not make it. The socket is 0660: whoever
+    may enter the directory, the runtime decides. If the page cannot be
+    served the agent keeps working without it: losing the page is better
+    than a crash loop that also stops the agent's turns.
     """
     name = harness.rt.launch.name
-    if not port:
-        log.info("%s: no web_port in the launch config; the agent page is off", name)
-        return None
-    runner = web.AppRunner(
-        make_app(harness, port), access_log=None, handler_cancellation=True, shutdown_timeout=2
-    )
+    runner = web.AppRunner(make_app(harness), access_log=None, handler_cancellation=True, shutdown_timeout=2)
     await runner.setup()
-    delay = 0.25
-    for attempt in range(1, attempts + 1):
-        try:
-            await web.TCPSite(runner, "127.0.0.1", port, reuse_address=True).start()
-        except OSError as exc:
-            if attempt == attempts:
-                log.error("%s: agent page off: port %d stays taken (%s)", name, port, exc)
-                harness.rt.note(f"agent page off: 127.0.0.1:{port} is taken by another process")
-                await runner.cleanup()
-                return None
-            await asyncio.sleep(delay)
-            delay = min(2.0, delay * 2)
-            continue
-        log.info("%s: agent page API on http://127.0.0.1:%d/api/", name, port)
-        return runner
-    return None
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        await web.UnixSite(runner, str(path)).start()
+        path.chmod(0o660)
+    except OSError as exc:
+        log.error("%s: agent page off: cannot serve %s (%s)", name, path, exc)
+        harness.rt.note(f"agent page off: cannot serve {path} ({exc.strerror or exc})")
+        await runner.cleanup()
+        return None
+    log.info("%s: agent page API on unix socket %s", name, path)
+    return PageSite(runner, path, path.stat().st_ino)
 
 
 async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping[str, str]) -> None:
@@ -88,16 +109,16 @@ async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    runner = await start_site(harness, launch.web_port)
+    site = await start_site(harness, page_socket(env, socket_path))
     try:
-        await harness.announce(launch.web_port)
+        await harness.announce(0)  # hello's web_port stays on the wire for old hosts; 0: no TCP page
         ended = await run_root_tasks([(f"turn-loop-{launch.name}", harness.run_forever)], stop)
         failed = bool(ended)
     finally:
         await harness.close()
         bus.end_streams()
-        if runner is not None:
-            await runner.cleanup()
+        if site is not None:
+            await site.close()
         await client.aclose()
         bus.close()
         stats.close()

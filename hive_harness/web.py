@@ -1,9 +1,17 @@
-"""The agent page's API: one aiohttp app per harness on 127.0.0.1:<web_port>.
+"""The agent page's API: one aiohttp app per harness on a unix socket, ``page/page.sock``.
 
 The harness serves data and actions only. The page itself is the
 dashboard's (``hive_web``'s ``/agents/<name>/``): it forwards an allow-list
-of these endpoints behind its own token, Origin and CSRF checks, so there is
-one agent page, not a second plain one here.
+of these endpoints behind its own session, Origin and CSRF checks, so there
+is one agent page, not a second plain one here.
+
+Why a unix socket and no login: the socket sits in the agent's own socket
+directory (``/run/hive/page/page.sock`` in the sandbox; on the host
+``StateLayout.page_socket_for``), which only the daemon's user and the agent
+can open. Nothing on the host network, no other agent and no browser can
+reach it, and no TCP port is handed out (so none can collide or be taken).
+The agent itself can reach it, and gains nothing it could not already do in
+its own state dir as its own uid.
 
 Endpoints (docs/harness.md documents payloads):
 
@@ -19,13 +27,15 @@ Endpoints (docs/harness.md documents payloads):
     POST /api/login/start|code|cancel   drive `claude auth login` ({code} for /code)
 
 POST bodies may be JSON or form-encoded. Every POST answers JSON with `ok`.
-Requests with a foreign Host or a cross-site Origin are refused (`page_guard`).
+A request carrying a browser's ``Origin`` is refused: the dashboard's proxy
+never sends one, so it came through something that forwards browsers here.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -34,7 +44,6 @@ from aiohttp_sse import sse_response
 from hive_harness.events import LiveEvent
 from hive_harness.login import LoginFlow, LoginState
 from hive_harness.loop import CompactJob, Harness
-from hive_harness.page_guard import guard_middleware
 from hive_harness.prompts import operator_prompt
 from hive_harness.runtime import Status
 from hive_kit.errors import HiveError
@@ -42,6 +51,7 @@ from hive_kit.wire import Recent
 
 log = logging.getLogger(__name__)
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 HARNESS = web.AppKey("harness", Harness)
 LOGIN = web.AppKey("login", LoginFlow)
 
@@ -167,9 +177,16 @@ async def post_login_cancel(request: web.Request) -> web.Response:
     return _ok(login=state.as_json())
 
 
-def make_app(harness: Harness, port: int | None = None) -> web.Application:
-    """The page API app; `port` (default: the launch config's web_port) is what the Host check expects."""
-    app = web.Application(middlewares=[guard_middleware(port or harness.rt.launch.web_port)])
+@web.middleware
+async def no_browsers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if "Origin" in request.headers:
+        raise web.HTTPForbidden(text="the agent page API is the dashboard's; open /agents/<name>/ there")
+    return await handler(request)
+
+
+def make_app(harness: Harness) -> web.Application:
+    """The page API app (``hive_harness.serve.start_site`` serves it on the page socket)."""
+    app = web.Application(middlewares=[no_browsers])
     app[HARNESS] = harness
     app[LOGIN] = LoginFlow(
         harness.claude_bin,

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hive_kit.names import Role
 
@@ -61,7 +62,6 @@ class AgentLaunchConfig(BaseModel):
     operator_pronouns: str = "they/them"
     allowed_recipients: list[str] = Field(default_factory=list)
     extra_mcp_servers: dict[str, LaunchMcpServer] = Field(default_factory=dict)
-    web_port: int = 0  # the agent page's port on 127.0.0.1, assigned by the reconciler; 0 = none
     uid: int | None = Field(default=None, ge=1)
     """The agent's own host uid (and gid), allocated by the daemon; None until one is allocated.
 
@@ -69,6 +69,14 @@ class AgentLaunchConfig(BaseModel):
     container config without it refuses to build."""
     revision: str = ""  # meta repo revision this config was rendered from
     fingerprint: str = ""  # desired.schema.agent_fingerprint at that revision
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_web_port(cls, data: Any) -> Any:
+        """Files written before agent pages moved to ``page.sock`` still read (their port is unused)."""
+        if isinstance(data, dict) and "web_port" in data:
+            data = {k: v for k, v in data.items() if k != "web_port"}
+        return data
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

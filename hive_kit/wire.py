@@ -304,6 +304,12 @@ class Status(Request):
     op: Literal["status"] = "status"
 
 
+class DashboardLogin(Request):
+    """A one-time link that logs a browser into the dashboard (`hive dashboard url`)."""
+
+    op: Literal["dashboard_login"] = "dashboard_login"
+
+
 # ---- responses --------------------------------------------------------------------------------
 
 
@@ -390,6 +396,11 @@ class StatusResult(Response):
     reconciler: dict[str, Any] | None = None  # None: the reconciler is not running
 
 
+class LoginLinkResult(Response):
+    url: str  # http://host:port/login?code=...: one use, until expires_at
+    expires_at: float
+
+
 class ErrorBody(BaseModel):
     model_config = ConfigDict(frozen=True)
     code: str
@@ -442,6 +453,7 @@ OPS: tuple[Op, ...] = (
     Op(Events, EventsBatch, _OPERATOR),
     Op(ReconcileNow, Done, _OPERATOR),
     Op(Status, StatusResult, _OPERATOR),
+    Op(DashboardLogin, LoginLinkResult, _OPERATOR),
 )
 """Every op, once: the request union, each request's response and roles, and the sets below come from here."""
 

@@ -15,11 +15,12 @@ Four tiers, each a subpackage; where a module sits says what it may do:
   core's ``ReconcilerControl``), call a view, respond. A few lines each.
 - ``streams/``: Server-Sent Events: the dashboard's stream and its fan-out
   hub (with the ``desired`` hint the host core's meta watch feeds), and the
-  relay of an agent page's stream from its harness.
+  relay of an agent page's stream from its harness (over its unix socket).
 
 At the top: the app and how it is run (``dashboard``, ``component``,
 ``deps``), its state keys and config (``keys``), error and body handling
-(``http``), the token/Origin/CSRF guard (``security``), the Protocols for
+(``http``), the login/Origin/CSRF guard (``security``) and its sessions
+(``sessions``), the Protocols for
 what the host hands in (``feed``, ``operator``), the meta-repo thread
 (``meta``) and the webhook's pure parts (``forgejo``).
 

@@ -17,9 +17,10 @@ import logging
 from pathlib import Path
 
 from hive_core.events import EventLog
+from hive_core.logins import LoginCodes
 from hive_core.stores.schema import open_core_db
 from hive_kit.paths import StateLayout
-from hive_web.dashboard import create_app, make_guard, start
+from hive_web.dashboard import base_url, bound_port, create_app, make_guard, start
 from hive_web.deps import Deps
 from hive_web.keys import WebConfig
 
@@ -27,12 +28,13 @@ from hive_web.keys import WebConfig
 async def _main(state_dir: Path | None, host: str, port: int) -> None:
     layout = StateLayout.resolve(state_dir)
     config = WebConfig(host=host, port=port)
-    guard, created = make_guard(layout, config)
-    if created or guard.require_token:
-        print(f"dashboard token (stored 0600 in {layout.root / 'web-token'}): {guard.token}")
+    guard, _ = make_guard(layout, config)
     conn = open_core_db(layout.db)
-    app = create_app(Deps(layout=layout, feed=EventLog(conn), guard=guard, config=config))
+    logins = LoginCodes()
+    app = create_app(Deps(layout=layout, feed=EventLog(conn), guard=guard, config=config, logins=logins))
     runner = await start(app, config)
+    logins.serving(base_url(host, bound_port(runner)))
+    print(f"dashboard: log in with {logins.issue().url} (once, 5 minutes), or the token in web-token")
     try:
         await asyncio.Event().wait()
     finally:

@@ -2,8 +2,9 @@
 
 ``serve_dashboard`` is a root task of the daemon (``Daemon.add``): it builds
 the app over the host core (its event log, its op handlers, its reconciler
-control, its harness registry), subscribes the app's ``desired`` hints to the
-core's one meta-repo watcher, serves until it is cancelled, then
+control, its harness registry, its login codes), subscribes the app's ``desired`` hints to the
+core's one meta-repo watcher, tells the login codes where it is served (so
+`hive dashboard url` can mint links), serves until it is cancelled, then
 unsubscribes and closes the site and every open stream. The operator's
 writes to questions, messages and reminders go through the same handlers as
 the admin socket (``hive_core.ops.perform`` with the operator as caller):
@@ -15,17 +16,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from pydantic import BaseModel
 
 from hive_core.core import OPERATOR_CALLER, HostCore
 from hive_core.ops import perform
 from hive_kit import wire
-from hive_web.dashboard import bound_port, create_app, make_guard, start
-from hive_web.deps import AgentPort, Deps
+from hive_web.dashboard import base_url, bound_port, create_app, make_guard, start
+from hive_web.deps import AgentPage, Deps
 from hive_web.keys import FANOUT, WebConfig
 from hive_web.operator import OperatorCall
 from hive_web.readers.reconciler import ReconcilerLink
+from hive_web.security import TOKEN_FILE
 from hive_web.streams.fanout import desired_hints
 
 log = logging.getLogger(__name__)
@@ -41,24 +44,25 @@ def operator_call(core: HostCore) -> OperatorCall:
     return call
 
 
-def announce(config: WebConfig, port: int, token: str, created: bool, token_path: str) -> None:
-    """Say where the dashboard is; show the token once (when it was just created)."""
-    url = f"http://{config.host}:{port}/"
-    lines = [f"hive serve: dashboard on {url}"]
+def announce(url: str, login: str, created: bool, token_path: str) -> None:
+    """Say where the dashboard is and how to log in; never print the token itself."""
+    lines = [
+        f"hive serve: dashboard on {url}/",
+        f"hive serve: log in: {login}  (works once, for 5 minutes; `hive dashboard url` prints another)",
+    ]
     if created:
-        lines.append(f"hive serve: dashboard token (shown once; kept 0600 in {token_path}): {token}")
-    elif config.host not in ("127.0.0.1", "localhost", "::1"):
-        lines.append(f"hive serve: the dashboard needs its token (in {token_path})")
+        lines.append(f"hive serve: dashboard token created in {token_path} (0600; for scripts: Bearer)")
     sys.stdout.write("\n".join(lines) + "\n")
     sys.stdout.flush()
 
 
-def agent_port(core: HostCore) -> AgentPort:
-    """The web port the agent's harness announced in its last hello (0 or none: no page)."""
+def agent_page(core: HostCore) -> AgentPage:
+    """The host end of the agent's page socket, once its harness said hello (none: no page)."""
 
-    def lookup(name: str) -> int | None:
-        hello = core.harnesses.last_hello(name)
-        return hello.web_port if hello is not None and hello.web_port else None
+    def lookup(name: str) -> Path | None:
+        if core.harnesses.last_hello(name) is None:
+            return None
+        return core.layout.page_socket_for(name, is_manager=name == core.desired.manager_name())
 
     return lookup
 
@@ -74,7 +78,8 @@ def host_deps(core: HostCore, config: WebConfig, link: ReconcilerLink | None = N
         operator=operator_call(core),
         reconciler=link or ReconcilerLink(core.layout),
         control=core.require_reconciler,
-        agent_port=agent_port(core),
+        agent_page=agent_page(core),
+        logins=core.login_codes,
         publish=core.events.publish,
     )
     return deps, created
@@ -94,11 +99,12 @@ async def serve_dashboard(core: HostCore, config: WebConfig, link: ReconcilerLin
     try:
         runner = await start(app, config)
         try:
-            announce(
-                config, bound_port(runner), deps.guard.token, created, str(core.layout.root / "web-token")
-            )
+            url = base_url(config.host, bound_port(runner))
+            core.login_codes.serving(url)
+            announce(url, core.login_codes.issue().url, created, str(core.layout.root / TOKEN_FILE))
             await asyncio.Event().wait()
         finally:
+            core.login_codes.serving(None)
             await runner.cleanup()
     finally:
         unsubscribe()

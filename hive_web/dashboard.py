@@ -2,7 +2,7 @@
 
 ``create_app`` takes one ``hive_web.deps.Deps``: the state layout, the host's
 event log, the guard and whatever the host hands in (op handlers, the
-reconciler's reads and control, agents' page ports). The daemon, the tests
+reconciler's reads and control, agents' page sockets, login codes). The daemon, the tests
 and the bench build the same app over real stores. ``start`` runs it with
 `AppRunner` + `TCPSite` inside the caller's event loop; the caller owns the
 loop and the shutdown. The app watches nothing itself: whoever runs it feeds
@@ -18,7 +18,6 @@ import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import aiohttp
 from aiohttp import web
 
 from desired.repo import Author
@@ -26,11 +25,13 @@ from hive_kit.paths import StateLayout
 from hive_web.deps import Deps
 from hive_web.forgejo import HookState
 from hive_web.http import error_middleware
-from hive_web.keys import AUTHOR, COSTS, DEPS, FANOUT, HOOKS, HTTP, META, STREAMS, WebConfig
+from hive_web.keys import AUTHOR, COSTS, DEPS, FANOUT, HOOKS, META, PAGES, SESSIONS, STREAMS, WebConfig
 from hive_web.meta import MetaWorker
+from hive_web.readers.agentpage import PageClients
 from hive_web.readers.turnstats import CostCache
 from hive_web.routes import agentpage, desired, edits, files, hooks, pages, reconcile, state, threads
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
+from hive_web.sessions import SESSIONS_FILE, Sessions
 from hive_web.streams import agentpage as agentpage_stream
 from hive_web.streams import dashboard as dashboard_stream
 from hive_web.streams.fanout import Fanout
@@ -54,11 +55,10 @@ ROUTE_GROUPS = (
 
 
 def make_guard(layout: StateLayout, config: WebConfig) -> tuple[Guard, bool]:
-    """The token guard, and whether the token was created now (so it is shown once)."""
+    """The token guard, and whether the token was created now."""
     layout.root.mkdir(parents=True, exist_ok=True)
     token, created = load_or_create_token(layout.root / TOKEN_FILE)
-    loopback = is_loopback(config.host)
-    return Guard(token=token, require_token=not loopback, loopback=loopback), created
+    return Guard(token=token, loopback=is_loopback(config.host)), created
 
 
 async def _meta_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -76,26 +76,27 @@ async def _fanout_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-async def _http_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The client that reaches agents' pages on loopback (one pool for all of them)."""
-    async with aiohttp.ClientSession() as session:
-        app[HTTP] = session
-        yield
+async def _pages_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The clients that reach agents' page sockets (one per socket)."""
+    app[PAGES] = PageClients()
+    yield
+    await app[PAGES].close()
 
 
 def create_app(deps: Deps) -> web.Application:
     """The dashboard app over ``deps`` (see ``hive_web.deps.Deps`` for what each field turns on)."""
     config = deps.config
+    sessions = Sessions(deps.layout.root / SESSIONS_FILE, deps.guard.fingerprint)
     app = web.Application(
-        middlewares=[error_middleware, security_middleware(deps.guard)],
+        middlewares=[error_middleware, security_middleware(deps.guard, sessions)],
         client_max_size=config.max_body_bytes,
     )
-    app[DEPS], app[FANOUT] = deps, Fanout(deps.feed)
+    app[DEPS], app[FANOUT], app[SESSIONS] = deps, Fanout(deps.feed), sessions
     app[AUTHOR] = Author.parse(config.author)
     app[STREAMS], app[COSTS], app[HOOKS] = set(), CostCache(), HookState()
     app.cleanup_ctx.append(_meta_ctx)
     app.cleanup_ctx.append(_fanout_ctx)
-    app.cleanup_ctx.append(_http_ctx)
+    app.cleanup_ctx.append(_pages_ctx)
     app.on_shutdown.append(close_streams)
     for group in ROUTE_GROUPS:
         app.router.add_routes(group.routes)
@@ -111,6 +112,13 @@ async def start(app: web.Application, config: WebConfig) -> web.AppRunner:
     await site.start()
     log.debug("dashboard on http://%s:%d/", config.host, config.port)
     return runner
+
+
+def base_url(host: str, port: int) -> str:
+    """How to open a dashboard bound to ``host:port`` from this machine (a wildcard bind: loopback)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def bound_port(runner: web.AppRunner) -> int:

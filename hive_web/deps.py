@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hive_core.control import ReconcilerControl
 from hive_core.events import Event
+from hive_core.logins import LoginCodes
 from hive_kit.paths import StateLayout
 from hive_web.feed import EventFeed
 from hive_web.keys import WebConfig
@@ -24,8 +26,9 @@ from hive_web.security import Guard
 Control = Callable[[], ReconcilerControl]
 """The host core's reconciler control (``HostCore.require_reconciler``): restart, rebuild, purge.
 Raises ``UnavailableError`` while the reconciler is not running."""
-AgentPort = Callable[[str], int | None]
-"""An agent's harness page port (from its last hello), or None while it has none."""
+AgentPage = Callable[[str], Path | None]
+"""The host end of an agent's page socket (``StateLayout.page_socket_for``) while its harness is
+up (it said hello), or None while it has no page."""
 Publish = Callable[[Event], int]
 """Publish one event on the host's event log (``HostCore.events.publish``); returns its seq."""
 
@@ -44,7 +47,9 @@ class Deps:
     """Reads from the reconciler: recorded status, the dry-run plan, log tails."""
     control: Control | None = None
     """Asks of the reconciler, through the host core: restart, rebuild, purge."""
-    agent_port: AgentPort | None = None
+    agent_page: AgentPage | None = None
     """Where each agent's harness serves its page API (``/agents/<name>/`` forwards to it)."""
+    logins: LoginCodes = field(default_factory=LoginCodes)
+    """One-time login links: the host core's (`hive dashboard url` mints them), or a private set."""
     publish: Publish | None = None
     """The dashboard's own events (webhook deliveries) onto the host's log."""

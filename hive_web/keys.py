@@ -6,22 +6,23 @@ import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from aiohttp import web
 
 from desired.repo import Author
 from hive_web.forgejo import HookState
 from hive_web.meta import MetaWorker
 from hive_web.readers.turnstats import CostCache
+from hive_web.sessions import Sessions
 from hive_web.streams.fanout import Fanout
 
 if TYPE_CHECKING:
     from hive_web.deps import Deps  # which imports WebConfig from here
+    from hive_web.readers.agentpage import PageClients
 
 
 @dataclass(frozen=True)
 class WebConfig:
-    """How the dashboard is served. Non-loopback hosts require the bearer token."""
+    """How the dashboard is served. Every bind requires a session or the bearer token."""
 
     host: str = "127.0.0.1"
     port: int = 7000
@@ -36,7 +37,9 @@ DEPS: web.AppKey[Deps] = web.AppKey("deps")
 FANOUT = web.AppKey("fanout", Fanout)
 META = web.AppKey("meta", MetaWorker)
 AUTHOR = web.AppKey("author", Author)
-HTTP: web.AppKey[aiohttp.ClientSession] = web.AppKey("http")
+PAGES: web.AppKey[PageClients] = web.AppKey("pages")
+"""One HTTP client per agent page socket (``hive_web.readers.agentpage``)."""
+SESSIONS = web.AppKey("sessions", Sessions)
 COSTS = web.AppKey("costs", CostCache)
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")
 HOOKS = web.AppKey("hooks", HookState)

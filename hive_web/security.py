@@ -1,23 +1,24 @@
 """Who may talk to the dashboard, and which requests may change anything.
 
-Upstream's dashboard had no authentication at all. Ours:
+Upstream's dashboard had no authentication at all. Ours, on every bind
+(loopback included: any local process, an agent's shell among them, can
+reach 127.0.0.1):
 
-- binds 127.0.0.1 unless told otherwise;
-- keeps a bearer token (generated on first start, 0600 in the state dir).
-  When bound to a non-loopback address every request needs it, either as
-  ``Authorization: Bearer …`` (curl, scripts) or as the session cookie the
-  login form sets (browsers cannot add headers to page loads);
+- keeps a bearer token (generated on first start, 0600 in the state dir);
+- authenticates every request except the login page and static assets:
+  either ``Authorization: Bearer <token>`` (curl, scripts) or a session
+  cookie (``hive_web.sessions``: a random id the daemon keeps, set when a
+  browser logs in with the token or a one-time link from `hive dashboard
+  url`). Unauthenticated API requests get 401 JSON; page loads go to the
+  login page;
 - on loopback, refuses foreign ``Host`` headers (DNS rebinding);
 - every state-changing request from a browser must come from our own Origin
-  *and* carry the CSRF token embedded in the page. A request that proves
-  itself with the bearer header skips that: browsers never attach it on
-  their own, so it cannot be forged cross-site;
+  *and* carry its session's CSRF token (embedded in the page). A request
+  that proves itself with the bearer header skips that: browsers never attach
+  it on their own, so it cannot be forged cross-site;
 - webhooks (``/hooks/``) skip the token and CSRF checks, which their sender
   (Forgejo) cannot pass: each one verifies the HMAC signature of its body
   instead (``hive_web.routes.hooks``), and answers nothing useful without it.
-
-The cookie and the CSRF token are HMACs of the token, so nothing else needs
-storing and both stay valid across restarts until the token file changes.
 """
 
 from __future__ import annotations
@@ -32,12 +33,13 @@ import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from hive_kit.errors import PermanentError
+from hive_web.sessions import Session, Sessions
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,8 @@ TOKEN_FILE = "web-token"  # noqa: S105 - a file name, not a secret
 SESSION_COOKIE = "hive_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-PUBLIC_PREFIXES = ("/login", "/static/", "/healthz")
+PUBLIC_PATHS = frozenset({"/login"})
+PUBLIC_PREFIXES = ("/static/",)
 HOOK_PREFIX = "/hooks/"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
@@ -91,33 +94,50 @@ def read_private(path: Path, what: str, fix: str) -> str:
 
 @dataclass(frozen=True)
 class Guard:
-    """The token and what is derived from it, plus whether it is required."""
+    """The token, and whether the dashboard is bound to loopback (then the Host header is checked)."""
 
     token: str
-    require_token: bool
     loopback: bool
 
-    def _derive(self, purpose: str) -> str:
-        return hmac.new(self.token.encode(), purpose.encode(), hashlib.sha256).hexdigest()
-
     @property
-    def csrf_token(self) -> str:
-        return self._derive("csrf")
+    def fingerprint(self) -> str:
+        """Names this token without revealing it: sessions made under another token are void."""
+        return hmac.new(self.token.encode(), b"sessions", hashlib.sha256).hexdigest()
 
-    @property
-    def session_value(self) -> str:
-        return self._derive("session")
-
-    def bearer_ok(self, request: web.Request) -> bool:
-        header = request.headers.get("Authorization", "")
+    def bearer(self, request: web.Request) -> bool | None:
+        """True for the right bearer token, False for a wrong one, None when none was sent."""
+        header = request.headers.get("Authorization")
+        if not header:
+            return None
         scheme, _, value = header.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), self.token)
 
-    def session_ok(self, request: web.Request) -> bool:
-        return hmac.compare_digest(request.cookies.get(SESSION_COOKIE, ""), self.session_value)
-
     def token_matches(self, candidate: str) -> bool:
         return hmac.compare_digest(candidate.strip(), self.token)
+
+
+@dataclass(frozen=True)
+class Auth:
+    """How a request proved itself: the bearer token, or a session (with its CSRF token)."""
+
+    session: Session | None  # None: the bearer header
+
+    @property
+    def csrf(self) -> str:
+        return self.session.csrf if self.session is not None else ""
+
+
+AUTH: web.RequestKey[Auth] = web.RequestKey("auth", Auth)
+
+
+def request_auth(request: web.Request) -> Auth:
+    """The authentication the middleware found (every route but the public ones has one)."""
+    return request[AUTH]
+
+
+def is_public(path: str) -> bool:
+    """The login page, static assets and signed webhooks: reachable without a session."""
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or path.startswith(HOOK_PREFIX)
 
 
 def _wants_html(request: web.Request) -> bool:
@@ -134,15 +154,20 @@ def host_problem(request: web.Request, guard: Guard) -> str | None:
     return f"Host {request.host!r} is not this dashboard; open it as http://127.0.0.1:<port>/"
 
 
-def auth_problem(request: web.Request, guard: Guard) -> str | None:
-    """Why a request is not authenticated, or None."""
-    if request.headers.get("Authorization") and not guard.bearer_ok(request):
-        return "wrong token: use the token `hive serve` printed (also in <state dir>/web-token)"
-    if not guard.require_token or request.path.startswith(PUBLIC_PREFIXES):
-        return None
-    if guard.bearer_ok(request) or guard.session_ok(request):
-        return None
-    return "this dashboard needs its token: log in at /login or send 'Authorization: Bearer <token>'"
+BAD_BEARER = "wrong token: use the token in <state dir>/web-token, or log in with `hive dashboard url`"
+NOT_LOGGED_IN = (
+    "not logged in: open the link `hive dashboard url` prints, log in at /login with the token "
+    "in <state dir>/web-token, or send 'Authorization: Bearer <token>'"
+)
+
+
+def authenticate(request: web.Request, guard: Guard, sessions: Sessions) -> Auth | str:
+    """The request's ``Auth``, or why it has none."""
+    bearer = guard.bearer(request)
+    if bearer is not None:
+        return Auth(None) if bearer else BAD_BEARER
+    session = sessions.get(request.cookies.get(SESSION_COOKIE, ""))
+    return Auth(session) if session is not None else NOT_LOGGED_IN
 
 
 def origin_problem(request: web.Request) -> str | None:
@@ -161,48 +186,73 @@ def _referer_origin(referer: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-async def csrf_problem(request: web.Request, guard: Guard) -> str | None:
+async def csrf_problem(request: web.Request, auth: Auth) -> str | None:
     """Why a state-changing request fails the Origin and CSRF checks, or None."""
-    if request.method in SAFE_METHODS or guard.bearer_ok(request):
-        return None
+    if request.method in SAFE_METHODS or auth.session is None:
+        return None  # reads, and the bearer header (which no browser sends by itself)
     why = origin_problem(request)
     if why is not None:
         return why
-    if request.path == "/login":
-        return None  # the token itself is the proof; no page (and no CSRF token) exists yet
     sent = request.headers.get(CSRF_HEADER, "")
     if not sent and request.content_type == "application/x-www-form-urlencoded":
         sent = str((await request.post()).get("csrf", ""))
     if not sent:
         return f"missing CSRF token ({CSRF_HEADER} header): reload the dashboard and try again"
-    if not hmac.compare_digest(sent, guard.csrf_token):
+    if not hmac.compare_digest(sent, auth.session.csrf):
         return "wrong CSRF token: reload the dashboard and try again"
     return None
 
 
-def security_middleware(guard: Guard) -> Middleware:
+def login_redirect(request: web.Request) -> web.HTTPSeeOther:
+    """To the login page, coming back to this page afterwards."""
+    target = request.path_qs
+    if target in ("", "/"):
+        return web.HTTPSeeOther("/login")
+    return web.HTTPSeeOther(f"/login?{urlencode({'next': target})}")
+
+
+def safe_next(raw: str) -> str:
+    """Where to go after logging in: a path on this dashboard, never another site."""
+    if not raw.startswith("/") or raw.startswith("//") or "\\" in raw or any(ord(c) < 32 for c in raw):
+        return "/"
+    return raw
+
+
+def security_middleware(guard: Guard, sessions: Sessions) -> Middleware:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         why = host_problem(request, guard)
         if why is not None:
             raise web.HTTPMisdirectedRequest(text=why)
-        if request.path.startswith(HOOK_PREFIX):
-            return _hardened(await handler(request))  # signed, not token-authenticated
-        why = auth_problem(request, guard)
-        if why is not None:
+        if is_public(request.path):
+            if request.method not in SAFE_METHODS and not request.path.startswith(HOOK_PREFIX):
+                why = origin_problem(request)  # the login form: the token is the proof, no CSRF yet
+                if why is not None:
+                    raise web.HTTPForbidden(text=why)
+            return _hardened(await handler(request))  # webhooks check their own signature
+        auth = authenticate(request, guard, sessions)
+        if isinstance(auth, str):
             if _wants_html(request) and not request.headers.get("Authorization"):
-                raise web.HTTPSeeOther("/login")
-            raise web.HTTPUnauthorized(text=why, headers={"WWW-Authenticate": 'Bearer realm="hyperhive"'})
-        why = await csrf_problem(request, guard)
+                raise login_redirect(request)
+            raise web.HTTPUnauthorized(text=auth, headers={"WWW-Authenticate": 'Bearer realm="hyperhive"'})
+        why = await csrf_problem(request, auth)
         if why is not None:
             raise web.HTTPForbidden(text=why)
+        request[AUTH] = auth
         return _hardened(await handler(request))
 
     return middleware
+
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 
 def _hardened(response: web.StreamResponse) -> web.StreamResponse:
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy", CSP)
     return response

@@ -55,9 +55,7 @@ def launch_spec(layout: StateLayout, name: str, is_manager: bool) -> LaunchSpec:
     )
 
 
-def launch_config(
-    desired: DesiredState, name: str, revision: str, fingerprint: str, port: int
-) -> AgentLaunchConfig:
+def launch_config(desired: DesiredState, name: str, revision: str, fingerprint: str) -> AgentLaunchConfig:
     spec = desired.agents[name]
     return AgentLaunchConfig(
         name=name,
@@ -72,7 +70,6 @@ def launch_config(
             )
             for key, s in spec.extra_mcp_servers.items()
         },
-        web_port=port,
         revision=revision,
         fingerprint=fingerprint,
     )
@@ -106,16 +103,14 @@ async def _open(ctx: Context, desired: DesiredState, name: str) -> LaunchSpec:
 
 async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress: LineSink) -> None:
     name = action.name
-    is_manager = desired.agents[name].role is Role.MANAGER
     existed = name in ctx.store.inventory()
     if action.kind is ActionKind.REPLACE:
         await ctx.runtime.destroy(name, progress)
         await ctx.sockets.close_agent(name)
         existed = False
     ctx.store.add_inventory(name, ctx.runtime.kind)
-    port = ctx.store.assign_port(name, is_manager=is_manager)
     spec = await _open(ctx, desired, name)
-    config = launch_config(desired, name, action.revision, action.fingerprint, port)
+    config = launch_config(desired, name, action.revision, action.fingerprint)
     config.write(spec.config_file)
     if ctx.runtime.uses_meta_flake:
         from reconciler.nixrender import sync_flake
@@ -126,7 +121,7 @@ async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress:
         await ctx.runtime.update(spec, progress)
     else:
         await ctx.runtime.create(spec, progress)
-    ctx.store.record_applied(name, action.revision, action.fingerprint, spec_view(desired, name), port)
+    ctx.store.record_applied(name, action.revision, action.fingerprint, spec_view(desired, name))
     event = AgentRebuilt if existed else AgentSpawned
     ctx.events.emit(event(agent=name, revision=action.revision))
     if not wants_running(desired, name):
@@ -142,7 +137,6 @@ async def _remove(ctx: Context, name: str, *, purge: bool, progress: LineSink) -
     ctx.store.remove_inventory(name)
     if purge:
         shutil.rmtree(ctx.layout.agent_dir(name), ignore_errors=True)
-        ctx.store.release_port(name)
         progress(f"agent {name}: state dir {ctx.layout.agent_dir(name)} removed")
     ctx.events.emit(AgentDestroyed(agent=name, purged=purge))
 

@@ -121,7 +121,7 @@ class Reconciler:
         self.runtime.tidy()
         world = await observe(self.layout, self.repo, self.runtime, self.store)
         for rec in world.adopted:
-            self.store.record_applied(rec.name, rec.revision, rec.fingerprint, rec.spec, rec.web_port)
+            self.store.record_applied(rec.name, rec.revision, rec.fingerprint, rec.spec)
             log.info("agent %s: adopted its running container (revision %s)", rec.name, rec.revision[:12])
         return world.snap, world.observed, world.applied
 

@@ -45,7 +45,6 @@ class Applied:
     revision: str
     fingerprint: str
     spec: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    web_port: int = 0
 
 
 class ActionKind(StrEnum):

@@ -38,8 +38,7 @@ async def observe(layout: StateLayout, repo: MetaRepo, runtime: Runtime, store: 
     applied = {}
     if store is not None:
         applied = {
-            name: Applied(r.name, r.revision, r.fingerprint, r.spec, r.web_port)
-            for name, r in store.applied().items()
+            name: Applied(r.name, r.revision, r.fingerprint, r.spec) for name, r in store.applied().items()
         }
     adopted = tuple(_adoptable(layout, snap, observed, applied))
     applied.update({a.name: a for a in adopted})
@@ -60,5 +59,5 @@ def _adoptable(
             continue
         if config.fingerprint == agent_fingerprint(snap.state, name):
             view = spec_view(snap.state, name)
-            out.append(Applied(name, config.revision, config.fingerprint, view, config.web_port))
+            out.append(Applied(name, config.revision, config.fingerprint, view))
     return out

@@ -1,11 +1,12 @@
-"""The reconciler's durable memory: what was applied, what it created, what it did, which ports.
+"""The reconciler's durable memory: what was applied, what it created, what it did.
 
 Why durable: a restarted daemon must know (1) what each agent runs — the
 revision and spec fingerprint last deployed — so it plans a rebuild only when
 desired state really changed; (2) which containers hyperhive created — only
 those are ever destroyed (Flux's inventory); (3) the last 10 actions per agent
-for `hive status` and the dashboard; (4) each agent's web port, sticky and
-unique (a UNIQUE constraint, not a hash that two names can share).
+for `hive status` and the dashboard. (Agents' pages are unix sockets now, so
+no web port is handed out; ``deploy_ports`` and ``deploy_applied.web_port``
+are left from the first schema, unused.)
 
 Lives in `<state>/deploys.sqlite`, not the shared `hive.sqlite`: ``open_db``
 versions a file with ``PRAGMA user_version``, which can count only one
@@ -15,7 +16,6 @@ store's migrations.
 from __future__ import annotations
 
 import json
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +24,8 @@ from typing import Any
 import apsw
 
 from hive_kit.db import open_db
-from hive_kit.errors import PermanentError
 
 HISTORY_KEEP = 10
-MANAGER_PORT = 8000
-AGENT_PORTS = range(8100, 9000)
 
 _MIGRATIONS = (
     """
@@ -54,7 +51,6 @@ class AppliedRow:
     revision: str
     fingerprint: str
     spec: dict[str, Any]
-    web_port: int
     deployed_at: float
 
 
@@ -71,13 +67,6 @@ class HistoryRow:
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
-
-
-def _fnv1a(text: str) -> int:
-    value = 0x811C9DC5
-    for byte in text.encode():
-        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return value
 
 
 def open_deploys(path: Path) -> DeployStore:
@@ -116,16 +105,15 @@ class DeployStore:
 
     def applied(self) -> dict[str, AppliedRow]:
         rows = self.conn.execute(
-            "SELECT name, revision, fingerprint, spec_json, web_port, deployed_at FROM deploy_applied"
+            "SELECT name, revision, fingerprint, spec_json, deployed_at FROM deploy_applied"
         )
-        return {r[0]: AppliedRow(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows}
+        return {r[0]: AppliedRow(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows}
 
-    def record_applied(
-        self, name: str, revision: str, fingerprint: str, spec: dict[str, Any], web_port: int
-    ) -> None:
+    def record_applied(self, name: str, revision: str, fingerprint: str, spec: dict[str, Any]) -> None:
         self.conn.execute(
-            "INSERT OR REPLACE INTO deploy_applied VALUES (?, ?, ?, ?, ?, ?)",
-            (name, revision, fingerprint, json.dumps(spec, sort_keys=True), web_port, time.time()),
+            "INSERT OR REPLACE INTO deploy_applied(name, revision, fingerprint, spec_json, deployed_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (name, revision, fingerprint, json.dumps(spec, sort_keys=True), time.time()),
         )
 
     def bump_revision(self, names: list[str], revision: str) -> None:
@@ -199,50 +187,3 @@ class DeployStore:
     def status(self) -> dict[str, dict[str, Any]]:
         rows = self.conn.execute("SELECT name, json FROM deploy_status ORDER BY name")
         return {name: json.loads(blob) for name, blob in rows}
-
-    # ---- ports -------------------------------------------------------------------------------
-
-    def ports(self) -> dict[str, int]:
-        return {r[0]: r[1] for r in self.conn.execute("SELECT name, port FROM deploy_ports")}
-
-    def assign_port(self, name: str, *, is_manager: bool = False) -> int:
-        """The agent's web port: sticky once given, never shared, near its FNV-1a hash."""
-        with self.conn:
-            row = self.conn.execute("SELECT port FROM deploy_ports WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                taken = {r[0] for r in self.conn.execute("SELECT port FROM deploy_ports")}
-                port = _free_port(name, taken, is_manager=is_manager)
-                self.conn.execute("INSERT INTO deploy_ports VALUES (?, ?)", (name, port))
-            else:
-                port = int(row[0])
-        return port
-
-    def release_port(self, name: str) -> None:
-        self.conn.execute("DELETE FROM deploy_ports WHERE name = ?", (name,))
-
-
-def _bindable(port: int) -> bool:
-    """Whether nothing else (another hyperhive, any service) listens on 127.0.0.1:port now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port(name: str, taken: set[int], *, is_manager: bool) -> int:
-    """First assignment only: skip ports other agents hold and ports a foreign process listens on."""
-    if is_manager and MANAGER_PORT not in taken and _bindable(MANAGER_PORT):
-        return MANAGER_PORT
-    size = len(AGENT_PORTS)
-    start = _fnv1a(name) % size
-    for step in range(size):
-        port = AGENT_PORTS.start + (start + step) % size
-        if port not in taken and _bindable(port):
-            return port
-    raise PermanentError(
-        f"no free web port for agent {name!r}: all {size} ports {AGENT_PORTS.start}-"
-        f"{AGENT_PORTS.stop - 1} are assigned; purge agents you no longer need (`hive purge NAME`)"
-    )

@@ -31,7 +31,7 @@ def serve(
     web_host: Annotated[
         str,
         typer.Option(
-            envvar="HIVE_WEB_HOST", help="Dashboard address; anything but loopback requires its token."
+            envvar="HIVE_WEB_HOST", help="Dashboard address (every bind needs a login: `hive dashboard url`)."
         ),
     ] = "127.0.0.1",
     web_port: Annotated[

@@ -1,4 +1,4 @@
-"""The operator's read and control ops: events (one batch), reconcile_now, status."""
+"""The operator's read and control ops: events (one batch), reconcile_now, status, dashboard_login."""
 
 from __future__ import annotations
 
@@ -43,3 +43,9 @@ def status(core: HostCore, caller: Caller, req: wire.Status) -> wire.StatusResul
         },
         reconciler=dict(reconciler.status()) if reconciler is not None else None,
     )
+
+
+@handles(wire.DashboardLogin)
+def dashboard_login(core: HostCore, caller: Caller, req: wire.DashboardLogin) -> wire.LoginLinkResult:
+    link = core.login_codes.issue()
+    return wire.LoginLinkResult(url=link.url, expires_at=link.expires_at)

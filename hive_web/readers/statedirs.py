@@ -1,13 +1,18 @@
 """What is on disk under the state dir: kept agent dirs, an agent's build dir, its state files.
 
 Every function here blocks (directory walks, file reads); routes run them on
-a worker thread. Walks are bounded (``MAX_WALK`` files, 50 build files, 500
-listing entries, 1 MiB per read) so one huge state dir cannot stall a page.
+a worker thread. The state-file viewer's reads check the allow-list
+(``hive_web.views.statefiles``) on the path asked for and on where it leads,
+then open it without following symlinks, so what is read is what was
+checked. Walks are bounded (``MAX_WALK`` files, 50 build files, 500 listing
+entries, 1 MiB per read) so one huge state dir cannot stall a page.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import stat
+from pathlib import Path, PurePosixPath
 
 from desired.schema import DesiredState
 from hive_kit.errors import NotFoundError, UserError
@@ -17,10 +22,13 @@ from hive_web.views.kept import KeptDir, kept_names
 from hive_web.views.statefiles import (
     MAX_LISTING,
     MAX_READ,
+    DirEntry,
     DirListing,
     FileRead,
     ForbiddenPath,
     checked_relative,
+    refusal,
+    refuse_unless_shown,
 )
 
 MAX_WALK = 20_000
@@ -72,31 +80,81 @@ def rendered_files(build_dir: Path) -> dict[str, str]:
     return out
 
 
-def resolve_in(base: Path, raw: str) -> Path:
-    """``base/raw`` with symlinks resolved, refused unless it stays inside ``base``."""
+def resolve_in(base: Path, raw: str) -> tuple[Path, PurePosixPath]:
+    """``base/raw`` with symlinks resolved, and its path relative to ``base``.
+
+    Refused unless it stays inside ``base`` and both the path asked for and the
+    path it resolves to pass the viewer's allow-list (``views.statefiles``).
+    """
     rel = checked_relative(raw)
+    refuse_unless_shown(raw, rel, is_dir=True)  # the directories on the way (home/, dot-dirs)
     root = base.resolve()
     target = (root / rel).resolve()
     if target != root and not target.is_relative_to(root):
         raise ForbiddenPath(f"{raw!r} leads outside the agent's state dir (a symlink?); refused")
-    return target
+    return target, PurePosixPath(target.relative_to(root).as_posix())
+
+
+def _open_beneath(root: Path, rel: PurePosixPath) -> int:
+    """An fd for ``root/rel``, opened one component at a time without following any symlink.
+
+    ``rel`` is already resolved, so a symlink met here was swapped in after the
+    check (an agent racing the viewer): refused rather than followed. Opened
+    non-blocking, so a FIFO cannot hang the read.
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    fd = os.open(root, flags | os.O_DIRECTORY)
+    try:
+        for part in rel.parts:
+            if part == ".":
+                continue
+            child = os.open(part, flags, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _listing(fd: int) -> list[DirEntry]:
+    with os.scandir(fd) as found:
+        entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in found]
+    entries.sort(key=lambda e: (not e[1], e[0]))
+    return [DirEntry(name, is_dir, refusal(PurePosixPath(name), is_dir=is_dir)) for name, is_dir in entries][
+        :MAX_LISTING
+    ]
 
 
 def read_state_file(state_dir: Path, agent: str, raw: str) -> DirListing | FileRead:
-    """A directory listing or the first MiB of a file, from inside ``agent``'s state dir only."""
+    """A directory listing or the first MiB of a file the viewer's allow-list lets through."""
     why = name_problem(agent)
     if why is not None:
         raise UserError(f"agent {agent!r}: {why}")
     if not state_dir.is_dir():
         raise NotFoundError(f"agent {agent!r} has no state dir")
-    target = resolve_in(state_dir, raw)
+    target, rel = resolve_in(state_dir, raw)
+    asked, is_dir = checked_relative(raw), target.is_dir()
+    refuse_unless_shown(raw, asked, is_dir=is_dir)
+    refuse_unless_shown(raw, rel, is_dir=is_dir, resolved=rel != asked)
     if not target.exists():
         raise NotFoundError(f"{raw!r} does not exist in {agent}'s state dir")
-    rel = target.relative_to(state_dir.resolve()).as_posix()
-    if target.is_dir():
-        entries = sorted(target.iterdir(), key=lambda p: (not p.is_dir(), p.name))[:MAX_LISTING]
-        return DirListing(agent, rel, tuple((p.name, p.is_dir()) for p in entries))
-    size = target.stat().st_size
-    with target.open("rb") as handle:
-        data = handle.read(MAX_READ)
-    return FileRead(agent, rel, size, data)
+    try:
+        fd = _open_beneath(state_dir.resolve(), rel)
+    except OSError as exc:
+        raise ForbiddenPath(f"{raw!r} changed while it was being read ({exc.strerror}); refused") from exc
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            return DirListing(agent, rel.as_posix(), tuple(_listing(fd)))
+        if not stat.S_ISREG(info.st_mode):
+            raise ForbiddenPath(f"{raw!r} is not a regular file; refused")
+        if info.st_nlink > 1:
+            raise ForbiddenPath(
+                f"{raw!r} has other hard links (it may be another file by a shown name); refused"
+            )
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            data = handle.read(MAX_READ)
+        return FileRead(agent, rel.as_posix(), info.st_size, data)
+    finally:
+        os.close(fd)

@@ -1,12 +1,16 @@
 """Each agent's page, served by the dashboard and backed by that agent's harness.
 
-The harness serves its page API on 127.0.0.1:<web_port> with no
-authentication of its own (loopback only) and no page of its own. The
-operator's browser never talks to it directly: the dashboard serves the one
-agent page at ``/agents/<name>/`` and forwards an allow-list of the harness's
-endpoints, so the token, Origin and CSRF checks are the dashboard's, in one
-place, and the agent page works even when the dashboard is bound elsewhere.
-The SSE stream is relayed by ``hive_web.streams.agentpage``.
+The harness serves its page API on a unix socket (``page/page.sock`` in the
+agent's socket dir) with no authentication of its own and no page of its
+own: only the daemon's user (and the agent itself) can open that socket.
+The operator's browser never talks to it: the dashboard serves the one agent
+page at ``/agents/<name>/`` and forwards an allow-list of the harness's
+endpoints, so the session, Origin and CSRF checks are the dashboard's, in one
+place. The SSE stream is relayed by ``hive_web.streams.agentpage``.
+
+What comes back is the agent's, and the agent is not trusted: answers are
+passed on as JSON whatever content type the harness claims, so a hostile
+harness cannot serve a page (a script) from the dashboard's origin.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from aiohttp import web
 
 from hive_kit.errors import NotFoundError
 from hive_kit.names import name_problem
-from hive_web.keys import DEPS, HTTP
-from hive_web.readers.agentpage import unreachable, upstream
+from hive_web.readers.agentpage import PAGE_BASE, unreachable, upstream
+from hive_web.security import request_auth
 from hive_web.views.html import render
 
 routes = web.RouteTableDef()
@@ -34,39 +38,40 @@ async def page(request: web.Request) -> web.Response:
     why = name_problem(name)
     if why is not None:
         raise NotFoundError(f"agent {name!r}: {why}")
-    html = render("agent.html", name=name, csrf=request.app[DEPS].guard.csrf_token)
+    html = render("agent.html", name=name, csrf=request_auth(request).csrf)
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/agents/{name}/{path:(api/state|api/stats|events/history)}")
 async def forward_get(request: web.Request) -> web.Response:
-    name, base = upstream(request)
-    url = f"{base}/{request.match_info['path']}"
+    name, client, path = upstream(request)
+    url = f"{PAGE_BASE}/{request.match_info['path']}"
     try:
-        async with request.app[HTTP].get(url, params=request.query, timeout=_TIMEOUT) as reply:
-            body = await reply.read()
-            return web.Response(body=body, status=reply.status, content_type=reply.content_type)
+        async with client.get(url, params=request.query, timeout=_TIMEOUT) as reply:
+            return _relayed(reply.status, reply.content_type, await reply.read())
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise unreachable(name, base, exc) from exc
+        raise unreachable(name, path, exc) from exc
+
+
+def _relayed(status: int, content_type: str, body: bytes) -> web.Response:
+    """The harness's answer as JSON: an error text becomes ``{"error"}``, nothing becomes a page."""
+    if status >= 400 and content_type != "application/json":
+        return web.json_response({"error": body.decode(errors="replace").strip()}, status=status)
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 @routes.post("/agents/{name}/api/{action:.+}")
 async def forward_post(request: web.Request) -> web.Response:
-    name, base = upstream(request)
+    name, client, path = upstream(request)
     action = request.match_info["action"]
     if action not in POSTS:
         raise web.HTTPNotFound(text=f"unknown agent action {action!r}; one of: {', '.join(sorted(POSTS))}")
     data = await request.read()
     headers = {"Content-Type": request.content_type or "application/json"}
     try:
-        async with request.app[HTTP].post(
-            f"{base}/api/{action}", data=data, headers=headers, timeout=_TIMEOUT
+        async with client.post(
+            f"{PAGE_BASE}/api/{action}", data=data, headers=headers, timeout=_TIMEOUT
         ) as reply:
-            body = await reply.read()
-            if reply.status >= 400 and reply.content_type != "application/json":
-                return web.json_response(
-                    {"error": body.decode(errors="replace").strip()}, status=reply.status
-                )
-            return web.Response(body=body, status=reply.status, content_type=reply.content_type)
+            return _relayed(reply.status, reply.content_type, await reply.read())
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise unreachable(name, base, exc) from exc
+        raise unreachable(name, path, exc) from exc

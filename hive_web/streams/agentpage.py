@@ -1,4 +1,4 @@
-"""`GET /agents/<name>/events/stream`: an agent page's SSE, relayed from its harness byte for byte.
+"""`GET /agents/<name>/events/stream`: an agent page's SSE, relayed from its harness's socket byte for byte.
 
 The browser's Last-Event-ID goes upstream with the request, so a reconnect
 resumes in the harness's own event log exactly as on the dashboard; the
@@ -14,8 +14,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from hive_web.keys import HTTP
-from hive_web.readers.agentpage import unreachable, upstream
+from hive_web.readers.agentpage import PAGE_BASE, unreachable, upstream
 from hive_web.streams.registry import tracked
 
 routes = web.RouteTableDef()
@@ -23,17 +22,17 @@ routes = web.RouteTableDef()
 
 @routes.get("/agents/{name}/events/stream")
 async def forward_stream(request: web.Request) -> web.StreamResponse:
-    name, base = upstream(request)
+    name, client, path = upstream(request)
     headers = {"Accept": "text/event-stream"}
     if "Last-Event-ID" in request.headers:
         headers["Last-Event-ID"] = request.headers["Last-Event-ID"]
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=5)
     try:
-        reply = await request.app[HTTP].get(
-            f"{base}/events/stream", params=request.query, headers=headers, timeout=timeout
+        reply = await client.get(
+            f"{PAGE_BASE}/events/stream", params=request.query, headers=headers, timeout=timeout
         )
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise unreachable(name, base, exc) from exc
+        raise unreachable(name, path, exc) from exc
     return await _relay(request, reply)
 
 

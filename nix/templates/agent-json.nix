@@ -18,7 +18,6 @@ in
     env = server.env or { };
     allowedTools = server.allowed_tools or [ "*" ];
   }) (agent.extra_mcp_servers or { });
-  webPort = agent.web_port or 0;
   uid = agent.uid or null; # the agent's own host uid/gid, allocated by the daemon
   revision = agent.revision or "";
 }

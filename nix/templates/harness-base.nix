@@ -44,7 +44,6 @@ in
       default = fromJson.extraMcpServers;
       description = "Extra MCP servers, as mcp__<key>__<tool>; the key 'hyperhive' is reserved.";
     };
-    webPort = lib.mkOption { type = lib.types.port; default = fromJson.webPort; };
     uid = lib.mkOption {
       type = lib.types.nullOr lib.types.ints.positive;
       default = fromJson.uid;

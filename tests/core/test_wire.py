@@ -42,6 +42,7 @@ def test_every_op_has_a_request_type_and_response() -> None:
         "events": {},
         "reconcile_now": {},
         "status": {},
+        "dashboard_login": {},
     }
     assert set(ops) == wire.ALL_OPS
     for op, fields in ops.items():
@@ -88,7 +89,7 @@ AGENT = {"send", "recv", "ack", "recent", "ask", "answer", "remind", "get_open_t
 AGENT |= {"whoami", "hello", "report"}
 MANAGER = AGENT | {"propose", "request_spawn", "start", "stop", "restart", "update"}
 ADMIN = {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}
-ADMIN |= {"retry_reminder", "events", "reconcile_now", "status"}
+ADMIN |= {"retry_reminder", "events", "reconcile_now", "status", "dashboard_login"}
 
 
 def test_each_socket_accepts_exactly_its_ops() -> None:

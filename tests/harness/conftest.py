@@ -16,7 +16,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -78,24 +77,16 @@ async def hive(tmp_path: Path) -> AsyncIterator[Running]:
         await running.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class HarnessProcess:
     """One `hive-harness serve` subprocess for an agent of the test swarm."""
 
     def __init__(self, layout: StateLayout, name: str, role: str, env: dict[str, str], **launch: Any) -> None:
         self.name = name
         self.state = layout.agent_state(name)
-        self.port = free_port()
         self.config = layout.agent_build(name) / "agent.json"
-        AgentLaunchConfig(name=name, role=role, model="haiku", web_port=self.port, **launch).write(
-            self.config
-        )
+        AgentLaunchConfig(name=name, role=role, model="haiku", **launch).write(self.config)
         socket_path = layout.socket_for(name, is_manager=role == "manager")
+        self.page_socket = layout.page_socket_for(name, is_manager=role == "manager")
         self.env = subprocess_env(
             HIVE_AGENT_CONFIG=str(self.config),
             HIVE_SOCKET=str(socket_path),
@@ -108,9 +99,12 @@ class HarnessProcess:
         self.log = self.state.parent / "harness.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    url = "http://agent-page"  # the page is on its unix socket; the host part is not looked at
+
+    def session(self, timeout: aiohttp.ClientTimeout | None = None) -> aiohttp.ClientSession:
+        """A client for the agent page API on its unix socket (``page/page.sock``)."""
+        connector = aiohttp.UnixConnector(path=str(self.page_socket))
+        return aiohttp.ClientSession(connector=connector, timeout=timeout or aiohttp.ClientTimeout(total=60))
 
     def start(self, role: str) -> None:
         self.state.mkdir(parents=True, exist_ok=True)
@@ -149,12 +143,12 @@ class HarnessProcess:
             stats.close()
 
     async def get(self, path: str) -> Any:
-        async with aiohttp.ClientSession() as session, session.get(self.url + path) as response:
+        async with self.session() as session, session.get(self.url + path) as response:
             response.raise_for_status()
             return await response.json()
 
     async def post(self, path: str, **body: Any) -> Any:
-        async with aiohttp.ClientSession() as session, session.post(self.url + path, json=body) as response:
+        async with self.session() as session, session.post(self.url + path, json=body) as response:
             response.raise_for_status()
             return await response.json()
 

@@ -72,7 +72,7 @@ async def test_agent_page_events_resume_after_last_event_id_exactly_once(
     headers = {"Last-Event-ID": str(resume_from)}
     timeout = aiohttp.ClientTimeout(total=20)
     async with (
-        aiohttp.ClientSession(timeout=timeout) as session,
+        alice.session(timeout) as session,
         session.get(alice.url + "/events/stream", headers=headers) as response,
     ):
         async for raw in response.content:

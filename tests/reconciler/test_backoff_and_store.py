@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import random
-import socket
 from pathlib import Path
 
-import pytest
-
-from hive_kit.errors import PermanentError
 from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed
 from reconciler.status import Inputs, derive
-from reconciler.store import HISTORY_KEEP, HistoryRow, _bindable, _fnv1a, open_deploys
+from reconciler.store import HISTORY_KEEP, HistoryRow, open_deploys
 
 
 def streak(n: int, policy: Policy, rng: random.Random, *, now: float = 0.0) -> list[Retry]:
@@ -66,45 +62,11 @@ def test_store_keeps_ten_history_rows_per_agent_newest_first(tmp_path: Path) -> 
     assert [r.error for r in again.history("b")] == ["no"]
 
 
-def test_ports_are_sticky_unique_and_released_on_purge(tmp_path: Path) -> None:
-    store = open_deploys(tmp_path / "d.sqlite")
-    boss = store.assign_port("boss", is_manager=True)
-    assert boss == 8000 if _bindable(8000) else boss != 8000  # 8000 unless someone listens there
-    names = [f"agent{i}" for i in range(200)]
-    ports = {n: store.assign_port(n) for n in names}
-    assert len(set(ports.values())) == len(names)
-    assert all(8100 <= p < 9000 for p in ports.values())
-    assert store.assign_port("agent7") == ports["agent7"]
-    store.release_port("agent7")
-    assert "agent7" not in store.ports()
-
-
-def test_a_port_someone_listens_on_is_skipped(tmp_path: Path) -> None:
-    store = open_deploys(tmp_path / "d.sqlite")
-    wanted = 8100 + _fnv1a("zq-port-probe") % 900
-    with socket.socket() as busy:
-        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            busy.bind(("127.0.0.1", wanted))
-        except OSError:
-            pytest.skip(f"port {wanted} is already in use here")
-        busy.listen()
-        assert store.assign_port("zq-port-probe") != wanted
-
-
-def test_port_exhaustion_names_the_fix(tmp_path: Path) -> None:
-    store = open_deploys(tmp_path / "d.sqlite")
-    with pytest.raises(PermanentError, match="hive purge"):
-        for i in range(901):  # 900 ports, fewer if other processes on this host listen on some
-            store.assign_port(f"a{i}")
-    assert len(store.ports()) <= 900
-
-
 def test_inventory_and_applied_survive_reopen(tmp_path: Path) -> None:
     path = tmp_path / "d.sqlite"
     store = open_deploys(path)
     store.add_inventory("coder", "local")
-    store.record_applied("coder", "rev1", "fp", {"model": "opus"}, 8123)
+    store.record_applied("coder", "rev1", "fp", {"model": "opus"})
     store.close()
     store = open_deploys(path)
     assert store.inventory() == {"coder": "local"}

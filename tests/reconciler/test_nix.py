@@ -51,7 +51,7 @@ UIDS = {"manager": 60100, "coder": 60101}
 def configs(desired: DesiredState) -> dict[str, str]:
     out = {}
     for name in desired.agents:
-        cfg = launch_config(desired, name, "r" * 40, agent_fingerprint(desired, name), 8123)
+        cfg = launch_config(desired, name, "r" * 40, agent_fingerprint(desired, name))
         cfg = cfg.model_copy(update={"uid": UIDS[name]})
         out[name] = json.dumps(cfg.model_dump(mode="json"))
     return out
@@ -94,7 +94,6 @@ def test_nix_reads_the_agent_json_exactly_as_python_wrote_it(tmp_path: Path) -> 
         "extraMcpServers": {
             "gh": {"command": "gh-mcp", "args": ["--ro"], "env": {"A": "1"}, "allowedTools": ["*"]}
         },
-        "webPort": 8123,
         "uid": 60101,
         "revision": "r" * 40,
     }

@@ -107,7 +107,7 @@ async def test_a_container_whose_create_was_cut_short_is_adopted_not_restarted(
     from desired.schema import agent_fingerprint
 
     fingerprint = agent_fingerprint(snap.state, "manager")
-    launch_config(snap.state, "manager", snap.revision, fingerprint, 8000).write(spec.config_file)
+    launch_config(snap.state, "manager", snap.revision, fingerprint).write(spec.config_file)
     await runtime.create(spec, lambda _line: None)
     pid = procs.scan(runtime.key)["manager"]
     store.close()

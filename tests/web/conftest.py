@@ -1,5 +1,11 @@
 """Fixtures for the dashboard: a real meta repo, the app served on a real port, one Chromium.
 
+Every client logs in as the operator does: a one-time link (`hive dashboard
+url`'s, minted here by the dashboard's ``LoginCodes``) exchanged for a
+session cookie, and the page's CSRF token read from the page. ``http`` sends
+nothing by itself: a request without ``session_headers`` (or
+``browser_headers`` for writes) is what any other local process would send.
+
 The app runs in a background thread with its own event loop (as it would
 inside `hive serve`), so tests can drive it with plain HTTP and with
 Playwright's sync API. As in `hive serve`, the app watches nothing itself: a
@@ -34,6 +40,7 @@ from desired.bootstrap import init_meta_repo
 from desired.changes import apply_changes
 from desired.repo import Author, MetaRepo
 from hive_core.events import Event, EventLog
+from hive_core.logins import LoginCodes
 from hive_core.metawatch import MetaWatch
 from hive_core.stores.schema import open_core_db
 from hive_kit.changes import AddAgent, ChangeSet
@@ -74,7 +81,8 @@ class Served:
     runner: web.AppRunner | None = None
     url: str = ""
     token: str = ""
-    csrf: str = ""
+    logins: LoginCodes = field(default_factory=LoginCodes)
+    session: Login | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     watch: MetaWatch | None = None
     watching: asyncio.Task[None] | None = None
@@ -83,6 +91,20 @@ class Served:
     @property
     def repo(self) -> MetaRepo:
         return MetaRepo(self.layout.meta)
+
+    @property
+    def csrf(self) -> str:
+        return self.login().csrf
+
+    def login(self) -> Login:
+        """The test's own session (logged in once, through a one-time link)."""
+        if self.session is None:
+            self.session = login_with(self.login_link())
+        return self.session
+
+    def login_link(self) -> str:
+        """A fresh one-time login link, as `hive dashboard url` prints it."""
+        return str(self.logins.issue().url)
 
     def call(self, coro_fn: Callable[[], Any]) -> Any:
         """Run ``coro_fn()`` on the server's loop and wait for it."""
@@ -120,9 +142,9 @@ class Served:
 
 async def _start(served: Served, config: WebConfig) -> web.AppRunner:
     guard, _ = make_guard(served.layout, config)
-    hooks = {"publish": served.feed.publish, **served.extra}  # as `hive serve` wires the host's log
+    hooks = {"publish": served.feed.publish, "logins": served.logins, **served.extra}  # as `hive serve`
     app = create_app(Deps(layout=served.layout, feed=served.feed, guard=guard, config=config, **hooks))
-    served.token, served.csrf = guard.token, guard.csrf_token
+    served.token = guard.token
     if served.watch is None:  # one watcher for the dashboard's whole life, as the host core has
         served.watch = MetaWatch(served.layout.meta)
         served.watching = asyncio.create_task(served.watch.run(), name="test-meta-watch")
@@ -160,11 +182,14 @@ def serve(
 ) -> Served:
     """Start the dashboard on a free port; ``deps`` are ``Deps`` fields (reconciler, control, operator)."""
     feed = EventLog(open_core_db(layout.db))
-    served = Served(layout=layout, feed=feed, loop=loop, config=WebConfig(host=host, port=0), extra=deps)
+    logins = deps.pop("logins", None) or LoginCodes()
+    config = WebConfig(host=host, port=0)
+    served = Served(layout=layout, feed=feed, loop=loop, config=config, extra=deps, logins=logins)
     served.runner = served.call(lambda: _start(served, served.config))
     port = bound_port(served.runner)
     served.config = WebConfig(host=host, port=port)
     served.url = f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+    served.logins.serving(served.url)
     return served
 
 
@@ -245,9 +270,63 @@ def http(
     return Reply(status, parsed, head)
 
 
+@dataclass(frozen=True)
+class Login:
+    """A logged-in browser: its session cookie and the CSRF token its pages carry."""
+
+    cookie: str  # "hive_session=<id>", as a Cookie header
+    csrf: str
+
+    def reads(self) -> dict[str, str]:
+        return {"Cookie": self.cookie}
+
+    def writes(self, origin: str) -> dict[str, str]:
+        """What the dashboard page itself sends on a write: the cookie, its Origin and CSRF token."""
+        return {"Cookie": self.cookie, "Origin": origin, "X-CSRF-Token": self.csrf}
+
+
+CSRF_META = re.compile(r'name="csrf-token" content="([^"]+)"')
+
+
+def login_with(link: str) -> Login:
+    """Open a one-time login link as a browser would: the cookie it sets, and the dashboard's CSRF token."""
+    from http.cookies import SimpleCookie
+    from urllib.parse import urlsplit
+
+    opened = http("GET", link)
+    assert opened.status == 200, f"login link refused: {opened.body}"
+    jar: SimpleCookie = SimpleCookie(opened.headers.get("Set-Cookie", ""))
+    cookie = f"hive_session={jar['hive_session'].value}"
+    parts = urlsplit(link)
+    # Every page embeds the session's CSRF token; an agent's page is the one that reads nothing else.
+    page = http("GET", f"{parts.scheme}://{parts.netloc}/agents/manager/", headers={"Cookie": cookie})
+    found = CSRF_META.search(str(page.body))
+    assert found is not None, str(page.body)[:300]
+    return Login(cookie, found.group(1))
+
+
+def session_headers(served: Served) -> dict[str, str]:
+    """What the logged-in dashboard page sends on a read: its session cookie."""
+    return served.login().reads()
+
+
 def browser_headers(served: Served) -> dict[str, str]:
-    """What the dashboard page itself sends on a write: its Origin and CSRF token."""
-    return {"Origin": served.url, "X-CSRF-Token": served.csrf}
+    """What the logged-in dashboard page sends on a write: its cookie, Origin and CSRF token."""
+    return served.login().writes(served.url)
+
+
+def log_in(page: Any, link: str, then: str = "/") -> None:
+    """Log ``page``'s browser in through a one-time ``link``, landing on ``then`` (a path, maybe #section)."""
+    from urllib.parse import quote, urlsplit
+
+    parts = urlsplit(link)
+    page.goto(f"{link}&next={quote(then)}")
+    page.wait_for_url(f"{parts.scheme}://{parts.netloc}{then}")
+
+
+def open_dashboard(page: Any, served: Served, then: str = "/") -> None:
+    """The dashboard (or ``then``) in ``page``, logged in with a fresh one-time link."""
+    log_in(page, served.login_link(), then)
 
 
 DASHBOARD_URL = re.compile(r"dashboard on (http://127\.0\.0\.1:\d+)/")
@@ -281,6 +360,22 @@ def running_hive_serve(layout: StateLayout) -> Iterator[tuple[subprocess.Popen[b
             proc.wait(5)
         kill_all(layout)
         shutil.rmtree(layout.root, ignore_errors=True)
+
+
+def cli_login_link(layout: StateLayout) -> str:
+    """A one-time login link from the real `hive dashboard url` against a running daemon."""
+    from tests.conftest import subprocess_env
+
+    done = subprocess.run(
+        [sys.executable, "-m", "hive", "dashboard", "url", "--state-dir", str(layout.root)],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
 
 
 def wait_for_dashboard(proc: subprocess.Popen[bytes], log: Path) -> str:

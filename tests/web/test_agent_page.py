@@ -1,50 +1,51 @@
 """The agent page: served by the dashboard, backed by a real harness's page API.
 
 The harness here is the real `hive_harness` object graph (runtime, event bus,
-turn-stats store, its aiohttp page app on a loopback port) with no turn loop
-running and no claude: the test publishes the live events a turn would
-publish and records turn-stats rows, then reads the page as an operator.
+turn-stats store, its aiohttp page app on its unix socket, ``page/page.sock``
+where `hive serve` would look for it) with no turn loop running and no
+claude: the test publishes the live events a turn would publish and records
+turn-stats rows, then reads the page as an operator.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from hive_harness.events import EventBus
 from hive_harness.loop import Harness
 from hive_harness.runtime import Runtime, StatePaths
-from hive_harness.serve import start_site
+from hive_harness.serve import PageSite, start_site
 from hive_harness.stats import TurnRecord, TurnStats
 from hive_kit.client import HiveClient
 from hive_kit.launch import AgentLaunchConfig
 from hive_kit.paths import StateLayout
-from tests.web.conftest import Served, browser_headers, http, screenshot, serve
+from tests.web.conftest import (
+    Served,
+    browser_headers,
+    http,
+    open_dashboard,
+    screenshot,
+    serve,
+    session_headers,
+)
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def agent(
     layout: StateLayout, server_loop: asyncio.AbstractEventLoop, tmp_path: Path
 ) -> Iterator[tuple[Served, Harness]]:
-    port = _free_port()
+    page_socket = layout.page_socket_for("coder", is_manager=False)
     holder: dict[str, Any] = {}
 
-    async def up() -> tuple[Harness, web.AppRunner]:
+    async def up() -> tuple[Harness, PageSite]:
         paths = StatePaths(layout.agent_state("coder"))  # where the runtime puts its /state
         paths.root.mkdir(parents=True)
         launch = AgentLaunchConfig(name="coder", role="agent", model="sonnet")
@@ -56,18 +57,18 @@ def agent(
             base_env={},
             system_prompt="",
         )
-        runner = await start_site(harness, port)
-        assert runner is not None
-        return harness, runner
+        site = await start_site(harness, page_socket)
+        assert site is not None
+        return harness, site
 
-    served = serve(layout, server_loop, agent_port=lambda name: port if name == "coder" else None)
+    served = serve(layout, server_loop, agent_page=lambda name: page_socket if name == "coder" else None)
     try:
-        harness, runner = served.call(up)
-        holder["runner"] = runner
+        harness, site = served.call(up)
+        holder["site"] = site
         yield served, harness
     finally:
-        if "runner" in holder:
-            served.call(holder["runner"].cleanup)
+        if "site" in holder:
+            served.call(holder["site"].close)
         served.close()
 
 
@@ -104,7 +105,7 @@ def test_agent_page_shows_turns_live_with_stats(agent: tuple[Served, Harness], p
     served, harness = agent
     for n in range(1, 13):
         _turn(served, harness, n)
-    page.goto(f"{served.url}/agents/coder/")
+    open_dashboard(page, served, "/agents/coder/")
     page.wait_for_selector("body[data-live='1']")
     term = page.locator("#terminal")
     assert "working on task 12" in term.inner_text()
@@ -128,7 +129,7 @@ def test_agent_page_shows_turns_live_with_stats(agent: tuple[Served, Harness], p
 
 def test_agent_page_commands_go_to_the_harness(agent: tuple[Served, Harness], page: Any) -> None:
     served, harness = agent
-    page.goto(f"{served.url}/agents/coder/")
+    open_dashboard(page, served, "/agents/coder/")
     page.wait_for_selector("body[data-live='1']")
     area = page.locator("#prompt textarea")
     area.fill("/help")
@@ -148,7 +149,10 @@ def test_agent_page_refusals(agent: tuple[Served, Harness]) -> None:
     served, _ = agent
     headers = browser_headers(served)
     missing = http(
-        "POST", f"{served.url}/agents/coder/api/send", {"body": "x"}, headers={"Origin": served.url}
+        "POST",
+        f"{served.url}/agents/coder/api/send",
+        {"body": "x"},
+        headers={"Origin": served.url, **session_headers(served)},
     )
     assert missing.status == 403
     assert "CSRF" in missing.error
@@ -158,10 +162,10 @@ def test_agent_page_refusals(agent: tuple[Served, Harness]) -> None:
     empty = http("POST", f"{served.url}/agents/coder/api/send", {"body": "  "}, headers=headers)
     assert empty.status == 400
     assert "empty" in empty.error
-    offline = http("GET", f"{served.url}/agents/ghost/api/state")
+    offline = http("GET", f"{served.url}/agents/ghost/api/state", headers=session_headers(served))
     assert offline.status == 503
     assert "has no page right now" in offline.error
-    bad = http("GET", f"{served.url}/agents/Bad..Name/api/state")
+    bad = http("GET", f"{served.url}/agents/Bad..Name/api/state", headers=session_headers(served))
     assert bad.status == 400
 
 
@@ -178,7 +182,7 @@ def test_swarm_row_shows_cost_and_needs_login(agent: tuple[Served, Harness], pag
 
     change = ChangeSet(ops=[AddAgent(agent={"name": "coder"})])
     served.repo.commit(lambda s: apply_changes(s, change), author=TEST_AUTHOR, message="add coder")
-    page.goto(served.url + "/")
+    open_dashboard(page, served)
     page.wait_for_selector("#live[data-state=live]")
     row = page.locator("#swarm-table tr[data-agent=coder]")
     row.wait_for()

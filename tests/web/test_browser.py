@@ -11,7 +11,7 @@ from desired.changes import apply_changes
 from desired.repo import Author
 from hive_core.events import MessageSent
 from hive_kit.changes import AddAgent, ChangeSet
-from tests.web.conftest import Served, screenshot
+from tests.web.conftest import Served, open_dashboard, screenshot
 
 pytestmark = pytest.mark.slow
 MANAGER = Author("manager", "manager@hyperhive.local")
@@ -34,7 +34,7 @@ def _note(n: int) -> MessageSent:
 
 
 def _open(page: Any, served: Served, section: str = "swarm") -> None:
-    page.goto(f"{served.url}/#{section}")
+    open_dashboard(page, served, f"/#{section}")
     page.wait_for_selector("#live[data-state=live]")
 
 
@@ -115,7 +115,7 @@ def test_editing_a_model_updates_the_row(dashboard: Served, page: Any) -> None:
     form.locator("input[name=model]").fill("haiku")
     form.locator("button[type=submit]").click()
     page.wait_for_function(
-        "document.querySelector('#swarm-table tr[data-agent=coder]').innerText.includes('haiku')"
+        "() => document.querySelector('#swarm-table tr[data-agent=coder]').innerText.includes('haiku')"
     )
     assert dashboard.repo.load().state.agents["coder"].model == "haiku"
     assert form.is_hidden()
@@ -125,14 +125,14 @@ def test_sse_drop_and_resume_loses_and_doubles_nothing(dashboard: Served, page: 
     _open(page, dashboard, "events")
     for n in range(5):
         dashboard.publish(_note(n))
-    page.wait_for_function("document.querySelectorAll('#events-table tbody tr').length === 5")
+    page.wait_for_function("() => document.querySelectorAll('#events-table tbody tr').length === 5")
     dashboard.stop()
     page.wait_for_selector("#live[data-state=reconnecting]")
     for n in range(5, 12):
         dashboard.publish(_note(n))
     dashboard.restart()
     page.wait_for_selector("#live[data-state=live]")
-    page.wait_for_function("document.querySelectorAll('#events-table tbody tr').length >= 12")
+    page.wait_for_function("() => document.querySelectorAll('#events-table tbody tr').length >= 12")
     page.wait_for_timeout(300)  # a doubled event would arrive right behind the last one
     seqs = page.eval_on_selector_all("#events-table tbody tr", "rows => rows.map(r => +r.dataset.seq)")
     assert sorted(seqs) == list(range(1, 13))
@@ -161,4 +161,6 @@ def test_state_file_viewer_lists_and_refuses(dashboard: Served, page: Any) -> No
     page.click("#swarm-table tr[data-agent=manager] [data-files]")
     page.click("#viewer a[data-file=notes]")
     page.click("#viewer a[data-file='notes/plan.md']")
-    page.wait_for_function("document.querySelector('#viewer').innerText.includes('approve the reviewer')")
+    page.wait_for_function(
+        "() => document.querySelector('#viewer').innerText.includes('approve the reviewer')"
+    )

@@ -19,7 +19,7 @@ from desired import proposals
 from desired.edit import document_text
 from reconciler.loop import Reconciler
 from tests.conftest import subprocess_env
-from tests.web.conftest import Served, browser_headers, http, screenshot
+from tests.web.conftest import Served, browser_headers, http, open_dashboard, screenshot, session_headers
 
 EDIT = "/api/desired"
 
@@ -31,7 +31,7 @@ def post(served: Served, path: str, body: Any, headers: dict[str, str] | None = 
 
 
 def doc(served: Served) -> tuple[str, dict[str, Any]]:
-    got = http("GET", served.url + EDIT).body
+    got = http("GET", served.url + EDIT, headers=session_headers(served)).body
     return got["revision"], json.loads(got["text"])
 
 
@@ -54,7 +54,7 @@ def agent_list(served: Served) -> list[dict[str, Any]]:
 
 
 def test_the_document_is_the_cli_one_at_its_revision(dashboard: Served) -> None:
-    got = http("GET", dashboard.url + EDIT).body
+    got = http("GET", dashboard.url + EDIT, headers=session_headers(dashboard)).body
     snap = dashboard.repo.load()
     assert got["revision"] == snap.revision
     assert got["text"] == document_text(snap.state)
@@ -150,7 +150,9 @@ def test_refusals_name_the_problem_and_change_nothing(dashboard: Served) -> None
     assert not_json.status == 400 and "not valid JSON" in not_json.error
 
     body = edit(dashboard, lambda d: d["agents"]["manager"].update(model="opus"))
-    no_csrf = post(dashboard, EDIT + "/apply", body, headers={"Origin": dashboard.url})
+    no_csrf = post(
+        dashboard, EDIT + "/apply", body, headers={"Origin": dashboard.url, **session_headers(dashboard)}
+    )
     assert no_csrf.status == 403 and "CSRF" in no_csrf.error
     foreign = post(
         dashboard, EDIT + "/apply", body, headers={**browser_headers(dashboard), "Origin": "http://evil"}
@@ -163,9 +165,9 @@ def test_refusals_name_the_problem_and_change_nothing(dashboard: Served) -> None
 
 
 def _open(page: Any, served: Served) -> None:
-    page.goto(f"{served.url}/#desired")
+    open_dashboard(page, served, "/#desired")
     page.wait_for_selector("#live[data-state=live]")
-    page.wait_for_function("document.getElementById('desired-text').value.includes('coder')")
+    page.wait_for_function("() => document.getElementById('desired-text').value.includes('coder')")
 
 
 def _rewrite(page: Any, js: str) -> None:

@@ -10,7 +10,7 @@ from desired.changes import apply_changes
 from desired.repo import Author
 from hive_kit.changes import ChangeSet, SetAgentField
 from tests.conftest import HiveRunner
-from tests.web.conftest import Served, browser_headers, http
+from tests.web.conftest import Served, browser_headers, http, session_headers
 
 
 def post(served: Served, path: str, body: Any = None) -> Any:
@@ -116,7 +116,7 @@ def _propose(served: Served, model: str) -> int:
 
 def test_approve_and_deny(dashboard: Served) -> None:
     first, second = _propose(dashboard, "opus"), _propose(dashboard, "haiku")
-    state = http("GET", dashboard.url + "/api/state").body
+    state = http("GET", dashboard.url + "/api/state", headers=session_headers(dashboard)).body
     assert [p["id"] for p in state["approvals"]["pending"]] == [first, second]
     assert '+  "model": "opus"' in state["approvals"]["pending"][0]["diff"]
     approved = post(dashboard, f"/api/approvals/{first}/approve")
@@ -131,23 +131,36 @@ def test_approve_and_deny(dashboard: Served) -> None:
     missing = post(dashboard, "/api/approvals/999/approve")
     assert missing.status == 404
     assert post(dashboard, "/api/approvals/abc/approve").status == 400
-    history = http("GET", dashboard.url + "/api/state").body["approvals"]["history"]
+    history = http("GET", dashboard.url + "/api/state", headers=session_headers(dashboard)).body["approvals"][
+        "history"
+    ]
     assert [(p["id"], p["status"]) for p in history][:2] == [(second, "denied"), (first, "approved")]
 
 
 def test_history_lists_commits_with_diffs(dashboard: Served) -> None:
     assert post(dashboard, "/api/agents", {"name": "coder", "model": "opus"}).status == 201
-    commits = http("GET", dashboard.url + "/api/history?limit=5").body["commits"]
+    commits = http("GET", dashboard.url + "/api/history?limit=5", headers=session_headers(dashboard)).body[
+        "commits"
+    ]
     assert commits[0]["message"] == "add agent coder"
     assert commits[0]["author"] == "operator"
-    detail = http("GET", f"{dashboard.url}/api/history/{commits[0]['revision']}").body
+    detail = http(
+        "GET", f"{dashboard.url}/api/history/{commits[0]['revision']}", headers=session_headers(dashboard)
+    ).body
     assert '+  "model": "opus"' in detail["diff"]
-    assert http("GET", dashboard.url + "/api/history/zzz").status == 404
-    assert http("GET", dashboard.url + "/api/history?limit=0").status == 400
+    assert http("GET", dashboard.url + "/api/history/zzz", headers=session_headers(dashboard)).status == 404
+    assert (
+        http("GET", dashboard.url + "/api/history?limit=0", headers=session_headers(dashboard)).status == 400
+    )
 
 
 def test_agent_config(dashboard: Served) -> None:
-    config = http("GET", dashboard.url + "/api/agents/manager/config").body
+    config = http(
+        "GET", dashboard.url + "/api/agents/manager/config", headers=session_headers(dashboard)
+    ).body
     assert config["desired"]["role"] == "manager"
     assert json.dumps(config)  # plain JSON
-    assert http("GET", dashboard.url + "/api/agents/ghost/config").status == 404
+    assert (
+        http("GET", dashboard.url + "/api/agents/ghost/config", headers=session_headers(dashboard)).status
+        == 404
+    )

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from reconciler.loop import Reconciler
-from tests.web.conftest import Served, browser_headers, http, screenshot
+from tests.web.conftest import Served, browser_headers, http, open_dashboard, screenshot, session_headers
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,7 @@ def _apply(served: Served, rec: Reconciler) -> None:
 
 
 def _open(page: Any, served: Served, section: str) -> None:
-    page.goto(f"{served.url}/#{section}")
+    open_dashboard(page, served, f"/#{section}")
     page.wait_for_selector("#live[data-state=live]")
 
 
@@ -61,7 +61,7 @@ def test_plan_then_ready_then_model_edit_shows_the_diff(
 def test_logs_and_kept_state_purge(with_rec: tuple[Served, Reconciler], page: Any) -> None:
     served, rec = with_rec
     _apply(served, rec)
-    config = http("GET", f"{served.url}/api/agents/coder/config").body
+    config = http("GET", f"{served.url}/api/agents/coder/config", headers=session_headers(served)).body
     assert config["rendered"], "the config viewer shows what the runtime was handed"
     assert any('"coder"' in text for text in config["rendered"].values())
     state_dir = served.layout.agent_state("coder")

@@ -41,10 +41,11 @@ from hive_kit.paths import StateLayout
 from hive_web.keys import WebConfig
 from tests.conftest import subprocess_env
 from tests.core.conftest import make_swarm
-from tests.web.conftest import Reply, Served, http
+from tests.web.conftest import Login, Reply, Served, http, log_in, login_with, open_dashboard
 
 pytestmark = pytest.mark.slow
 _URL = re.compile(r"dashboard on (http://127\.0\.0\.1:\d+)/")
+_LINK = re.compile(r"log in: (\S+)")
 
 
 class ShiftedClock:
@@ -67,7 +68,7 @@ class Hive:
     loop: asyncio.AbstractEventLoop
     clock: ShiftedClock
     url: str
-    csrf: str
+    login: Login
 
     def on_loop(self, fn: Any) -> None:
         self.loop.call_soon_threadsafe(fn)
@@ -78,8 +79,16 @@ class Hive:
         self.on_loop(self.daemon.core.poke_deadlines)
 
     def headers(self) -> dict[str, str]:
-        """What the dashboard page sends on a write: its Origin and the CSRF token from its <meta>."""
-        return {"Origin": self.url, "X-CSRF-Token": self.csrf}
+        """What the dashboard page sends on a write: its cookie, Origin and the CSRF token from its <meta>."""
+        return self.login.writes(self.url)
+
+    def login_link(self) -> str:
+        """A fresh one-time link, minted by the daemon as `hive dashboard url` asks it to."""
+
+        async def issue() -> str:
+            return self.daemon.core.login_codes.issue().url
+
+        return asyncio.run_coroutine_threadsafe(issue(), self.loop).result(timeout=10)
 
     def post(self, path: str, body: Any = None) -> Reply:
         return http("POST", self.url + path, body if body is not None else {}, headers=self.headers())
@@ -117,19 +126,16 @@ def hive(tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture
     daemon, task = booted.result(timeout=30)
     printed: list[str] = []
 
-    def announced() -> str | None:
+    def announced() -> tuple[str, str] | None:
         printed.append(capsys.readouterr().out)
-        found = _URL.search("".join(printed))
+        found, link = _URL.search("".join(printed)), _LINK.search("".join(printed))
         if task.done():
             raise RuntimeError(f"the daemon stopped: {task.exception()!r}")
-        return found.group(1) if found else None
+        return (found.group(1), link.group(1)) if found and link else None
 
-    url = _wait(announced, "the dashboard to come up", timeout=30)
-    page = str(http("GET", url + "/").body)
-    csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', page)
-    assert csrf is not None, page[:500]
+    url, link = _wait(announced, "the dashboard to come up", timeout=30)
     try:
-        yield Hive(layout, daemon, loop, clock, url, csrf.group(1))
+        yield Hive(layout, daemon, loop, clock, url, login_with(link))
     finally:
 
         async def shutdown() -> None:
@@ -143,7 +149,7 @@ def hive(tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture
 
 
 def _open_reminders(page: Any, hive: Hive) -> None:
-    page.goto(f"{hive.url}/#reminders")
+    log_in(page, hive.login_link(), "/#reminders")
     page.wait_for_selector("#live[data-state=live]")
 
 
@@ -226,7 +232,7 @@ def _events(hive: Hive) -> list[dict[str, Any]]:
 
 def test_a_reminder_retried_event_makes_the_page_reread_reminders(dashboard: Served, page: Any) -> None:
     """The event alone (no other change) is enough for the Reminders section to re-read its rows."""
-    page.goto(f"{dashboard.url}/#reminders")
+    open_dashboard(page, dashboard, "/#reminders")
     page.wait_for_selector("#live[data-state=live]")
     with page.expect_response(lambda r: r.url.endswith("/api/state")) as reread:
         dashboard.publish(ReminderRetried(id=7, agent="peer", by="operator"))
@@ -253,7 +259,12 @@ def test_retrying_what_cannot_be_retried_is_refused_and_changes_nothing(hive: Hi
     assert done.status == 409, done.body
     assert f"reminder #{cancelled} is cancelled" in done.error
 
-    no_token = http("POST", f"{hive.url}/api/reminders/{rid}/retry", {}, headers={"Origin": hive.url})
+    no_token = http(
+        "POST",
+        f"{hive.url}/api/reminders/{rid}/retry",
+        {},
+        headers={"Origin": hive.url, **hive.login.reads()},
+    )
     assert no_token.status == 403, no_token.body
 
     assert hive.reminders() == before

@@ -28,7 +28,7 @@ from hive_kit.changes import AddAgent, ChangeSet
 from hive_kit.client import SyncClient
 from hive_kit.paths import StateLayout
 from tests.reconciler.conftest import REPO_ROOT
-from tests.web.conftest import TEST_AUTHOR, running_hive_serve, screenshot
+from tests.web.conftest import TEST_AUTHOR, cli_login_link, log_in, login_with, running_hive_serve, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -58,16 +58,21 @@ def hive_serve() -> Iterator[Hive]:
 
 
 def _open(page: Any, hive: Hive, section: str) -> None:
-    page.goto(f"{hive.url}/#{section}")
+    log_in(page, cli_login_link(hive.layout), f"/#{section}")
     page.wait_for_selector("#live[data-state=live]")
 
 
-def test_serve_shows_the_token_once(hive_serve: Hive) -> None:
+def test_serve_prints_a_login_link_and_never_the_token(hive_serve: Hive) -> None:
     text = hive_serve.log.read_text()
     token = (hive_serve.layout.root / "web-token").read_text().strip()
-    assert (
-        f"dashboard token (shown once; kept 0600 in {hive_serve.layout.root / 'web-token'}): {token}" in text
-    )
+    assert token not in text
+    assert f"dashboard token created in {hive_serve.layout.root / 'web-token'}" in text
+    printed = re.search(r"log in: (http://127\.0\.0\.1:\d+/login\?code=\S+)", text)
+    assert printed is not None, text
+    login_with(printed.group(1))  # the printed link logs in, once
+    from tests.web.conftest import http
+
+    assert http("GET", printed.group(1)).status == 401, "a second use is refused"
 
 
 def test_question_answered_in_the_browser_reaches_the_asker(hive_serve: Hive, page: Any) -> None:
@@ -134,9 +139,7 @@ def test_messages_flow_both_ways(hive_serve: Hive, page: Any) -> None:
 def test_bad_inputs_against_the_daemon(hive_serve: Hive) -> None:
     from tests.web.conftest import http
 
-    csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', str(http("GET", hive_serve.url + "/").body))
-    assert csrf is not None
-    headers = {"Origin": hive_serve.url, "X-CSRF-Token": csrf.group(1)}
+    headers = login_with(cli_login_link(hive_serve.layout)).writes(hive_serve.url)
     unknown = http("POST", hive_serve.url + "/api/questions/999/answer", {"answer": "x"}, headers=headers)
     assert unknown.status == 404, unknown.body
     nobody = http("POST", hive_serve.url + "/api/messages", {"to": "ghost", "body": "hi"}, headers=headers)

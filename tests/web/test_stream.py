@@ -12,7 +12,7 @@ from desired.changes import apply_changes
 from desired.repo import Author
 from hive_core.events import MessageSent
 from hive_kit.changes import AddAgent, ChangeSet
-from tests.web.conftest import Served, http
+from tests.web.conftest import Served, http, session_headers
 
 
 def read_events(
@@ -25,7 +25,8 @@ def read_events(
     """Open the stream and collect ``count`` data events (id + parsed data), then hang up."""
     parts = urlsplit(served.url)
     conn = httpclient.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
-    conn.request("GET", path, headers={"Accept": "text/event-stream", **(headers or {})})
+    sent = {"Accept": "text/event-stream", **session_headers(served), **(headers or {})}
+    conn.request("GET", path, headers=sent)
     response = conn.getresponse()
     assert response.status == 200, response.read()
     events: list[dict[str, Any]] = []
@@ -63,10 +64,12 @@ def test_last_event_id_wins_over_since(dashboard: Served) -> None:
 
 
 def test_bad_resume_points_are_refused(dashboard: Served) -> None:
-    reply = http("GET", dashboard.url + "/api/stream?since=-1")
+    reply = http("GET", dashboard.url + "/api/stream?since=-1", headers=session_headers(dashboard))
     assert reply.status == 400
     assert "since must be an event seq" in reply.error
-    bad = http("GET", dashboard.url + "/api/stream", headers={"Last-Event-ID": "abc"})
+    bad = http(
+        "GET", dashboard.url + "/api/stream", headers={"Last-Event-ID": "abc", **session_headers(dashboard)}
+    )
     assert bad.status == 400
     assert "Last-Event-ID" in bad.error
 
@@ -77,7 +80,7 @@ def test_meta_repo_moves_are_hinted(dashboard: Served) -> None:
     author = Author("someone", "someone@example.test")
     parts = urlsplit(dashboard.url)
     conn = httpclient.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    conn.request("GET", "/api/stream", headers={"Accept": "text/event-stream"})
+    conn.request("GET", "/api/stream", headers={"Accept": "text/event-stream", **session_headers(dashboard)})
     response = conn.getresponse()
     try:
         assert next_named(response)[0] == "hello"

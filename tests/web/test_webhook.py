@@ -37,7 +37,17 @@ from hive_kit.paths import StateLayout
 from hive_web.forgejo import write_secret
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import REPO_ROOT
-from tests.web.conftest import TEST_AUTHOR, Reply, Served, http, running_hive_serve, screenshot, serve
+from tests.web.conftest import (
+    TEST_AUTHOR,
+    Reply,
+    Served,
+    http,
+    open_dashboard,
+    running_hive_serve,
+    screenshot,
+    serve,
+    session_headers,
+)
 
 ZERO = "0" * 40
 
@@ -172,7 +182,7 @@ def test_signed_push_fast_forwards_main_and_asks_for_a_pass(hooked: Setup, heade
     again = deliver(hooked.served.url, payload(pushed, before=before), hooked.secret)
     assert again.status == 202 and again.body["main"]["moved"] is False, "a redelivery changes nothing"
 
-    shown = http("GET", f"{hooked.served.url}/api/hooks/forgejo")
+    shown = http("GET", f"{hooked.served.url}/api/hooks/forgejo", headers=session_headers(hooked.served))
     assert shown.status == 200 and shown.body["secret_configured"] is True
     assert [d["outcome"] for d in shown.body["deliveries"]] == ["up-to-date", "fast-forwarded"]
     assert shown.body["deliveries"][1]["fetched"] == pushed
@@ -191,7 +201,7 @@ def paged(layout: StateLayout, server_loop: asyncio.AbstractEventLoop, tmp_path:
 
 def test_each_delivery_is_an_event_and_a_live_row_on_the_page(paged: Setup, page: Any) -> None:
     hooked, url = paged, paged.served.url
-    page.goto(f"{url}/#desired")
+    open_dashboard(page, hooked.served, "/#desired")
     page.wait_for_selector("#live[data-state=live]")
     page.locator("#hooks-table td.empty").wait_for()
     assert "secret configured" in page.inner_text("#hooks-summary")
@@ -326,10 +336,10 @@ def test_without_a_remote_a_push_only_reconciles(
         served.close()
 
 
-def test_the_hook_needs_no_dashboard_token_even_off_loopback(
+def test_the_hook_needs_no_dashboard_session_even_off_loopback(
     layout: StateLayout, server_loop: asyncio.AbstractEventLoop
 ) -> None:
-    """Bound to 0.0.0.0 every route needs the token; the webhook is signed instead, and needs no CSRF."""
+    """Every other route needs a session or the token; the webhook is signed instead, and needs no CSRF."""
     secret, _ = write_secret(layout)
     served = serve(layout, server_loop, host="0.0.0.0")
     try:

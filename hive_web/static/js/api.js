@@ -11,9 +11,16 @@
 
 const csrf = /** @type {HTMLMetaElement} */ (document.querySelector('meta[name="csrf-token"]')).content;
 
+// A 401 means the session ended (logged out, expired, a new token): log in again, then come back.
+/** @param {Response} res */
+function relogin(res) {
+  if (res.status === 401) location.assign(`/login?next=${encodeURIComponent(location.pathname + location.hash)}`);
+}
+
 /** @param {string} url @returns {Promise<Json>} */
 export async function getJSON(url) {
   const res = await fetch(url, { headers: { Accept: "application/json" } });
+  relogin(res);
   const data = await res.json().catch(() => ({ error: res.statusText }));
   if (!res.ok) throw Object.assign(new Error(data.error || res.statusText), { data, status: res.status });
   return data;
@@ -27,6 +34,7 @@ export async function post(url, body = {}) {
     headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, Accept: "application/json" },
     body: JSON.stringify(body),
   });
+  relogin(res);
   const data = await res.json().catch(() => ({ error: `${res.status} ${res.statusText}` }));
   return { ok: res.ok, status: res.status, data };
 }

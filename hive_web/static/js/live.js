@@ -4,6 +4,7 @@
 // are dropped here too, so a replay can never show twice.
 
 /** @import { Json } from "./api.js" */
+import { getJSON } from "./api.js";
 
 // Hints ("event: desired") carry no id: they say "re-read desired state" and nothing else.
 /**
@@ -28,6 +29,10 @@ export function connect(since, onEvent, onStatus, onHint) {
     last = event.seq;
     onEvent(event);
   };
-  source.onerror = () => onStatus(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
+  source.onerror = () => {
+    const closed = source.readyState === EventSource.CLOSED;
+    onStatus(closed ? "closed" : "reconnecting");
+    if (closed) getJSON("/api/state").catch(() => {}); // refused because the session ended? log in again
+  };
   return { source, lastSeq: () => last };
 }

@@ -206,7 +206,9 @@ export async function showFile(name, path = "") {
     const f = await getJSON(`/api/state-file?agent=${encodeURIComponent(name)}&path=${encodeURIComponent(path)}`);
     const head = html`<h3>${name}:/state/${f.path === "." ? "" : f.path} <button class="small ghost" data-close-viewer>close</button></h3>`;
     if (f.kind === "dir") {
-      const items = f.entries.map((/** @type {Json} */ e) => html`<li><a href="#" data-file="${(f.path === "." ? "" : f.path + "/") + e.name}" data-agent="${name}">${e.name}${e.dir ? "/" : ""}</a></li>`);
+      const items = f.entries.map((/** @type {Json} */ e) => e.refused
+        ? html`<li class="muted" title="${e.refused}">${e.name}${e.dir ? "/" : ""} (not shown)</li>`
+        : html`<li><a href="#" data-file="${(f.path === "." ? "" : f.path + "/") + e.name}" data-agent="${name}">${e.name}${e.dir ? "/" : ""}</a></li>`);
       viewer.innerHTML = html`${head}<ul class="mono">${items.length ? items : raw("<li class='muted'>(empty)</li>")}</ul>`.text;
     } else {
       viewer.innerHTML = html`${head}<div class="muted">${f.size} bytes${f.truncated ? " — showing the first 1 MiB" : ""}</div><pre class="text">${f.text}</pre>`.text;
