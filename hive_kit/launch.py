@@ -64,6 +64,10 @@ class AgentLaunchConfig(BaseModel):
     web_port: int = 0  # the agent page's port on 127.0.0.1, assigned by the reconciler; 0 = none
     revision: str = ""  # meta repo revision this config was rendered from
     fingerprint: str = ""  # desired.schema.agent_fingerprint at that revision
+    allowed_tools: list[str] | None = (
+        None  # claude's built-in tools it may use; None = the harness's default set
+    )
+    bash_allow: list[str] | None = None  # what Bash may run ("git *"); None = anything, [] = no Bash
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

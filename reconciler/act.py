@@ -75,6 +75,8 @@ def launch_config(
         web_port=port,
         revision=revision,
         fingerprint=fingerprint,
+        allowed_tools=None if spec.allowed_tools is None else list(spec.allowed_tools),
+        bash_allow=None if spec.bash_allow is None else list(spec.bash_allow),
     )
 
 
