@@ -42,6 +42,7 @@ def test_every_op_has_a_request_type_and_response() -> None:
         "events": {},
         "reconcile_now": {},
         "status": {},
+        "egress": {"agent": "coder"},
     }
     assert set(ops) == wire.ALL_OPS
     for op, fields in ops.items():
@@ -89,6 +90,7 @@ AGENT |= {"whoami", "hello", "report"}
 MANAGER = AGENT | {"propose", "request_spawn", "start", "stop", "restart", "update"}
 ADMIN = {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}
 ADMIN |= {"retry_reminder", "events", "reconcile_now", "status"}
+ADMIN |= {"egress"}
 
 
 def test_each_socket_accepts_exactly_its_ops() -> None:
