@@ -128,7 +128,9 @@ def apply_changes(state: DesiredState, changes: ChangeSet) -> DesiredState:
 
 
 _TEXT_FIELDS = frozenset({"role", "model", "state", "description"})
-_LIST_FIELDS = frozenset({"allowed_recipients"})
+_LIST_FIELDS = frozenset({"allowed_recipients", "egress", "allowed_tools", "bash_allow"})
+_NULLABLE_LISTS = frozenset({"egress", "allowed_tools", "bash_allow"})
+"""Lists whose null means "the default" (the swarm's egress, the built-in tool set, Bash unrestricted)."""
 
 
 def split_names(text: str) -> list[str]:
@@ -139,8 +141,10 @@ def split_names(text: str) -> list[str]:
 def coerce_value(field: str, raw: Any) -> Any:
     """A value a person typed (`hive agent set`'s VALUE, a dashboard form) as the JSON value for ``field``.
 
-    Lists take JSON or comma-separated names; objects and booleans take JSON;
-    `model` takes `null`, `default` or nothing to follow the swarm's default.
+    Lists take JSON or comma-separated names (nothing is the empty list);
+    objects and booleans take JSON; `model` takes `null`, `default` or nothing
+    to follow the swarm's default, and `egress`, `allowed_tools`, `bash_allow`
+    take `null` or `default` for theirs.
     Anything already typed (JSON sent by the page) passes through, and what
     cannot be read is passed on as text for the schema to say what it expected.
     """
@@ -150,6 +154,8 @@ def coerce_value(field: str, raw: Any) -> Any:
         return None
     if field in _TEXT_FIELDS:
         return raw
+    if field in _NULLABLE_LISTS and raw.strip() in ("null", "default"):
+        return None
     if field in _LIST_FIELDS and not raw.lstrip().startswith("["):
         return split_names(raw)
     try:

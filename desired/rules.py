@@ -1,4 +1,4 @@
-"""Rules beyond types: name shapes, one manager, recipients that exist, MCP keys.
+"""Rules beyond types: name shapes, one manager, recipients that exist, MCP keys, egress and tool patterns.
 
 Each rule yields ``Problem``s naming the file, the JSON path, what is wrong
 and how to fix it. Rules never stop at the first problem: an operator fixing
@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
+from desired.egress import PATTERN_FIX, PatternError, parse_pattern
 from desired.schema import AgentSpec, DesiredState, McpServer, SwarmSettings
+from desired.tools import check_tool_policy
 from hive_kit.errors import Problem
 from hive_kit.names import BROADCAST, MANAGER_ALIAS, NAME_FIX, OPERATOR, Role, name_problem
 
@@ -78,6 +80,22 @@ def check_settings(settings: SwarmSettings, file: str = HIVE_FILE) -> Iterator[P
     yield from check_mcp_servers(
         file, "$.agent_defaults.extra_mcp_servers", settings.agent_defaults.extra_mcp_servers
     )
+    yield from check_egress(file, "$.egress", settings.egress)
+
+
+def check_egress(file: str, base: str, patterns: Iterable[str]) -> Iterator[Problem]:
+    """Each entry parses as a host pattern (``desired.egress``) and is listed once."""
+    seen: set[str] = set()
+    for i, text in enumerate(patterns):
+        path = f"{base}[{i}]"
+        try:
+            pattern = str(parse_pattern(text))
+        except PatternError as exc:
+            yield Problem(file, path, str(exc), PATTERN_FIX)
+            continue
+        if pattern in seen:
+            yield Problem(file, path, f"{text!r} is listed twice", "remove the duplicate")
+        seen.add(pattern)
 
 
 def check_agent(spec: AgentSpec, file: str) -> Iterator[Problem]:
@@ -103,6 +121,9 @@ def check_agent(spec: AgentSpec, file: str) -> Iterator[Problem]:
             "shorten it and keep longer notes in the agent's state dir",
         )
     yield from check_mcp_servers(file, "$.extra_mcp_servers", spec.extra_mcp_servers)
+    if spec.egress is not None:
+        yield from check_egress(file, "$.egress", spec.egress)
+    yield from check_tool_policy(file, spec.allowed_tools, spec.bash_allow)
 
 
 def _check_recipients(file: str, base: str, recipients: Iterable[str], known: set[str]) -> Iterator[Problem]:

@@ -85,6 +85,29 @@ class AgentSpec(BaseModel):
     suspended: bool = Field(
         default=False, description="When true the reconciler leaves this agent exactly as it is."
     )
+    egress: tuple[str, ...] | None = Field(
+        default=None,
+        description=(
+            "Hosts this agent may reach through the host's egress proxy besides the model API (always "
+            "allowed): 'host', 'host:port', '*.domain', '*:port' or '[v6]:port'. null follows hive.json's "
+            "egress; [] allows the model API only. Applies to the next connection, without a restart."
+        ),
+    )
+    allowed_tools: tuple[str, ...] | None = Field(
+        default=None,
+        description=(
+            "Claude Code's built-in tools this agent may use: names such as 'Read' or 'Edit', or with a "
+            "specifier such as 'WebFetch(domain:docs.python.org)'. null = hyperhive's default set. "
+            "MCP tools are allowed per server (extra_mcp_servers); hyperhive's own always are."
+        ),
+    )
+    bash_allow: tuple[str, ...] | None = Field(
+        default=None,
+        description=(
+            "Commands the Bash tool may run, as patterns such as 'git *' or 'pytest *'. "
+            "null = Bash unrestricted; [] = no Bash at all."
+        ),
+    )
 
     @field_validator("role")
     @classmethod
@@ -126,6 +149,13 @@ class SwarmSettings(BaseModel):
         default=False,
         description="Let one reconcile pass destroy every agent (a guard against an emptied repo).",
     )
+    egress: tuple[str, ...] = Field(
+        default=(),
+        description=(
+            "Hosts every agent whose own egress is null may reach, besides the model API (always allowed). "
+            "Patterns as in an agent's egress."
+        ),
+    )
 
 
 class DesiredState(BaseModel):
@@ -158,16 +188,31 @@ class DesiredState(BaseModel):
     def agent_names(self) -> list[AgentName]:
         return [AgentName(n) for n in sorted(self.agents)]
 
+    def egress_for(self, name: str) -> tuple[str, ...]:
+        """The agent's own egress list, else hive.json's; the host adds the model API to either."""
+        own = self.agents[name].egress
+        return self.settings.egress if own is None else own
+
+
+NOT_REBUILT = frozenset({"suspended", "state", "egress"})
+"""Agent fields whose change rebuilds nothing: stopping or suspending is not a rebuild, and the egress
+proxy reads the allow-list per connection."""
+UNSET_UNHASHED = ("allowed_tools", "bash_allow")
+"""Fields added after fingerprints were first recorded: left out of the hash while null, so upgrading
+hyperhive rebuilds no agent that does not use them."""
+
 
 def agent_fingerprint(state: DesiredState, name: str) -> str:
     """A hash of everything that, if changed, means the agent must be rebuilt.
 
     Covers the resolved spec (with the effective model), its agent.nix and the
-    swarm settings an agent sees. ``suspended`` and ``state`` are left out:
-    stopping or suspending an agent is not a rebuild.
+    swarm settings an agent sees, except ``NOT_REBUILT``.
     """
     spec = state.agents[name]
-    payload: dict[str, Any] = spec.model_dump(mode="json", exclude={"suspended", "state"})
+    payload: dict[str, Any] = spec.model_dump(mode="json", exclude=set(NOT_REBUILT))
+    for key in UNSET_UNHASHED:
+        if payload[key] is None:
+            del payload[key]
     payload["model"] = state.effective_model(name)
     payload["agent_nix"] = state.agent_nix.get(name, "")
     payload["operator_pronouns"] = state.settings.operator_pronouns

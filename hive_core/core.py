@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from desired.egress import HostPattern, model_api_pattern, parse_patterns
+from desired.egress import HostPattern
 from desired.repo import Author
 from hive_core.control import ReconcilerControl
 from hive_core.desired_view import DesiredView
 from hive_core.egress import EgressRecord
+from hive_core.egress_policy import EgressPolicies, ModelApi
 from hive_core.events import EventLog
 from hive_core.harnesses import Harnesses
 from hive_core.logins import LoginCodes
 from hive_core.metawatch import MetaWatch
-from hive_core.notices import QUIET_KINDS, NoticeSink
+from hive_core.notices import QUIET_KINDS, DenialThrottle, NoticeSink, denial_event
 from hive_core.proposal_watch import ProposalWatch
 from hive_core.stores.batch import batch_for
 from hive_core.stores.broker import Broker
@@ -39,6 +39,10 @@ from hive_kit.names import OPERATOR, Role
 from hive_kit.paths import StateLayout
 
 log = logging.getLogger(__name__)
+
+EGRESS_FAILURES = ("cannot resolve ", "cannot connect ", "client went away", "connection lost")
+"""How the proxy's reasons for a connection that was allowed but failed begin: those are not refusals.
+Any other reason on a row that was not allowed is one (an unknown reason is reported, not hidden)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class HostCore:
         self.questions = QuestionStore(self.conn, clock)
         self.reminders = ReminderStore(self.conn, clock, reminder_cap)
         self.egress_log = EgressLog(self.conn)
+        self.egress_throttle = DenialThrottle()
         self.harnesses = Harnesses()
         self.login_codes = LoginCodes(clock)
         """One-time dashboard login links (admin op ``dashboard_login``; redeemed by the dashboard)."""
@@ -81,6 +86,8 @@ class HostCore:
         self.metawatch = MetaWatch(layout.meta)
         """The one watcher on the meta repo's refs; the daemon runs it, everyone else subscribes."""
         self.proposals = ProposalWatch(self.desired, self.events)
+        self.egress = EgressPolicies(self.desired.cached, ModelApi(layout.secrets).pattern)
+        """Each agent's effective egress allow-list (the model API + its own or the swarm's list)."""
         self.reconciler: ReconcilerControl | None = None
         self.deadlines_changed = asyncio.Event()
         """Set when a reminder or question deadline is added or moved: the scheduler re-plans at once."""
@@ -123,13 +130,20 @@ class HostCore:
 
     def egress_policy(self, name: str) -> Sequence[HostPattern]:
         """The hosts ``name`` may reach through its egress proxy now (read per connection)."""
-        return parse_patterns([model_api_pattern(os.environ.get("ANTHROPIC_BASE_URL"))])
+        return self.egress.policy(name)
 
     def record_egress(self, rec: EgressRecord) -> None:
-        """One proxied connection ended: keep it in the egress log."""
+        """One proxied connection ended: keep it in the egress log; a refusal is also an event, throttled."""
         self.egress_log.add(rec)
-        if not rec.allowed:
-            log.warning("egress denied: %s → %s:%d (%s)", rec.agent, rec.host, rec.port, rec.reason)
+        if rec.allowed:
+            return
+        if rec.reason.startswith(EGRESS_FAILURES):
+            log.info("egress failed: %s → %s:%d (%s)", rec.agent, rec.host, rec.port, rec.reason)
+            return
+        log.warning("egress denied: %s → %s:%d (%s)", rec.agent, rec.host, rec.port, rec.reason)
+        repeats = self.egress_throttle.admit(rec.agent, rec.host, rec.port, self.clock())
+        if repeats is not None:
+            self.events.publish(denial_event(rec.agent, rec.host, rec.port, rec.reason, repeats))
 
     def poke_deadlines(self) -> None:
         self.deadlines_changed.set()

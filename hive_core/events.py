@@ -210,6 +210,21 @@ class WebhookReceived(_Event):
     message: str = ""
 
 
+class EgressDenied(_Event):
+    """The egress proxy refused a connection an agent asked for (the egress log has every attempt).
+
+    One per agent and host:port a minute at most (``hive_core.notices.DenialThrottle``);
+    ``repeats`` counts the refused attempts of the same host:port folded into this one since the last.
+    """
+
+    kind: Literal["egress_denied"] = "egress_denied"
+    agent: str
+    host: str
+    port: int
+    reason: str = ""
+    repeats: int = 0
+
+
 Event = Annotated[
     MessageSent
     | MessageDelivered
@@ -233,7 +248,8 @@ Event = Annotated[
     | HarnessHello
     | NeedsLogin
     | LoggedIn
-    | WebhookReceived,
+    | WebhookReceived
+    | EgressDenied,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -51,8 +51,11 @@ async def deadlines_loop(core: HostCore) -> None:
 def run_retention_once(core: HostCore) -> tuple[int, int]:
     messages = core.broker.vacuum()
     events = core.events.trim()
-    if messages or events:
-        log.info("retention: dropped %d acked messages and %d old events", messages, events)
+    egress = core.egress_log.trim()
+    if messages or events or egress:
+        log.info(
+            "retention: dropped %d acked messages, %d old events and %d egress rows", messages, events, egress
+        )
     return messages, events
 
 

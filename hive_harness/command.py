@@ -8,8 +8,18 @@ Why these flags (docs/harness.md has the long form):
   the agent's extras from desired state), nothing the agent wrote into its
   own ``~/.claude.json``.
 - ``--allowedTools``: ``mcp__hyperhive__*``, ``mcp__<key>__<pattern>`` per
-  extra server, and the built-in tools an agent works with; anything else is
-  denied in ``--print`` mode (there is nobody to ask).
+  extra server, and the built-in tools of the agent's policy (desired state's
+  ``allowed_tools``, else ``BUILTIN_TOOLS``; ``bash_allow`` turns plain
+  ``Bash`` into one ``Bash(<pattern>)`` each); anything else is denied in
+  ``--print`` mode (there is nobody to ask), except that claude runs
+  read-only commands (``echo``, ``cat``, ``ls``, ``git status`` in its working
+  directory) without asking whatever the rules say.
+- With a policy set: ``--tools`` offers the model only the policy's built-in
+  tools, ``--disallowedTools Bash`` takes Bash away entirely when
+  ``bash_allow`` is ``[]`` (the read-only exception above included), and
+  ``--setting-sources ""`` loads no settings file: the agent can write its
+  home and working directory, and a ``settings.json`` there would otherwise
+  add allow rules (or hooks) of its own.
 - ``--model``: desired state's model, or the runtime override.
 - ``--continue``: one session per agent (cwd is always the state dir, and
   ``--continue`` resumes the latest session *of the cwd*); "new session"
@@ -147,12 +157,58 @@ def mcp_server_env(env: Mapping[str, str]) -> dict[str, str]:
     return {key: env[key] for key in keep if env.get(key)}
 
 
+def _tool_name(entry: str) -> str:
+    return entry.split("(", 1)[0]
+
+
+def builtin_rules(launch: AgentLaunchConfig) -> list[str]:
+    """The agent's built-in tool rules: its ``allowed_tools`` (or ours), Bash as ``bash_allow`` says."""
+    rules = list(BUILTIN_TOOLS) if launch.allowed_tools is None else list(launch.allowed_tools)
+    if launch.bash_allow is None:
+        return rules
+    rules = [rule for rule in rules if _tool_name(rule) != "Bash"]
+    return rules + [f"Bash({pattern})" for pattern in launch.bash_allow]
+
+
+def tool_policy_set(launch: AgentLaunchConfig) -> bool:
+    return launch.allowed_tools is not None or launch.bash_allow is not None
+
+
 def allowed_tools(launch: AgentLaunchConfig) -> list[str]:
     tools = [f"mcp__{SERVER_NAME}__*"]
     for key, extra in sorted(launch.extra_mcp_servers.items()):
         tools.extend(f"mcp__{key}__{pattern}" for pattern in extra.allowed_tools or ["*"])
-    tools.extend(BUILTIN_TOOLS)
+    tools.extend(builtin_rules(launch))
     return tools
+
+
+def offered_tools(launch: AgentLaunchConfig) -> list[str] | None:
+    """``--tools``: the built-in tools the model is offered at all; None = every one (no flag).
+
+    MCP tools are not affected by ``--tools`` (checked with the real CLI).
+    """
+    if launch.allowed_tools is None:
+        return None
+    return list(dict.fromkeys(_tool_name(rule) for rule in builtin_rules(launch)))
+
+
+def disallowed_tools(launch: AgentLaunchConfig) -> list[str]:
+    """``--disallowedTools``: Bash when ``bash_allow`` is ``[]`` (else read-only commands still run)."""
+    return ["Bash"] if launch.bash_allow == [] else []
+
+
+def tool_flags(launch: AgentLaunchConfig) -> list[str]:
+    """Every flag of the agent's tool policy (module docstring: why each)."""
+    flags = ["--allowedTools", ",".join(allowed_tools(launch))]
+    offered = offered_tools(launch)
+    if offered is not None:
+        flags += ["--tools", ",".join(offered)]
+    denied = disallowed_tools(launch)
+    if denied:
+        flags += ["--disallowedTools", ",".join(denied)]
+    if tool_policy_set(launch):
+        flags += ["--setting-sources", ""]
+    return flags
 
 
 @dataclass(frozen=True)
@@ -169,7 +225,7 @@ class ClaudeArgs:
 def claude_argv(claude_bin: str, launch: AgentLaunchConfig, args: ClaudeArgs) -> list[str]:
     argv = [claude_bin, "--print", "--output-format", "stream-json", "--verbose"]
     argv += ["--mcp-config", str(args.mcp_config_path), "--strict-mcp-config"]
-    argv += ["--allowedTools", ",".join(allowed_tools(launch))]
+    argv += tool_flags(launch)
     argv += ["--model", args.model]
     if args.continue_session:
         argv.append("--continue")

@@ -27,10 +27,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hive_kit.errors import BadRequestError
 
 AgentField = Literal[
-    "role", "model", "state", "description", "allowed_recipients", "extra_mcp_servers", "suspended"
+    "role",
+    "model",
+    "state",
+    "description",
+    "allowed_recipients",
+    "extra_mcp_servers",
+    "suspended",
+    "egress",
+    "allowed_tools",
+    "bash_allow",
 ]
 AGENT_FIELDS: tuple[str, ...] = AgentField.__args__  # type: ignore[attr-defined]
-SettingField = Literal["operator_pronouns", "default_model", "agent_defaults", "allow_destroy_all"]
+SettingField = Literal["operator_pronouns", "default_model", "agent_defaults", "allow_destroy_all", "egress"]
 SETTING_FIELDS: tuple[str, ...] = SettingField.__args__  # type: ignore[attr-defined]
 
 _OP = ConfigDict(extra="forbid", frozen=True)

@@ -69,6 +69,10 @@ class AgentLaunchConfig(BaseModel):
     container config without it refuses to build."""
     revision: str = ""  # meta repo revision this config was rendered from
     fingerprint: str = ""  # desired.schema.agent_fingerprint at that revision
+    allowed_tools: list[str] | None = (
+        None  # claude's built-in tools it may use; None = the harness's default set
+    )
+    bash_allow: list[str] | None = None  # what Bash may run ("git *"); None = anything, [] = no Bash
 
     @model_validator(mode="before")
     @classmethod

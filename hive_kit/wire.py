@@ -95,6 +95,22 @@ class Reminder(BaseModel):
     status: Literal["pending", "sent", "failed", "cancelled"] = "pending"
 
 
+class EgressEntry(BaseModel):
+    """One connection an agent asked the host's egress proxy for."""
+
+    model_config = ConfigDict(frozen=True)
+    id: int
+    host: str
+    port: int
+    method: str  # CONNECT, or the plain-HTTP method
+    allowed: bool
+    reason: str  # the rule that allowed it, or why it was refused or failed
+    bytes_up: int  # agent → host
+    bytes_down: int  # host → agent
+    started: float
+    ended: float | None = None
+
+
 class PendingProposal(BaseModel):
     model_config = ConfigDict(frozen=True)
     id: int
@@ -310,6 +326,15 @@ class DashboardLogin(Request):
     op: Literal["dashboard_login"] = "dashboard_login"
 
 
+class Egress(Request):
+    """An agent's latest egress connections, newest first, and its allow-list now."""
+
+    op: Literal["egress"] = "egress"
+    agent: str = Field(min_length=1, max_length=64)
+    limit: int = Field(default=100, ge=1, le=5000)
+    denied_only: bool = False
+
+
 # ---- responses --------------------------------------------------------------------------------
 
 
@@ -401,6 +426,12 @@ class LoginLinkResult(Response):
     expires_at: float
 
 
+class EgressEntries(Response):
+    agent: str
+    allow: list[str]  # the effective allow-list: the model API first
+    entries: list[EgressEntry]
+
+
 class ErrorBody(BaseModel):
     model_config = ConfigDict(frozen=True)
     code: str
@@ -454,6 +485,7 @@ OPS: tuple[Op, ...] = (
     Op(ReconcileNow, Done, _OPERATOR),
     Op(Status, StatusResult, _OPERATOR),
     Op(DashboardLogin, LoginLinkResult, _OPERATOR),
+    Op(Egress, EgressEntries, _OPERATOR),
 )
 """Every op, once: the request union, each request's response and roles, and the sets below come from here."""
 

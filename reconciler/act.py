@@ -72,6 +72,8 @@ def launch_config(desired: DesiredState, name: str, revision: str, fingerprint: 
         },
         revision=revision,
         fingerprint=fingerprint,
+        allowed_tools=None if spec.allowed_tools is None else list(spec.allowed_tools),
+        bash_allow=None if spec.bash_allow is None else list(spec.bash_allow),
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from desired.schema import DesiredState, RunState, agent_fingerprint
+from desired.schema import UNSET_UNHASHED, DesiredState, RunState, agent_fingerprint
 
 
 class ContainerState(StrEnum):
@@ -149,7 +149,7 @@ def spec_view(state: DesiredState, name: str) -> dict[str, Any]:
     """
     spec = state.agents[name]
     nix = state.agent_nix.get(name, "")
-    return {
+    view: dict[str, Any] = {
         "role": spec.role.value,
         "model": state.effective_model(name),
         "description": spec.description,
@@ -158,6 +158,11 @@ def spec_view(state: DesiredState, name: str) -> dict[str, Any]:
         "agent_nix": _short_hash(nix) if nix else "",
         "operator_pronouns": state.settings.operator_pronouns,
     }
+    for key in UNSET_UNHASHED:  # shown once set, as the fingerprint hashes them
+        value = getattr(spec, key)
+        if value is not None:
+            view[key] = list(value)
+    return view
 
 
 def wants_running(state: DesiredState, name: str) -> bool:

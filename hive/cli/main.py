@@ -9,7 +9,18 @@ import sys
 import click
 import typer
 
-from hive.cli import agents, approvals, dashboard, desired_cmds, messaging, reconcile, serve, setup, webhook
+from hive.cli import (
+    agents,
+    approvals,
+    dashboard,
+    desired_cmds,
+    egress,
+    messaging,
+    reconcile,
+    serve,
+    setup,
+    webhook,
+)
 from hive.cli.common import fail
 from hive_kit.errors import EXIT_USER_ERROR, HiveError, kind_of
 
@@ -21,7 +32,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (setup, agents, desired_cmds, approvals, serve, messaging, reconcile, webhook, dashboard):
+for module in (
+    setup,
+    agents,
+    desired_cmds,
+    approvals,
+    serve,
+    messaging,
+    reconcile,
+    webhook,
+    dashboard,
+    egress,
+):
     module.register(app)
 
 

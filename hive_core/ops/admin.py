@@ -1,4 +1,4 @@
-"""The operator's read and control ops: events (one batch), reconcile_now, status, dashboard_login."""
+"""The operator's read and control ops: events (one batch), reconcile_now, status, dashboard_login, egress."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from hive_core.core import Caller, HostCore
 from hive_core.events import event_dict
 from hive_core.ops.registry import handles
 from hive_kit import wire
+from hive_kit.errors import NotFoundError
 
 
 @handles(wire.Events)
@@ -49,3 +50,18 @@ def status(core: HostCore, caller: Caller, req: wire.Status) -> wire.StatusResul
 def dashboard_login(core: HostCore, caller: Caller, req: wire.DashboardLogin) -> wire.LoginLinkResult:
     link = core.login_codes.issue()
     return wire.LoginLinkResult(url=link.url, expires_at=link.expires_at)
+
+
+@handles(wire.Egress)
+def egress(core: HostCore, caller: Caller, req: wire.Egress) -> wire.EgressEntries:
+    """An agent of desired state, or one that left it but still has rows in the log."""
+    rows = core.egress_log.recent(req.agent, req.limit, denied_only=req.denied_only)
+    agents = core.desired.current().state.agents
+    if req.agent not in agents and not rows and not core.egress_log.recent(req.agent, 1):
+        known = ", ".join(sorted(agents)) or "none"
+        raise NotFoundError(f"no agent named {req.agent!r} (agents: {known}); `hive agent list` shows them")
+    return wire.EgressEntries(
+        agent=req.agent,
+        allow=core.egress.texts(req.agent),
+        entries=[wire.EgressEntry.model_validate(row) for row in rows],
+    )

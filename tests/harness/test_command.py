@@ -1,24 +1,33 @@
-"""Building the claude command line, MCP config and environment (pure)."""
+"""Building the claude command line, MCP config and environment (pure), and the tool policy's flags
+against the real claude CLI (the scripted Messages API is the only stand-in)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from hive_harness.command import (
+    BUILTIN_TOOLS,
     ClaudeArgs,
     HarnessConfigError,
     allowed_tools,
     child_env,
     claude_argv,
     credential_fingerprint,
+    disallowed_tools,
     has_credentials,
     mcp_config,
+    offered_tools,
     parse_secrets,
     resolve_claude_bin,
 )
 from hive_kit.launch import AgentLaunchConfig, LaunchMcpServer
+from tests.harness.conftest import CLAUDE, needs_claude
+from tests.seams.scripted_api import Reply, ScriptedAPI, ToolUse, text
 
 
 def _launch(**kw: object) -> AgentLaunchConfig:
@@ -116,3 +125,128 @@ def test_credential_fingerprint_changes_only_when_credentials_do(tmp_path: Path)
     (tmp_path / ".claude").mkdir()
     (tmp_path / ".claude" / ".credentials.json").write_text("{}")  # a finished login flow
     assert credential_fingerprint(env) != before
+
+
+# ---- tool policy (desired state's allowed_tools / bash_allow) -------------------------------------
+
+
+def _flag(argv: list[str], name: str) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv else None
+
+
+def test_without_a_policy_the_flags_are_as_before() -> None:
+    argv = claude_argv("claude", _launch(), _args())
+    assert _flag(argv, "--allowedTools") == ",".join(["mcp__hyperhive__*", *BUILTIN_TOOLS])
+    assert "--tools" not in argv and "--disallowedTools" not in argv and "--setting-sources" not in argv
+
+
+def test_bash_allow_replaces_plain_bash_with_one_rule_each() -> None:
+    launch = _launch(bash_allow=["git *", "pytest *"])
+    tools = allowed_tools(launch)
+    assert "Bash" not in tools
+    assert tools[-2:] == ["Bash(git *)", "Bash(pytest *)"]
+    assert "Read" in tools and "Edit" in tools  # the rest of the default set stays
+    argv = claude_argv("claude", launch, _args())
+    assert "--tools" not in argv and "--disallowedTools" not in argv
+    assert _flag(argv, "--setting-sources") == ""  # a settings.json the agent writes must not widen it
+
+
+def test_an_empty_bash_allow_disallows_bash_outright() -> None:
+    launch = _launch(bash_allow=[])
+    assert not [t for t in allowed_tools(launch) if t.startswith("Bash")]
+    assert disallowed_tools(launch) == ["Bash"]
+    assert _flag(claude_argv("claude", launch, _args()), "--disallowedTools") == "Bash"
+
+
+def test_allowed_tools_offer_only_those_built_in_tools() -> None:
+    launch = _launch(
+        allowed_tools=["Read", "WebFetch(domain:docs.python.org)"],
+        extra_mcp_servers={"gh": LaunchMcpServer(command="gh", allowed_tools=["search"])},
+    )
+    assert allowed_tools(launch) == [
+        "mcp__hyperhive__*",
+        "mcp__gh__search",
+        "Read",
+        "WebFetch(domain:docs.python.org)",
+    ]
+    assert offered_tools(launch) == ["Read", "WebFetch"]
+    with_bash = _launch(allowed_tools=["Read"], bash_allow=["git *"])
+    assert offered_tools(with_bash) == ["Read", "Bash"]
+    assert offered_tools(_launch(allowed_tools=[])) == []
+    argv = claude_argv("claude", launch, _args())
+    assert _flag(argv, "--tools") == "Read,WebFetch"
+    assert argv[-2:] == ["--", "-hello"]
+
+
+# ---- the same flags, against the real claude CLI ---------------------------------------------------
+
+
+def _claude_turn(tmp_path: Path, launch: AgentLaunchConfig, *commands: str) -> tuple[list[str], Path]:
+    """One real claude turn whose scripted model runs ``commands`` with Bash; the tool results, the cwd."""
+    cwd, home = tmp_path / "state", tmp_path / "state" / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    mcp = tmp_path / "mcp.json"
+    mcp.write_text('{"mcpServers": {}}')
+    with ScriptedAPI() as api:
+        api.push(
+            Reply(blocks=tuple(ToolUse("Bash", {"command": c, "description": "x"}) for c in commands)),
+            text("done"),
+        )
+        env = child_env({**os.environ, **api.env()}, cwd, {})
+        args = ClaudeArgs(
+            prompt="go", model="sonnet", mcp_config_path=mcp, system_prompt="", continue_session=False
+        )
+        run = subprocess.run(
+            claude_argv(str(CLAUDE), launch, args),
+            cwd=cwd,
+            env=env,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        mains = api.main_requests()
+    assert len(mains) == 2, "the scripted tool calls were not answered"
+    return mains[1].tool_results(), cwd
+
+
+@needs_claude
+def test_bash_allow_runs_a_listed_command_and_refuses_the_rest(tmp_path: Path) -> None:
+    listed = "python3 -c \"open('by-python', 'w').write('x')\""
+    results, cwd = _claude_turn(
+        tmp_path / "a",
+        _launch(bash_allow=["python3 *"]),
+        listed,
+        "touch by-touch",
+        "python3 -V && touch by-and",
+    )
+    assert (cwd / "by-python").exists(), results
+    assert not (cwd / "by-touch").exists() and not (cwd / "by-and").exists(), results
+    assert "blocked" in results[1] or "approval" in results[1] or "permission" in results[1]
+
+
+@needs_claude
+def test_a_settings_file_the_agent_wrote_does_not_widen_its_bash(tmp_path: Path) -> None:
+    """The agent can write its home and working dir: claude must read no allow rules (or hooks) there."""
+    root = tmp_path / "b"
+    for where in (root / "state" / ".claude", root / "state" / "home" / ".claude"):
+        where.mkdir(parents=True)
+        (where / "settings.json").write_text(json.dumps({"permissions": {"allow": ["Bash"]}}))
+    results, cwd = _claude_turn(root, _launch(bash_allow=["python3 *"]), "touch planted")
+    assert not (cwd / "planted").exists(), results
+
+
+@needs_claude
+def test_no_bash_means_not_even_read_only_commands(tmp_path: Path) -> None:
+    """claude runs `echo` without asking when Bash is merely left out of --allowedTools; [] must stop that."""
+    results, _ = _claude_turn(tmp_path / "c", _launch(bash_allow=[]), "echo leaked-$((6*7))")
+    assert "leaked-42" not in results[0] and "No such tool" in results[0]
+    unrestricted, cwd = _claude_turn(tmp_path / "d", _launch(), "touch anything-goes")
+    assert (cwd / "anything-goes").exists(), unrestricted  # the default: Bash as before
+
+
+@needs_claude
+def test_allowed_tools_hide_the_other_built_in_tools(tmp_path: Path) -> None:
+    results, cwd = _claude_turn(tmp_path / "e", _launch(allowed_tools=["Read"]), "touch by-bash")
+    assert "No such tool" in results[0] and not (cwd / "by-bash").exists()

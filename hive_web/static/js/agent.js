@@ -5,6 +5,7 @@
 
 import { getJSON, post } from "./api.js";
 import { durationChart, tokensChart, toolsChart } from "./charts.js";
+import { bindEgress, loadEgress } from "./egress.js";
 import { ago, html, toast } from "./util.js";
 /** @import { Json } from "./api.js" */
 
@@ -73,6 +74,7 @@ function onEvent(e) {
   const ev = JSON.parse(e.data);
   if (ev.seq <= lastSeq) return;
   lastSeq = ev.seq;
+  if (ev.kind === "turn_end" && document.body.dataset.live) loadEgress(NAME); // live turns only, not history
   if (ev.kind === "turn_start") line("start", `▶ turn from ${ev.wake_from} (${ev.model})${ev.new_session ? " — new session" : ""}\n${clip(ev.prompt, 400)}`);
   else if (ev.kind === "stream") streamItem(ev);
   else if (ev.kind === "note") line("note", `· ${ev.text}`);
@@ -168,6 +170,7 @@ function bind() {
 
 async function boot() {
   bind();
+  bindEgress(NAME);
   let s;
   try { s = await getJSON(`${BASE}/api/state`); } catch (/** @type {any} */ err) { badge("alive-badge", "offline", "bad"); line("err", err.message); return; }
   paint(s);
