@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import json
 import logging
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -45,6 +47,7 @@ from reconciler.runtime import hostview, procs
 from reconciler.runtime.base import LaunchSpec, LineSink
 from reconciler.runtime.ownership import own_state_dir, private_dir
 from reconciler.runtime.sandbox import AgentBox, bwrap_argv, group_text, passwd_text, sandbox_env
+from reconciler.runtime.seccomp import userns_filter
 
 log = logging.getLogger(__name__)
 
@@ -260,25 +263,13 @@ class LocalRuntime:
             spec.state_dir.mkdir(parents=True, exist_ok=True)
             (spec.state_dir / "home").mkdir(exist_ok=True)
         grant_run_dir(spec.socket.parent, ids)
-        argv, env = self._argv(spec, ids)
-        with open(spec.log_file, "ab") as out:
-            out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}\n".encode())
-            out.flush()
-            try:
-                child = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                    cwd=spec.state_dir,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise PermanentError(
-                    f"agent {spec.name}: cannot run {argv[0]!r} ({exc}); check the runtime command "
-                    "(`hive serve --agent-command`) and that it is installed"
-                ) from exc
+        seccomp = _seccomp_memfd() if ids is not None else None
+        try:
+            argv, env = self._argv(spec, ids, seccomp)
+            child = self._spawn(spec, argv, env, () if seccomp is None else (seccomp,))
+        finally:
+            if seccomp is not None:
+                os.close(seccomp)
         self._children[spec.name] = child.pid
         child.returncode = 0  # reaped by _reap with waitpid; the agent may outlive this daemon
         warning = self.insecure_reason or ""
@@ -294,12 +285,37 @@ class LocalRuntime:
         how = f"in bubblewrap as uid {ids.uid}" if ids else f"UNSANDBOXED ({warning})"
         progress(f"agent {spec.name}: started pid {child.pid} {how}")
 
+    def _spawn(
+        self, spec: LaunchSpec, argv: builtins.list[str], env: dict[str, str], fds: tuple[int, ...]
+    ) -> subprocess.Popen[bytes]:
+        with open(spec.log_file, "ab") as out:
+            out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}\n".encode())
+            out.flush()
+            try:
+                return subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=spec.state_dir,
+                    start_new_session=True,
+                    pass_fds=fds,
+                )
+            except OSError as exc:
+                raise PermanentError(
+                    f"agent {spec.name}: cannot run {argv[0]!r} ({exc}); check the runtime command "
+                    "(`hive serve --agent-command`) and that it is installed"
+                ) from exc
+
     def _write_spec(self, spec: LaunchSpec) -> None:
         spec.build_dir.mkdir(parents=True, exist_ok=True)
         data = {"name": spec.name, "is_manager": spec.is_manager, "socket": str(spec.socket)}
         self._spec_file(spec.name).write_text(json.dumps(data))
 
-    def _argv(self, spec: LaunchSpec, ids: AgentIds | None) -> tuple[builtins.list[str], dict[str, str]]:
+    def _argv(
+        self, spec: LaunchSpec, ids: AgentIds | None, seccomp: int | None = None
+    ) -> tuple[builtins.list[str], dict[str, str]]:
         command = [part.format(role=spec.role, name=spec.name) for part in self.command]
         base = {k: self.env[k] for k in PASSTHROUGH + PASSTHROUGH_OPTIONAL if k in self.env}
         for key, value in read_secrets(self.layout.secrets).items():
@@ -332,7 +348,7 @@ class LocalRuntime:
         # the launch config is the agent's to read, and no other agent's (whatever umask wrote it)
         os.chown(spec.config_file, os.geteuid(), ids.gid)
         os.chmod(spec.config_file, 0o640)
-        return bwrap_argv(self.bwrap, root, box, command), env
+        return bwrap_argv(self.bwrap, root, box, command, seccomp_fd=seccomp), env
 
     async def stop(self, name: str, progress: LineSink) -> None:
         if self._run_file(name).parent.exists():
@@ -374,6 +390,23 @@ class LocalRuntime:
             except OSError:
                 continue
         return text.splitlines()[-lines:]
+
+
+@functools.cache
+def _warn_no_seccomp(machine: str) -> None:
+    log.warning("no seccomp program for %s: agents here may create user namespaces", machine)
+
+
+def _seccomp_memfd() -> int | None:
+    """The agents' seccomp program (``seccomp.py``) in a memory file for bubblewrap's ``--seccomp FD``."""
+    program = userns_filter(platform.machine())
+    if program is None:
+        _warn_no_seccomp(platform.machine())
+        return None
+    fd = os.memfd_create("hive-seccomp")
+    os.write(fd, program)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _readable(path: Path, text: str, mode: int) -> None:

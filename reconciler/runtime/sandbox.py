@@ -23,7 +23,8 @@ under ``/root``); it keeps only the capabilities ``setpriv`` needs to drop
 to the agent's own uid, which then clears every capability set and sets
 ``no_new_privs`` before the harness starts. Own pid, ipc, uts, cgroup and
 network namespaces: the network one has only loopback, and the egress proxy
-socket in ``/run/hive`` is the way out (``hive_core.egress``).
+socket in ``/run/hive`` is the way out (``hive_core.egress``). A seccomp
+filter (``seccomp.py``) keeps it from making user namespaces of its own.
 
 The I/O that feeds this (listing ``/etc``, resolving links, probing bwrap)
 is in ``reconciler.runtime.hostview``.
@@ -148,9 +149,12 @@ def _parents(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
-def bwrap_argv(bwrap: str, root: HostRoot, box: AgentBox, command: Sequence[str]) -> list[str]:
+def bwrap_argv(
+    bwrap: str, root: HostRoot, box: AgentBox, command: Sequence[str], *, seccomp_fd: int | None = None
+) -> list[str]:
     """The full argv. The socket's *directory* is bound, so a socket re-created by a restarted
-    daemon (a new inode) is what the agent sees, without restarting the agent."""
+    daemon (a new inode) is what the agent sees, without restarting the agent. ``seccomp_fd``
+    holds ``seccomp.userns_filter``'s program (no new user namespaces)."""
     args = [bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net"]
     # no --new-session: the runtime starts bwrap in a session of its own with no terminal (nothing to
     # inject keystrokes into), and keeping the sandbox in bwrap's process group means that killing
@@ -184,6 +188,8 @@ def bwrap_argv(bwrap: str, root: HostRoot, box: AgentBox, command: Sequence[str]
     args += ["--chdir", "/", "--cap-drop", "ALL"]
     for cap in CAPS_FOR_SETPRIV:
         args += ["--cap-add", cap]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     return [*args, "--", *drop_to(root.setpriv, box.ids), *command]
 
 

@@ -15,6 +15,7 @@ from reconciler.runtime.sandbox import (
     passwd_text,
     sandbox_env,
 )
+from reconciler.runtime.seccomp import userns_filter
 
 IDS = AgentIds(60123, 60123)
 ROOT = HostRoot(
@@ -97,6 +98,15 @@ def test_the_root_is_an_allow_list_and_the_agent_drops_to_its_own_uid() -> None:
         "--",
         *COMMAND,
     ]
+
+
+def test_a_seccomp_program_goes_to_bwrap_by_descriptor() -> None:
+    argv = bwrap_argv("/usr/bin/bwrap", ROOT, BOX, COMMAND, seccomp_fd=7)
+    assert argv[argv.index("--seccomp") + 1] == "7" and argv.index("--seccomp") < argv.index("--")
+    assert "--seccomp" not in bwrap_argv("/usr/bin/bwrap", ROOT, BOX, COMMAND)
+    program = userns_filter("x86_64")
+    assert program is not None and len(program) % 8 == 0 and userns_filter("aarch64") is not None
+    assert userns_filter("riscv64") is None
 
 
 def test_order_matters_tmpfs_before_what_lies_in_it() -> None:

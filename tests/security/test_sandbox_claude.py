@@ -21,13 +21,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import apsw
 import pytest
 
 from desired.bootstrap import init_meta_repo
 from desired.changes import add_agent, set_agent_field
 from desired.repo import MetaRepo
 from hive.daemon import Daemon, add_reconciler
-from hive_harness.stats import TurnStats
 from hive_kit.client import HiveClient
 from hive_kit.paths import StateLayout
 from hive_kit.wire import Send
@@ -60,14 +60,22 @@ class Swarm:
     host_port: int
 
     def turns(self, name: str) -> list[dict[str, Any]]:
+        """The agent's turn-stats rows, oldest first, read-only: the file is the agent's (a root
+        connection that wrote its -wal or -shm would leave the agent unable to open it)."""
         path = self.layout.agent_state(name) / "turn-stats.sqlite"
-        if not path.exists():
-            return []
-        stats = TurnStats(path)
+        flags = apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
         try:
-            return list(reversed(stats.rows()))
-        finally:
-            stats.close()
+            conn = apsw.Connection(f"file:{path}?mode=ro", flags=flags)
+            try:
+                cursor = conn.execute(
+                    "SELECT result_kind, tool_call_breakdown_json FROM turn_stats ORDER BY id"
+                )
+                rows = cursor.fetchall()
+            finally:
+                conn.close()
+        except apsw.Error:
+            return []
+        return [{"result_kind": kind, "tool_call_breakdown": json.loads(str(calls))} for kind, calls in rows]
 
     def mcp_entry(self, name: str) -> dict[str, Any]:
         document = json.loads((self.layout.agent_state(name) / ".hive" / "mcp-config.json").read_text())
@@ -151,6 +159,7 @@ async def test_claudes_bash_tool_cannot_read_host_secrets_or_reach_host_ports(sw
             f"curl -sS -m 5 --noproxy '*' http://127.0.0.1:{port}/",  # direct: its own loopback
             f"curl -sS -m 5 -X POST {beta_mcp}",  # beta's MCP server (NO_PROXY: direct)
             "curl -sS -m 5 https://example.com/",  # CONNECT through the proxy: denied
+            "unshare -Ur id",  # a user namespace, to be root in: seccomp says no
             "echo END",
         ]
     )
@@ -169,6 +178,7 @@ async def test_claudes_bash_tool_cannot_read_host_secrets_or_reach_host_ports(sw
     assert "Connection refused" in result or "Couldn't connect" in result or "Failed to connect" in result
     assert "403" in result, "CONNECT to a host off the allow-list is refused"
     assert "hello from the host" not in result
+    assert "unshare failed: Operation not permitted" in result and "uid=0" not in result
     denied = {
         (r["host"], r["port"]) for r in swarm.daemon.core.egress_log.recent("alpha", 200, denied_only=True)
     }

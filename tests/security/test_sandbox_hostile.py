@@ -262,6 +262,8 @@ async def test_from_inside_every_boundary_holds(swarm: Swarm) -> None:
             "beta's socket": str(layout.agent_socket("beta")),
             "beta's socket dir": str(layout.agent_socket("beta").parent),
             "the admin socket": str(layout.admin_socket),
+            "the manager's socket": str(layout.manager_socket),
+            "the manager's MCP token": str(layout.agent_state("manager") / ".hive" / "mcp-config.json"),
             "the state root": str(layout.root),
             "hive.sqlite": str(layout.db),
             "the dashboard token": str(layout.root / "web-token"),
@@ -319,6 +321,11 @@ async def test_from_inside_every_boundary_holds(swarm: Swarm) -> None:
     assert found["interfaces"] == ["lo"], "its network has a loopback and nothing else"
     assert found["var"] == ["tmp"], "of /var only a private /var/tmp"
     assert (layout.agent_state("alpha") / "mine.txt").stat().st_uid == uid
+    # and what the host sees of alpha's own process: no capability, no_new_privs, the seccomp filter
+    # that keeps it from making a user namespace (its effect: test_sandbox_claude.py's Bash tool)
+    status = Path(f"/proc/{swarm.agent_pid('alpha')}/status").read_text()
+    assert "\nCapEff:\t0000000000000000\n" in status and "\nCapBnd:\t0000000000000000\n" in status
+    assert "\nNoNewPrivs:\t1\n" in status and "\nSeccomp:\t2\n" in status
 
 
 async def test_the_uid_alone_stops_signals_and_ptrace_across_agents(swarm: Swarm) -> None:
