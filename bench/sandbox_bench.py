@@ -47,26 +47,24 @@ FAKE = (sys.executable, str(ROOT / "tests" / "seams" / "fake_agent.py"))
 _SKIP_TOP = frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})
 
 
+def _mirror(directory: Path, skip: frozenset[str]) -> list[str]:
+    args: list[str] = []
+    for name in sorted(os.listdir(directory)):
+        full = directory / name
+        if name in skip:
+            continue
+        if full.is_symlink():
+            args += ["--symlink", os.readlink(full), str(full)]
+        else:
+            args += ["--ro-bind", str(full), str(full)]
+    return args
+
+
 def old_argv(bwrap: str, spec: LaunchSpec, state_root: Path, command: Sequence[str]) -> list[str]:
     """The sandbox before issue 11 (reconciler/runtime/sandbox.py at 22ba5c9), for comparison only."""
     args = [bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", spec.name]
-    for name in sorted(os.listdir("/")):
-        if name in _SKIP_TOP:
-            continue
-        full = Path("/") / name
-        args += (
-            ["--symlink", os.readlink(full), f"/{name}"]
-            if full.is_symlink()
-            else ["--ro-bind", str(full)] * 2
-        )
-    args += ["--dir", "/etc"]
-    for name in sorted(os.listdir("/etc")):
-        full = Path("/etc") / name
-        if name == "hyperhive":
-            continue
-        args += (
-            ["--symlink", os.readlink(full), str(full)] if full.is_symlink() else ["--ro-bind", str(full)] * 2
-        )
+    args += _mirror(Path("/"), _SKIP_TOP)
+    args += ["--dir", "/etc", *_mirror(Path("/etc"), frozenset({"hyperhive"}))]
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]
     for path in (Path(sys.prefix), ROOT):
         if path.parts[1] in ("tmp", "run"):
@@ -80,14 +78,15 @@ def old_argv(bwrap: str, spec: LaunchSpec, state_root: Path, command: Sequence[s
 class OldRuntime(LocalRuntime):
     """The same runtime, launching the old argv as root (no uid, no state dir hand-over)."""
 
-    def _argv(self, spec: LaunchSpec, ids: AgentIds | None) -> tuple[list[str], dict[str, str]]:
+    def _argv(
+        self, spec: LaunchSpec, ids: AgentIds | None, seccomp: int | None = None
+    ) -> tuple[list[str], dict[str, str]]:
         _, env = super()._argv(spec, None)
         command = [part.format(role=spec.role, name=spec.name) for part in self.command]
-        for key in ("HIVE_AGENT_CONFIG", "HIVE_SOCKET", "HIVE_AGENT_STATE"):
-            env.pop(key, None)
         env.update(
             HIVE_AGENT_CONFIG="/etc/hyperhive/agent.json",
             HIVE_SOCKET="/run/hive/hive.sock",
+            HIVE_AGENT_STATE="/state",
             HOME="/state/home",
         )
         assert self.support.bwrap is not None
@@ -141,7 +140,8 @@ async def main(rounds: int, fake: bool) -> None:
                 times[label].append(await one_round(runtime, layout, f"a{i}{label}"))
     finally:
         procs.kill_all(layout.root)
-        shutil.rmtree(work, ignore_errors=True)
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(work, ignore_errors=True)
     agent = "fake agent" if fake else "hive-harness serve"
     print(f"agent create → hello, {agent}, {rounds} rounds each (seconds):")
     for label in ("old", "new"):
