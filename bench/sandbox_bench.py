@@ -140,8 +140,7 @@ async def main(rounds: int, fake: bool) -> None:
                 times[label].append(await one_round(runtime, layout, f"a{i}{label}"))
     finally:
         procs.kill_all(layout.root)
-        if not os.environ.get("KEEP"):
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
     agent = "fake agent" if fake else "hive-harness serve"
     print(f"agent create → hello, {agent}, {rounds} rounds each (seconds):")
     for label in ("old", "new"):
