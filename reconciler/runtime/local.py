@@ -184,10 +184,16 @@ class LocalRuntime:
         self._releasing = asyncio.ensure_future(asyncio.to_thread(self._release_purged))
 
     def _release_purged(self) -> None:
-        """An agent whose whole dir is gone (purged) and that does not run owns no file any more."""
+        """An agent whose whole dir is gone (purged), that does not run and whose socket dir the
+        daemon does not hold (a new agent gets one before its first start) owns nothing any more."""
         running = procs.scan(self.key)
-        for name in self.identities().known():
-            if name not in running and not self.layout.agent_dir(name).exists():
+        try:
+            manager_gid: int | None = self.layout.manager_socket.parent.stat().st_gid
+        except FileNotFoundError:
+            manager_gid = None
+        for name, ids in self.identities().known().items():
+            held = self.layout.agent_dir(name).exists() or self.layout.agent_socket(name).parent.exists()
+            if name not in running and not held and ids.gid != manager_gid:
                 self.identities().release(name)
 
     def identities(self) -> Identities:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -140,6 +141,7 @@ async def test_a_purged_agent_gives_its_uid_back(
         await _apply(layout, runtime)
         assert ids.lookup("temp") is not None, "destroy keeps the state dir, so the uid stays"
         await _apply(layout, runtime, purge=("temp",))
+        shutil.rmtree(layout.agent_socket("temp").parent)  # the daemon's socket set does this (HelloHost not)
         runtime.tidy()
         await eventually(lambda: ids.lookup("temp") is None, what="temp's uid to be released")
         assert ids.lookup("manager") is not None
