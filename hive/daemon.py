@@ -15,6 +15,7 @@ the deadline loop's first pass catches up on what fell due while down.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import fcntl
 import logging
 import os
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import IO
 
 from hive_core.core import HostCore
+from hive_core.identities import UidRange
 from hive_core.schedulers import deadlines_loop, meta_follow_loop, retention_loop
 from hive_core.sockets import SocketSet
 from hive_core.stores.checkpoint import checkpoint_loop
@@ -45,10 +47,11 @@ class Daemon:
         *,
         clock: Callable[[], float] = time.time,
         web: WebConfig | None = None,
+        uid_range: UidRange | None = None,
     ) -> None:
         self.layout = layout
         self._lock = _lock_state_dir(layout)
-        self.core = HostCore(layout, clock=clock)
+        self.core = HostCore(layout, clock=clock, uid_range=uid_range)
         self.sockets = SocketSet(self.core)
         self.stop = asyncio.Event()
         self.components: list[tuple[str, TaskFactory]] = [
@@ -96,6 +99,9 @@ def add_reconciler(daemon: Daemon, options: RuntimeOptions, settings: LoopSettin
     meta watch (the reconciler subscribes to it rather than watching the repo a second time)."""
     from reconciler import service
     from reconciler.host import CoreSockets, EventLogSink
+
+    # one allocation of agents' uids: the sockets' groups and the sandboxes' uids agree
+    options = dataclasses.replace(options, identities=daemon.core.identities)
 
     async def run() -> None:
         started: asyncio.Future[Reconciler] = asyncio.get_running_loop().create_future()

@@ -24,6 +24,7 @@ from hive_core.egress import EgressRecord
 from hive_core.egress_policy import EgressPolicies, ModelApi
 from hive_core.events import EventLog
 from hive_core.harnesses import Harnesses
+from hive_core.identities import AgentIds, Identities, UidRange, can_chown
 from hive_core.logins import LoginCodes
 from hive_core.metawatch import MetaWatch
 from hive_core.notices import QUIET_KINDS, DenialThrottle, NoticeSink, denial_event
@@ -67,6 +68,7 @@ class HostCore:
         *,
         clock: Callable[[], float] = time.time,
         reminder_cap: int = DEFAULT_PENDING_CAP,
+        uid_range: UidRange | None = None,
     ) -> None:
         self.layout = layout
         self.clock = clock
@@ -79,6 +81,8 @@ class HostCore:
         self.reminders = ReminderStore(self.conn, clock, reminder_cap)
         self.egress_log = EgressLog(self.conn)
         self.egress_throttle = DenialThrottle()
+        self.identities = Identities.open(layout.db, uid_range)
+        """Each agent's own uid/gid (its own connection: allocation runs off the loop, see agent_ids)."""
         self.harnesses = Harnesses()
         self.login_codes = LoginCodes(clock)
         """One-time dashboard login links (admin op ``dashboard_login``; redeemed by the dashboard)."""
@@ -111,6 +115,7 @@ class HostCore:
 
     def close(self) -> None:
         self.batch.flush()
+        self.identities.close()
         self.conn.close()
 
     # ---- seams -------------------------------------------------------------------------------
@@ -149,6 +154,13 @@ class HostCore:
         self.deadlines_changed.set()
 
     # ---- identity ----------------------------------------------------------------------------
+
+    async def agent_ids(self, name: str) -> AgentIds | None:
+        """``name``'s own uid/gid (allocated on first ask), or None when the daemon is not root and
+        so has no uids to give: then every socket stays the daemon's own."""
+        if not can_chown():
+            return None
+        return await asyncio.to_thread(self.identities.for_agent, name)
 
     def manager_caller(self) -> Caller:
         name = self.desired.manager_name()

@@ -28,9 +28,15 @@ Why these flags (docs/harness.md has the long form):
   (which documents its built-in tools).
 
 Our own MCP server is either the harness's persistent one (streamable HTTP
-on 127.0.0.1, a bearer token per server start: the sandbox shares the host's
-network, so the token is what keeps another agent from using this agent's
-identity) or, as the fallback, a stdio child claude launches every turn.
+on 127.0.0.2, in NO_PROXY, with a bearer token per server start) or, as the
+fallback, a stdio child claude launches every turn.
+
+Network: in its sandbox claude has only loopback; the harness passes the
+egress forwarder's HTTP(S)_PROXY in the base environment (``serve.py``), so
+every claude, and every command its Bash tool runs, goes out through the
+host's proxy. ``HIVE_CLAUDE_BIN`` is set by the local runtime to the real
+file it bound into the sandbox (a link into the operator's home would not
+resolve there).
 """
 
 from __future__ import annotations

@@ -11,11 +11,18 @@ than a control channel. Its own ``HiveClient`` on the agent's socket keeps
 the tools' identity the agent's, as before, and their connections apart from
 the loop's.
 
-Why a bearer token: bubblewrap does not unshare the network (claude needs the
-API), so every local process can reach 127.0.0.1:<port>. Each start draws a
-fresh token that only the agent's 0600 mcp-config (in its state dir, which no
-other sandbox sees) carries; a request without it gets 401, so no one else
-can act with this agent's identity.
+Why 127.0.0.2: the sandbox has its own network namespace, and everything
+the agent sends to the world goes through the egress forwarder named in
+HTTP(S)_PROXY (``egress_forward.py``). The MCP server must not: it binds
+``MCP_HOST``, a second loopback address listed in NO_PROXY, so claude
+reaches it directly and the forwarder's 127.0.0.1 stays the proxy's.
+
+Why a bearer token as well: the namespace already keeps other agents and
+the host's processes off this port, but the agent's own Bash tool is on the
+same loopback. Each start draws a fresh token that only the agent's 0600
+mcp-config carries; a request without it gets 401. (Without a sandbox,
+``--insecure-sandbox``, the token is all that keeps another local process
+from acting with this agent's identity.)
 
 Why stateless HTTP: each POST stands alone, so nothing (no MCP session, no
 task) outlives a claude that exited or was killed.
@@ -42,10 +49,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import uvicorn
+from mcp.server.transport_security import TransportSecuritySettings
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hive_harness.command import McpEndpoint
+from hive_harness.egress_forward import MCP_HOST
 from hive_harness.mcp_server import ToolCalls, build_server
 from hive_kit.client import HiveClient
 from hive_kit.launch import AgentLaunchConfig
@@ -53,6 +62,12 @@ from hive_kit.launch import AgentLaunchConfig
 log = logging.getLogger(__name__)
 
 MCP_PATH = "/mcp"
+_HOST_CHECK = TransportSecuritySettings(
+    enable_dns_rebinding_protection=True,
+    allowed_hosts=[f"{MCP_HOST}:*"],
+    allowed_origins=[f"http://{MCP_HOST}:*"],
+)
+"""mcp's DNS-rebinding check, for the address we bind (its default knows only 127.0.0.1 and localhost)."""
 START_TIMEOUT_SECONDS = 10.0
 STOP_TIMEOUT_SECONDS = 3.0
 
@@ -152,12 +167,14 @@ class PersistentMcp:
         token = secrets.token_urlsafe(32)
         self._client = HiveClient(self.socket_path)
         server = build_server(self.launch, self._client, self.calls)
-        app = server.streamable_http_app(streamable_http_path=MCP_PATH, stateless_http=True)
+        app = server.streamable_http_app(
+            streamable_http_path=MCP_PATH, stateless_http=True, transport_security=_HOST_CHECK
+        )
         self._sock = sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            sock.bind(("127.0.0.1", 0))
+            sock.bind((MCP_HOST, 0))
         except OSError as exc:
-            raise McpStartError(f"cannot bind 127.0.0.1 for the MCP server: {exc.strerror or exc}") from exc
+            raise McpStartError(f"cannot bind {MCP_HOST} for the MCP server: {exc.strerror or exc}") from exc
         port = int(sock.getsockname()[1])
         config = uvicorn.Config(
             require_bearer(app, token),
@@ -181,10 +198,10 @@ class PersistentMcp:
                 raise McpStartError(f"the MCP server did not start within {START_TIMEOUT_SECONDS:.0f} s")
             await asyncio.sleep(0.005)
         self.port = port
-        self.endpoint = McpEndpoint(f"http://127.0.0.1:{port}{MCP_PATH}", token)
+        self.endpoint = McpEndpoint(f"http://{MCP_HOST}:{port}{MCP_PATH}", token)
         self.starts += 1
         log.info(
-            "%s: MCP server hyperhive on 127.0.0.1:%d (streamable HTTP, start %d)", name, port, self.starts
+            "%s: MCP server hyperhive on %s:%d (streamable HTTP, start %d)", name, MCP_HOST, port, self.starts
         )
         return self.endpoint
 

@@ -5,7 +5,9 @@ that names them and logs how they end; if one dies, the other is cancelled
 and the process exits non-zero so the runtime driver restarts it. SIGTERM and
 SIGINT stop both, cancelling a running claude (SIGINT, then SIGKILL). The
 persistent MCP server (`mcp_http.py`) is the loop's: started by its first
-turn, stopped with it.
+turn, stopped with it. The egress forwarder (`egress_forward.py`) starts
+first when the runtime gave the agent an egress socket, and every claude
+(so its Bash tool, git, pip and curl too) gets its HTTP(S)_PROXY.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from aiohttp import web
 
 from hive_harness.command import mcp_config, mcp_server_env, mcp_transport, resolve_claude_bin
+from hive_harness.egress_forward import EgressForwarder
 from hive_harness.events import EventBus
 from hive_harness.loop import Harness
 from hive_harness.mcp_http import PersistentMcp
@@ -29,7 +32,16 @@ from hive_harness.runtime import Runtime, StatePaths
 from hive_harness.stats import TurnStats
 from hive_harness.web import make_app
 from hive_kit.client import HiveClient
-from hive_kit.launch import ENV_PAGE, ENV_SOCKET, SANDBOX_PAGE, SANDBOX_RUN, SANDBOX_SOCKET, AgentLaunchConfig
+from hive_kit.launch import (
+    ENV_EGRESS,
+    ENV_PAGE,
+    ENV_SOCKET,
+    SANDBOX_EGRESS,
+    SANDBOX_PAGE,
+    SANDBOX_RUN,
+    SANDBOX_SOCKET,
+    AgentLaunchConfig,
+)
 from hive_kit.tasks import run_root_tasks
 
 log = logging.getLogger(__name__)
@@ -87,8 +99,23 @@ async def start_site(harness: Harness, path: Path) -> PageSite | None:
     return PageSite(runner, path, path.stat().st_ino)
 
 
+async def start_egress(env: Mapping[str, str]) -> EgressForwarder | None:
+    """The host's egress proxy on this sandbox's loopback, when the runtime gave the agent one
+    (``$HIVE_EGRESS_SOCKET``, or ``/run/hive/egress.sock``). The socket may come later (a daemon
+    that restarts): the forwarder connects per connection and says why when it is missing."""
+    path = env.get(ENV_EGRESS) or (SANDBOX_EGRESS if Path(SANDBOX_EGRESS).exists() else None)
+    if not path:
+        return None
+    forwarder = EgressForwarder(Path(path))
+    await forwarder.start()
+    return forwarder
+
+
 async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping[str, str]) -> None:
     mcp_config(launch, mcp_server_env(env))  # refuse a bad config (an extra server keyed hyperhive) up front
+    egress = await start_egress(env)
+    if egress is not None:
+        env = {**env, **egress.env}
     paths = StatePaths(state_dir)
     bus = EventBus(paths.events_db)
     stats = TurnStats(paths.stats_db)
@@ -120,6 +147,8 @@ async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping
         if site is not None:
             await site.close()
         await client.aclose()
+        if egress is not None:
+            await egress.close()
         bus.close()
         stats.close()
     if failed:

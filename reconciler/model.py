@@ -35,6 +35,7 @@ class Observed:
     exit_code: int | None = None
     pid: int | None = None
     detail: str = ""
+    warning: str = ""  # said in the agent's status message (e.g. it runs without its sandbox)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ Shared by the loop and the read-only paths (`hive reconcile --dry-run`,
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from desired.repo import MetaRepo, Snapshot
 from desired.schema import agent_fingerprint
@@ -31,10 +31,7 @@ class World:
 async def observe(layout: StateLayout, repo: MetaRepo, runtime: Runtime, store: DeployStore | None) -> World:
     snap = repo.load()
     inventory = store.inventory() if store else {}
-    observed = {
-        name: Observed(o.name, o.state, name in inventory, o.exit_code, o.pid, o.detail)
-        for name, o in (await runtime.list()).items()
-    }
+    observed = {name: replace(o, managed=name in inventory) for name, o in (await runtime.list()).items()}
     applied = {}
     if store is not None:
         applied = {

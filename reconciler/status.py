@@ -101,6 +101,14 @@ def _describe(action: Action | None) -> str:
 
 
 def _ready(i: Inputs, stalled: Condition, reconciling: Condition) -> Condition:
+    ready = _ready_condition(i, stalled, reconciling)
+    warning = i.observed.warning if i.observed else ""
+    if not warning:
+        return ready
+    return Condition(ready.type, ready.status, ready.reason, f"{ready.message}; WARNING: {warning}")
+
+
+def _ready_condition(i: Inputs, stalled: Condition, reconciling: Condition) -> Condition:
     if i.suspended:
         return Condition(READY, True, "Suspended", "suspended: the reconciler leaves it as it is")
     if stalled.status:

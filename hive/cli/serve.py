@@ -13,6 +13,7 @@ import typer
 
 from hive.cli.common import StateDirOpt, layout
 from hive.cli.reconcile import CommandOpt, RuntimeOpt
+from hive_core.identities import DEFAULT_UIDS, UidRange
 from hive_kit.paths import StateLayout
 
 if TYPE_CHECKING:
@@ -45,6 +46,21 @@ def serve(
             help="Run without the reconciler (messaging and dashboard only; nothing is started or stopped).",
         ),
     ] = False,
+    agent_uids: Annotated[
+        str,
+        typer.Option(
+            envvar="HIVE_AGENT_UIDS",
+            help="Host uids (and gids) given to agents, one each, as FIRST-LAST.",
+        ),
+    ] = DEFAULT_UIDS,
+    insecure_sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-sandbox",
+            help="If this host cannot sandbox agents (not root, no bwrap/setpriv, no namespaces), run them "
+            "UNSANDBOXED instead of refusing: they can then read the host's files and reach its ports.",
+        ),
+    ] = False,
 ) -> None:
     """Run the hive daemon: stores, sockets, schedulers, the reconciler and the dashboard."""
     if "HIVE_LOG_LEVEL" not in os.environ:
@@ -52,15 +68,20 @@ def serve(
     from hive_web.keys import WebConfig
     from reconciler.runtime.registry import RuntimeOptions
 
-    options = RuntimeOptions(runtime, tuple(shlex.split(agent_command or "")))
+    uid_range = UidRange.parse(agent_uids)
+    options = RuntimeOptions(
+        runtime, tuple(shlex.split(agent_command or "")), insecure=insecure_sandbox, uid_range=uid_range
+    )
     web = None if no_web else WebConfig(host=web_host, port=web_port)
-    asyncio.run(_serve(layout(state_dir), None if no_reconcile else options, web))
+    asyncio.run(_serve(layout(state_dir), None if no_reconcile else options, web, uid_range))
 
 
-async def _serve(where: StateLayout, options: RuntimeOptions | None, web: WebConfig | None) -> None:
+async def _serve(
+    where: StateLayout, options: RuntimeOptions | None, web: WebConfig | None, uid_range: UidRange
+) -> None:
     from hive.daemon import Daemon, add_reconciler
 
-    daemon = Daemon(where, web=web)
+    daemon = Daemon(where, web=web, uid_range=uid_range)
     if options is not None:
         add_reconciler(daemon, options)
     loop = asyncio.get_running_loop()

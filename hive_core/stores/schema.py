@@ -13,6 +13,7 @@ from pathlib import Path
 import apsw
 
 from hive_core.events import MIGRATIONS_EVENTS
+from hive_core.identities import MIGRATION_IDENTITIES
 from hive_core.stores.egress import MIGRATION_EGRESS
 from hive_kit.db import Migration, open_db
 
@@ -71,7 +72,14 @@ CREATE INDEX reminders_due ON reminders(due_at) WHERE status = 'pending';
 CREATE INDEX reminders_agent ON reminders(agent, status);
 """
 
-MIGRATIONS: list[Migration] = [V1_MESSAGES, V2_QUESTIONS, V3_REMINDERS, MIGRATIONS_EVENTS, MIGRATION_EGRESS]
+MIGRATIONS: list[Migration] = [
+    V1_MESSAGES,
+    V2_QUESTIONS,
+    V3_REMINDERS,
+    MIGRATIONS_EVENTS,
+    MIGRATION_EGRESS,
+    MIGRATION_IDENTITIES,
+]
 
 
 def open_core_db(path: Path) -> apsw.Connection:

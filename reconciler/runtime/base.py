@@ -50,6 +50,9 @@ class Runtime(Protocol):
     kind: str  # its name in reconciler.runtime.registry; recorded in the inventory
     uses_meta_flake: bool
     """create/update build `<state>/nix#<name>`: render the meta flake (every agent) before them."""
+    insecure_reason: str | None
+    """Why agents run without their sandbox, if they do (`hive serve --insecure-sandbox`); None when
+    every agent is isolated. The dashboard shows it as a banner."""
 
     async def list(self) -> dict[str, Observed]:
         """Every container this driver can see (hyperhive's and, for nixos, others too)."""

@@ -1,4 +1,12 @@
-"""The `local` runtime: each agent is a supervised process in a bubblewrap sandbox.
+"""The `local` runtime: each agent is a supervised process in a bubblewrap sandbox, as its own uid.
+
+What the sandbox holds is ``sandbox.py`` (pure) fed by ``hostview.py`` (the
+host's I/O). There is no silent downgrade: when this daemon cannot build
+that sandbox (not root, no bwrap or setpriv, no namespaces), ``start``
+raises a PermanentError naming what is missing and the fix, so the agent is
+``Stalled``; only ``insecure=True`` (``hive serve --insecure-sandbox``) runs
+agents without it, and then says so at start, in every agent's status
+(``Observed.warning``) and in ``insecure_reason`` for the dashboard.
 
 Supervision survives the daemon: processes run in their own session (a
 daemon restart does not kill them) and are found again by their marker
@@ -17,23 +25,29 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import functools
 import json
 import logging
 import os
+import platform
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hive_core.identities import AgentIds, Identities, UidRange, grant_run_dir
 from hive_kit.errors import PermanentError, TemporaryError
 from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
-from reconciler.runtime import procs
+from reconciler.runtime import hostview, procs
 from reconciler.runtime.base import LaunchSpec, LineSink
-from reconciler.runtime.sandbox import bwrap_argv, code_paths, list_dir, sandbox_env
+from reconciler.runtime.ownership import own_state_dir, private_dir
+from reconciler.runtime.sandbox import AgentBox, bwrap_argv, group_text, passwd_text, sandbox_env
+from reconciler.runtime.seccomp import userns_filter
 
 log = logging.getLogger(__name__)
 
@@ -67,23 +81,52 @@ class LocalRuntime:
         command: Sequence[str] = DEFAULT_COMMAND,
         *,
         sandbox: bool = True,
+        insecure: bool = False,
+        identities: Identities | None = None,
+        uid_range: UidRange | None = None,
         env: Mapping[str, str] | None = None,
         log_max: int = 1 << 20,
         stop_grace: float = 5.0,
     ) -> None:
+        """``sandbox=False`` runs agents unsandboxed on purpose (tests; ``--no-sandbox`` of
+        ``python -m reconciler.service``); ``insecure`` allows that only when the sandbox cannot be
+        built. ``identities`` is the daemon's; without it the runtime opens the store itself."""
         self.layout = layout
         self.command = tuple(command)
         self.env = dict(os.environ if env is None else env)
         self.log_max = log_max
         self.stop_grace = stop_grace
         self.key = procs.root_key(layout.root)
-        self.bwrap = shutil.which("bwrap") if sandbox else None
+        self._identities = identities
+        self._opening = threading.Lock()
+        self.uid_range = uid_range or (identities.range if identities else UidRange.from_env())
         self._children: dict[str, int] = {}  # our own children, reaped with waitpid
-        if sandbox and self.bwrap is None:
-            log.warning(
-                "bubblewrap (bwrap) is not installed: agents will run UNSANDBOXED and can read each "
-                "other's files. Install it (Debian: apt install bubblewrap; NixOS: pkgs.bubblewrap)."
+        self._releasing: asyncio.Future[None] | None = None
+        probe = AgentIds(self.uid_range.first, self.uid_range.first)
+        self.support = hostview.support(probe) if sandbox else hostview.Support(None, None, "turned off")
+        self.bwrap = self.support.bwrap if sandbox and self.support.ok else None
+        self.refusal: str | None = None
+        """Why agents may not start (no sandbox here, and not allowed to run without one)."""
+        self.insecure_reason: str | None = None
+        """Why agents run without the sandbox, if they do: the dashboard shows it as a banner."""
+        if not sandbox:
+            self.insecure_reason = (
+                "the sandbox is turned off: agents run as the daemon's user with the host's files and network"
             )
+        elif not self.support.ok and insecure:
+            self.insecure_reason = (
+                f"agents run WITHOUT a sandbox (--insecure-sandbox): {self.support.problem}. They run as "
+                "the daemon's user and can read the host's files and reach its ports"
+            )
+        elif not self.support.ok:
+            self.refusal = self.support.problem
+            log.error(
+                "agents cannot be sandboxed, so none will start: %s (or run `hive serve --insecure-sandbox` "
+                "to run them unsandboxed, which gives every agent the host's files and network)",
+                self.support.problem,
+            )
+        if self.insecure_reason is not None:
+            log.warning("WARNING: %s", self.insecure_reason)
 
     # ---- files ---------------------------------------------------------------------------------
 
@@ -125,15 +168,47 @@ class LocalRuntime:
         return out
 
     def tidy(self) -> None:
-        """Housekeeping the loop runs each pass (never a dry run): reap children, bound logs."""
+        """Housekeeping the loop runs each pass (never a dry run): reap children, bound logs, give
+        back the uids of purged agents."""
         self._reap()
         for name in self._known():
             self._bound_log(self.layout.agent_dir(name) / "agent.log")
+        if self.bwrap is None or (self._releasing is not None and not self._releasing.done()):
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._release_purged()
+            return
+        # off the loop: the daemon's group commit may hold the store's write lock for this turn
+        self._releasing = asyncio.ensure_future(asyncio.to_thread(self._release_purged))
+
+    def _release_purged(self) -> None:
+        """An agent whose whole dir is gone (purged), that does not run and whose socket dir the
+        daemon does not hold (a new agent gets one before its first start) owns nothing any more."""
+        running = procs.scan(self.key)
+        try:
+            manager_gid: int | None = self.layout.manager_socket.parent.stat().st_gid
+        except FileNotFoundError:
+            manager_gid = None
+        for name, ids in self.identities().known().items():
+            held = self.layout.agent_dir(name).exists() or self.layout.agent_socket(name).parent.exists()
+            if name not in running and not held and ids.gid != manager_gid:
+                self.identities().release(name)
+
+    def identities(self) -> Identities:
+        with self._opening:  # called from worker threads: open (and migrate) the store once
+            if self._identities is None:
+                self._identities = Identities.open(self.layout.db, self.uid_range)
+            return self._identities
 
     def _observe(self, name: str, pid: int | None) -> Observed:
         run = self._read_run(name)
         if pid is not None:
-            return Observed(name, ContainerState.RUNNING, pid=pid)
+            warning = run.get("warning")
+            return Observed(
+                name, ContainerState.RUNNING, pid=pid, warning=warning if isinstance(warning, str) else ""
+            )
         if run.get("stopped", True):
             return Observed(name, ContainerState.STOPPED)
         code = run.get("exit_code")
@@ -179,16 +254,51 @@ class LocalRuntime:
         if spec.name in procs.scan(self.key):
             progress(f"agent {spec.name} is already running; adopted")
             return
-        argv, env = self._argv(spec)
-        spec.state_dir.mkdir(parents=True, exist_ok=True)
-        (spec.state_dir / "home").mkdir(exist_ok=True)
-        spec.log_file.parent.mkdir(parents=True, exist_ok=True)
-        spec.socket.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.refusal is not None:
+            raise PermanentError(
+                f"agent {spec.name} cannot start: no sandbox on this host: {self.refusal}. Or run "
+                "`hive serve --insecure-sandbox` to run agents unsandboxed (they can then read the host's "
+                "files and reach its ports)"
+            )
+        ids = await asyncio.to_thread(self.identities().for_agent, spec.name) if self.bwrap else None
+        private_dir(self.layout.agent_dir(spec.name))
+        spec.build_dir.mkdir(parents=True, exist_ok=True)
+        if ids is not None:
+            own_state_dir(spec.state_dir, ids)
+        else:
+            spec.state_dir.mkdir(parents=True, exist_ok=True)
+            (spec.state_dir / "home").mkdir(exist_ok=True)
+        grant_run_dir(spec.socket.parent, ids)
+        seccomp = _seccomp_memfd() if ids is not None else None
+        try:
+            argv, env = self._argv(spec, ids, seccomp)
+            child = self._spawn(spec, argv, env, () if seccomp is None else (seccomp,))
+        finally:
+            if seccomp is not None:
+                os.close(seccomp)
+        self._children[spec.name] = child.pid
+        child.returncode = 0  # reaped by _reap with waitpid; the agent may outlive this daemon
+        warning = self.insecure_reason or ""
+        self._write_run(
+            spec.name,
+            pid=child.pid,
+            stopped=False,
+            exit_code=None,
+            sandboxed=ids is not None,
+            uid=ids.uid if ids else os.geteuid(),
+            warning=warning,
+        )
+        how = f"in bubblewrap as uid {ids.uid}" if ids else f"UNSANDBOXED ({warning})"
+        progress(f"agent {spec.name}: started pid {child.pid} {how}")
+
+    def _spawn(
+        self, spec: LaunchSpec, argv: builtins.list[str], env: dict[str, str], fds: tuple[int, ...]
+    ) -> subprocess.Popen[bytes]:
         with open(spec.log_file, "ab") as out:
             out.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} starting {spec.name}\n".encode())
             out.flush()
             try:
-                child = subprocess.Popen(
+                return subprocess.Popen(
                     argv,
                     stdin=subprocess.DEVNULL,
                     stdout=out,
@@ -196,24 +306,22 @@ class LocalRuntime:
                     env=env,
                     cwd=spec.state_dir,
                     start_new_session=True,
+                    pass_fds=fds,
                 )
             except OSError as exc:
                 raise PermanentError(
                     f"agent {spec.name}: cannot run {argv[0]!r} ({exc}); check the runtime command "
                     "(`hive serve --agent-command`) and that it is installed"
                 ) from exc
-        self._children[spec.name] = child.pid
-        child.returncode = 0  # reaped by _reap with waitpid; the agent may outlive this daemon
-        self._write_run(spec.name, pid=child.pid, stopped=False, exit_code=None)
-        sandboxed = "in bubblewrap" if self.bwrap else "UNSANDBOXED (no bwrap)"
-        progress(f"agent {spec.name}: started pid {child.pid} {sandboxed}")
 
     def _write_spec(self, spec: LaunchSpec) -> None:
         spec.build_dir.mkdir(parents=True, exist_ok=True)
         data = {"name": spec.name, "is_manager": spec.is_manager, "socket": str(spec.socket)}
         self._spec_file(spec.name).write_text(json.dumps(data))
 
-    def _argv(self, spec: LaunchSpec) -> tuple[builtins.list[str], dict[str, str]]:
+    def _argv(
+        self, spec: LaunchSpec, ids: AgentIds | None, seccomp: int | None = None
+    ) -> tuple[builtins.list[str], dict[str, str]]:
         command = [part.format(role=spec.role, name=spec.name) for part in self.command]
         base = {k: self.env[k] for k in PASSTHROUGH + PASSTHROUGH_OPTIONAL if k in self.env}
         for key, value in read_secrets(self.layout.secrets).items():
@@ -221,28 +329,32 @@ class LocalRuntime:
         env = sandbox_env(
             base,
             marker=f"{self.key}/{spec.name}",
-            sandboxed=self.bwrap is not None,
+            sandboxed=ids is not None,
+            name=spec.name,
             state_dir=spec.state_dir,
             config=spec.config_file,
             socket=spec.socket,
         )
-        if self.bwrap is None:
+        if self.bwrap is None or ids is None or self.support.setpriv is None:
             return command, env
-        argv = bwrap_argv(
-            bwrap=self.bwrap,
+        root, claude = hostview.scan(command, base, self.support.setpriv)
+        if claude is not None:
+            env["HIVE_CLAUDE_BIN"] = str(claude)
+        box = AgentBox(
             name=spec.name,
-            state_root=self.layout.root,
+            ids=ids,
             state_dir=spec.state_dir,
+            run_dir=spec.socket.parent,
             config_file=spec.config_file,
-            socket_dir=spec.socket.parent,
-            command=command,
-            top=list_dir(Path("/"), frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})),
-            etc=list_dir(Path("/etc"), frozenset({"hyperhive"})),
-            code=code_paths(
-                command, [Path(self.env[k]).parent for k in ("HIVE_CLAUDE_BIN",) if k in self.env]
-            ),
+            passwd=spec.build_dir / "passwd",
+            group=spec.build_dir / "group",
         )
-        return argv, env
+        _readable(box.passwd, passwd_text(spec.name, ids), 0o644)
+        _readable(box.group, group_text(spec.name, ids), 0o644)
+        # the launch config is the agent's to read, and no other agent's (whatever umask wrote it)
+        os.chown(spec.config_file, os.geteuid(), ids.gid)
+        os.chmod(spec.config_file, 0o640)
+        return bwrap_argv(self.bwrap, root, box, command, seccomp_fd=seccomp), env
 
     async def stop(self, name: str, progress: LineSink) -> None:
         if self._run_file(name).parent.exists():
@@ -251,17 +363,16 @@ class LocalRuntime:
         if pid is None:
             return
         for sig, wait in ((signal.SIGTERM, self.stop_grace), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(pid, sig)
-            except ProcessLookupError:
+            current = procs.scan(self.key).get(name)  # bubblewrap may be gone and its init left
+            if current is None or not procs.signal_agent(current, sig):
                 break
-            if await self._wait_gone(name, pid, wait):
+            if await self._wait_gone(name, wait):
                 break
         else:
             raise TemporaryError(f"agent {name}: process {pid} survived SIGKILL; will retry the stop")
         progress(f"agent {name}: stopped (pid {pid})")
 
-    async def _wait_gone(self, name: str, pid: int, timeout: float) -> bool:
+    async def _wait_gone(self, name: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._reap()
@@ -285,6 +396,28 @@ class LocalRuntime:
             except OSError:
                 continue
         return text.splitlines()[-lines:]
+
+
+@functools.cache
+def _warn_no_seccomp(machine: str) -> None:
+    log.warning("no seccomp program for %s: agents here may create user namespaces", machine)
+
+
+def _seccomp_memfd() -> int | None:
+    """The agents' seccomp program (``seccomp.py``) in a memory file for bubblewrap's ``--seccomp FD``."""
+    program = userns_filter(platform.machine())
+    if program is None:
+        _warn_no_seccomp(platform.machine())
+        return None
+    fd = os.memfd_create("hive-seccomp")
+    os.write(fd, program)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _readable(path: Path, text: str, mode: int) -> None:
+    path.write_text(text)
+    os.chmod(path, mode)
 
 
 def python_command(script: Path) -> tuple[str, ...]:

@@ -54,6 +54,7 @@ def flake_dir(layout: StateLayout) -> Path:
 class NixosRuntime:
     kind = "nixos"
     uses_meta_flake = True
+    insecure_reason: str | None = None
 
     def __init__(
         self,

@@ -5,6 +5,17 @@ writing its pid down. Every process the local runtime starts carries
 ``HIVE_CONTAINER=<root key>/<name>`` in its environment (inherited by
 everything inside the sandbox), so a restarted daemon finds — and adopts —
 every live agent by asking the kernel, and never starts a duplicate.
+
+Only processes of the daemon's own uid count: an agent runs as a uid of its
+own and controls its environment, so it could start a process that claims
+another agent's marker. The sandbox's bubblewrap processes (root, like the
+daemon) carry the marker it was given, and those are what ``scan`` finds.
+
+Stopping: the sandbox (bubblewrap, the init of its pid namespace, the
+harness) is one process group, the one the runtime started; ``signal_agent``
+signals that group. SIGTERM reaches the harness (the namespace's init
+ignores it), which shuts down cleanly, and the sandbox ends with it; SIGKILL
+reaches the init too, which takes the whole pid namespace with it.
 """
 
 from __future__ import annotations
@@ -38,6 +49,13 @@ def _marker_of(pid: str) -> str | None:
     return None
 
 
+def _real_uid(pid: str) -> int | None:
+    for line in _read(f"/proc/{pid}/status").splitlines():
+        if line.startswith(b"Uid:"):
+            return int(line.split()[1])
+    return None
+
+
 def _ppid_and_state(pid: str) -> tuple[str, str]:
     stat = _read(f"/proc/{pid}/stat").decode(errors="replace")
     rest = stat.rpartition(")")[2].split()
@@ -47,12 +65,13 @@ def _ppid_and_state(pid: str) -> tuple[str, str]:
 def scan(key: str) -> dict[str, int]:
     """Agent name → pid of the outermost live process carrying this state dir's marker."""
     prefix = key + "/"
+    me = os.geteuid()
     marked: dict[str, str] = {}
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         marker = _marker_of(pid)
-        if marker is not None and marker.startswith(prefix):
+        if marker is not None and marker.startswith(prefix) and _real_uid(pid) == me:
             marked[pid] = marker
     found: dict[str, int] = {}
     for pid, marker in marked.items():
@@ -84,6 +103,19 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def signal_agent(pid: int, sig: int) -> bool:
+    """Signal the process group of an agent found by ``scan``; False if it was gone already.
+
+    By group id, not by ``pid``: if bubblewrap itself was killed, ``scan`` finds the init it left,
+    still in the group named after the bubblewrap that started it.
+    """
+    try:
+        os.killpg(os.getpgid(pid), sig)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def kill_all(root: Path) -> list[int]:
     """SIGKILL every agent sandbox of the state dir ``root`` (whole process groups).
 
@@ -92,9 +124,6 @@ def kill_all(root: Path) -> list[int]:
     """
     killed = []
     for pid in scan(root_key(root)).values():
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            continue
-        killed.append(pid)
+        if signal_agent(pid, signal.SIGKILL):
+            killed.append(pid)
     return killed

@@ -17,6 +17,7 @@ from hive_kit.errors import UserError
 from hive_kit.paths import StateLayout
 
 if TYPE_CHECKING:
+    from hive_core.identities import Identities, UidRange
     from reconciler.runtime.base import Runtime
 
 
@@ -24,13 +25,23 @@ if TYPE_CHECKING:
 class RuntimeOptions:
     kind: str = "local"  # a key of RUNTIMES
     command: tuple[str, ...] = ()  # the agent program (local); default: python -m hive_harness serve
-    sandbox: bool = True
+    sandbox: bool = True  # False: agents run unsandboxed on purpose (tests)
+    insecure: bool = False  # run agents unsandboxed when this host cannot sandbox them (--insecure-sandbox)
+    uid_range: UidRange | None = None  # agents' uids (--agent-uids); default $HIVE_AGENT_UIDS or 60100-60999
+    identities: Identities | None = None  # the daemon's allocation (hive serve); else the runtime opens one
 
 
 def _local(layout: StateLayout, options: RuntimeOptions) -> Runtime:
     from reconciler.runtime.local import DEFAULT_COMMAND, LocalRuntime
 
-    return LocalRuntime(layout, options.command or DEFAULT_COMMAND, sandbox=options.sandbox)
+    return LocalRuntime(
+        layout,
+        options.command or DEFAULT_COMMAND,
+        sandbox=options.sandbox,
+        insecure=options.insecure,
+        identities=options.identities,
+        uid_range=options.uid_range,
+    )
 
 
 def _nixos(layout: StateLayout, options: RuntimeOptions) -> Runtime:

@@ -1,47 +1,84 @@
-"""The bubblewrap command line for one agent: a pure function of paths, tested without a process.
+"""The bubblewrap command line for one agent: a pure function of what was found, tested without a process.
 
-Why the root is assembled entry by entry rather than ``--ro-bind / /``:
-the sandbox needs new mount points (``/state``, ``/etc/hyperhive``) and a
-read-only host root leaves nowhere to create them. So the new root is
-bubblewrap's empty tmpfs; every top-level host directory is bound read-only
-into it, and ``/etc`` is rebuilt the same way one level down, which leaves
-room for ``/etc/hyperhive/agent.json``. The host's state root is covered by
-an empty tmpfs, so no other agent's files (or sockets) are reachable; the
-agent's own state dir is bound read-write at ``/state``.
+The agent is hostile (an LLM with a shell), so its root is an allow-list
+built on bubblewrap's empty tmpfs, not the host's root with holes in it:
+
+- ``/usr`` and the host's ``/bin``, ``/sbin``, ``/lib*`` (links stay links);
+  ``/nix`` when there is one;
+- from ``/etc`` only what programs need (``ETC_ALLOWED``: resolv.conf, hosts,
+  certificates, the loader's cache…) and a ``passwd``/``group`` written for
+  this agent (root and itself, home ``/state/home``); never shadow, ssh keys
+  or sudoers;
+- exact host paths bound read-only where they are: the interpreter (real
+  paths of ``sys.prefix`` and ``sys.base_prefix``), the harness's own
+  packages, the agent command's files and the *real* file of the claude
+  binary. Their parent directories are created ``0711``: passable, not
+  listable, holding nothing else;
+- ``/state`` (its own state dir) is the only writable place, with a private
+  ``/tmp`` and ``/var/tmp``; ``/run/hive`` is its socket directory.
+
+bwrap runs as root to build the mount namespace (an unprivileged bwrap
+cannot bind what the agent's uid cannot traverse, such as an interpreter
+under ``/root``); it keeps only the capabilities ``setpriv`` needs to drop
+to the agent's own uid, which then clears every capability set and sets
+``no_new_privs`` before the harness starts. Own pid, ipc, uts, cgroup and
+network namespaces: the network one has only loopback, and the egress proxy
+socket in ``/run/hive`` is the way out (``hive_core.egress``). A seccomp
+filter (``seccomp.py``) keeps it from making user namespaces of its own.
+
+The I/O that feeds this (listing ``/etc``, resolving links, probing bwrap)
+is in ``reconciler.runtime.hostview``.
 """
 
 from __future__ import annotations
 
-import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from hive_kit.launch import SANDBOX_CONFIG, SANDBOX_SOCKET, SANDBOX_STATE
+from hive_core.identities import AgentIds
+from hive_kit.launch import (
+    ENV_CONFIG,
+    ENV_EGRESS,
+    ENV_PAGE,
+    ENV_SOCKET,
+    ENV_STATE,
+    SANDBOX_CONFIG,
+    SANDBOX_EGRESS,
+    SANDBOX_HOME,
+    SANDBOX_PAGE,
+    SANDBOX_RUN,
+    SANDBOX_SOCKET,
+    SANDBOX_STATE,
+)
 
-_SKIP_TOP = frozenset({"proc", "dev", "tmp", "run", "state", "lost+found", "etc"})
-_SKIP_ETC = frozenset({"hyperhive"})
-_FRESH = ("tmp", "run")  # replaced by an empty tmpfs inside the sandbox
-
-
-def code_paths(command: Sequence[str], extra: Sequence[Path] = ()) -> list[Path]:
-    """Host paths the agent's program needs that the fresh /tmp and /run would hide.
-
-    A checkout (or its venv) can live under /tmp — CI clones do — and then the
-    interpreter, hyperhive's own source and node_modules/.bin/claude vanish
-    inside the sandbox. Those few paths are bound back read-only.
-    """
-    import sys
-
-    import reconciler
-
-    wanted = [Path(sys.prefix), Path(sys.base_prefix), Path(reconciler.__file__).resolve().parents[1]]
-    wanted += [Path(c).parent for c in command[:1] if os.path.isabs(c)] + list(extra)
-    out: list[Path] = []
-    for path in wanted:
-        if len(path.parts) > 2 and path.parts[1] in _FRESH and path.exists() and path not in out:
-            out.append(path)
-    return out
+ETC_ALLOWED = (
+    "resolv.conf",
+    "hosts",
+    "nsswitch.conf",
+    "ssl",
+    "pki",  # the certificates' place on Fedora / RHEL
+    "ca-certificates",
+    "ca-certificates.conf",
+    "localtime",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "gai.conf",
+    "host.conf",
+    "protocols",
+    "services",
+    "mime.types",
+)
+"""Entries of the host's /etc an agent sees, when the host has them. Nothing else from /etc."""
+TOP_LINKS = re.compile(r"^(s?bin|lib(32|64|x32)?)$")
+"""Top-level host entries mirrored as they are (a merged-/usr host has links here)."""
+ALWAYS_THERE = ("/usr", "/nix")
+"""Bound whole: an exact path under them needs no bind of its own."""
+CAPS_FOR_SETPRIV = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
 
 @dataclass(frozen=True)
@@ -50,75 +87,148 @@ class Entry:
     symlink: str | None  # target, if the entry is a symlink
 
 
-def list_dir(path: Path, skip: frozenset[str]) -> list[Entry]:
-    """The entries of a host directory to mirror read-only (I/O kept out of ``bwrap_argv``)."""
-    out = []
-    for name in sorted(os.listdir(path)):
-        if name in skip:
-            continue
-        full = path / name
-        out.append(Entry(name, os.readlink(full) if full.is_symlink() else None))
+@dataclass(frozen=True)
+class HostRoot:
+    """What of the host every sandbox sees (found once by ``hostview.scan``)."""
+
+    top: tuple[Entry, ...]  # /bin, /sbin, /lib* as they are on the host
+    etc: tuple[str, ...]  # names of ETC_ALLOWED the host has
+    ro_paths: tuple[Path, ...]  # exact host paths bound read-only at the same place
+    nix: bool
+    setpriv: str
+
+
+@dataclass(frozen=True)
+class AgentBox:
+    """One agent's own pieces on the host."""
+
+    name: str
+    ids: AgentIds
+    state_dir: Path  # → /state (read-write)
+    run_dir: Path  # → /run/hive (its sockets; page/ is its own)
+    config_file: Path  # → /etc/hyperhive/agent.json
+    passwd: Path  # → /etc/passwd (``passwd_text``)
+    group: Path  # → /etc/group (``group_text``)
+
+
+def passwd_text(box_name: str, ids: AgentIds) -> str:
+    """root and the agent itself: what `id`, ssh, git and Python's getpass ask /etc/passwd about."""
+    user = box_name if _NAME.match(box_name) and box_name != "root" else "agent"
+    return (
+        "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+        f"{user}:x:{ids.uid}:{ids.gid}:hyperhive agent {box_name}:{SANDBOX_HOME}:/bin/sh\n"
+    )
+
+
+def group_text(box_name: str, ids: AgentIds) -> str:
+    user = box_name if _NAME.match(box_name) and box_name != "root" else "agent"
+    return f"root:x:0:\n{user}:x:{ids.gid}:\n"
+
+
+def _covered(path: Path, by: Sequence[Path]) -> bool:
+    return any(path == other or other in path.parents for other in by)
+
+
+def exact_paths(paths: Sequence[Path], *, nix: bool) -> list[Path]:
+    """The paths that need a bind of their own: not under /usr (or /nix), nor under one another."""
+    whole = [Path(p) for p in ALWAYS_THERE if p == "/usr" or nix]
+    out: list[Path] = []
+    for path in sorted(set(paths), key=lambda p: (len(p.parts), str(p))):
+        if not _covered(path, whole + out):
+            out.append(path)
     return out
 
 
-def _mirror(prefix: str, entries: Sequence[Entry]) -> list[str]:
-    args: list[str] = []
-    for entry in entries:
-        dest = f"{prefix}/{entry.name}"
-        if entry.symlink is not None:
-            args += ["--symlink", entry.symlink, dest]
-        else:
-            args += ["--ro-bind", dest, dest]
-    return args
+def _parents(paths: Sequence[Path]) -> list[Path]:
+    """Every directory above ``paths`` that bwrap must create, top-down, each once."""
+    out: list[Path] = []
+    for path in paths:
+        for parent in reversed(path.parents):
+            if parent != Path("/") and parent not in out:
+                out.append(parent)
+    return out
 
 
 def bwrap_argv(
-    *,
-    bwrap: str,
-    name: str,
-    state_root: Path,
-    state_dir: Path,
-    config_file: Path,
-    socket_dir: Path,
-    command: Sequence[str],
-    top: Sequence[Entry],
-    etc: Sequence[Entry],
-    code: Sequence[Path] = (),
+    bwrap: str, root: HostRoot, box: AgentBox, command: Sequence[str], *, seccomp_fd: int | None = None
 ) -> list[str]:
     """The full argv. The socket's *directory* is bound, so a socket re-created by a restarted
-    daemon (a new inode) is what the agent sees, without restarting the agent.
-
-    ``code`` (see ``code_paths``) is bound read-only over the fresh /tmp and
-    /run, before the state root is hidden, so a checkout holding the state dir
-    exposes no other agent's files.
-    """
-    args = [bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", name]
-    args += _mirror("", top)
-    args += ["--dir", "/etc", *_mirror("/etc", etc)]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run"]  # noqa: S108 - a fresh tmpfs
-    for path in code:
+    daemon (a new inode) is what the agent sees, without restarting the agent. ``seccomp_fd``
+    holds ``seccomp.userns_filter``'s program (no new user namespaces)."""
+    args = [bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net"]
+    # no --new-session: the runtime starts bwrap in a session of its own with no terminal (nothing to
+    # inject keystrokes into), and keeping the sandbox in bwrap's process group means that killing
+    # that group, as the runtime, `kill_all` and an operator do, ends everything inside it
+    args += ["--unshare-cgroup-try", "--hostname", box.name]
+    args += ["--ro-bind", "/usr", "/usr"]
+    for entry in root.top:
+        dest = f"/{entry.name}"
+        args += ["--symlink", entry.symlink, dest] if entry.symlink is not None else ["--ro-bind", dest, dest]
+    if root.nix:
+        args += ["--ro-bind", "/nix", "/nix"]
+    args += ["--perms", "0755", "--dir", "/etc"]
+    for name in root.etc:
+        args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    args += ["--ro-bind", str(box.passwd), "/etc/passwd", "--ro-bind", str(box.group), "/etc/group"]
+    args += ["--perms", "0755", "--dir", str(PurePosixPath(SANDBOX_CONFIG).parent)]
+    args += ["--ro-bind", str(box.config_file), SANDBOX_CONFIG]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--perms", "1777", "--tmpfs", "/tmp"]  # noqa: S108 - a private tmpfs
+    args += ["--perms", "0755", "--dir", "/var", "--perms", "1777", "--tmpfs", "/var/tmp"]  # noqa: S108
+    exact = exact_paths(root.ro_paths, nix=root.nix)
+    for parent in _parents(exact):
+        args += ["--perms", "0711", "--dir", str(parent)]
+    for path in exact:
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--tmpfs", str(state_root)]
-    args += ["--bind", str(state_dir), SANDBOX_STATE]
-    args += ["--ro-bind", str(config_file), SANDBOX_CONFIG]
-    args += ["--bind", str(socket_dir), str(PurePosixPath(SANDBOX_SOCKET).parent)]
-    args += ["--chdir", SANDBOX_STATE, "--", *command]
-    return args
+    args += ["--bind", str(box.state_dir), SANDBOX_STATE]
+    args += ["--perms", "0755", "--dir", str(PurePosixPath(SANDBOX_RUN).parent)]
+    args += ["--bind", str(box.run_dir), SANDBOX_RUN]
+    # not --chdir /state: bwrap changes directory after dropping its capabilities, and root without
+    # CAP_DAC_OVERRIDE may not enter the agent's 0700 dir; the harness runs claude in /state itself
+    args += ["--chdir", "/", "--cap-drop", "ALL"]
+    for cap in CAPS_FOR_SETPRIV:
+        args += ["--cap-add", cap]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    return [*args, "--", *drop_to(root.setpriv, box.ids), *command]
+
+
+def drop_to(setpriv: str, ids: AgentIds) -> list[str]:
+    """setpriv's argv: the agent's uid and gid, no groups, no capability in any set, no_new_privs."""
+    return [
+        setpriv,
+        "--reuid",
+        str(ids.uid),
+        "--regid",
+        str(ids.gid),
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--bounding-set=-all",
+        "--no-new-privs",
+        "--",
+    ]
 
 
 def sandbox_env(
-    base: Mapping[str, str], *, marker: str, sandboxed: bool, state_dir: Path, config: Path, socket: Path
+    base: Mapping[str, str],
+    *,
+    marker: str,
+    sandboxed: bool,
+    name: str,
+    state_dir: Path,
+    config: Path,
+    socket: Path,
 ) -> dict[str, str]:
     """Environment of the agent: paths as the agent sees them, plus the pass-through keys."""
-    from hive_kit.launch import ENV_CONFIG, ENV_SOCKET, ENV_STATE
-
     env = dict(base)
     env["HIVE_CONTAINER"] = marker
+    run = socket.parent
     if sandboxed:
-        inner = str(PurePosixPath(SANDBOX_SOCKET).parent / socket.name)
-        env.update({ENV_CONFIG: SANDBOX_CONFIG, ENV_SOCKET: inner, ENV_STATE: SANDBOX_STATE})
-        env["HOME"] = f"{SANDBOX_STATE}/home"
+        env.update({ENV_CONFIG: SANDBOX_CONFIG, ENV_SOCKET: SANDBOX_SOCKET, ENV_STATE: SANDBOX_STATE})
+        env.update({ENV_EGRESS: SANDBOX_EGRESS, ENV_PAGE: SANDBOX_PAGE, "HOME": SANDBOX_HOME})
+        env.update({"USER": name, "LOGNAME": name})
     else:
         env.update({ENV_CONFIG: str(config), ENV_SOCKET: str(socket), ENV_STATE: str(state_dir)})
+        env.update({ENV_EGRESS: str(run / "egress.sock"), ENV_PAGE: str(run / "page" / "page.sock")})
         env["HOME"] = str(state_dir / "home")
     return env

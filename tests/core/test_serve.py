@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import stat
 
 import pytest
@@ -23,8 +24,13 @@ def test_one_daemon_per_state_dir_and_a_clean_stop(serve_process: Process, hive:
     assert second.returncode == 1
     assert "another `hive serve`" in second.stderr and "is running" in second.stderr
     assert stat.S_IMODE(layout.run.stat().st_mode) == 0o700
-    for sock in (layout.admin_socket, layout.manager_socket, layout.agent_socket("coder")):
-        assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    assert stat.S_IMODE(layout.admin_socket.stat().st_mode) == 0o600
+    for sock in (layout.manager_socket, layout.agent_socket("coder")):
+        # the agent's own group may connect (root daemon: hive_core.identities); nobody else
+        mode = 0o660 if os.geteuid() == 0 else 0o600
+        assert stat.S_IMODE(sock.stat().st_mode) == mode
+        assert stat.S_IMODE(sock.parent.stat().st_mode) == (0o750 if os.geteuid() == 0 else 0o700)
+        assert sock.stat().st_uid == os.geteuid() and sock.stat().st_gid == sock.parent.stat().st_gid
     assert serve_process.stop() == 0
     assert not layout.admin_socket.exists() and not layout.agent_socket("coder").exists()
     # the directory stays: a sandbox that outlives the daemon has it bound as /run/hive

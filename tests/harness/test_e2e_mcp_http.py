@@ -43,8 +43,8 @@ def _entry(state: Path) -> dict[str, Any]:
 
 
 def _listens(pid: int, port: int) -> bool:
-    """Whether process `pid` holds the socket listening on 127.0.0.1:`port`."""
-    wanted = f"0100007F:{port:04X}"
+    """Whether process `pid` holds the socket listening on 127.0.0.2:`port` (MCP_HOST)."""
+    wanted = f"0200007F:{port:04X}"
     inodes = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         fields = line.split()

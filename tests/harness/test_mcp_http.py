@@ -88,7 +88,7 @@ async def test_server_refuses_requests_without_its_token(tmp_path: Path) -> None
     mcp = PersistentMcp(ALICE, tmp_path / "hive.sock")
     try:
         endpoint = await mcp.ensure()
-        assert endpoint.url.startswith("http://127.0.0.1:") and len(endpoint.token) >= 40
+        assert endpoint.url.startswith("http://127.0.0.2:") and len(endpoint.token) >= 40
         assert (await _post(endpoint.url, None))[0] == 401
         assert (await _post(endpoint.url, "not-" + endpoint.token))[0] == 401
         status, body = await _post(endpoint.url, endpoint.token)
