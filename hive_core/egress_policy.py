@@ -23,23 +23,11 @@ from pathlib import Path
 
 from desired.egress import OFFICIAL_API, HostPattern, PatternError, model_api_pattern, parse_pattern
 from desired.repo import Snapshot
+from hive_kit.envfile import parse_env
 
 log = logging.getLogger(__name__)
 
 BASE_URL_KEY = "ANTHROPIC_BASE_URL"
-
-
-def env_file_value(text: str, key: str) -> str | None:
-    """``key``'s value in KEY=value lines (``export`` and quotes allowed, # comments skipped)."""
-    found: str | None = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, value = line.partition("=")
-        if sep and name.strip().removeprefix("export ").strip() == key:
-            found = value.strip().strip("'\"")
-    return found
 
 
 class ModelApi:
@@ -64,7 +52,9 @@ class ModelApi:
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp != self._stamp:
             try:
-                self._from_file = env_file_value(self._secrets.read_text(errors="replace"), BASE_URL_KEY)
+                self._from_file = parse_env(self._secrets.read_text(errors="replace"), (BASE_URL_KEY,)).get(
+                    BASE_URL_KEY
+                )
             except OSError:
                 self._from_file = None
             self._stamp = stamp

@@ -50,6 +50,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from hive_kit.envfile import parse_env
 from hive_kit.launch import ENV_CONFIG, ENV_SOCKET, ENV_STATE, AgentLaunchConfig
 
 SERVER_NAME = "hyperhive"
@@ -242,17 +243,8 @@ def claude_argv(claude_bin: str, launch: AgentLaunchConfig, args: ClaudeArgs) ->
 
 
 def parse_secrets(text: str) -> dict[str, str]:
-    """KEY=value lines (comments and blanks skipped); only the credential keys are kept."""
-    out: dict[str, str] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        key = key.strip().removeprefix("export ").strip()
-        if key in CREDENTIAL_KEYS:
-            out[key] = value.strip().strip("'\"")
-    return out
+    """The credential keys of a secrets file's text (``hive_kit.envfile``'s one reading of it)."""
+    return parse_env(text, CREDENTIAL_KEYS)
 
 
 def child_env(base: Mapping[str, str], state_dir: Path, secrets: Mapping[str, str]) -> dict[str, str]:

@@ -113,6 +113,7 @@ async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress:
     ctx.store.add_inventory(name, ctx.runtime.kind)
     spec = await _open(ctx, desired, name)
     config = launch_config(desired, name, action.revision, action.fingerprint)
+    config = config.model_copy(update={"uid": await ctx.runtime.agent_uid(name)})
     config.write(spec.config_file)
     if ctx.runtime.uses_meta_flake:
         from reconciler.nixrender import sync_flake

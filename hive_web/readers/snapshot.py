@@ -40,4 +40,5 @@ async def gather(app: web.Application) -> SnapshotParts:
         threads=await operator_threads(deps.operator, deps.feed, seq),
         reconciler_live=link is not None and link.live,
         lifecycle=deps.control is not None,
+        insecure_sandbox=link.runtime.insecure_reason if link is not None and link.live else None,
     )

@@ -30,6 +30,7 @@ class SnapshotParts:
     threads: Threads | None  # None: no host core
     reconciler_live: bool
     lifecycle: bool
+    insecure_sandbox: str | None = None  # why agents run without their sandbox (--insecure-sandbox)
 
 
 def snapshot_json(parts: SnapshotParts) -> dict[str, Any]:
@@ -47,4 +48,5 @@ def snapshot_json(parts: SnapshotParts) -> dict[str, Any]:
         "kept": kept_rows(parts.kept),
         **threads_json(parts.threads),
         "features": {"reconciler": parts.reconciler_live, "lifecycle": parts.lifecycle},
+        "insecure_sandbox": parts.insecure_sandbox,
     }

@@ -51,10 +51,10 @@ in
       environment = {
         HIVE_STATE_DIR = toString cfg.stateDir;
         HIVE_RUNTIME = cfg.runtime;
+        HIVE_AGENT_UIDS = cfg.agentUids; # read by `hive serve` like --agent-uids
       };
       preStart = "${cfg.package}/bin/hive init --state-dir ${toString cfg.stateDir}";
       # Root: it creates namespaces and containers and chowns each agent's state dir to its uid.
-      # TODO(issue 11): pass --agent-uids ${cfg.agentUids} once `hive serve` takes it.
       serviceConfig = {
         ExecStart = "${cfg.package}/bin/hive serve --state-dir ${toString cfg.stateDir} --port ${toString cfg.dashboardPort}";
         StateDirectory = "hyperhive";

@@ -58,6 +58,14 @@ class Runtime(Protocol):
         """Every container this driver can see (hyperhive's and, for nixos, others too)."""
         ...
 
+    async def agent_uid(self, name: str) -> int | None:
+        """The host uid (and gid) the agent runs as: allocated once, sticky (``hive_core.identities``).
+
+        Written into the launch config, where the NixOS container's harness user reads it.
+        None where the agent does not get one (a local runtime without a sandbox).
+        """
+        ...
+
     async def create(self, spec: LaunchSpec, progress: LineSink) -> None: ...
 
     async def update(self, spec: LaunchSpec, progress: LineSink) -> None:

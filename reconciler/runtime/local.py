@@ -40,6 +40,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hive_core.identities import AgentIds, Identities, UidRange, grant_run_dir
+from hive_kit.envfile import read_env
 from hive_kit.errors import PermanentError, TemporaryError
 from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
@@ -58,17 +59,8 @@ PASSTHROUGH_OPTIONAL = ("HIVE_CLAUDE_BIN", "HIVE_MCP_TRANSPORT")
 
 
 def read_secrets(path: Path) -> dict[str, str]:
-    """KEY=value lines of the 0600 secrets file; blank lines and # comments skipped."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return {}
-    out = {}
-    for line in text.splitlines():
-        key, sep, value = line.strip().partition("=")
-        if sep and not key.startswith("#"):
-            out[key.strip()] = value.strip().strip('"')
-    return out
+    """Every KEY=value line of the 0600 secrets file (``hive_kit.envfile``, as the host reads it)."""
+    return read_env(path)
 
 
 class LocalRuntime:
@@ -195,6 +187,11 @@ class LocalRuntime:
             held = self.layout.agent_dir(name).exists() or self.layout.agent_socket(name).parent.exists()
             if name not in running and not held and ids.gid != manager_gid:
                 self.identities().release(name)
+
+    async def agent_uid(self, name: str) -> int | None:
+        if not self.bwrap:
+            return None
+        return (await asyncio.to_thread(self.identities().for_agent, name)).uid
 
     def identities(self) -> Identities:
         with self._opening:  # called from worker threads: open (and migrate) the store once

@@ -31,6 +31,7 @@ import os
 import shutil
 from pathlib import Path
 
+from hive_core.identities import Identities, UidRange
 from hive_kit.errors import PermanentError, TemporaryError
 from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
@@ -63,11 +64,21 @@ class NixosRuntime:
         binary: str = "nixos-container",
         conf_dir: Path = CONF_DIR,
         nix_instantiate: str = "nix-instantiate",
+        identities: Identities | None = None,
+        uid_range: UidRange | None = None,
     ) -> None:
         self.layout = layout
         self.binary = binary
         self.conf_dir = conf_dir
         self.nix_instantiate = nix_instantiate
+        self._identities = identities
+        self.uid_range = uid_range or (identities.range if identities else UidRange.from_env())
+
+    async def agent_uid(self, name: str) -> int | None:
+        """The same allocation as the local runtime's: the container's harness user gets it."""
+        if self._identities is None:
+            self._identities = await asyncio.to_thread(Identities.open, self.layout.db, self.uid_range)
+        return (await asyncio.to_thread(self._identities.for_agent, name)).uid
 
     async def _run(
         self, args: builtins.list[str], name: str | None, progress: LineSink

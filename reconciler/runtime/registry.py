@@ -47,7 +47,7 @@ def _local(layout: StateLayout, options: RuntimeOptions) -> Runtime:
 def _nixos(layout: StateLayout, options: RuntimeOptions) -> Runtime:
     from reconciler.runtime.nixos import NixosRuntime
 
-    return NixosRuntime(layout)
+    return NixosRuntime(layout, identities=options.identities, uid_range=options.uid_range)
 
 
 DRIVERS: Mapping[str, Callable[[StateLayout, RuntimeOptions], Runtime]] = {

@@ -15,7 +15,7 @@ from desired.egress import OFFICIAL_API
 from desired.repo import MetaRepo
 from hive_core.core import HostCore
 from hive_core.egress import EgressRecord
-from hive_core.egress_policy import ModelApi, env_file_value
+from hive_core.egress_policy import ModelApi
 from hive_core.events import EgressDenied
 from hive_core.notices import DenialThrottle, manager_notice, operator_notice
 from hive_core.schedulers import run_retention_once
@@ -24,6 +24,7 @@ from hive_core.stores.egress import EgressLog
 from hive_core.stores.schema import open_core_db
 from hive_kit import wire
 from hive_kit.changes import ChangeSet, SetAgentField, SetSetting
+from hive_kit.envfile import parse_env
 from hive_kit.errors import NotFoundError
 from hive_kit.paths import StateLayout
 from tests.conftest import HiveRunner
@@ -90,7 +91,7 @@ def test_the_model_api_follows_the_daemon_env_then_secrets_env(tmp_path: Path) -
     secrets.write_text("ANTHROPIC_BASE_URL=https://llm.example.com/v1\n")
     assert api.pattern() == "llm.example.com:443"  # re-read once the file changed
     assert ModelApi(secrets, {"ANTHROPIC_BASE_URL": "http://[::1]:9"}).pattern() == "[::1]:9"
-    assert env_file_value("A=1\nA=2\n", "A") == "2" and env_file_value("#A=1", "A") is None
+    assert parse_env("A=1\nA=2\n", ("A",)) == {"A": "2"} and parse_env("#A=1", ("A",)) == {}
 
 
 def test_a_secrets_change_reaches_the_cached_policy(core: HostCore) -> None:
@@ -253,3 +254,21 @@ def test_hive_egress_prints_a_table_json_and_clear_errors(
     down = hive("egress", "coder", "--state-dir", str(tmp_path / "nothing"), state=False)
     assert down.returncode == 1 and "is `hive serve` running?" in down.stderr
     assert len(down.stderr.strip().splitlines()) == 1
+
+
+def test_every_reader_of_secrets_env_reads_a_line_alike(tmp_path: Path) -> None:
+    """The daemon's allow-list, the local runtime's agent env and the harness read one parser:
+    a line `export KEY='v'` must not mean one host to the proxy and another to the agent."""
+    from hive_harness.command import parse_secrets
+    from reconciler.runtime.local import read_secrets
+
+    path = tmp_path / "secrets.env"
+    path.write_text(
+        "# comment\nexport ANTHROPIC_BASE_URL='http://10.0.0.5:8080'\nANTHROPIC_API_KEY=\"sk-x\"\nOTHER=1\n"
+    )
+    assert read_secrets(path)["ANTHROPIC_BASE_URL"] == "http://10.0.0.5:8080"
+    assert parse_secrets(path.read_text()) == {
+        "ANTHROPIC_BASE_URL": "http://10.0.0.5:8080",
+        "ANTHROPIC_API_KEY": "sk-x",
+    }
+    assert ModelApi(path, environ={}).pattern() == "10.0.0.5:8080"

@@ -11,7 +11,7 @@ from desired.changes import apply_changes
 from desired.repo import Author
 from hive_core.events import MessageSent
 from hive_kit.changes import AddAgent, ChangeSet
-from tests.web.conftest import Served, open_dashboard, screenshot
+from tests.web.conftest import Served, http, open_dashboard, screenshot, serve, session_headers
 
 pytestmark = pytest.mark.slow
 MANAGER = Author("manager", "manager@hyperhive.local")
@@ -164,3 +164,38 @@ def test_state_file_viewer_lists_and_refuses(dashboard: Served, page: Any) -> No
     page.wait_for_function(
         "() => document.querySelector('#viewer').innerText.includes('approve the reviewer')"
     )
+
+
+class _InsecureRuntime:
+    """A runtime that says its agents run unsandboxed, as LocalRuntime does under --insecure-sandbox.
+
+    Stands in only for the runtime's answer: starting a real daemon with a broken sandbox
+    is `tests/reconciler/test_sandbox.py`'s job; this checks the operator is shown it."""
+
+    insecure_reason = "bubblewrap is not installed (apt install bubblewrap)"
+
+
+def test_an_insecure_sandbox_is_a_banner_on_every_page(layout: Any, server_loop: Any, page: Any) -> None:
+    from hive_web.readers.reconciler import ReconcilerLink
+
+    link = ReconcilerLink(layout)
+    link.attach(_InsecureRuntime())  # type: ignore[arg-type]
+    served = serve(layout, server_loop, reconciler=link)
+    try:
+        state = http("GET", f"{served.url}/api/state", headers=session_headers(served)).body
+        assert state["insecure_sandbox"].startswith("bubblewrap is not installed")
+        _open(page, served)
+        banner = page.locator("#insecure")
+        banner.wait_for(state="visible")
+        assert "WITHOUT their sandbox" in banner.inner_text()
+        assert "apt install bubblewrap" in banner.inner_text()
+        screenshot(page, "insecure-sandbox")
+    finally:
+        served.close()
+
+
+def test_no_banner_when_agents_are_sandboxed(dashboard: Served, page: Any) -> None:
+    state = http("GET", f"{dashboard.url}/api/state", headers=session_headers(dashboard)).body
+    assert state["insecure_sandbox"] is None
+    _open(page, dashboard)
+    assert page.locator("#insecure").is_hidden()

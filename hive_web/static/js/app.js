@@ -32,6 +32,11 @@ const SNAPSHOT_KINDS = new Set([
 
 function render() {
   document.getElementById("revision").textContent = `main @ ${short(state.revision)}`;
+  const insecure = document.getElementById("insecure");
+  insecure.hidden = !state.insecure_sandbox;
+  insecure.textContent = state.insecure_sandbox
+    ? `Agents run WITHOUT their sandbox (hive serve --insecure-sandbox): ${state.insecure_sandbox}`
+    : "";
   renderSwarm(state);
   renderApprovals(state);
   const open = renderQuestions(state);

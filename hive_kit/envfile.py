@@ -1,0 +1,41 @@
+"""KEY=value files (`secrets.env`): one reader for the host, the runtime and the harness.
+
+The operator's `<state>/secrets.env` (0600) and an agent's own
+`/state/secrets.env` hold lines like ``ANTHROPIC_API_KEY=...``. Blank lines
+and ``#`` comments are skipped, a leading ``export`` is allowed, and one
+pair of surrounding quotes (single or double) is removed; a later line wins.
+Everyone who reads such a file reads it here, so the daemon's egress
+allow-list, the environment agents get and what the harness passes to claude
+never disagree about what a line says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from pathlib import Path
+
+
+def parse_env(text: str, keys: Container[str] | None = None) -> dict[str, str]:
+    """Every ``KEY=value`` line of ``text`` (only ``keys``, when given)."""
+    out: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        name = name.strip().removeprefix("export ").strip()
+        if not sep or not name or (keys is not None and name not in keys):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[name] = value
+    return out
+
+
+def read_env(path: Path, keys: Container[str] | None = None) -> dict[str, str]:
+    """``parse_env`` of the file at ``path``; a missing or unreadable file is empty."""
+    try:
+        return parse_env(path.read_text(errors="replace"), keys)
+    except OSError:
+        return {}
