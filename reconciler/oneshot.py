@@ -20,11 +20,11 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 from pathlib import Path
 
 from hive_core import harnesses
 from hive_core.harnesses import Harnesses
+from hive_core.sockets import bind_private
 from hive_kit.paths import StateLayout
 from hive_kit.wire import Done, ErrorBody, ErrorResponse, Hello, encode
 
@@ -56,13 +56,8 @@ class OneShotHost:
         if name in self._servers:
             return path
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()  # a stale socket from a daemon that died
-        old = os.umask(0o177)
-        try:
-            server = await asyncio.start_unix_server(lambda r, w: self._accept(name, r, w), path=str(path))
-        finally:
-            os.umask(old)
+        sock = bind_private(path)  # the umask only around the bind, never across the await below
+        server = await asyncio.start_unix_server(lambda r, w: self._accept(name, r, w), sock=sock)
         self._servers[name] = (server, path, path.stat().st_ino)
         return path
 
