@@ -80,6 +80,19 @@ def command_files(command: Sequence[str]) -> list[Path]:
     return [_real(part) for part in command if os.path.isabs(part) and os.path.exists(part)]
 
 
+def aliases(command: Sequence[str]) -> tuple[tuple[Path, Path], ...]:
+    """Directories the command names through a symlink (``/opt/app/.venv`` → ``/srv/app/.venv``):
+    the real one is bound, and bound again at the name the command uses. Resolving the command
+    itself instead would lose the venv (its ``python`` is a link to the base interpreter)."""
+    named = [Path(sys.prefix)] + [Path(part).parent for part in command if os.path.isabs(part)]
+    out: list[tuple[Path, Path]] = []
+    for path in named:
+        real = _real(path)
+        if real != Path(os.path.abspath(path)) and real.is_dir() and (path, real) not in out:
+            out.append((path, real))
+    return tuple(out)
+
+
 def scan(command: Sequence[str], env: Mapping[str, str], setpriv: str) -> tuple[HostRoot, Path | None]:
     """What every agent's sandbox binds on this host, and the claude binary (bound, and passed in
     ``HIVE_CLAUDE_BIN``)."""
@@ -92,6 +105,7 @@ def scan(command: Sequence[str], env: Mapping[str, str], setpriv: str) -> tuple[
         ro_paths=tuple(paths),
         nix=Path("/nix").is_dir(),
         setpriv=str(_real(setpriv)),
+        aliases=aliases(command),
     )
     return root, claude
 

@@ -96,6 +96,9 @@ class HostRoot:
     ro_paths: tuple[Path, ...]  # exact host paths bound read-only at the same place
     nix: bool
     setpriv: str
+    aliases: tuple[tuple[Path, Path], ...] = ()
+    """(as named, real path): a directory the agent's command names through a symlink (a venv
+    reached by a linked path) is bound again where the command looks for it."""
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,11 @@ def bwrap_argv(
         args += ["--perms", "0711", "--dir", str(parent)]
     for path in exact:
         args += ["--ro-bind", str(path), str(path)]
+    for parent in _parents([named for named, _ in root.aliases]):
+        if parent not in exact and not any(parent.is_relative_to(p) for p in exact):
+            args += ["--perms", "0711", "--dir", str(parent)]
+    for named, real in root.aliases:
+        args += ["--ro-bind", str(real), str(named)]
     args += ["--bind", str(box.state_dir), SANDBOX_STATE]
     args += ["--perms", "0755", "--dir", str(PurePosixPath(SANDBOX_RUN).parent)]
     args += ["--bind", str(box.run_dir), SANDBOX_RUN]

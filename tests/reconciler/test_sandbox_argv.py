@@ -159,3 +159,17 @@ def test_the_environment_names_the_sandbox_paths() -> None:
         socket=BOX.run_dir / "hive.sock",
     )
     assert plain["HIVE_EGRESS_SOCKET"] == str(BOX.run_dir / "egress.sock")
+
+
+def test_a_venv_reached_through_a_link_is_bound_where_the_command_names_it() -> None:
+    """`/opt/app/.venv` → `/srv/app/.venv`: the command runs `/opt/app/.venv/bin/python` (resolving it
+    would lose the venv), so the real directory is bound again at that name, after its parents."""
+    root = HostRoot(
+        (), (), (Path("/srv/app/.venv"),), False, "/usr/bin/setpriv",
+        aliases=((Path("/opt/app/.venv"), Path("/srv/app/.venv")),),
+    )  # fmt: skip
+    argv = bwrap_argv("/usr/bin/bwrap", root, BOX, ["/opt/app/.venv/bin/python", "-m", "hive_harness"])
+    binds = _pairs(argv, "--ro-bind")
+    assert ("/srv/app/.venv", "/srv/app/.venv") in binds and ("/srv/app/.venv", "/opt/app/.venv") in binds
+    text = " ".join(argv)
+    assert text.index("--dir /opt/app") < text.index("--ro-bind /srv/app/.venv /opt/app/.venv")
