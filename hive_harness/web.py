@@ -35,6 +35,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import struct
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -177,6 +180,29 @@ async def post_login_cancel(request: web.Request) -> web.Response:
     return _ok(login=state.as_json())
 
 
+def peer_uid(request: web.Request) -> int | None:
+    """The uid of the process at the other end of the page socket (SO_PEERCRED), if it is one."""
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family != socket.AF_UNIX:
+        return None
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    return int(struct.unpack("3i", creds)[1])
+
+
+@web.middleware
+async def only_the_host(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The page API's controls (prompt as the operator, switch the model, log in) are the operator's:
+    the agent itself shares the harness's uid and can reach the socket from inside its sandbox, so a
+    connection from that uid is refused. The daemon (root) connects from outside."""
+    me = os.getuid()
+    if me != 0 and peer_uid(request) == me:
+        raise web.HTTPForbidden(
+            text="the agent page API answers the dashboard only (`hive serve`), not the agent itself"
+        )
+    return await handler(request)
+
+
 @web.middleware
 async def no_browsers(request: web.Request, handler: Handler) -> web.StreamResponse:
     if "Origin" in request.headers:
@@ -186,7 +212,7 @@ async def no_browsers(request: web.Request, handler: Handler) -> web.StreamRespo
 
 def make_app(harness: Harness) -> web.Application:
     """The page API app (``hive_harness.serve.start_site`` serves it on the page socket)."""
-    app = web.Application(middlewares=[no_browsers])
+    app = web.Application(middlewares=[only_the_host, no_browsers])
     app[HARNESS] = harness
     app[LOGIN] = LoginFlow(
         harness.claude_bin,

@@ -160,6 +160,9 @@ async def test_claudes_bash_tool_cannot_read_host_secrets_or_reach_host_ports(sw
             f"curl -sS -m 5 -X POST {beta_mcp}",  # beta's MCP server (NO_PROXY: direct)
             "curl -sS -m 5 https://example.com/",  # CONNECT through the proxy: denied
             "unshare -Ur id",  # a user namespace, to be root in: seccomp says no
+            # its own page API, to act as the operator on itself (switch to an expensive model)
+            "curl -sS -m 5 --unix-socket /run/hive/page/page.sock -H 'Content-Type: application/json'"
+            ' -d \'{"model": "opus"}\' http://page/api/model',
             "echo END",
         ]
     )
@@ -179,6 +182,8 @@ async def test_claudes_bash_tool_cannot_read_host_secrets_or_reach_host_ports(sw
     assert "403" in result, "CONNECT to a host off the allow-list is refused"
     assert "hello from the host" not in result
     assert "unshare failed: Operation not permitted" in result and "uid=0" not in result
+    assert "answers the dashboard only" in result, "the agent may not use its own page's controls"
+    assert not (swarm.layout.agent_state("alpha") / "model-override").exists()
     denied = {
         (r["host"], r["port"]) for r in swarm.daemon.core.egress_log.recent("alpha", 200, denied_only=True)
     }
