@@ -42,13 +42,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from desired.egress import HostPattern, allows, canonical_host
+from hive_kit.relay import CHUNK, pipe
 
 log = logging.getLogger(__name__)
 
 MAX_HEAD = 64 * 1024
 HEAD_TIMEOUT_S = 30.0
 CONNECT_TIMEOUT_S = 10.0
-CHUNK = 256 * 1024
 MAX_CONNECTIONS = 256  # per agent, at once
 LINGER_S = 1.0
 
@@ -289,28 +289,18 @@ class EgressProxy:
         The agent's side starts at once: a request body must flow before any response head comes.
         """
 
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter, up: bool) -> None:
-            try:
-                while chunk := await src.read(CHUNK):
-                    dst.write(chunk)
-                    if up:
-                        rec.bytes_up += len(chunk)
-                    else:
-                        rec.bytes_down += len(chunk)
-                    await dst.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                with contextlib.suppress(Exception):
-                    if dst.can_write_eof():
-                        dst.write_eof()
+        def sent(size: int) -> None:
+            rec.bytes_up += size
+
+        def received(size: int) -> None:
+            rec.bytes_down += size
 
         async def downstream() -> None:
             if http:
                 client_w.write(await _response_head(up_r, rec))
-            await pump(up_r, client_w, up=False)
+            await pipe(up_r, client_w, received)
 
-        up = asyncio.ensure_future(pump(client_r, up_w, up=True))
+        up = asyncio.ensure_future(pipe(client_r, up_w, sent))
         try:
             await downstream()  # the host's side ending ends the connection
         finally:

@@ -21,12 +21,13 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from hive_kit.relay import pipe
+
 log = logging.getLogger(__name__)
 
 PROXY_HOST = "127.0.0.1"
 MCP_HOST = "127.0.0.2"
 """Where the harness binds its MCP server inside the sandbox: never through the proxy."""
-CHUNK = 256 * 1024
 
 
 def proxy_env(port: int) -> dict[str, str]:
@@ -41,19 +42,6 @@ def proxy_env(port: int) -> dict[str, str]:
         "NO_PROXY": no_proxy,
         "no_proxy": no_proxy,
     }
-
-
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-    try:
-        while chunk := await src.read(CHUNK):
-            dst.write(chunk)
-            await dst.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            if dst.can_write_eof():
-                dst.write_eof()
 
 
 async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, why: str) -> None:
@@ -99,7 +87,7 @@ class EgressForwarder:
             )
             return
         try:
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         finally:
             for w in (up_writer, writer):
                 with contextlib.suppress(Exception):
