@@ -59,13 +59,25 @@ def migrate(conn: apsw.Connection, migrations: Sequence[Migration], path: Path |
             f"{path} has schema version {current} but this hyperhive knows only {target}; "
             "upgrade hyperhive (or restore a backup) instead of downgrading"
         )
+    ran = 0
     for version in range(current, target):
-        step = migrations[version]
-        with conn:  # one transaction per migration
+        # One write transaction per step, taken before looking again: another process (or
+        # thread) opening the same new file may have run this step since we first looked.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if user_version(conn) > version:
+                conn.execute("COMMIT")
+                continue
+            step = migrations[version]
             if callable(step):
                 step(conn)
             else:
                 conn.execute(step)
             conn.execute(f"PRAGMA user_version = {version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        ran += 1
         log.info("migrated %s to schema version %d", path, version + 1)
-    return target - current
+    return ran

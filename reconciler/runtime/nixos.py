@@ -72,12 +72,14 @@ class NixosRuntime:
         self.conf_dir = conf_dir
         self.nix_instantiate = nix_instantiate
         self._identities = identities
+        self._opening = asyncio.Lock()
         self.uid_range = uid_range or (identities.range if identities else UidRange.from_env())
 
     async def agent_uid(self, name: str) -> int | None:
         """The same allocation as the local runtime's: the container's harness user gets it."""
-        if self._identities is None:
-            self._identities = await asyncio.to_thread(Identities.open, self.layout.db, self.uid_range)
+        async with self._opening:  # agents are deployed in parallel: open (and migrate) the store once
+            if self._identities is None:
+                self._identities = await asyncio.to_thread(Identities.open, self.layout.db, self.uid_range)
         return (await asyncio.to_thread(self._identities.for_agent, name)).uid
 
     async def _run(

@@ -53,3 +53,30 @@ def test_a_newer_store_is_refused_not_damaged(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(PermanentError, match="upgrade hyperhive"):
         open_core_db(path)
+
+
+def test_two_openers_of_a_new_file_at_once_both_succeed(tmp_path: Path) -> None:
+    """A daemon and a one-shot `hive reconcile` (or two runtimes' threads) may open a fresh
+    hive.sqlite together: each step is taken under a write lock and looked at again, so the
+    slower one finds it done instead of failing with "table ... already exists"."""
+    import threading
+
+    path = tmp_path / "hive.sqlite"
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def open_it() -> None:
+        try:
+            start.wait()
+            open_core_db(path).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    conn = open_core_db(path)
+    assert user_version(conn) == len(MIGRATIONS)
