@@ -142,8 +142,12 @@ async def test_a_purged_agent_gives_its_uid_back(
         assert ids.lookup("temp") is not None, "destroy keeps the state dir, so the uid stays"
         await _apply(layout, runtime, purge=("temp",))
         shutil.rmtree(layout.agent_socket("temp").parent)  # the daemon's socket set does this (HelloHost not)
-        runtime.tidy()
-        await eventually(lambda: ids.lookup("temp") is None, what="temp's uid to be released")
+
+        def released() -> bool:  # tidy runs every pass; here, until temp's last process is gone
+            runtime.tidy()
+            return ids.lookup("temp") is None
+
+        await eventually(released, what="temp's uid to be released")
         assert ids.lookup("manager") is not None
     finally:
         ids.close()
