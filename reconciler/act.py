@@ -88,13 +88,28 @@ async def apply(ctx: Context, action: Action, desired: DesiredState, progress: L
             await ctx.runtime.stop(action.name, progress)
         since = time.time()
         await ctx.runtime.start(spec, progress)
+        record_metadata(ctx, action, desired)
         ctx.events.emit(AgentStarted(agent=action.name))
         await health_gate(ctx, action.name, since)
     elif kind is ActionKind.STOP:
         await ctx.runtime.stop(action.name, progress)
+        record_metadata(ctx, action, desired)
         ctx.events.emit(AgentStopped(agent=action.name))
+    elif kind is ActionKind.METADATA:
+        record_metadata(ctx, action, desired)
     else:
         await _remove(ctx, action.name, purge=kind is ActionKind.PURGE, progress=progress)
+
+
+def record_metadata(ctx: Context, action: Action, desired: DesiredState) -> None:
+    """The planner found the agent runs what desired state says, but metadata changed: record it.
+
+    Only for a metadata action, or a start or stop the planner gave metadata ``changes`` (a forced
+    restart has none). Nothing that runs reads metadata, so the launch config is left as built.
+    """
+    if action.kind is ActionKind.METADATA or action.changes:
+        spec = spec_view(desired, action.name)
+        ctx.store.record_applied(action.name, action.revision, action.fingerprint, spec)
 
 
 async def _open(ctx: Context, desired: DesiredState, name: str) -> LaunchSpec:
