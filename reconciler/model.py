@@ -227,7 +227,9 @@ def runs_as_applied(state: DesiredState, name: str, fingerprint: str, spec: dict
 
 def metadata_changes(applied: dict[str, Any], view: dict[str, Any]) -> tuple[FieldChange, ...]:
     """The ``METADATA`` fields whose desired value differs from the applied one."""
-    return tuple(c for c in field_changes(applied, view) if c.field in METADATA)
+    return tuple(
+        FieldChange(k, applied.get(k), view.get(k)) for k in METADATA if applied.get(k) != view.get(k)
+    )
 
 
 def touched_agents(before: DesiredState, after: DesiredState) -> frozenset[str]:
