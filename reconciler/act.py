@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass
+from typing import assert_never
 
 from desired.schema import DesiredState
 from hive_core.control import HarnessRegistry
@@ -97,8 +98,10 @@ async def apply(ctx: Context, action: Action, desired: DesiredState, progress: L
         ctx.events.emit(AgentStopped(agent=action.name))
     elif kind is ActionKind.METADATA:
         record_metadata(ctx, action, desired)
-    else:
+    elif kind in (ActionKind.DESTROY, ActionKind.PURGE):
         await _remove(ctx, action.name, purge=kind is ActionKind.PURGE, progress=progress)
+    else:  # a new kind must get its own branch; never fall through to removing an agent
+        assert_never(kind)
 
 
 def record_metadata(ctx: Context, action: Action, desired: DesiredState) -> None:
