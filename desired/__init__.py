@@ -2,7 +2,7 @@
 
 Belongs here: the pydantic schema of `hive.json` and `agents/<name>.json`, the
 cross-object rules, loading and dumping the file tree, the change operations,
-and the meta repo itself (commits, proposals, approvals, tags, history, the
+the three-way merge by field, and the meta repo itself (commits, proposals, approvals, tags, history, the
 pre-receive hook, and following an upstream remote through that hook's check).
 
 Must not be here: anything that runs agents, talks to sockets or knows about

@@ -7,9 +7,11 @@ not a write: ``desired.remote`` fast-forwards `main` to a validated commit.)
 Whole-swarm editing as one JSON document (`hive desired edit`, the dashboard's editor):
 
 The document is ``{"hive.json": {...}, "agents": {"<name>": {...}}}``. The
-CLI applies an edit as the files it changed, on top of whatever `main` is
-when it is saved; if one of those same files changed on `main` meanwhile,
-the edit is refused rather than silently overwriting someone else's change.
+CLI merges an edit, field by field, into whatever `main` is when it is saved
+(``rebase_edit``, ``desired.merge``): someone else's change to another field
+is kept; if they changed one of the same fields differently meanwhile, the
+edit is refused, naming the field and both values, rather than silently
+overwriting their change.
 
 The dashboard is stricter, like a saved Terraform plan: the operator saw a
 diff and a plan against one revision, so the edit lands only on exactly that
@@ -28,6 +30,7 @@ from typing import Any
 from desired import proposals
 from desired.changes import apply_changes
 from desired.files import DuplicateKeyError, dump_files, load_files, no_duplicate_keys, validate_changes
+from desired.merge import MergeConflict, merge_files
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.rules import HIVE_FILE
 from desired.schema import DesiredState
@@ -112,23 +115,26 @@ def replacement(files: Mapping[str, bytes]) -> Mutation:
 
 
 def rebase_edit(base: DesiredState, edited: DesiredState) -> Mutation:
-    """A mutation that applies the edit's changed files to the latest state, refusing overlaps."""
-    touched = file_changes(base, edited)
+    """A mutation that merges the edit into the latest state by field, refusing real conflicts.
+
+    Three-way (``desired.merge``): base = what the edit started from, ours = `main` now,
+    theirs = the edit. Someone else's change to another field of the same agent is kept.
+    """
+    before, after = dump_files(base), dump_files(edited)
 
     def mutate(latest: DesiredState) -> DesiredState:
-        moved = set(file_changes(base, latest)) & set(touched)
-        if moved:
-            raise ConflictError(
-                f"{', '.join(sorted(moved))} changed on main while you were editing; "
-                "nothing was saved. Run the edit again to start from the current state."
-            )
-        files = dump_files(latest)
-        for path, data in touched.items():
-            if data is None:
-                files.pop(path, None)
-            else:
-                files[path] = data
-        return load_files(files)
+        if latest == base:
+            return edited
+        try:
+            merged = merge_files(before, dump_files(latest), after)
+        except MergeConflict as exc:
+            lines = "\n".join(f"  {line}" for line in exc.lines("main", "your edit"))
+            raise MergeConflict(
+                exc.conflicts,
+                f"main changed the same fields while you were editing; nothing was saved:\n{lines}\n"
+                "Run the edit again to start from the current state.",
+            ) from None
+        return load_files(merged)
 
     return mutate
 

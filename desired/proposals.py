@@ -3,7 +3,9 @@
 A proposal is a commit on branch ``proposals/<id>`` (a child of `main` when
 proposed) with an annotated tag ``proposal/<id>`` whose tagger is the author
 and whose message is the description. Approve merges the branch into `main`
-(fast-forward, or a clean merge; conflicts are refused naming the files) and
+(fast-forward, or a merge commit of the two merged field by field by
+``desired.merge``; a conflict is refused naming the file, the field and both
+values, and so is a merge whose result breaks a rule) and
 tags ``approved/<id>`` on the commit that landed. Deny tags ``denied/<id>``
 on the proposal with the note as message. The reconciler later adds
 ``deployed/<id>`` or ``failed/<id>``. There is no other record: `hive
@@ -22,6 +24,7 @@ from enum import StrEnum
 import pygit2
 
 from desired.files import validate_changes
+from desired.merge import MergeConflict, merge_trees
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.schema import DesiredState
 from hive_kit.errors import ConflictError, NotFoundError, TemporaryError, UserError
@@ -189,14 +192,7 @@ def _merge_into_main(
             repo.load_tree(repo.commit_at(head).tree)
             new = head
         else:
-            index = repo.git.merge_commits(main, head)
-            if index.conflicts is not None:
-                files = sorted({(e[1] or e[2] or e[0]).path for e in index.conflicts if any(e)})
-                raise ConflictError(
-                    f"proposal {pid} conflicts with main in {', '.join(files)}; nothing was changed. "
-                    f"Deny it (`hive deny {pid} --note ...`) and propose again on top of current main."
-                )
-            tree = index.write_tree(repo.git)
+            tree = _merged_tree(repo, pid, main, head)
             try:
                 repo.load_tree(repo.tree_at(tree))
             except UserError as exc:
@@ -207,6 +203,21 @@ def _merge_into_main(
             new = repo.create_commit(tree, [main, head], by, f"Merge proposal {pid}: {title}")
         if repo.compare_and_swap(MAIN, main, new, f"hive: approve proposal {pid}"):
             return commit_info(repo.commit_at(new))
+
+
+def _merged_tree(repo: MetaRepo, pid: ProposalId, main: pygit2.Oid, head: pygit2.Oid) -> pygit2.Oid:
+    """Main and the proposal merged by field (``desired.merge``), from their merge base."""
+    base = repo.git.merge_base(main, head)
+    trees = [repo.commit_at(oid).tree for oid in (main, head)]
+    try:
+        return merge_trees(repo, repo.commit_at(base).tree if base is not None else None, *trees)
+    except MergeConflict as exc:
+        lines = "\n".join(f"  {line}" for line in exc.lines("main", f"proposal {pid}"))
+        raise MergeConflict(
+            exc.conflicts,
+            f"proposal {pid} conflicts with main; nothing was changed:\n{lines}\n"
+            f"Deny it (`hive deny {pid} --note ...`) and propose again on top of current main.",
+        ) from None
 
 
 def deny(repo: MetaRepo, pid: ProposalId, *, by: Author, note: str = "") -> Proposal:

@@ -168,6 +168,10 @@ class MetaRepo:
     def blob(self, oid: pygit2.Oid) -> bytes:
         return self.git.odb.read(oid)[1]  # one inflate, no Object wrapper
 
+    def tree_entries(self, tree: pygit2.Tree | None) -> dict[str, pygit2.Oid]:
+        """Every file of ``tree`` (none for None) as path → blob id, without reading a blob."""
+        return {} if tree is None else dict(_walk(self.git, tree, ""))
+
     def files_at(self, rev: str = MAIN) -> dict[str, bytes]:
         tree = self.resolve(rev).tree
         return {path: self.blob(oid) for path, oid in _walk(self.git, tree, "")}

@@ -194,9 +194,15 @@ class DesiredState(BaseModel):
         return self.settings.egress if own is None else own
 
 
-NOT_REBUILT = frozenset({"suspended", "state", "egress"})
-"""Agent fields whose change rebuilds nothing: stopping or suspending is not a rebuild, and the egress
-proxy reads the allow-list per connection."""
+METADATA = ("description",)
+"""Agent fields nothing that runs ever reads: the harness, its prompts, claude's flags and the Nix
+config never look at them (only the operator, the dashboard and peers do). A change is recorded as
+applied without a restart, and the plan shows it as "metadata only, no restart". Not here, because
+a running agent reads them at its start: ``allowed_recipients`` (the harness pre-checks sends
+against its launch config, and its system prompt lists them) and ``operator_pronouns`` (prompt)."""
+NOT_REBUILT = frozenset({"suspended", "state", "egress", *METADATA})
+"""Agent fields whose change rebuilds nothing: stopping or suspending is not a rebuild, the egress
+proxy reads the allow-list per connection, and ``METADATA`` is read by nothing that runs."""
 UNSET_UNHASHED = ("allowed_tools", "bash_allow")
 """Fields added after fingerprints were first recorded: left out of the hash while null, so upgrading
 hyperhive rebuilds no agent that does not use them."""
@@ -208,14 +214,38 @@ def agent_fingerprint(state: DesiredState, name: str) -> str:
     Covers the resolved spec (with the effective model), its agent.nix and the
     swarm settings an agent sees, except ``NOT_REBUILT``.
     """
+    return _hash(_payload(state, name, exclude=NOT_REBUILT))
+
+
+def legacy_fingerprint(state: DesiredState, name: str, metadata: Mapping[str, Any]) -> str:
+    """The fingerprint hyperhive recorded before ``METADATA`` was left out, with ``metadata`` in it.
+
+    Why: removing ``description`` from the hash changed every agent's fingerprint, and comparing a
+    stored old one with a new one would rebuild every agent on upgrade. So a stored fingerprint
+    matches desired state if it equals either this one, computed with the metadata values recorded
+    with it (what ran), or the current one. A match on this one means the agent runs what desired
+    state says, and at most its metadata differs. The loop then stores the current fingerprint.
+    """
+    payload = _payload(state, name, exclude=NOT_REBUILT - set(METADATA))
+    for key in METADATA:
+        if key in metadata:
+            payload[key] = metadata[key]
+    return _hash(payload)
+
+
+def _payload(state: DesiredState, name: str, *, exclude: frozenset[str]) -> dict[str, Any]:
     spec = state.agents[name]
-    payload: dict[str, Any] = spec.model_dump(mode="json", exclude=set(NOT_REBUILT))
+    payload: dict[str, Any] = spec.model_dump(mode="json", exclude=set(exclude))
     for key in UNSET_UNHASHED:
         if payload[key] is None:
             del payload[key]
     payload["model"] = state.effective_model(name)
     payload["agent_nix"] = state.agent_nix.get(name, "")
     payload["operator_pronouns"] = state.settings.operator_pronouns
+    return payload
+
+
+def _hash(payload: dict[str, Any]) -> str:
     blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
 

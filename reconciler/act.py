@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass
+from typing import assert_never
 
 from desired.schema import DesiredState
 from hive_core.control import HarnessRegistry
@@ -88,13 +89,30 @@ async def apply(ctx: Context, action: Action, desired: DesiredState, progress: L
             await ctx.runtime.stop(action.name, progress)
         since = time.time()
         await ctx.runtime.start(spec, progress)
+        record_metadata(ctx, action, desired)
         ctx.events.emit(AgentStarted(agent=action.name))
         await health_gate(ctx, action.name, since)
     elif kind is ActionKind.STOP:
         await ctx.runtime.stop(action.name, progress)
+        record_metadata(ctx, action, desired)
         ctx.events.emit(AgentStopped(agent=action.name))
-    else:
+    elif kind is ActionKind.METADATA:
+        record_metadata(ctx, action, desired)
+    elif kind in (ActionKind.DESTROY, ActionKind.PURGE):
         await _remove(ctx, action.name, purge=kind is ActionKind.PURGE, progress=progress)
+    else:  # a new kind must get its own branch; never fall through to removing an agent
+        assert_never(kind)
+
+
+def record_metadata(ctx: Context, action: Action, desired: DesiredState) -> None:
+    """The planner found the agent runs what desired state says, but metadata changed: record it.
+
+    Only for a metadata action, or a start or stop the planner gave metadata ``changes`` (a forced
+    restart has none). Nothing that runs reads metadata, so the launch config is left as built.
+    """
+    if action.kind is ActionKind.METADATA or action.changes:
+        spec = spec_view(desired, action.name)
+        ctx.store.record_applied(action.name, action.revision, action.fingerprint, spec)
 
 
 async def _open(ctx: Context, desired: DesiredState, name: str) -> LaunchSpec:

@@ -33,7 +33,17 @@ from reconciler import act
 from reconciler.backoff import Policy, Retry, failed, forgive
 from reconciler.events import EventSink, LogSink
 from reconciler.health import AgentSockets, AliveHealth, NoSockets
-from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed, Plan, wants_running
+from reconciler.model import (
+    Action,
+    ActionKind,
+    Applied,
+    ContainerState,
+    Observed,
+    Plan,
+    runs_as_applied,
+    spec_view,
+    wants_running,
+)
 from reconciler.observe import observe
 from reconciler.plan import plan
 from reconciler.runtime.base import Runtime
@@ -130,8 +140,8 @@ class Reconciler:
         self._detect_crashes(snap, observed)
         await self._recover_degraded()
         result = plan(snap.state, snap.revision, observed, applied, purge=purge)
-        self.last_plan = result
         self._bump(snap, applied, result)
+        self.last_plan = self._record_metadata(snap, applied, result)
         self._forget_moot(snap, result)
         if result.refused:
             log.error("reconcile refused: %s", result.refused)
@@ -151,19 +161,43 @@ class Reconciler:
                 self.retry.pop(name, None)
 
     def _bump(self, snap: Snapshot, applied: dict[str, Applied], result: Plan) -> None:
+        """Agents with nothing to do run this revision too; a fingerprint of the old form is renewed."""
         busy = {a.name for a in result.actions} | set(self.inflight)
-        same = [
-            name
-            for name, rec in applied.items()
-            if name in snap.state.agents
-            and name not in busy
-            and rec.revision != snap.revision
-            and rec.fingerprint == agent_fingerprint(snap.state, name)
-        ]
+        same: dict[str, str] = {}
+        for name, rec in applied.items():
+            if name not in snap.state.agents or name in busy:
+                continue
+            fingerprint = agent_fingerprint(snap.state, name)
+            moved = rec.revision != snap.revision or rec.fingerprint != fingerprint
+            if moved and runs_as_applied(snap.state, name, rec.fingerprint, rec.spec):
+                same[name] = fingerprint
         if same:
-            self.store.bump_revision(same, snap.revision)
-            for name in same:
-                applied[name] = replace(applied[name], revision=snap.revision)
+            self.store.bump_revision(list(same), snap.revision, same)
+            for name, fingerprint in same.items():
+                applied[name] = replace(applied[name], revision=snap.revision, fingerprint=fingerprint)
+
+    def _record_metadata(self, snap: Snapshot, applied: dict[str, Applied], result: Plan) -> Plan:
+        """Metadata-only changes are recorded in the pass itself: no task, no backoff, no restart.
+
+        Returns the plan without them (what is left to do, for the statuses).
+        """
+        if result.refused:
+            return result  # a refused plan applies nothing
+        done = [a for a in result.actions if a.kind is ActionKind.METADATA and a.name not in self.inflight]
+        for action in done:
+            name, started = action.name, time.time()
+            act.record_metadata(self.ctx, action, snap.state)
+            applied[name] = Applied(name, action.revision, action.fingerprint, spec_view(snap.state, name))
+            fields = ", ".join(c.field for c in action.changes)
+            log.info("agent %s: %s changed, recorded at %s (%s)", name, fields, snap.short, action.reason)
+            self.progress(f"~ {name}: {fields} recorded ({action.reason})")
+            reason = f"{action.reason}: {fields} changed"
+            self.store.add_history(
+                HistoryRow(name, action.kind.value, reason, snap.revision, started, 0, "ok", None)
+            )
+        if not done:
+            return result
+        return replace(result, actions=tuple(a for a in result.actions if a not in done))
 
     def _forget_moot(self, snap: Snapshot, result: Plan) -> None:
         """An agent now desired stopped with nothing left to do has nothing to retry: not Stalled."""
@@ -176,8 +210,8 @@ class Reconciler:
 
     def _maybe_start(self, action: Action, snap: Snapshot) -> None:
         name = action.name
-        if name in self.inflight:
-            return
+        if name in self.inflight or action.kind is ActionKind.METADATA:
+            return  # metadata is recorded in the pass (``_record_metadata``)
         retry = self.retry.get(name, Retry())
         if not retry.ready(self.clock(), action.fingerprint):
             return

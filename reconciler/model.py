@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from desired.schema import UNSET_UNHASHED, DesiredState, RunState, agent_fingerprint
+from desired.schema import (
+    METADATA,
+    UNSET_UNHASHED,
+    DesiredState,
+    RunState,
+    agent_fingerprint,
+    legacy_fingerprint,
+)
 
 
 class ContainerState(StrEnum):
@@ -57,6 +64,7 @@ class ActionKind(StrEnum):
     STOP = "stop"
     DESTROY = "destroy"  # keep the state dir
     PURGE = "purge"  # destroy and remove the state dir
+    METADATA = "metadata"  # record what only people read (description): nothing restarts
 
     @property
     def symbol(self) -> str:
@@ -72,7 +80,10 @@ _SYMBOLS = {
     ActionKind.STOP: "~",
     ActionKind.DESTROY: "-",
     ActionKind.PURGE: "-",
+    ActionKind.METADATA: "~",
 }
+
+METADATA_ONLY = "metadata only, no restart"
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,17 @@ class Plan:
         return create, change, destroy
 
     @property
+    def metadata_only(self) -> int:
+        """How many of the changes restart nothing (counted in "to change" too)."""
+        return sum(a.kind is ActionKind.METADATA for a in self.actions)
+
+    def summary_text(self) -> str:
+        """Terraform's summary line; the CLI, ``--json`` and the dashboard all show this one."""
+        create, change, destroy = self.counts
+        meta = f" ({self.metadata_only} metadata only)" if self.metadata_only else ""
+        return f"Plan: {create} to create, {change} to change{meta}, {destroy} to destroy."
+
+    @property
     def empty(self) -> bool:
         return not self.actions and self.refused is None
 
@@ -138,7 +160,13 @@ class Plan:
             "actions": [a.to_json() for a in self.actions],
             "skipped": [{"agent": n, "why": w} for n, w in self.skipped],
             "refused": self.refused,
-            "summary": {"create": create, "change": change, "destroy": destroy},
+            "summary": {
+                "create": create,
+                "change": change,
+                "destroy": destroy,
+                "metadata_only": self.metadata_only,
+                "text": self.summary_text(),
+            },
         }
 
 
@@ -183,6 +211,25 @@ def effective_config(state: DesiredState, name: str) -> tuple[str, bool, bool] |
     if spec is None:
         return None
     return agent_fingerprint(state, name), spec.state is RunState.RUNNING, spec.suspended
+
+
+def runs_as_applied(state: DesiredState, name: str, fingerprint: str, spec: dict[str, Any]) -> bool:
+    """Whether an agent deployed with ``fingerprint`` (and applied ``spec``) runs what ``state`` says.
+
+    Metadata may still differ. A fingerprint recorded before ``METADATA`` left the hash is
+    compared the old way, with the metadata it was deployed with (``legacy_fingerprint``), so
+    upgrading hyperhive rebuilds no agent.
+    """
+    if fingerprint == agent_fingerprint(state, name):
+        return True
+    return fingerprint == legacy_fingerprint(state, name, {k: spec[k] for k in METADATA if k in spec})
+
+
+def metadata_changes(applied: dict[str, Any], view: dict[str, Any]) -> tuple[FieldChange, ...]:
+    """The ``METADATA`` fields whose desired value differs from the applied one."""
+    return tuple(
+        FieldChange(k, applied.get(k), view.get(k)) for k in METADATA if applied.get(k) != view.get(k)
+    )
 
 
 def touched_agents(before: DesiredState, after: DesiredState) -> frozenset[str]:

@@ -10,10 +10,9 @@ import logging
 from dataclasses import dataclass, replace
 
 from desired.repo import MetaRepo, Snapshot
-from desired.schema import agent_fingerprint
 from hive_kit.launch import AgentLaunchConfig
 from hive_kit.paths import StateLayout
-from reconciler.model import Applied, Observed, spec_view
+from reconciler.model import Applied, Observed, runs_as_applied, spec_view
 from reconciler.runtime.base import Runtime
 from reconciler.store import DeployStore
 
@@ -54,7 +53,8 @@ def _adoptable(
             config = AgentLaunchConfig.read(layout.agent_build(name) / "agent.json")
         except (OSError, ValueError):
             continue
-        if config.fingerprint == agent_fingerprint(snap.state, name):
-            view = spec_view(snap.state, name)
+        # what it runs is its build's: with that description, so a later edit plans as metadata
+        view = {**spec_view(snap.state, name), "description": config.description}
+        if runs_as_applied(snap.state, name, config.fingerprint, view):
             out.append(Applied(name, config.revision, config.fingerprint, view))
     return out

@@ -13,6 +13,7 @@ from typing import Any
 
 from desired.schema import DesiredState, agent_fingerprint
 from reconciler.model import (
+    METADATA_ONLY,
     Action,
     ActionKind,
     Applied,
@@ -21,6 +22,8 @@ from reconciler.model import (
     Observed,
     Plan,
     field_changes,
+    metadata_changes,
+    runs_as_applied,
     spec_view,
     wants_running,
 )
@@ -86,15 +89,19 @@ def _desired_agent(
         if app is None:
             return act(ActionKind.CREATE, "new agent in desired state", field_changes({}, view))
         return act(ActionKind.CREATE, f"container is missing (last deployed at {app.revision[:12]})")
-    if app is None or app.fingerprint != fingerprint:
+    if app is None or not runs_as_applied(desired, name, app.fingerprint, app.spec):
         return _rebuild(act, app, view)
+    # From here it runs what desired state says; a start or stop also records changed metadata.
+    meta = metadata_changes(app.spec, view)
     if running and obs.state in (ContainerState.EXITED, ContainerState.STOPPED):
         if obs.state is ContainerState.EXITED:
             code = "" if obs.exit_code is None else f" (exit code {obs.exit_code})"
-            return act(ActionKind.START, f"container exited unexpectedly{code}")
-        return act(ActionKind.START, "state stopped → running")
+            return act(ActionKind.START, f"container exited unexpectedly{code}", meta)
+        return act(ActionKind.START, "state stopped → running", meta)
     if not running and obs.state in (ContainerState.RUNNING, ContainerState.STARTING):
-        return act(ActionKind.STOP, "state running → stopped")
+        return act(ActionKind.STOP, "state running → stopped", meta)
+    if meta:
+        return act(ActionKind.METADATA, METADATA_ONLY, meta)
     return None
 
 

@@ -23,6 +23,8 @@ def _value(value: Any) -> str:
 def action_lines(action: Action) -> list[str]:
     symbol = action.kind.symbol
     head = f"  {symbol} {action.name}: {action.kind.value} ({action.reason})"
+    if action.kind is ActionKind.METADATA:
+        head = f"  {symbol} {action.name} ({action.reason})"
     lines = [head]
     for change in action.changes:
         if action.kind is ActionKind.CREATE:
@@ -39,8 +41,7 @@ def action_lines(action: Action) -> list[str]:
 
 
 def summary_line(plan: Plan) -> str:
-    create, change, destroy = plan.counts
-    return f"Plan: {create} to create, {change} to change, {destroy} to destroy."
+    return plan.summary_text()
 
 
 def render_plan(plan: Plan) -> list[str]:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from reconciler.backoff import Retry
-from reconciler.model import Action, Applied, ContainerState, Observed
+from reconciler.model import Action, ActionKind, Applied, ContainerState, Observed
 from reconciler.store import DeployStore
 
 READY, RECONCILING, STALLED = "Ready", "Reconciling", "Stalled"
@@ -100,6 +100,11 @@ def _describe(action: Action | None) -> str:
     return f"{action.kind.value}: {action.reason}" if action else ""
 
 
+def _metadata_only(action: Action | None) -> bool:
+    """Recording a description is reconciling, but what runs is what desired state says: still Ready."""
+    return action is not None and action.kind is ActionKind.METADATA
+
+
 def _ready(i: Inputs, stalled: Condition, reconciling: Condition) -> Condition:
     ready = _ready_condition(i, stalled, reconciling)
     warning = i.observed.warning if i.observed else ""
@@ -113,7 +118,7 @@ def _ready_condition(i: Inputs, stalled: Condition, reconciling: Condition) -> C
         return Condition(READY, True, "Suspended", "suspended: the reconciler leaves it as it is")
     if stalled.status:
         return Condition(READY, False, stalled.reason, stalled.message)
-    if reconciling.status:
+    if reconciling.status and not _metadata_only(i.action):
         return Condition(READY, False, reconciling.reason, reconciling.message)
     if i.degraded:
         return Condition(READY, False, "HealthCheckFailed", i.degraded)

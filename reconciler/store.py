@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -116,11 +117,19 @@ class DeployStore:
             (name, revision, fingerprint, json.dumps(spec, sort_keys=True), time.time()),
         )
 
-    def bump_revision(self, names: list[str], revision: str) -> None:
-        """Agents whose spec did not change between revisions are at the new revision too."""
+    def bump_revision(
+        self, names: list[str], revision: str, fingerprints: Mapping[str, str] | None = None
+    ) -> None:
+        """Agents whose spec did not change between revisions are at the new revision too.
+
+        ``fingerprints`` renews those recorded in an older form (``desired.schema.legacy_fingerprint``).
+        """
+        new = fingerprints or {}
         with self.conn:
             self.conn.executemany(
-                "UPDATE deploy_applied SET revision = ? WHERE name = ?", [(revision, n) for n in names]
+                "UPDATE deploy_applied SET revision = ?, fingerprint = COALESCE(?, fingerprint)"
+                " WHERE name = ?",
+                [(revision, new.get(n), n) for n in names],
             )
 
     def forget_applied(self, name: str) -> None:

@@ -15,7 +15,15 @@ from desired.schema import AgentSpec, DesiredState, SwarmSettings, agent_fingerp
 from hive_kit.changes import AGENT_FIELDS, SETTING_FIELDS, ChangeSet, SetAgentField, SetSetting
 from hive_kit.errors import DesiredStateError
 from hive_kit.names import Role
-from reconciler.model import ActionKind, Applied, ContainerState, Observed, spec_view, touched_agents
+from reconciler.model import (
+    ActionKind,
+    Applied,
+    ContainerState,
+    Observed,
+    runs_as_applied,
+    spec_view,
+    touched_agents,
+)
 from reconciler.plan import plan
 from reconciler.render import render_plan
 from tests.conftest import HiveRunner
@@ -139,7 +147,13 @@ def test_unset_tool_fields_keep_the_fingerprint_an_upgrade_would_compare_against
     )
     old.update(model="opus", agent_nix="", operator_pronouns="they/them")
     blob = json.dumps(old, sort_keys=True, separators=(",", ":")).encode()
-    assert agent_fingerprint(state, "coder") == hashlib.sha256(blob).hexdigest()[:16]
+    stored = hashlib.sha256(blob).hexdigest()[:16]
+    # the description has left the hash since (metadata): the old form is still recognised
+    assert runs_as_applied(state, "coder", stored, spec_view(state, "coder"))
+    observed = {n: Observed(n, ContainerState.RUNNING) for n in state.agents}
+    applied = {n: Applied(n, REV, agent_fingerprint(state, n), spec_view(state, n)) for n in state.agents}
+    applied["coder"] = Applied("coder", REV, stored, spec_view(state, "coder"))
+    assert plan(state, REV, observed, applied).empty
 
 
 def test_a_tool_policy_change_rebuilds_and_the_plan_shows_it() -> None:

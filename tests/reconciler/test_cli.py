@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hive_kit.paths import StateLayout
+from reconciler.runtime import procs
 from tests.reconciler.conftest import AGENT_COMMAND, kill_all
 
 ENV = {"HIVE_AGENT_COMMAND": " ".join(AGENT_COMMAND)}
@@ -151,3 +152,34 @@ def test_a_one_shot_apply_waits_for_each_agents_hello(swarm, state_dir: Path) ->
     }
     run = StateLayout(state_dir.absolute()).run
     assert not list(run.rglob("hive.sock")), "the one-shot leaves no socket behind for `hive serve`"
+
+
+def test_a_description_edit_restarts_nothing_and_the_plan_says_metadata_only(swarm, state_dir: Path) -> None:
+    swarm("agent", "add", "alpha", "--description", "writes code")
+    assert swarm("reconcile").returncode == 0
+    key = procs.root_key(state_dir.absolute())
+    pid = procs.scan(key)["alpha"]
+
+    swarm("agent", "set", "alpha", "description", "writes and reviews code")
+    plan = swarm("reconcile", "--dry-run")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    lines = plan.stdout.splitlines()
+    assert "  ~ alpha (metadata only, no restart)" in lines
+    assert '      ~ description: "writes code" → "writes and reviews code"' in lines
+    assert lines[-1] == "Plan: 0 to create, 1 to change (1 metadata only), 0 to destroy."
+    data = json.loads(swarm("reconcile", "--dry-run", "--json").stdout)
+    assert [(a["agent"], a["action"]) for a in data["actions"]] == [("alpha", "metadata")]
+    assert data["summary"]["metadata_only"] == 1
+
+    applied = swarm("reconcile")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert procs.scan(key)["alpha"] == pid, "a description edit must not restart the agent"
+    alpha = {a["name"]: a for a in json.loads(swarm("status", "--json").stdout)["agents"]}["alpha"]
+    assert alpha["applied_revision"] == alpha["desired_revision"]
+    assert next(c for c in alpha["conditions"] if c["type"] == "Ready")["reason"] == "Deployed"
+    assert [h["action"] for h in alpha["history"]] == ["metadata", "create"]
+    assert swarm("reconcile", "--dry-run").stdout.startswith("No changes.")
+
+    swarm("agent", "set", "alpha", "model", "opus")  # what runs changed: that still rebuilds
+    assert swarm("reconcile").returncode == 0
+    assert procs.scan(key)["alpha"] != pid

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from desired.schema import AgentSpec, DesiredState, RunState, SwarmSettings, agent_fingerprint
 from hive_kit.names import Role
 from reconciler.model import ActionKind, Applied, ContainerState, Observed, spec_view
@@ -156,5 +159,87 @@ def test_json_form_carries_summary_and_field_changes() -> None:
     old = swarm(coder="sonnet")
     observed, applied = deployed(old)
     data = plan(swarm(coder="opus"), REV, observed, applied).to_json()
-    assert data["summary"] == {"create": 0, "change": 1, "destroy": 0}
+    assert data["summary"] == {
+        "create": 0,
+        "change": 1,
+        "destroy": 0,
+        "metadata_only": 0,
+        "text": "Plan: 0 to create, 1 to change, 0 to destroy.",
+    }
     assert data["actions"][0]["changes"] == [{"field": "model", "old": "sonnet", "new": "opus"}]
+
+
+# ---- metadata: what nothing that runs reads ------------------------------------------------------
+
+
+def described(text: str, model: str | None = None, state: RunState = RunState.RUNNING) -> DesiredState:
+    agents = {
+        "manager": AgentSpec(name="manager", role=Role.MANAGER),
+        "coder": AgentSpec(name="coder", model=model, description=text, state=state),
+    }
+    return DesiredState(settings=SwarmSettings(), agents=agents)
+
+
+def test_a_description_edit_is_metadata_only_and_the_plan_says_so() -> None:
+    old = described("writes code")
+    observed, applied = deployed(old)
+    new = described("writes and reviews code")
+    assert agent_fingerprint(old, "coder") == agent_fingerprint(new, "coder")
+    result = plan(new, "b" * 40, observed, applied)
+    [action] = result.actions
+    assert (action.name, action.kind, action.reason) == (
+        "coder",
+        ActionKind.METADATA,
+        "metadata only, no restart",
+    )
+    text = render_plan(result)
+    assert "  ~ coder (metadata only, no restart)" in text
+    assert '      ~ description: "writes code" → "writes and reviews code"' in text
+    assert text[-1] == "Plan: 0 to create, 1 to change (1 metadata only), 0 to destroy."
+    summary = result.to_json()["summary"]
+    assert (summary["change"], summary["metadata_only"], summary["text"]) == (1, 1, text[-1])
+
+
+def test_a_description_and_a_model_edit_together_rebuild_and_show_both() -> None:
+    observed, applied = deployed(described("writes code", "sonnet"))
+    result = plan(described("reviews code", "opus"), "b" * 40, observed, applied)
+    [action] = result.actions
+    assert action.kind is ActionKind.UPDATE
+    assert [c.field for c in action.changes] == ["description", "model"]
+    assert result.to_json()["summary"]["metadata_only"] == 0
+
+
+def test_a_start_or_stop_carries_the_metadata_it_records() -> None:
+    old = described("writes code")
+    observed, applied = deployed(old)
+    observed["coder"] = Observed("coder", ContainerState.EXITED, exit_code=9)
+    start = plan(described("reviews code"), REV, observed, applied).for_agent("coder")
+    assert start is not None and start.kind is ActionKind.START
+    assert [(c.field, c.new) for c in start.changes] == [("description", "reviews code")]
+    observed["coder"] = Observed("coder", ContainerState.RUNNING)
+    stop = plan(described("reviews code", state=RunState.STOPPED), REV, observed, applied).for_agent("coder")
+    assert stop is not None and stop.kind is ActionKind.STOP and len(stop.changes) == 1
+
+
+def test_a_fingerprint_recorded_before_the_upgrade_still_matches() -> None:
+    """Fingerprints stored by an older hyperhive hashed the description: none of them may rebuild.
+
+    The old form is computed here as that version did (everything but suspended, state and egress).
+    """
+    old = described("writes code", "opus")
+    spec = old.agents["coder"].model_dump(mode="json", exclude={"suspended", "state", "egress"})
+    for key in ("allowed_tools", "bash_allow"):
+        del spec[key]
+    spec.update(model="opus", agent_nix="", operator_pronouns="they/them")
+    blob = json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()
+    stored = hashlib.sha256(blob).hexdigest()[:16]
+    assert stored != agent_fingerprint(old, "coder"), (
+        "the hash did change: this test must show why it is safe"
+    )
+    observed, applied = deployed(old)
+    applied["coder"] = Applied("coder", REV, stored, spec_view(old, "coder"))
+    assert plan(old, REV, observed, applied).empty
+    meta = plan(described("reviews code", "opus"), REV, observed, applied).for_agent("coder")
+    assert meta is not None and meta.kind is ActionKind.METADATA
+    rebuild = plan(described("writes code", "haiku"), REV, observed, applied).for_agent("coder")
+    assert rebuild is not None and rebuild.kind is ActionKind.UPDATE

@@ -30,6 +30,7 @@ def worlds(draw):  # type: ignore[no-untyped-def]
             model=draw(st.sampled_from([None, "opus", "haiku"])),
             state=draw(st.sampled_from(list(RunState))),
             suspended=draw(st.booleans()),
+            description=draw(st.sampled_from(["", "writes code"])),
         )
     desired = DesiredState(settings=SwarmSettings(), agents=agents)
     observed, applied = {}, {}
@@ -38,10 +39,13 @@ def worlds(draw):  # type: ignore[no-untyped-def]
             observed[name] = Observed(
                 name, draw(st.sampled_from(list(ContainerState))), managed=name != "foreign"
             )
-        record = draw(st.sampled_from(["none", "current", "stale"]))
+        record = draw(st.sampled_from(["none", "current", "stale", "other description"]))
         if record != "none" and name in agents:
-            fp = agent_fingerprint(desired, name) if record == "current" else "old"
-            applied[name] = Applied(name, "e" * 40, fp, spec_view(desired, name))
+            fp = agent_fingerprint(desired, name) if record != "stale" else "old"
+            view = spec_view(desired, name)
+            if record == "other description":  # deployed before a metadata-only edit
+                view["description"] = "was something else"
+            applied[name] = Applied(name, "e" * 40, fp, view)
     return desired, observed, applied
 
 
@@ -54,8 +58,11 @@ def carry_out(desired, observed, applied, actions):  # type: ignore[no-untyped-d
             applied.pop(name, None)
             continue
         running = desired.agents[name].state is RunState.RUNNING
-        if action.kind in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE):
+        rebuilt = action.kind in (ActionKind.CREATE, ActionKind.UPDATE, ActionKind.REPLACE)
+        if rebuilt or action.kind is ActionKind.METADATA or action.changes:  # as act.apply records
             applied[name] = Applied(name, REV, action.fingerprint, spec_view(desired, name))
+        if action.kind is ActionKind.METADATA:
+            continue
         elif action.kind is ActionKind.STOP:
             running = False
         state = ContainerState.RUNNING if running else ContainerState.STOPPED

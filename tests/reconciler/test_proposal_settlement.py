@@ -67,6 +67,12 @@ def events(loop: Reconciler, kind: type[E]) -> list[E]:
     return sink.of(kind)
 
 
+def rebuilt(state: DesiredState, name: str, field: str, value: Any) -> DesiredState:
+    """Set ``field`` and change the model too: the fake agent reads its description only at start,
+    and a description edit alone is metadata (no restart)."""
+    return set_agent_field(set_agent_field(state, name, field, value), name, "model", "opus")
+
+
 async def crash_looping(loop: Reconciler, repo: MetaRepo, name: str) -> None:
     add(repo, name, description=CRASH)
     await loop.apply_once()
@@ -96,7 +102,7 @@ async def test_a_proposal_fails_when_the_agent_it_touches_stalls(
     await rec.apply_once()
 
     good = approved(repo, lambda s: set_agent_field(s, "b", "model", "haiku"), "b: use haiku")
-    bad = approved(repo, lambda s: set_agent_field(s, "a", "description", CRASH), "a: break it")
+    bad = approved(repo, lambda s: rebuilt(s, "a", "description", CRASH), "a: break it")
     await rec.apply_once()
 
     column = deploy_column(hive, layout)
@@ -147,7 +153,7 @@ async def test_fixing_removing_stopping_or_suspending_a_stalled_agent_is_deploye
     for name in ("crashy", "doomed", "halted", "parked"):
         await crash_looping(rec, repo, name)
 
-    fix = approved(repo, lambda s: set_agent_field(s, "crashy", "description", "fixed"), "fix crashy")
+    fix = approved(repo, lambda s: rebuilt(s, "crashy", "description", "fixed"), "fix crashy")
     drop = approved(repo, lambda s: remove_agent(s, "doomed"), "remove doomed")
     stop = approved(repo, lambda s: set_agent_field(s, "halted", "state", "stopped"), "stop halted")
     park = approved(repo, lambda s: set_agent_field(s, "parked", "suspended", True), "suspend parked")
@@ -188,3 +194,6 @@ def test_touched_agents_are_those_whose_effective_config_changed() -> None:
         "sonnet is already its effective model: nothing to redeploy"
     )
     assert touched_agents(base, remove_agent(base, "free")) == {"free"}
+    assert touched_agents(base, set_agent_field(base, "free", "description", "x")) == frozenset(), (
+        "a description is metadata: recorded without a deploy"
+    )

@@ -121,3 +121,33 @@ async def test_a_container_whose_create_was_cut_short_is_adopted_not_restarted(
         rec.store.close()
     assert procs.scan(runtime.key)["manager"] == pid
     os.killpg(pid, signal.SIGKILL)
+
+
+async def test_upgrading_past_a_fingerprint_change_rebuilds_nothing_and_renews_the_records(
+    layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime
+) -> None:
+    """Records written before the description left the fingerprint: no agent restarts on upgrade.
+
+    The older version's records are made here by writing its fingerprint (``legacy_fingerprint``,
+    the description hashed in) over the applied records the first pass wrote.
+    """
+    from desired.schema import agent_fingerprint, legacy_fingerprint
+
+    add(repo, "alpha", description="writes code")
+    rec = Reconciler(layout, runtime, settings=LoopSettings(health_timeout=10))
+    try:
+        await rec.apply_once()
+        pids = procs.scan(runtime.key)
+        snap = repo.load()
+        for name, row in rec.store.applied().items():
+            old = legacy_fingerprint(snap.state, name, row.spec)
+            assert old != row.fingerprint
+            rec.store.record_applied(name, row.revision, old, row.spec)
+
+        result = await rec.apply_once()
+        assert result.empty, result.actions
+        assert procs.scan(runtime.key) == pids, "no agent was restarted"
+        renewed = {n: r.fingerprint for n, r in rec.store.applied().items()}
+        assert renewed == {n: agent_fingerprint(snap.state, n) for n in renewed}
+    finally:
+        rec.store.close()

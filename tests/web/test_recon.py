@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from reconciler.loop import Reconciler
+from reconciler.runtime import procs
 from tests.web.conftest import Served, browser_headers, http, open_dashboard, screenshot, session_headers
 
 pytestmark = pytest.mark.slow
@@ -56,6 +57,27 @@ def test_plan_then_ready_then_model_edit_shows_the_diff(
     )
     assert page.locator("#swarm-table tr[data-agent=coder] [data-ready=true]").count() == 1
     screenshot(page, "swarm-status")
+
+
+def test_a_description_edit_shows_as_metadata_only_and_restarts_nothing(
+    with_rec: tuple[Served, Reconciler], page: Any
+) -> None:
+    served, rec = with_rec
+    _apply(served, rec)
+    pid = procs.scan(procs.root_key(served.layout.root))["coder"]
+    _open(page, served, "swarm")
+    page.click("#swarm-table tr[data-agent=coder] [data-edit]")
+    page.fill("#edit-agent-form input[name=description]", "writes and reviews the code")
+    page.click("#edit-agent-form button[type=submit]")
+    page.locator("#edit-agent-form").wait_for(state="hidden")
+    page.click("#nav a[data-section=plan]")
+    row = page.locator("#plan-table tr[data-plan=coder]", has_text="metadata only, no restart")
+    row.wait_for()
+    assert "description: writes the code → writes and reviews the code" in row.inner_text()
+    summary = page.locator("#plan-summary")
+    assert summary.inner_text().startswith("Plan: 0 to create, 1 to change (1 metadata only), 0 to destroy.")
+    _apply(served, rec)
+    assert procs.scan(procs.root_key(served.layout.root))["coder"] == pid
 
 
 def test_logs_and_kept_state_purge(with_rec: tuple[Served, Reconciler], page: Any) -> None:

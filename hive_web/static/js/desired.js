@@ -60,7 +60,7 @@ function planHtml(data) {
   if (!data.plan) return html`<p class="muted">${data.plan_note}</p>`;
   const s = data.plan.summary;
   const head = data.plan.refused ? `refused: ${data.plan.refused}`
-    : `Plan: ${s.create} to create, ${s.change} to change, ${s.destroy} to destroy`;
+    : s.text;
   const rows = data.plan.actions.length ? data.plan.actions.map(actionRow)
     : html`<tr><td colspan="4" class="empty">No changes. The swarm would match desired state.</td></tr>`;
   return html`<p class="mono" id="desired-plan-summary">${head}</p>

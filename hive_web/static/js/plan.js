@@ -36,7 +36,7 @@ export async function loadPlan(state) {
     const s = plan.summary;
     document.getElementById("plan-summary").textContent = plan.refused
       ? `refused: ${plan.refused}`
-      : `Plan: ${s.create} to create, ${s.change} to change, ${s.destroy} to destroy (main @ ${short(plan.revision)})`;
+      : `${s.text} (main @ ${short(plan.revision)})`;
     body.innerHTML = html`
       <table class="grid-table" id="plan-table"><thead><tr><th></th><th>agent</th><th>action</th><th>why</th></tr></thead>
       <tbody>${plan.actions.length ? plan.actions.map(actionRow) : html`<tr><td colspan="4" class="empty">No changes. The swarm matches desired state.</td></tr>`}</tbody></table>
