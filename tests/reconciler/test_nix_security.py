@@ -47,6 +47,9 @@ from hive_kit.names import Role
 from hive_kit.paths import StateLayout
 from reconciler.nixrender import NIX_TEMPLATES, render_container
 from tests.conftest import REPO_ROOT
+from tests.seams import nixeval
+from tests.seams.nixeval import eval_agent, eval_system
+from tests.seams.nixeval import path as nix_path
 from tests.seams.nixos_container import nspawn_flags
 
 UID = 60123
@@ -372,30 +375,14 @@ def test_a_weakened_container_is_caught(tmp_path: Path, old: str, new: str) -> N
 
 
 def test_the_host_module_hands_the_agent_uid_range_to_hive_serve() -> None:
-    """`services.hyperhive.agentUids` reaches `hive serve` (as HIVE_AGENT_UIDS, which it reads like
-    --agent-uids): without it every host would allocate from the default range whatever it set.
-    Evaluated with a stub `lib` (no nixpkgs here)."""
+    """`services.hyperhive.agentUids` reaches `hive serve` (as --agent-uids, and as HIVE_AGENT_UIDS for
+    the operator's shell): without it every host would allocate from the default range whatever it
+    set. Evaluated against the stand-in `lib` (no nixpkgs here)."""
     module = REPO_ROOT / "nix" / "modules" / "hyperhive.nix"
-    expr = f"""
-      let
-        stub = {{
-          mkOption = o: o.default or null; mkEnableOption = _: false; mkIf = c: v: v;
-          optional = c: v: if c then [ v ] else [ ];
-          types = {{ enum = _: null; strMatching = _: null; package = null; path = null; port = null;
-                     str = null; bool = null; }};
-        }};
-        cfg = {{ enable = true; package = "/pkg"; stateDir = "/var/lib/hyperhive"; dashboardPort = 7000;
-                 operatorPronouns = "they/them"; runtime = "local"; agentUids = "61000-61099"; }};
-        pkgs = {{ git = "git"; bubblewrap = "bwrap"; nix = "nix"; nixos-container = "nc"; }};
-        m = import {module} {{ config = {{ services.hyperhive = cfg; }}; lib = stub; inherit pkgs; }};
-      in m.config.systemd.services.hyperhive.environment
-    """
-    done = subprocess.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", "-E", expr],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    settings = (
+        '{ services.hyperhive = { enable = true; agentUids = "61000-61099"; runtime = "local"; '
+        'package = { type = "derivation"; outPath = "/pkg"; src = "/src"; }; }; }'
     )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["HIVE_AGENT_UIDS"] == "61000-61099"
+    unit = eval_system([nix_path(module), settings], "config.systemd.services.hyperhive")
+    assert "--agent-uids 61000-61099" in unit["serviceConfig"]["ExecStart"]
+    assert unit["environment"]["HIVE_AGENT_UIDS"] == "61000-61099"
