@@ -8,10 +8,10 @@ is the check:
   three bind mounts with this state dir's paths, and the conf lines
   `container@.service` reads, turned into systemd-nspawn flags the way its
   start script turns them (`tests.seams.nixos_container.nspawn_flags`);
-- the inside, `harness-base.nix`, evaluated as a module with a stub `lib`
-  (mkOption returns its arguments, types are names) and its `config`
-  tied back to its own option defaults: the harness unit's user and uid,
-  its hardening and its environment.
+- the inside, `harness-base.nix`, evaluated as a module by the stand-in
+  `lib` and module evaluator (tests/seams/nixlib.nix, as the meta flake
+  calls it): the harness unit's user and uid, its hardening and its
+  environment.
 
 Each check lists problems rather than stopping at the first, and the last
 tests weaken the shipped files one setting at a time to show that every one
@@ -97,24 +97,6 @@ ENVIRONMENT = {
     ENV_STATE: SANDBOX_STATE,
     "HOME": SANDBOX_HOME,
 }
-STUB_EVAL = """
-{ module, configFile, extra }:
-let
-  named = n: _: n;
-  types = {
-    str = "str"; path = "path"; package = "package"; port = "port"; bool = "bool";
-    ints = { positive = "positive"; };
-    enum = named "enum"; listOf = named "listOf"; attrsOf = named "attrsOf";
-    nullOr = named "nullOr"; submodule = named "submodule";
-  };
-  lib = { inherit types; mkOption = option: option; };
-  pkgs = { hyperhive = { outPath = "/nix/store/00000000000000000000000000000000-hyperhive"; }; };
-  evaluated = import module { inherit config lib pkgs; };
-  defaults = builtins.mapAttrs (name: option: option.default or null) evaluated.options.hyperhive;
-  config = { hyperhive = defaults // { inherit configFile; } // extra; };
-in
-evaluated.config // { inherit (config) hyperhive; }
-"""
 
 
 def evaluate(path: Path, *args: str) -> Any:
@@ -225,24 +207,16 @@ def test_a_host_path_a_bind_cannot_carry_is_refused(tmp_path: Path, bad: str) ->
 
 
 def harness(tmp_path: Path, *, uid: int | None = UID, extra: str = "{ }", base: Path | None = None) -> Any:
+    """The container's config: harness-base.nix evaluated as a module against the stand-in `lib`
+    (tests/seams/nixlib.nix), with ``extra`` as the agent's agent.nix."""
     launch = AgentLaunchConfig(name="coder", role=Role.AGENT, model="opus", uid=uid)
     config_file = tmp_path / "agent.json"
     launch.write(config_file)
-    stub = tmp_path / "stub-eval.nix"
-    stub.write_text(STUB_EVAL)
-    module = (base or NIX_TEMPLATES) / "harness-base.nix"
-    return evaluate(
-        stub,
-        "--arg",
-        "module",
-        str(module),
-        "--argstr",
-        "configFile",
-        str(config_file),
-        "--arg",
-        "extra",
-        extra,
-    )
+    select = "{ inherit (config) systemd users networking hyperhive assertions; }"
+    try:
+        return eval_agent(base or NIX_TEMPLATES, config_file, [extra], select)
+    except nixeval.NixError as exc:
+        raise NixError(str(exc)) from exc
 
 
 def harness_problems(config: Any, uid: int) -> list[str]:
@@ -282,6 +256,9 @@ def test_the_harness_runs_as_the_agents_uid_with_nothing_to_escalate_with(tmp_pa
     assert config["hyperhive"]["uid"] == UID
     exec_start = config["systemd"]["services"]["hive-harness"]["serviceConfig"]["ExecStart"]
     assert exec_start.endswith("-hyperhive/bin/hive-harness serve --role agent")
+    assert config["systemd"]["services"]["hive-harness"]["environment"]["HIVE_CLAUDE_BIN"].endswith(
+        "-claude-code/bin/claude"
+    )
 
 
 def test_without_an_allocated_uid_the_container_refuses_to_build(tmp_path: Path) -> None:
@@ -291,8 +268,8 @@ def test_without_an_allocated_uid_the_container_refuses_to_build(tmp_path: Path)
 
 
 def test_agent_nix_cannot_move_the_agent_to_another_uid(tmp_path: Path) -> None:
-    messages = failed_assertions(harness(tmp_path, extra="{ uid = 60124; }"))
-    assert len(messages) == 1 and "not something agent.nix may set" in messages[0]
+    messages = failed_assertions(harness(tmp_path, extra="{ hyperhive.uid = 60124; }"))
+    assert len(messages) == 1 and "hyperhive.uid is set from the daemon's allocation" in messages[0]
 
 
 # --- every setting is guarded -----------------------------------------------------------------
