@@ -14,6 +14,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from desired.agentnix import check_agent_nix
 from tests.conftest import HiveRunner
@@ -60,6 +62,13 @@ def test_setting_a_hyperhive_option_is_refused(text: str, where: str) -> None:
 @pytest.mark.parametrize("text", ALLOWED.values(), ids=ALLOWED.keys())
 def test_reading_and_extending_are_allowed(text: str) -> None:
     assert list(check_agent_nix("agents/coder/agent.nix", "coder", text)) == []
+
+
+@given(st.text(alphabet=st.sampled_from(list("hyperive.={};\"'$#/*()[] inletx\n")), max_size=80))
+def test_any_text_is_read_without_an_error(text: str) -> None:
+    """The hook reads whatever is pushed: unbalanced braces and unterminated strings included."""
+    for problem in check_agent_nix("agents/coder/agent.nix", "coder", text):
+        assert problem.file == "agents/coder/agent.nix"
 
 
 def test_a_push_setting_a_hyperhive_option_is_refused_naming_the_json_field(
