@@ -16,6 +16,7 @@ from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from desired.agentnix import check_agent_nix
 from desired.rules import AGENTS_DIR, HIVE_FILE, check_agent, check_settings, check_swarm
 from desired.schema import AgentSpec, DesiredState, SwarmSettings
 from hive_kit.errors import DesiredStateError, Problem
@@ -196,6 +197,8 @@ class TreeLoader:
                 self.nix[name] = read().decode("utf-8")
             except UnicodeDecodeError:
                 self.problems.append(Problem(path, "$", "is not UTF-8 text", "save it as UTF-8"))
+            else:
+                self.problems.extend(check_agent_nix(path, name, self.nix[name]))
         elif kind == "kept":
             self.kept[path] = read()
         else:

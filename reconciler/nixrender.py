@@ -1,12 +1,17 @@
 """Rendering the meta flake: jinja2 templates (`templates/`) → Nix files, a pure function.
 
 ``render_flake`` returns path → text for the whole flake directory: the
-flake itself (one ``nixosConfigurations.<name>`` per agent), the shared
-modules from `nix/templates/`, and per agent its launch JSON and optional
-agent.nix. ``write_flake`` writes only files whose content changed (so
-`nixos-container update` sees no spurious change) and removes agents that
-are gone. Every rendered file is checked with `nix-instantiate --parse` in
-the tests.
+flake itself (one ``nixosConfigurations.<name>`` per agent) and per agent its
+launch JSON and optional agent.nix. The container modules and hive-harness
+come from the flake's ``hyperhive`` input, and everything else from its
+``nixpkgs`` input: both pinned by the host (``FlakeInputs``, which the NixOS
+module hands the daemon in its environment) to store paths, so a container
+runs the revisions the host runs and a build needs no network.
+``write_flake`` writes only files whose content changed (so `nixos-container
+update` sees no spurious change), removes agents that are gone and keeps
+the flake.lock Nix writes. Every rendered file is checked with
+`nix-instantiate --parse` in the tests, and the rendered flake is evaluated
+against a stand-in nixpkgs (tests/nixos/).
 
 The flake is the inside of a container. Its host side (network, users, bind
 mounts) is ``render_container``: one Nix expression per agent, applying
@@ -18,6 +23,10 @@ conf file.
 from __future__ import annotations
 
 import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,12 +34,67 @@ from typing import Any
 import jinja2
 
 from desired.schema import DesiredState
+from hive_kit.errors import PermanentError
 from hive_kit.paths import StateLayout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = REPO_ROOT / "templates"
 NIX_TEMPLATES = REPO_ROOT / "nix" / "templates"
-NIXPKGS_URL = "github:NixOS/nixpkgs/nixos-25.05"
+ENV_HYPERHIVE_INPUT = "HIVE_HYPERHIVE_INPUT"
+ENV_NIXPKGS_INPUT = "HIVE_NIXPKGS_INPUT"
+ENV_NIX_SYSTEM = "HIVE_NIX_SYSTEM"
+KEPT = frozenset({"flake.lock"})
+"""Files Nix writes into the flake dir: ``write_flake`` leaves them (re-locking hashes nixpkgs)."""
+
+_STORE_PATH = re.compile(r"/nix/store/[0-9a-z]{32}-[^/?#\s]+(/[^?#\s]*)?")
+_PATH_REF = re.compile(r"path:(?P<path>/[^?#\s]*)(?P<query>\?[^#\s]*)?")
+_SYSTEM = re.compile(r"[a-z0-9_]+-[a-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class FlakeInputs:
+    """The meta flake's inputs, pinned by the host: hyperhive's source and the host's nixpkgs.
+
+    Each is a ``path:`` flake reference to something that cannot change under
+    it: a /nix/store path, or any path with a ``narHash`` Nix checks.
+    """
+
+    hyperhive: str
+    nixpkgs: str
+    system: str = "x86_64-linux"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> FlakeInputs:
+        """Read what services.hyperhive set; a PermanentError says what is missing and the fix."""
+        env = os.environ if env is None else env
+        problems = []
+        values = {}
+        for key, var in (("hyperhive", ENV_HYPERHIVE_INPUT), ("nixpkgs", ENV_NIXPKGS_INPUT)):
+            value = env.get(var, "")
+            why = pin_problem(value) if value else "is not set"
+            if why:
+                problems.append(f"{var} {why}")
+            values[key] = value
+        system = env.get(ENV_NIX_SYSTEM) or "x86_64-linux"
+        if not _SYSTEM.fullmatch(system):
+            problems.append(f"{ENV_NIX_SYSTEM}={system!r} is not a Nix system such as x86_64-linux")
+        if problems:
+            raise PermanentError(
+                "the nixos runtime builds every container from the host's own hyperhive and nixpkgs, "
+                f"pinned: {'; '.join(problems)}. Fix: run the daemon from the NixOS module "
+                "(services.hyperhive sets them), or set them to path:/nix/store/... references"
+            )
+        return cls(values["hyperhive"], values["nixpkgs"], system)
+
+
+def pin_problem(ref: str) -> str | None:
+    """Why ``ref`` is not a pinned ``path:`` flake reference (None if it is)."""
+    found = _PATH_REF.fullmatch(ref)
+    if found is None:
+        return f"= {ref!r} is not a path: flake reference (path:/nix/store/...)"
+    if _STORE_PATH.fullmatch(found["path"]) or "narHash=" in (found["query"] or ""):
+        return None
+    return f"= {ref!r} is not pinned: use a /nix/store path, or add ?narHash=sha256-..."
 
 
 def nix_string(value: Any) -> str:
@@ -51,12 +115,7 @@ def _env() -> jinja2.Environment:
 
 
 def render_flake(
-    desired: DesiredState,
-    revision: str,
-    configs: dict[str, str],
-    *,
-    nixpkgs_url: str = NIXPKGS_URL,
-    system: str = "x86_64-linux",
+    desired: DesiredState, revision: str, configs: dict[str, str], inputs: FlakeInputs
 ) -> dict[str, str]:
     """Every file of the flake dir; ``configs`` maps agent name → its rendered agent.json text."""
     agents: list[dict[str, Any]] = [
@@ -66,10 +125,8 @@ def render_flake(
     files = {
         "flake.nix": _env()
         .get_template("meta-flake.nix.j2")
-        .render(agents=agents, revision=revision, nixpkgs_url=nixpkgs_url, system=system)
+        .render(agents=agents, revision=revision, inputs=inputs)
     }
-    for template in sorted(NIX_TEMPLATES.glob("*.nix")):
-        files[f"templates/{template.name}"] = template.read_text()
     for agent in agents:
         name = str(agent["name"])
         files[f"agents/{name}/agent.json"] = configs[name]
@@ -107,17 +164,23 @@ def write_flake(root: Path, files: dict[str, str]) -> list[str]:
         changed.append(rel)
     for path in sorted(root.rglob("*")) if root.exists() else []:
         rel = path.relative_to(root).as_posix()
-        if path.is_file() and rel not in files:
+        if path.is_file() and rel not in files and rel not in KEPT:
             path.unlink()
             changed.append(rel)
     return changed
 
 
-def sync_flake(layout: StateLayout, desired: DesiredState, revision: str) -> list[str]:
-    """Render the flake for every agent that has a launch config in its build dir."""
+def sync_flake(
+    layout: StateLayout, desired: DesiredState, revision: str, inputs: FlakeInputs | None = None
+) -> list[str]:
+    """Render the flake for every agent that has a launch config in its build dir.
+
+    ``inputs`` default to the host's pins in the environment (``FlakeInputs.from_env``).
+    """
+    inputs = inputs or FlakeInputs.from_env()
     configs = {}
     for name in desired.agents:
         path = layout.agent_build(name) / "agent.json"
         if path.exists():
             configs[name] = path.read_text()
-    return write_flake(layout.root / "nix", render_flake(desired, revision, configs))
+    return write_flake(layout.root / "nix", render_flake(desired, revision, configs, inputs))

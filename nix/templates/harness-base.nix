@@ -1,6 +1,18 @@
 # Every hyperhive agent container: the hyperhive.* options and the harness service.
-# The option defaults come from the agent's JSON (agent-json.nix), so Nix and Python share
-# one source of truth; agents/<name>/agent.nix may override any of them but hyperhive.uid.
+#
+# One source of truth, one direction. Desired state (agents/<name>.json, hive.json) is rendered by
+# the reconciler into the agent's launch config, agent.json, which is what the harness reads; every
+# hyperhive.* option here is a read-only view of that file, or of what the host pinned (the
+# packages). agents/<name>/agent.nix may read them (config.hyperhive.name) and extend the container
+# with anything else, but setting one fails the build with an assertion naming the JSON field to
+# change instead. The check is the option's priority: a value that comes only from its default
+# has mkOptionDefault's 1500, and any definition in agent.nix (plain, mkDefault, mkForce) outranks
+# it. The pre-receive hook refuses such an agent.nix earlier, from its text (desired/agentnix.py,
+# the same table of fields); this is the check that cannot be talked around.
+#
+# The meta flake passes `hyperhiveAgent` = { configFile; package; } in specialArgs: the agent's
+# agent.json and hive-harness from its pinned hyperhive input. claude-code comes from the
+# container's own nixpkgs, which is the meta flake's pinned nixpkgs input.
 #
 # The agent is hostile: its harness (and so claude and every tool it runs) is the user
 # `hive-agent`, whose uid/gid is the one the daemon allocated to this agent on the host. No user
@@ -10,11 +22,29 @@
 # (no_new_privs), sees the file system read-only but for /state, /run/hive/page and a private
 # /tmp, and has no network but loopback (the container has no other interface): its only way
 # out is the host's egress proxy on /run/hive/egress.sock.
-{ config, lib, pkgs, ... }:
+{ config, lib, pkgs, options, hyperhiveAgent, ... }:
 let
   cfg = config.hyperhive;
-  fromJson = import ./agent-json.nix cfg.configFile;
+  fromJson = import ./agent-json.nix hyperhiveAgent.configFile;
   user = "hive-agent";
+  agentFile = "agents/${fromJson.name}.json";
+  # Each option: where its value comes from, and how to change it there. desired/agentnix.py
+  # holds the same table for the pre-receive hook; tests/nixos/test_agent_options.py compares them.
+  sources = {
+    configFile = { from = "the launch config the reconciler renders from desired state"; fix = "change the agent's JSON instead"; };
+    name = { from = "${agentFile} `name`"; fix = "an agent's name is its file name: add one under the new name and remove this one"; };
+    role = { from = "${agentFile} `role`"; fix = "hive agent set ${fromJson.name} role agent"; };
+    model = { from = "${agentFile} `model`"; fix = "hive agent set ${fromJson.name} model opus"; };
+    operatorPronouns = { from = "hive.json `operator_pronouns`"; fix = "hive desired edit"; };
+    allowedRecipients = { from = "${agentFile} `allowed_recipients`"; fix = "hive agent set ${fromJson.name} allowed_recipients manager,operator"; };
+    extraMcpServers = { from = "${agentFile} `extra_mcp_servers`"; fix = "hive desired edit"; };
+    uid = { from = "the daemon's allocation (services.hyperhive.agentUids)"; fix = "nothing to set: each agent gets its own uid"; };
+    package = { from = "the host's hyperhive (the meta flake's hyperhive input)"; fix = "upgrade hyperhive on the host"; };
+    claudePackage = { from = "the host's nixpkgs (the meta flake's nixpkgs input)"; fix = "upgrade nixpkgs on the host"; };
+  };
+  view = name: attrs: lib.mkOption (attrs // {
+    description = (attrs.description or "") + " Read-only: set from ${sources.${name}.from}.";
+  });
   mcpServer = lib.types.submodule {
     options = {
       command = lib.mkOption { type = lib.types.str; description = "Executable of the MCP server."; };
@@ -26,50 +56,56 @@ let
 in
 {
   options.hyperhive = {
-    configFile = lib.mkOption {
+    configFile = view "configFile" {
       type = lib.types.path;
+      default = hyperhiveAgent.configFile;
       description = "The agent's launch config (agent.json) rendered by the reconciler.";
     };
-    name = lib.mkOption { type = lib.types.str; default = fromJson.name; };
-    role = lib.mkOption { type = lib.types.enum [ "agent" "manager" ]; default = fromJson.role; };
-    model = lib.mkOption { type = lib.types.str; default = fromJson.model; description = "Claude model."; };
-    operatorPronouns = lib.mkOption { type = lib.types.str; default = fromJson.operatorPronouns; };
-    allowedRecipients = lib.mkOption {
+    name = view "name" { type = lib.types.str; default = fromJson.name; };
+    role = view "role" { type = lib.types.enum [ "agent" "manager" ]; default = fromJson.role; };
+    model = view "model" { type = lib.types.str; default = fromJson.model; description = "Claude model."; };
+    operatorPronouns = view "operatorPronouns" { type = lib.types.str; default = fromJson.operatorPronouns; };
+    allowedRecipients = view "allowedRecipients" {
       type = lib.types.listOf lib.types.str;
       default = fromJson.allowedRecipients;
       description = "Who the agent may message; empty means anyone (the manager is always allowed).";
     };
-    extraMcpServers = lib.mkOption {
+    extraMcpServers = view "extraMcpServers" {
       type = lib.types.attrsOf mcpServer;
       default = fromJson.extraMcpServers;
       description = "Extra MCP servers, as mcp__<key>__<tool>; the key 'hyperhive' is reserved.";
     };
-    uid = lib.mkOption {
+    uid = view "uid" {
       type = lib.types.nullOr lib.types.ints.positive;
       default = fromJson.uid;
-      description = ''
-        The agent's host uid and gid (the harness runs as user hive-agent with them), allocated
-        by the daemon and read from agent.json. Read it; setting it fails the build.
-      '';
+      description = "The agent's host uid and gid (the harness runs as user hive-agent with them).";
     };
-    package = lib.mkOption {
+    package = view "package" {
       type = lib.types.package;
-      default = pkgs.hyperhive or (throw "hyperhive: set hyperhive.package (pkgs.hyperhive is not in this nixpkgs)");
+      default = hyperhiveAgent.package;
       description = "The hyperhive package providing hive-harness.";
+    };
+    claudePackage = view "claudePackage" {
+      type = lib.types.package;
+      default = pkgs.claude-code;
+      description = "The Claude Code CLI the harness runs (HIVE_CLAUDE_BIN).";
     };
   };
 
   config = {
     assertions = [
       {
-        assertion = cfg.uid != null;
-        message = "hyperhive: agent ${cfg.name} has no uid in its agent.json: the daemon allocates one per agent (hive serve --agent-uids); the harness never runs as root";
+        assertion = fromJson.uid != null;
+        message = "hyperhive: agent ${fromJson.name} has no uid in its agent.json: the daemon allocates one per agent (hive serve --agent-uids); the harness never runs as root";
       }
-      {
-        assertion = cfg.uid == fromJson.uid;
-        message = "hyperhive: agent ${cfg.name}: hyperhive.uid is the daemon's allocation (agent.json), not something agent.nix may set";
-      }
-    ];
+    ] ++ lib.mapAttrsToList (name: source: {
+      # 1500 is mkOptionDefault: nothing but the default defines it.
+      assertion = options.hyperhive.${name}.highestPrio >= 1500;
+      message = "hyperhive: agent ${fromJson.name}: hyperhive.${name} is set from ${source.from}; change it there (${source.fix}), not in agent.nix";
+    }) sources;
+    # claude-code is unfree; allow it and nothing else (an agent.nix that needs another unfree
+    # package sets its own predicate, and must keep claude-code in it).
+    nixpkgs.config.allowUnfreePredicate = lib.mkDefault (pkg: builtins.elem (lib.getName pkg) [ "claude-code" ]);
     boot.isContainer = true;
     networking.hostName = cfg.name;
     networking.useDHCP = false; # nothing to ask: the container has loopback only
@@ -98,6 +134,7 @@ in
         HIVE_EGRESS_SOCKET = "/run/hive/egress.sock";
         HIVE_PAGE_SOCKET = "/run/hive/page/page.sock";
         HIVE_AGENT_STATE = "/state";
+        HIVE_CLAUDE_BIN = "${cfg.claudePackage}/bin/claude";
         HOME = "/state/home";
       };
       serviceConfig = {

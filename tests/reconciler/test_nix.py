@@ -1,8 +1,10 @@
-"""Nix rendering: every rendered file parses, and Nix reads the same values Python wrote.
+"""Nix rendering: every shipped and rendered file parses, its inputs are pinned, and Nix reads the
+same values Python wrote.
 
-Uses the real `nix-instantiate` (`--parse`, `--eval --strict`); there is no
-nixpkgs here, so modules that need `lib` are parsed, and the JSON-reading
-part (nix/templates/agent-json.nix) is evaluated for real.
+Uses the real `nix-instantiate` (`--parse`, `--eval --strict`). There is no
+nixpkgs here: modules that need `lib` are evaluated against the stand-in in
+tests/nixos/ (tests/seams/nixlib.nix); here they are parsed, and the
+JSON-reading part (nix/templates/agent-json.nix) is evaluated for real.
 """
 
 from __future__ import annotations
@@ -16,10 +18,14 @@ import pytest
 from desired.schema import AgentSpec, DesiredState, McpServer, SwarmSettings, agent_fingerprint
 from hive_kit.names import Role
 from reconciler.act import launch_config
-from reconciler.nixrender import nix_string, render_flake, write_flake
+from reconciler.nixrender import FlakeInputs, nix_string, pin_problem, render_flake, write_flake
 from tests.reconciler.conftest import REPO_ROOT
 
-NIX_FILES = sorted((REPO_ROOT / "nix").rglob("*.nix"))
+NIX_FILES = [REPO_ROOT / "flake.nix", *sorted((REPO_ROOT / "nix").rglob("*.nix"))]
+STORE = "/nix/store/" + "a" * 32
+INPUTS = FlakeInputs(
+    hyperhive=f"path:{STORE}-hyperhive-source", nixpkgs=f"path:{STORE[:-1]}b-source", system="aarch64-linux"
+)
 
 
 def nix(*args: str) -> str:
@@ -64,18 +70,58 @@ def test_shipped_nix_files_parse(path: Path) -> None:
 
 def test_rendered_flake_dir_parses_and_lists_every_agent(tmp_path: Path) -> None:
     desired = state()
-    files = render_flake(desired, "r" * 40, configs(desired))
+    files = render_flake(desired, "r" * 40, configs(desired), INPUTS)
     changed = write_flake(tmp_path, files)
     assert "flake.nix" in changed and "agents/coder/agent.nix" in changed
     for rel in files:
         if rel.endswith(".nix"):
             nix("--parse", str(tmp_path / rel))
     flake = (tmp_path / "flake.nix").read_text()
-    assert '"coder" = nixpkgs.lib.nixosSystem' in flake and '"manager" = nixpkgs.lib.nixosSystem' in flake
+    assert '"coder" = agent ./agents/coder/agent.json' in flake
+    assert '"manager" = agent ./agents/manager/agent.json' in flake
     assert "./agents/coder/agent.nix" in flake and "./agents/manager/agent.nix" not in flake
     assert write_flake(tmp_path, files) == [], "unchanged files are not rewritten"
+    (tmp_path / "flake.lock").write_text("{}")  # what Nix writes on the first build
     del files["agents/coder/agent.nix"]
     assert write_flake(tmp_path, files) == ["agents/coder/agent.nix"]
+    assert (tmp_path / "flake.lock").exists(), "the lock stays: re-locking would hash nixpkgs again"
+
+
+def swarm(size: int, *, with_nix: bool) -> DesiredState:
+    """A manager and ``size - 1`` agents; with_nix: every other agent has an agent.nix."""
+    agents = {"manager": AgentSpec(name="manager", role=Role.MANAGER)}
+    agents |= {f"a{i}": AgentSpec(name=f"a{i}", model="sonnet") for i in range(1, size)}
+    nix = {"manager": "{ ... }: { services.openssh.enable = false; }\n"} if with_nix else {}
+    nix |= {name: "{ pkgs, ... }: { environment.systemPackages = [ pkgs.ripgrep ]; }\n" for name in
+            list(agents)[1::2] if with_nix}  # fmt: skip
+    return DesiredState(settings=SwarmSettings(), agents=agents, agent_nix=nix)
+
+
+def flake_inputs(flake: Path) -> dict[str, str]:
+    """Each `inputs.<name>.url` of a flake, as Nix reads it."""
+    expr = f"(import (/. + {nix_string(flake)})).inputs"
+    return {k: v["url"] for k, v in json.loads(nix("--eval", "--strict", "--json", "-E", expr)).items()}
+
+
+@pytest.mark.parametrize("with_nix", [False, True], ids=["json-only", "with-agent-nix"])
+@pytest.mark.parametrize("size", [1, 3, 30])
+def test_every_meta_flake_parses_and_pins_the_hosts_inputs(tmp_path: Path, size: int, with_nix: bool) -> None:
+    desired = swarm(size, with_nix=with_nix)
+    cfgs = {name: json.dumps({"name": name}) for name in desired.agents}
+    files = render_flake(desired, "r" * 40, cfgs, INPUTS)
+    write_flake(tmp_path, files)
+    for rel in files:
+        if rel.endswith(".nix"):
+            nix("--parse", str(tmp_path / rel))
+    text = files["flake.nix"]
+    assert text.count("= agent ./agents/") == size
+    assert text.count("/agent.nix\n") == len(desired.agent_nix)
+    urls = flake_inputs(tmp_path / "flake.nix")
+    assert urls == {"nixpkgs": INPUTS.nixpkgs, "hyperhive": INPUTS.hyperhive}, "exactly the host's pins"
+    assert all(pin_problem(url) is None and url.startswith("path:/nix/store/") for url in urls.values())
+    assert 'inputs.hyperhive.inputs.nixpkgs.follows = "nixpkgs";' in text
+    assert 'system = "aarch64-linux";' in text
+    assert "github:" not in text, "no input needs a forge"
 
 
 def test_nix_reads_the_agent_json_exactly_as_python_wrote_it(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ is the check:
   three bind mounts with this state dir's paths, and the conf lines
   `container@.service` reads, turned into systemd-nspawn flags the way its
   start script turns them (`tests.seams.nixos_container.nspawn_flags`);
-- the inside, `harness-base.nix`, evaluated as a module with a stub `lib`
-  (mkOption returns its arguments, types are names) and its `config`
-  tied back to its own option defaults: the harness unit's user and uid,
-  its hardening and its environment.
+- the inside, `harness-base.nix`, evaluated as a module by the stand-in
+  `lib` and module evaluator (tests/seams/nixlib.nix, as the meta flake
+  calls it): the harness unit's user and uid, its hardening and its
+  environment.
 
 Each check lists problems rather than stopping at the first, and the last
 tests weaken the shipped files one setting at a time to show that every one
@@ -47,6 +47,9 @@ from hive_kit.names import Role
 from hive_kit.paths import StateLayout
 from reconciler.nixrender import NIX_TEMPLATES, render_container
 from tests.conftest import REPO_ROOT
+from tests.seams import nixeval
+from tests.seams.nixeval import eval_agent, eval_system
+from tests.seams.nixeval import path as nix_path
 from tests.seams.nixos_container import nspawn_flags
 
 UID = 60123
@@ -94,24 +97,6 @@ ENVIRONMENT = {
     ENV_STATE: SANDBOX_STATE,
     "HOME": SANDBOX_HOME,
 }
-STUB_EVAL = """
-{ module, configFile, extra }:
-let
-  named = n: _: n;
-  types = {
-    str = "str"; path = "path"; package = "package"; port = "port"; bool = "bool";
-    ints = { positive = "positive"; };
-    enum = named "enum"; listOf = named "listOf"; attrsOf = named "attrsOf";
-    nullOr = named "nullOr"; submodule = named "submodule";
-  };
-  lib = { inherit types; mkOption = option: option; };
-  pkgs = { hyperhive = { outPath = "/nix/store/00000000000000000000000000000000-hyperhive"; }; };
-  evaluated = import module { inherit config lib pkgs; };
-  defaults = builtins.mapAttrs (name: option: option.default or null) evaluated.options.hyperhive;
-  config = { hyperhive = defaults // { inherit configFile; } // extra; };
-in
-evaluated.config // { inherit (config) hyperhive; }
-"""
 
 
 def evaluate(path: Path, *args: str) -> Any:
@@ -222,24 +207,16 @@ def test_a_host_path_a_bind_cannot_carry_is_refused(tmp_path: Path, bad: str) ->
 
 
 def harness(tmp_path: Path, *, uid: int | None = UID, extra: str = "{ }", base: Path | None = None) -> Any:
+    """The container's config: harness-base.nix evaluated as a module against the stand-in `lib`
+    (tests/seams/nixlib.nix), with ``extra`` as the agent's agent.nix."""
     launch = AgentLaunchConfig(name="coder", role=Role.AGENT, model="opus", uid=uid)
     config_file = tmp_path / "agent.json"
     launch.write(config_file)
-    stub = tmp_path / "stub-eval.nix"
-    stub.write_text(STUB_EVAL)
-    module = (base or NIX_TEMPLATES) / "harness-base.nix"
-    return evaluate(
-        stub,
-        "--arg",
-        "module",
-        str(module),
-        "--argstr",
-        "configFile",
-        str(config_file),
-        "--arg",
-        "extra",
-        extra,
-    )
+    select = "{ inherit (config) systemd users networking hyperhive assertions; }"
+    try:
+        return eval_agent(base or NIX_TEMPLATES, config_file, [extra], select)
+    except nixeval.NixError as exc:
+        raise NixError(str(exc)) from exc
 
 
 def harness_problems(config: Any, uid: int) -> list[str]:
@@ -279,6 +256,9 @@ def test_the_harness_runs_as_the_agents_uid_with_nothing_to_escalate_with(tmp_pa
     assert config["hyperhive"]["uid"] == UID
     exec_start = config["systemd"]["services"]["hive-harness"]["serviceConfig"]["ExecStart"]
     assert exec_start.endswith("-hyperhive/bin/hive-harness serve --role agent")
+    assert config["systemd"]["services"]["hive-harness"]["environment"]["HIVE_CLAUDE_BIN"].endswith(
+        "-claude-code/bin/claude"
+    )
 
 
 def test_without_an_allocated_uid_the_container_refuses_to_build(tmp_path: Path) -> None:
@@ -288,8 +268,8 @@ def test_without_an_allocated_uid_the_container_refuses_to_build(tmp_path: Path)
 
 
 def test_agent_nix_cannot_move_the_agent_to_another_uid(tmp_path: Path) -> None:
-    messages = failed_assertions(harness(tmp_path, extra="{ uid = 60124; }"))
-    assert len(messages) == 1 and "not something agent.nix may set" in messages[0]
+    messages = failed_assertions(harness(tmp_path, extra="{ hyperhive.uid = 60124; }"))
+    assert len(messages) == 1 and "hyperhive.uid is set from the daemon's allocation" in messages[0]
 
 
 # --- every setting is guarded -----------------------------------------------------------------
@@ -372,30 +352,14 @@ def test_a_weakened_container_is_caught(tmp_path: Path, old: str, new: str) -> N
 
 
 def test_the_host_module_hands_the_agent_uid_range_to_hive_serve() -> None:
-    """`services.hyperhive.agentUids` reaches `hive serve` (as HIVE_AGENT_UIDS, which it reads like
-    --agent-uids): without it every host would allocate from the default range whatever it set.
-    Evaluated with a stub `lib` (no nixpkgs here)."""
+    """`services.hyperhive.agentUids` reaches `hive serve` (as --agent-uids, and as HIVE_AGENT_UIDS for
+    the operator's shell): without it every host would allocate from the default range whatever it
+    set. Evaluated against the stand-in `lib` (no nixpkgs here)."""
     module = REPO_ROOT / "nix" / "modules" / "hyperhive.nix"
-    expr = f"""
-      let
-        stub = {{
-          mkOption = o: o.default or null; mkEnableOption = _: false; mkIf = c: v: v;
-          optional = c: v: if c then [ v ] else [ ];
-          types = {{ enum = _: null; strMatching = _: null; package = null; path = null; port = null;
-                     str = null; bool = null; }};
-        }};
-        cfg = {{ enable = true; package = "/pkg"; stateDir = "/var/lib/hyperhive"; dashboardPort = 7000;
-                 operatorPronouns = "they/them"; runtime = "local"; agentUids = "61000-61099"; }};
-        pkgs = {{ git = "git"; bubblewrap = "bwrap"; nix = "nix"; nixos-container = "nc"; }};
-        m = import {module} {{ config = {{ services.hyperhive = cfg; }}; lib = stub; inherit pkgs; }};
-      in m.config.systemd.services.hyperhive.environment
-    """
-    done = subprocess.run(
-        ["nix-instantiate", "--eval", "--strict", "--json", "-E", expr],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    settings = (
+        '{ services.hyperhive = { enable = true; agentUids = "61000-61099"; runtime = "local"; '
+        'package = { type = "derivation"; outPath = "/pkg"; src = "/src"; }; }; }'
     )
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["HIVE_AGENT_UIDS"] == "61000-61099"
+    unit = eval_system([nix_path(module), settings], "config.systemd.services.hyperhive")
+    assert "--agent-uids 61000-61099" in unit["serviceConfig"]["ExecStart"]
+    assert unit["environment"]["HIVE_AGENT_UIDS"] == "61000-61099"

@@ -42,6 +42,10 @@ def nixos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: StateLayout) 
     monkeypatch.setenv("NIXOS_CONTAINER_RECORD", str(record))
     monkeypatch.setenv("NIXOS_CONTAINER_STATE", str(tmp_path / "containers"))
     monkeypatch.setenv("NIXOS_CONTAINER_CONF_DIR", str(tmp_path / "conf"))
+    for var, name in (("HIVE_HYPERHIVE_INPUT", "hyperhive-source"), ("HIVE_NIXPKGS_INPUT", "source")):
+        monkeypatch.setenv(
+            var, f"path:/nix/store/{'0' * 32}-{name}"
+        )  # the host's pins (the module sets them)
     return NixosRuntime(layout, conf_dir=tmp_path / "conf"), record
 
 
@@ -112,7 +116,7 @@ async def test_create_update_destroy_in_order_with_streamed_output(
         assert any("building" in line for line in runtime.logs("coder"))
         flake_nix = layout.root / "nix" / "flake.nix"
         subprocess.run(["nix-instantiate", "--parse", str(flake_nix)], check=True, capture_output=True)
-        assert '"coder" = nixpkgs.lib.nixosSystem' in flake_nix.read_text()
+        assert '"coder" = agent ./agents/coder/agent.json' in flake_nix.read_text()
 
         assert (await rec.pass_once()).empty  # sees coder up
         (record.parent / "containers" / "coder" / "status").write_text("down")  # it went down by itself
