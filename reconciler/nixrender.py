@@ -1,8 +1,8 @@
-"""Rendering the meta flake: jinja2 templates (`templates/`) → Nix files, a pure function.
+"""Rendering the meta flake: jinja2 templates (`reconciler/templates/`) → Nix files, a pure function.
 
 ``render_flake`` returns path → text for the whole flake directory: the
 flake itself (one ``nixosConfigurations.<name>`` per agent), the shared
-modules from `nix/templates/`, and per agent its launch JSON and optional
+modules from `reconciler/nix/`, and per agent its launch JSON and optional
 agent.nix. ``write_flake`` writes only files whose content changed (so
 `nixos-container update` sees no spurious change) and removes agents that
 are gone. Every rendered file is checked with `nix-instantiate --parse` in
@@ -10,7 +10,7 @@ the tests.
 
 The flake is the inside of a container. Its host side (network, users, bind
 mounts) is ``render_container``: one Nix expression per agent, applying
-`nix/templates/container.nix` to that agent's host paths, which the nixos
+`reconciler/nix/container.nix` to that agent's host paths, which the nixos
 runtime renders from its launch spec and evaluates into the container's
 conf file.
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,10 @@ import jinja2
 from desired.schema import DesiredState
 from hive_kit.paths import StateLayout
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = REPO_ROOT / "templates"
-NIX_TEMPLATES = REPO_ROOT / "nix" / "templates"
+# Package data (pyproject's package-data), so a wheel install renders as a checkout does. The Nix
+# modules are handed to nix-instantiate by path: `reconciler` is a regular package, never zipped,
+# so `files()` is a real directory.
+NIX_TEMPLATES = Path(str(resources.files("reconciler").joinpath("nix")))
 NIXPKGS_URL = "github:NixOS/nixpkgs/nixos-25.05"
 
 
@@ -41,7 +43,7 @@ def nix_string(value: Any) -> str:
 @cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.PackageLoader("reconciler", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # noqa: S701 - Nix, not HTML; values pass through the nix filter

@@ -2,7 +2,7 @@
 
 Uses the real `nix-instantiate` (`--parse`, `--eval --strict`); there is no
 nixpkgs here, so modules that need `lib` are parsed, and the JSON-reading
-part (nix/templates/agent-json.nix) is evaluated for real.
+part (reconciler/nix/agent-json.nix) is evaluated for real.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from reconciler.act import launch_config
 from reconciler.nixrender import nix_string, render_flake, write_flake
 from tests.reconciler.conftest import REPO_ROOT
 
-NIX_FILES = sorted((REPO_ROOT / "nix").rglob("*.nix"))
+NIX_FILES = sorted([*(REPO_ROOT / "nix").rglob("*.nix"), *(REPO_ROOT / "reconciler" / "nix").rglob("*.nix")])
 
 
 def nix(*args: str) -> str:
@@ -82,7 +82,7 @@ def test_nix_reads_the_agent_json_exactly_as_python_wrote_it(tmp_path: Path) -> 
     desired = state()
     path = tmp_path / "agent.json"
     path.write_text(configs(desired)["coder"])
-    expr = f"import {REPO_ROOT / 'nix/templates/agent-json.nix'} {path}"
+    expr = f"import {REPO_ROOT / 'reconciler/nix/agent-json.nix'} {path}"
     values = json.loads(nix("--eval", "--strict", "--json", "-E", expr))
     assert values == {
         "name": "coder",
@@ -102,7 +102,7 @@ def test_nix_reads_the_agent_json_exactly_as_python_wrote_it(tmp_path: Path) -> 
 def test_a_launch_config_without_a_uid_reads_as_null(tmp_path: Path) -> None:
     path = tmp_path / "agent.json"
     path.write_text(json.dumps({"name": "x", "role": "agent", "model": "opus"}))
-    expr = f"(import {REPO_ROOT / 'nix/templates/agent-json.nix'} {path}).uid"
+    expr = f"(import {REPO_ROOT / 'reconciler/nix/agent-json.nix'} {path}).uid"
     assert json.loads(nix("--eval", "--strict", "--json", "-E", expr)) is None
 
 
