@@ -11,6 +11,7 @@ model can answer without calling ``recv`` first.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -22,6 +23,8 @@ from pathlib import Path
 from hive_harness.command import HarnessConfigError
 from hive_kit.launch import AgentLaunchConfig
 from hive_kit.wire import MAX_RECV, Message
+
+log = logging.getLogger(__name__)
 
 PROMPTS_ENV = "HIVE_PROMPTS_DIR"
 PACKAGED_PROMPTS = "system_prompts"
@@ -70,6 +73,7 @@ def load_system_prompt(launch: AgentLaunchConfig, directory: Path | None = None)
         raise HarnessConfigError(
             f"cannot read the {role} system prompt {source}: {exc.strerror or exc}; {fix}"
         ) from exc
+    log.info("%s: %s system prompt from %s", launch.name, role, source)
     return render_system_prompt(template, launch)
 
 

@@ -7,7 +7,7 @@ multi-minute Nix build shows what it is doing instead of looking hung.
 
 The host side of a container — loopback-only network, no user namespace,
 the agent's state dir, socket directory and launch config as bind mounts —
-is `nix/templates/container.nix` applied to the launch spec's paths
+is `reconciler/nix/container.nix` applied to the launch spec's paths
 (`reconciler.nixrender.render_container`, written to the build dir as
 `container.nix`). `nixos-container create` has no flag for any of it and
 always gives the container a veth pair with addresses, so before every
