@@ -36,9 +36,9 @@
         };
         hyperhive = self.nixosModules.default;
         # Inside every agent's container (the meta flake imports these).
-        harness-base = ./nix/templates/harness-base.nix;
-        agent = ./nix/templates/agent.nix;
-        manager = ./nix/templates/manager.nix;
+        harness-base = ./reconciler/nix/harness-base.nix;
+        agent = ./reconciler/nix/agent.nix;
+        manager = ./reconciler/nix/manager.nix;
       };
 
       checks = forEachSystem (pkgs: { package = self.packages.${pkgs.stdenv.hostPlatform.system}.default; });

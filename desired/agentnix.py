@@ -2,7 +2,7 @@
 
 Desired state drives Nix in one direction: an agent's model, recipients, MCP
 servers and the rest live in ``agents/<name>.json`` (and ``hive.json``); the
-container module `nix/templates/harness-base.nix` exposes them as
+container module `reconciler/nix/harness-base.nix` exposes them as
 ``hyperhive.*`` options for agent.nix to read, and fails the build if
 agent.nix sets one. This module refuses such an agent.nix earlier, at the
 push, naming the JSON field to change instead (``SOURCES`` is the same table

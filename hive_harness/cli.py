@@ -2,9 +2,9 @@
 
 Environment (set by the runtime driver; defaults are the sandbox paths of
 `hive_kit.launch`): HIVE_AGENT_CONFIG, HIVE_SOCKET, HIVE_AGENT_STATE;
-HIVE_CLAUDE_BIN optionally names the claude binary; HIVE_PROMPTS_DIR the
-prompts directory. Exit codes: 0 clean stop, 1 runtime failure, 2 bad
-configuration.
+HIVE_CLAUDE_BIN optionally names the claude binary; HIVE_PROMPTS_DIR a
+directory of system prompts to use instead of the packaged ones. Exit
+codes: 0 clean stop, 1 runtime failure, 2 bad configuration.
 """
 
 from __future__ import annotations

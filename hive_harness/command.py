@@ -106,8 +106,8 @@ def resolve_claude_bin(env: Mapping[str, str], repo_root: Path = REPO_ROOT) -> s
     if found:
         return found
     raise HarnessConfigError(
-        "no claude CLI: set HIVE_CLAUDE_BIN, or run `npm install` at the repo root "
-        "(package.json declares @anthropic-ai/claude-code)"
+        "no claude CLI: put Claude Code's `claude` on PATH (npm install -g @anthropic-ai/claude-code) "
+        "or set HIVE_CLAUDE_BIN to it; in a checkout, `npm install` at the repo root installs it"
     )
 
 

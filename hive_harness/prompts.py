@@ -1,6 +1,8 @@
 """What claude is told: the role's system prompt and each turn's wake prompt (pure text).
 
-The system prompt is `prompts/agent.md` or `prompts/manager.md` with the
+The system prompt is `system_prompts/agent.md` or `system_prompts/manager.md`
+(package data of `hive_harness`, read with `importlib.resources`, so a wheel
+install has them; ``HIVE_PROMPTS_DIR`` names another directory) with the
 agent's name, the operator's pronouns and its extra MCP servers filled in.
 The wake prompt lists the messages that woke the turn, oldest first, with
 sender, message id (to reply with ``in_reply_to``), thread and body, so the
@@ -9,18 +11,23 @@ model can answer without calling ``recv`` first.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from hive_harness.command import HarnessConfigError
 from hive_kit.launch import AgentLaunchConfig
 from hive_kit.wire import MAX_RECV, Message
 
+log = logging.getLogger(__name__)
+
 PROMPTS_ENV = "HIVE_PROMPTS_DIR"
-DEFAULT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+PACKAGED_PROMPTS = "system_prompts"
 RESTART_NOTE = (
     "harness restarted at {at}. Your notes live in the state dir (/state/notes.md); "
     "your claude session is intact (--continue). Check get_open_threads() if you were in the middle "
@@ -28,8 +35,10 @@ RESTART_NOTE = (
 )
 
 
-def prompts_dir() -> Path:
-    return Path(os.environ.get(PROMPTS_ENV) or DEFAULT_PROMPTS)
+def prompts_dir() -> Path | None:
+    """The operator's override directory, or None for the prompts shipped with the package."""
+    override = os.environ.get(PROMPTS_ENV)
+    return Path(override) if override else None
 
 
 def render_system_prompt(template: str, launch: AgentLaunchConfig) -> str:
@@ -51,14 +60,20 @@ def render_system_prompt(template: str, launch: AgentLaunchConfig) -> str:
 
 def load_system_prompt(launch: AgentLaunchConfig, directory: Path | None = None) -> str:
     role = "manager" if launch.role == "manager" else "agent"
-    path = (directory or prompts_dir()) / f"{role}.md"
+    directory = directory or prompts_dir()
+    if directory is not None:
+        source: Traversable = directory / f"{role}.md"
+        fix = f"put {role}.md there, or unset {PROMPTS_ENV} to use the prompts shipped with hyperhive"
+    else:
+        source = resources.files("hive_harness").joinpath(PACKAGED_PROMPTS, f"{role}.md")
+        fix = f"the hyperhive install is incomplete: reinstall it, or set {PROMPTS_ENV} to a directory"
     try:
-        template = path.read_text()
+        template = source.read_text()
     except OSError as exc:
         raise HarnessConfigError(
-            f"cannot read the {role} system prompt {path}: {exc.strerror or exc}; "
-            f"set {PROMPTS_ENV} to the repo's prompts/ directory"
+            f"cannot read the {role} system prompt {source}: {exc.strerror or exc}; {fix}"
         ) from exc
+    log.info("%s: %s system prompt from %s", launch.name, role, source)
     return render_system_prompt(template, launch)
 
 

@@ -4,7 +4,7 @@ The reconciler renders one ``AgentLaunchConfig`` per agent into
 ``<state>/agents/<name>/build/agent.json``; the runtime makes it visible to
 the harness at ``/etc/hyperhive/agent.json`` (read-only) and points
 ``HIVE_AGENT_CONFIG`` at it. On NixOS the same JSON is what
-`nix/templates/harness-base.nix` reads with ``builtins.fromJSON``. The
+`reconciler/nix/harness-base.nix` reads with ``builtins.fromJSON``. The
 harness may import this module (like `wire` and `client`): it is the
 contract between the two sides.
 

@@ -9,6 +9,7 @@ gate marks the agent degraded but does not undo a deploy that happened.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import assert_never
 from desired.schema import DesiredState
 from hive_core.control import HarnessRegistry
 from hive_core.events import AgentDestroyed, AgentRebuilt, AgentSpawned, AgentStarted, AgentStopped
-from hive_kit.errors import TemporaryError
+from hive_kit.errors import HiveError, TemporaryError
 from hive_kit.launch import AgentLaunchConfig, LaunchMcpServer
 from hive_kit.names import Role
 from hive_kit.paths import StateLayout
@@ -162,6 +163,14 @@ async def _remove(ctx: Context, name: str, *, purge: bool, progress: LineSink) -
     ctx.events.emit(AgentDestroyed(agent=name, purged=purge))
 
 
+async def _log_tail(runtime: Runtime, name: str) -> list[str]:
+    """The agent's last log lines for an error message (nixos reads a journal: not on the loop)."""
+    try:
+        return await asyncio.to_thread(runtime.logs, name, 3)
+    except HiveError as exc:
+        return [f"(its log is unreadable: {exc})"]
+
+
 async def health_gate(ctx: Context, name: str, since: float) -> None:
     """Wait for the agent's hello; fail early if its process ends first."""
     log_file = ctx.layout.agent_dir(name) / "agent.log"
@@ -174,7 +183,7 @@ async def health_gate(ctx: Context, name: str, since: float) -> None:
             code = (
                 "" if observed is None or observed.exit_code is None else f" with code {observed.exit_code}"
             )
-            tail = " | ".join(ctx.runtime.logs(name, 3))
+            tail = " | ".join(await _log_tail(ctx.runtime, name))
             raise HealthGateFailed(
                 f"agent {name} exited{code} right after start; last log lines: {tail} (full log: {log_file})"
             )

@@ -1,4 +1,4 @@
-"""Rendering the meta flake: jinja2 templates (`templates/`) → Nix files, a pure function.
+"""Rendering the meta flake: jinja2 templates (`reconciler/templates/`) → Nix files, a pure function.
 
 ``render_flake`` returns path → text for the whole flake directory: the
 flake itself (one ``nixosConfigurations.<name>`` per agent) and per agent its
@@ -15,7 +15,7 @@ against a stand-in nixpkgs (tests/nixos/).
 
 The flake is the inside of a container. Its host side (network, users, bind
 mounts) is ``render_container``: one Nix expression per agent, applying
-`nix/templates/container.nix` to that agent's host paths, which the nixos
+`reconciler/nix/container.nix` to that agent's host paths, which the nixos
 runtime renders from its launch spec and evaluates into the container's
 conf file.
 """
@@ -28,6 +28,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,10 @@ from desired.schema import DesiredState
 from hive_kit.errors import PermanentError
 from hive_kit.paths import StateLayout
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES = REPO_ROOT / "templates"
-NIX_TEMPLATES = REPO_ROOT / "nix" / "templates"
+# Package data (pyproject's package-data), so a wheel install renders as a checkout does. The Nix
+# modules are handed to nix-instantiate by path: `reconciler` is a regular package, never zipped,
+# so `files()` is a real directory.
+NIX_TEMPLATES = Path(str(resources.files("reconciler").joinpath("nix")))
 ENV_HYPERHIVE_INPUT = "HIVE_HYPERHIVE_INPUT"
 ENV_NIXPKGS_INPUT = "HIVE_NIXPKGS_INPUT"
 ENV_NIX_SYSTEM = "HIVE_NIX_SYSTEM"
@@ -105,7 +107,7 @@ def nix_string(value: Any) -> str:
 @cache
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
+        loader=jinja2.PackageLoader("reconciler", "templates"),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # noqa: S701 - Nix, not HTML; values pass through the nix filter

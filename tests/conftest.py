@@ -60,6 +60,14 @@ def _no_leaked_agents(tmp_path: Path) -> Iterator[None]:
     kill_sandboxes_under(tmp_path)
 
 
+@pytest.fixture(scope="session")
+def hyperhive_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """hyperhive built as a wheel from this checkout's tracked files, once per run (tests/wheels.py)."""
+    from tests.wheels import build_wheel
+
+    return build_wheel(tmp_path_factory.mktemp("wheel"))
+
+
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
     return tmp_path / "hive-state"

@@ -288,10 +288,23 @@ def purge(
 
 def logs(
     name: Annotated[str, typer.Argument(help="The agent whose log to show.")],
-    lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines from the end.")] = 200,
+    lines: Annotated[
+        int, typer.Option("--lines", "-n", help="How many lines from the end (at most 5000).")
+    ] = 200,
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope",
+            help="Which log: harness (default); on nixos also machine (the container's whole journal) "
+            "or build (nixos-container's output).",
+        ),
+    ] = "harness",
     state_dir: StateDirOpt = None,
     runtime: RuntimeOpt = "local",
 ) -> None:
-    """Print the tail of an agent's log (its harness output; nixos-container build output)."""
-    for line in _runtime(state_dir, runtime, None).logs(name, lines):
+    """Print the tail of an agent's log (the harness's output; on nixos its container's journal)."""
+    from reconciler.runtime.base import log_scope
+
+    rt = _runtime(state_dir, runtime, None)
+    for line in rt.logs(name, lines, log_scope(scope, rt.log_scopes, rt.kind)):
         console().print(line, markup=False, highlight=False)

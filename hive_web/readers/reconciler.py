@@ -20,9 +20,7 @@ from hive_kit.errors import UnavailableError
 from hive_kit.paths import StateLayout
 from reconciler.plan import plan
 from reconciler.readonly import dry_run, recorded_statuses, world
-from reconciler.runtime.base import Runtime
-
-MAX_LOG_LINES = 5000
+from reconciler.runtime.base import MAX_LOG_LINES, Runtime, log_scope
 
 
 class ReconcilerLink:
@@ -57,5 +55,10 @@ class ReconcilerLink:
         w = await world(self.layout, self.runtime)
         return plan(state, revision, w.observed, w.applied).to_json()
 
-    def logs(self, name: str, lines: int) -> list[str]:
-        return self.runtime.logs(name, min(lines, MAX_LOG_LINES))
+    def logs(self, name: str, lines: int, scope: str) -> dict[str, Any]:
+        """One log of the agent (``scope``: one the runtime offers, else a UserError) and the
+        scopes there are, so the viewer offers exactly those."""
+        runtime = self.runtime
+        chosen = log_scope(scope, runtime.log_scopes, runtime.kind)
+        text = runtime.logs(name, min(lines, MAX_LOG_LINES), chosen)
+        return {"agent": name, "scope": chosen.value, "scopes": list(runtime.log_scopes), "lines": text}

@@ -23,9 +23,10 @@ from hive_web.http import query_int, read_body
 from hive_web.keys import AUTHOR, DEPS, META
 from hive_web.operator import ask_core
 from hive_web.readers.meta import last_spec
-from hive_web.readers.reconciler import MAX_LOG_LINES, ReconcilerLink
+from hive_web.readers.reconciler import ReconcilerLink
 from hive_web.views.approvals import proposal_json
 from hive_web.views.swarm import recent_history
+from reconciler.runtime.base import MAX_LOG_LINES
 
 routes = web.RouteTableDef()
 
@@ -65,9 +66,11 @@ async def reconcile_now(request: web.Request) -> web.Response:
 
 @routes.get("/api/agents/{name}/logs")
 async def logs(request: web.Request) -> web.Response:
+    """?lines=N&scope=harness|machine|build: a scope the runtime offers (the nixos runtime reads the
+    container's journal for the first two); never a unit or a file the caller names."""
     name, lines = _name(request), query_int(request, "lines", 200, low=1, high=MAX_LOG_LINES)
-    text = await asyncio.to_thread(_link(request).logs, name, lines)
-    return web.json_response({"agent": name, "lines": text})
+    scope = request.query.get("scope") or "harness"
+    return web.json_response(await asyncio.to_thread(_link(request).logs, name, lines, scope))
 
 
 @routes.post("/api/kept/{name}/revive")

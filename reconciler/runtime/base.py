@@ -10,20 +10,48 @@ name: ``uses_meta_flake`` says whether create/update build from the rendered
 meta flake (`nix/`), which the loop then renders for the whole swarm first —
 the driver itself still knows nothing of desired state. Drivers are found by
 name in ``reconciler.runtime.registry``.
+
+Logs are read the same way: a driver says which ``LogScope``s it has
+(``log_scopes``, the allow-list: the dashboard offers exactly those) and
+``logs`` refuses any other with a ``UserError``. Nobody names a file or a
+systemd unit: the local runtime has one log (the harness's output), the
+nixos runtime the harness unit's journal, the container's whole journal and
+its own build output. Every read is capped at ``MAX_LOG_LINES``.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from hive_kit.errors import UserError
 from reconciler.model import Observed
 
 LineSink = Callable[[str], None]
 """Receives a driver's progress output one line at a time (a long build must not look hung)."""
+
+MAX_LOG_LINES = 5000
+"""The most lines one ``logs`` call returns, whatever was asked (upstream's journal viewer cap)."""
+
+
+class LogScope(enum.StrEnum):
+    """Which of an agent's logs to read; a driver has some of them (``Runtime.log_scopes``)."""
+
+    HARNESS = "harness"  # what the harness writes: agent.log (local), its unit's journal (nixos)
+    MACHINE = "machine"  # everything the agent's machine logs: the container's whole journal (nixos)
+    BUILD = "build"  # the driver's own output for the agent: nixos-container create/update (nixos)
+
+
+def log_scope(value: str, offered: Sequence[LogScope], runtime: str) -> LogScope:
+    """``value`` as one of the scopes ``runtime`` offers; a UserError naming them otherwise."""
+    if value in offered:
+        return LogScope(value)
+    choices = ", ".join(scope.value for scope in offered)
+    raise UserError(f"no {value!r} log on the {runtime} runtime; choose one of: {choices}")
 
 
 @dataclass(frozen=True)
@@ -80,7 +108,13 @@ class Runtime(Protocol):
         """Remove the container; the agent's state dir is never touched here."""
         ...
 
-    def logs(self, name: str, lines: int = 200) -> builtins.list[str]: ...
+    log_scopes: tuple[LogScope, ...]
+    """The logs ``logs`` can read, the default (``LogScope.HARNESS``) first."""
+
+    def logs(self, name: str, lines: int = 200, scope: LogScope = LogScope.HARNESS) -> builtins.list[str]:
+        """The last ``lines`` (at most ``MAX_LOG_LINES``) of agent ``name``'s ``scope`` log; a scope
+        not in ``log_scopes`` is a ``UserError``. Blocking: async callers use a thread."""
+        ...
 
     def tidy(self) -> None:
         """Housekeeping the loop runs before each pass (never in a dry run); may do nothing."""

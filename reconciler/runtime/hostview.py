@@ -48,15 +48,13 @@ def etc_entries(etc: Path = Path("/etc")) -> tuple[str, ...]:
 
 
 def harness_code() -> list[Path]:
-    """The harness's packages and its prompts, found the way the agent's interpreter will find them."""
+    """The harness's packages, found the way the agent's interpreter will find them (its system
+    prompts are package data inside ``hive_harness``, bound with it)."""
     out = []
     for name in HARNESS_PACKAGES:
         spec = importlib.util.find_spec(name)
         for location in (spec.submodule_search_locations or []) if spec else []:
             out.append(_real(location))
-    harness = next((p for p in out if p.name == "hive_harness"), None)
-    if harness is not None and (harness.parent / "prompts").is_dir():
-        out.append(harness.parent / "prompts")
     return out
 
 

@@ -45,7 +45,7 @@ from hive_kit.errors import PermanentError, TemporaryError
 from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
 from reconciler.runtime import hostview, procs
-from reconciler.runtime.base import LaunchSpec, LineSink
+from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
 from reconciler.runtime.ownership import own_state_dir, private_dir
 from reconciler.runtime.sandbox import AgentBox, bwrap_argv, group_text, passwd_text, sandbox_env
 from reconciler.runtime.seccomp import userns_filter
@@ -66,6 +66,7 @@ def read_secrets(path: Path) -> dict[str, str]:
 class LocalRuntime:
     kind = "local"
     uses_meta_flake = False
+    log_scopes: tuple[LogScope, ...] = (LogScope.HARNESS,)
 
     def __init__(
         self,
@@ -384,7 +385,9 @@ class LocalRuntime:
         shutil.rmtree(self.layout.agent_build(name), ignore_errors=True)
         progress(f"agent {name}: container removed (state dir kept)")
 
-    def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
+    def logs(self, name: str, lines: int = 200, scope: LogScope = LogScope.HARNESS) -> builtins.list[str]:
+        """agent.log (the start lines and the harness's output), its rotated half first."""
+        log_scope(scope, self.log_scopes, self.kind)
         path = self.layout.agent_dir(name) / "agent.log"
         text = ""
         for part in (path.with_name(path.name + ".1"), path):
@@ -392,7 +395,7 @@ class LocalRuntime:
                 text += part.read_text(errors="replace")
             except OSError:
                 continue
-        return text.splitlines()[-lines:]
+        return text.splitlines()[-max(1, min(lines, MAX_LOG_LINES)) :]
 
 
 @functools.cache

@@ -7,7 +7,7 @@ multi-minute Nix build shows what it is doing instead of looking hung.
 
 The host side of a container — loopback-only network, no user namespace,
 the agent's state dir, socket directory and launch config as bind mounts —
-is `nix/templates/container.nix` applied to the launch spec's paths
+is `reconciler/nix/container.nix` applied to the launch spec's paths
 (`reconciler.nixrender.render_container`, written to the build dir as
 `container.nix`). `nixos-container create` has no flag for any of it and
 always gives the container a veth pair with addresses, so before every
@@ -19,6 +19,11 @@ restarts a running container: a reload keeps the old network and mounts.
 
 A failed create or update (a Nix build error) is permanent until desired
 state changes; a failed start, stop or list may be retried.
+
+Logs: the harness is a systemd unit inside the container, so its output is
+in the container's journal (``reconciler.runtime.journal``: `journalctl -M`,
+the harness unit by default or the whole machine); what `nixos-container`
+printed for the agent (builds) is its `agent.log`, the ``build`` scope.
 """
 
 from __future__ import annotations
@@ -32,11 +37,13 @@ import shutil
 from pathlib import Path
 
 from hive_core.identities import Identities, UidRange
-from hive_kit.errors import PermanentError, TemporaryError
+from hive_kit.errors import NotFoundError, PermanentError, TemporaryError, UserError
+from hive_kit.names import name_problem
 from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
 from reconciler.nixrender import render_container
-from reconciler.runtime.base import LaunchSpec, LineSink
+from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
+from reconciler.runtime.journal import journal_argv, read_journal
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +62,7 @@ def flake_dir(layout: StateLayout) -> Path:
 class NixosRuntime:
     kind = "nixos"
     uses_meta_flake = True
+    log_scopes: tuple[LogScope, ...] = (LogScope.HARNESS, LogScope.MACHINE, LogScope.BUILD)
     insecure_reason: str | None = None
 
     def __init__(
@@ -64,6 +72,7 @@ class NixosRuntime:
         binary: str = "nixos-container",
         conf_dir: Path = CONF_DIR,
         nix_instantiate: str = "nix-instantiate",
+        journalctl: str = "journalctl",
         identities: Identities | None = None,
         uid_range: UidRange | None = None,
     ) -> None:
@@ -71,6 +80,7 @@ class NixosRuntime:
         self.binary = binary
         self.conf_dir = conf_dir
         self.nix_instantiate = nix_instantiate
+        self.journalctl = journalctl
         self._identities = identities
         self._opening = asyncio.Lock()
         self.uid_range = uid_range or (identities.range if identities else UidRange.from_env())
@@ -212,12 +222,28 @@ class NixosRuntime:
     def tidy(self) -> None:
         return None  # nothing of ours to reap: systemd supervises the containers
 
-    def logs(self, name: str, lines: int = 200) -> builtins.list[str]:
-        try:
-            text = (self.layout.agent_dir(name) / "agent.log").read_text(errors="replace")
-        except OSError:
-            return []
-        return text.splitlines()[-lines:]
+    def logs(self, name: str, lines: int = 200, scope: LogScope = LogScope.HARNESS) -> builtins.list[str]:
+        """The harness unit's journal (default), the container's whole journal, or our build output."""
+        scope = log_scope(scope, self.log_scopes, self.kind)
+        lines = max(1, min(lines, MAX_LOG_LINES))
+        if scope is LogScope.BUILD:
+            try:
+                text = (self.layout.agent_dir(name) / "agent.log").read_text(errors="replace")
+            except OSError:
+                return []
+            return text.splitlines()[-lines:]
+        why = name_problem(name)
+        if why is not None:
+            raise UserError(f"agent {name!r}: {why}")
+        if not self.layout.agent_dir(name).is_dir():  # -M reads only containers hyperhive made
+            raise NotFoundError(f"no agent {name!r} on this host: hyperhive never created its container")
+        exe = shutil.which(self.journalctl)
+        if exe is None:
+            raise PermanentError(
+                f"{self.journalctl} not found on PATH: the nixos runtime reads agent {name}'s log from its "
+                "container's journal (services.hyperhive puts systemd on the daemon's PATH)"
+            )
+        return read_journal(journal_argv(exe, name, scope, lines), name)
 
 
 def _quiet(line: str) -> None:

@@ -4,28 +4,23 @@ A harness in a pod on another machine gets ``hive_kit`` and ``hive_harness``
 and their own dependencies, nothing of the host. This builds that
 environment for real: a fresh venv, hyperhive installed with ``--no-deps``
 (a real wheel build, not an editable link to this checkout), then only the
-``harness`` extra's list from pyproject.toml. Packages come from PyPI (or
-pip's cache). Nothing is replaced.
+``harness`` extra's list from pyproject.toml, at the versions of the venv
+under test (tests/wheels.py; from pip's cache or PyPI). Nothing is replaced.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO_ROOT
+from tests.wheels import checked, constraints, fresh_venv, run
 
 pytestmark = pytest.mark.slow
 
 HOST_ONLY = ("pygit2", "watchfiles", "jinja2")
-
-
-def _run(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600, **kw)  # type: ignore[call-overload]
 
 
 def _harness_requirements() -> list[str]:
@@ -33,49 +28,25 @@ def _harness_requirements() -> list[str]:
     return list(pyproject["project"]["optional-dependencies"]["harness"])
 
 
-def _pinned(requirements: list[str]) -> list[str]:
-    """The same versions as the venv under test, so pip takes them from its cache when it can."""
-    frozen = _run([sys.executable, "-m", "pip", "freeze", "--exclude-editable"]).stdout.splitlines()
-    versions = {line.split("==")[0].lower().replace("_", "-"): line for line in frozen if "==" in line}
-    out = []
-    for req in requirements:
-        name = req.split(">=")[0].split("==")[0].strip().lower()
-        out.append(versions.get(name, req))
-    return out
-
-
 @pytest.fixture(scope="module")
-def kit_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def kit_venv(hyperhive_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("kit-venv")
-    venv = root / "venv"
-    made = _run([sys.executable, "-m", "venv", str(venv)])
-    assert made.returncode == 0, made.stderr
+    venv = fresh_venv(root / "venv")
     py = venv / "bin" / "python"
-    # a copy of the checkout, so the wheel build writes nothing into the tree under test
-    src = root / "src"
-    copied = _run(["git", "-C", str(REPO_ROOT), "ls-files", "-z"])
-    for rel in filter(None, copied.stdout.split("\0")):
-        target = src / rel
-        if (REPO_ROOT / rel).is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes((REPO_ROOT / rel).read_bytes())
-    for argv in (
-        [str(py), "-m", "pip", "install", "-q", "--no-deps", str(src)],
-        [str(py), "-m", "pip", "install", "-q", *_pinned(_harness_requirements())],
-    ):
-        done = _run(argv, cwd=root)
-        assert done.returncode == 0, f"{argv}: {done.stdout}\n{done.stderr}"
+    pins = constraints(root / "constraints.txt")
+    checked([py, "-m", "pip", "install", "-q", "--no-deps", hyperhive_wheel], cwd=root)
+    checked([py, "-m", "pip", "install", "-q", "-c", pins, *_harness_requirements()], cwd=root)
     return venv
 
 
 def test_the_host_only_libraries_are_absent(kit_venv: Path) -> None:
     for name in HOST_ONLY:
-        found = _run([str(kit_venv / "bin" / "python"), "-c", f"import {name}"], cwd="/")
+        found = run([str(kit_venv / "bin" / "python"), "-c", f"import {name}"], cwd="/")
         assert found.returncode != 0, f"{name} is importable in the kit venv; the test proves nothing"
 
 
 def test_hive_harness_help_runs(kit_venv: Path) -> None:
-    done = _run([str(kit_venv / "bin" / "hive-harness"), "--help"], cwd="/")
+    done = run([str(kit_venv / "bin" / "hive-harness"), "--help"], cwd="/")
     assert done.returncode == 0, done.stderr
     assert "serve" in done.stdout and "Traceback" not in done.stderr
 
@@ -90,9 +61,21 @@ def test_every_harness_and_kit_module_imports(kit_venv: Path) -> None:
         "            importlib.import_module(m.name); names.append(m.name)\n"
         "print(len(names), ' '.join(names))\n"
     )
-    done = _run([str(kit_venv / "bin" / "python"), "-c", script], cwd="/")
+    done = run([str(kit_venv / "bin" / "python"), "-c", script], cwd="/")
     assert done.returncode == 0, done.stderr
     count, _, names = done.stdout.partition(" ")
     expected = {p.stem for p in (REPO_ROOT / "hive_harness").glob("*.py")} - {"__init__", "__main__"}
     assert {f"hive_harness.{n}" for n in expected} <= set(names.split()), names
     assert int(count) >= len(expected)
+
+
+def test_the_system_prompts_come_with_the_harness(kit_venv: Path) -> None:
+    """The prompts are the harness's package data: a kit-only install has them, with no checkout."""
+    script = (
+        "from hive_harness.prompts import load_system_prompt\n"
+        "from hive_kit.launch import AgentLaunchConfig\n"
+        "print(load_system_prompt(AgentLaunchConfig(name='boss', role='manager', model='m')))\n"
+    )
+    done = run([kit_venv / "bin" / "python", "-c", script], cwd="/", env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert "You are boss" in done.stdout and "manager of a hyperhive swarm" in done.stdout

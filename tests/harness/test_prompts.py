@@ -54,3 +54,15 @@ def test_system_prompts_fill_name_pronouns_and_extras() -> None:
 def test_a_missing_prompts_dir_says_how_to_fix_it(tmp_path: Path) -> None:
     with pytest.raises(HarnessConfigError, match="HIVE_PROMPTS_DIR"):
         load_system_prompt(AgentLaunchConfig(name="a", role="agent", model="m"), tmp_path)
+
+
+def test_hive_prompts_dir_replaces_the_packaged_prompts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "agent.md").write_text("house rules for {{name}}")
+    monkeypatch.setenv("HIVE_PROMPTS_DIR", str(tmp_path))
+    assert load_system_prompt(AgentLaunchConfig(name="a", role="agent", model="m")) == "house rules for a"
+    with pytest.raises(
+        HarnessConfigError, match=r"manager system prompt .*manager\.md.*put manager\.md there"
+    ):
+        load_system_prompt(AgentLaunchConfig(name="boss", role="manager", model="m"))

@@ -1,6 +1,6 @@
 """Per-agent settings go one way: desired-state JSON → the hyperhive.* options, never back.
 
-The hyperhive.* options of an agent's container (nix/templates/harness-base.nix)
+The hyperhive.* options of an agent's container (reconciler/nix/harness-base.nix)
 are read-only views of its launch config. An agent.nix may read them and
 extend the container; setting one fails the build with the JSON field to
 change instead. The pre-receive hook refuses such an agent.nix first, from its

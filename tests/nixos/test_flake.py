@@ -48,7 +48,7 @@ def test_the_flake_exports_the_package_the_modules_and_an_overlay() -> None:
         "x86_64-linux": ["default", "hyperhive"],
         "aarch64-linux": ["default", "hyperhive"],
     }
-    templates = sorted(p.stem for p in (REPO_ROOT / "nix" / "templates").glob("*.nix"))
+    templates = sorted(p.stem for p in (REPO_ROOT / "reconciler" / "nix").glob("*.nix"))
     container_modules = [t for t in templates if t not in ("agent-json", "container")]
     assert sorted(outputs["modules"]) == sorted(["default", "hyperhive", *container_modules])
     assert outputs["overlay"] == ["hyperhive"]

@@ -4,7 +4,7 @@ same values Python wrote.
 Uses the real `nix-instantiate` (`--parse`, `--eval --strict`). There is no
 nixpkgs here: modules that need `lib` are evaluated against the stand-in in
 tests/nixos/ (tests/seams/nixlib.nix); here they are parsed, and the
-JSON-reading part (nix/templates/agent-json.nix) is evaluated for real.
+JSON-reading part (reconciler/nix/agent-json.nix) is evaluated for real.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from reconciler.act import launch_config
 from reconciler.nixrender import FlakeInputs, nix_string, pin_problem, render_flake, write_flake
 from tests.reconciler.conftest import REPO_ROOT
 
-NIX_FILES = [REPO_ROOT / "flake.nix", *sorted((REPO_ROOT / "nix").rglob("*.nix"))]
+NIX_FILES = [
+    REPO_ROOT / "flake.nix",
+    *sorted([*(REPO_ROOT / "nix").rglob("*.nix"), *(REPO_ROOT / "reconciler" / "nix").rglob("*.nix")]),
+]
 STORE = "/nix/store/" + "a" * 32
 INPUTS = FlakeInputs(
     hyperhive=f"path:{STORE}-hyperhive-source", nixpkgs=f"path:{STORE[:-1]}b-source", system="aarch64-linux"
@@ -128,7 +131,7 @@ def test_nix_reads_the_agent_json_exactly_as_python_wrote_it(tmp_path: Path) -> 
     desired = state()
     path = tmp_path / "agent.json"
     path.write_text(configs(desired)["coder"])
-    expr = f"import {REPO_ROOT / 'nix/templates/agent-json.nix'} {path}"
+    expr = f"import {REPO_ROOT / 'reconciler/nix/agent-json.nix'} {path}"
     values = json.loads(nix("--eval", "--strict", "--json", "-E", expr))
     assert values == {
         "name": "coder",
@@ -148,7 +151,7 @@ def test_nix_reads_the_agent_json_exactly_as_python_wrote_it(tmp_path: Path) -> 
 def test_a_launch_config_without_a_uid_reads_as_null(tmp_path: Path) -> None:
     path = tmp_path / "agent.json"
     path.write_text(json.dumps({"name": "x", "role": "agent", "model": "opus"}))
-    expr = f"(import {REPO_ROOT / 'nix/templates/agent-json.nix'} {path}).uid"
+    expr = f"(import {REPO_ROOT / 'reconciler/nix/agent-json.nix'} {path}).uid"
     assert json.loads(nix("--eval", "--strict", "--json", "-E", expr)) is None
 
 

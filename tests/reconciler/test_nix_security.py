@@ -309,7 +309,7 @@ WEAKENED_CONTAINER = [
 
 
 def weakened(tmp_path: Path, file: str, old: str, new: str) -> Path:
-    """A copy of nix/templates with one line of ``file`` weakened (``new`` replaces the line if empty)."""
+    """A copy of reconciler/nix with one line of ``file`` weakened (``new`` replaces the line if empty)."""
     base = tmp_path / "templates"
     shutil.copytree(NIX_TEMPLATES, base)
     text = (base / file).read_text()

@@ -21,11 +21,13 @@ import pytest
 
 from desired.repo import MetaRepo
 from hive_core.events import ContainerCrash
+from hive_kit.errors import NotFoundError, TemporaryError, UserError
 from hive_kit.paths import StateLayout
 from reconciler.events import MemorySink
 from reconciler.health import AliveHealth
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.model import ActionKind
+from reconciler.runtime.base import MAX_LOG_LINES, LogScope
 from reconciler.runtime.nixos import NixosRuntime
 from tests.reconciler.conftest import REPO_ROOT, add, remove, set_field
 
@@ -34,9 +36,12 @@ from tests.reconciler.conftest import REPO_ROOT, add, remove, set_field
 def nixos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: StateLayout) -> tuple[NixosRuntime, Path]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    script = bin_dir / "nixos-container"
-    script.write_text(f"#!{sys.executable}\n" + (REPO_ROOT / "tests/seams/nixos_container.py").read_text())
-    script.chmod(0o755)
+    for command in ("nixos-container", "journalctl"):  # one stand-in, answering by the name it runs as
+        script = bin_dir / command
+        script.write_text(
+            f"#!{sys.executable}\n" + (REPO_ROOT / "tests/seams/nixos_container.py").read_text()
+        )
+        script.chmod(0o755)
     record = tmp_path / "calls.jsonl"
     monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
     monkeypatch.setenv("NIXOS_CONTAINER_RECORD", str(record))
@@ -113,7 +118,7 @@ async def test_create_update_destroy_in_order_with_streamed_output(
         assert_loopback_only(layout, record, "manager", is_manager=True)
         rendered = (layout.agent_build("coder") / "container.nix").read_text()
         assert f'stateDir = "{layout.agent_state("coder")}"' in rendered
-        assert any("building" in line for line in runtime.logs("coder"))
+        assert any("building" in line for line in runtime.logs("coder", scope=LogScope.BUILD))
         flake_nix = layout.root / "nix" / "flake.nix"
         subprocess.run(["nix-instantiate", "--parse", str(flake_nix)], check=True, capture_output=True)
         assert '"coder" = agent ./agents/coder/agent.json' in flake_nix.read_text()
@@ -210,3 +215,115 @@ async def test_missing_nixos_container_names_the_fix(
             await rec.pass_once()
     finally:
         rec.store.close()
+
+
+# ---- logs: the container's journal ------------------------------------------------------------
+
+
+def journal_calls(record: Path) -> list[list[str]]:
+    return [c for c in map(json.loads, record.read_text().splitlines()) if c[0] == "journalctl"]
+
+
+def journal(record: Path, name: str) -> Path:
+    return record.parent / "containers" / name / "journal.jsonl"
+
+
+async def test_logs_come_from_journalctl_on_the_container_harness_unit_first(
+    layout: StateLayout, repo: MetaRepo, nixos: tuple[NixosRuntime, Path]
+) -> None:
+    runtime, record = nixos
+    add(repo, "coder")
+    rec = make(layout, runtime)
+    try:
+        await rec.apply_once()
+    finally:
+        rec.store.close()
+    harness = runtime.logs("coder", 50)
+    assert journal_calls(record) == [
+        [
+            "journalctl",
+            "-M",
+            "coder",
+            "-u",
+            "hive-harness.service",
+            "-n",
+            "50",
+            "--no-pager",
+            "--output=short-iso",
+        ]
+    ]
+    assert [line.split(" ", 2)[2] for line in harness] == [
+        "hive-harness[1]: coder: agent system prompt from /nix/store/…/agent.md"
+    ]
+    machine = runtime.logs("coder", 50, LogScope.MACHINE)
+    assert journal_calls(record)[-1] == [
+        "journalctl",
+        "-M",
+        "coder",
+        "-n",
+        "50",
+        "--no-pager",
+        "--output=short-iso",
+    ]
+    assert any("multi-user.target" in line for line in machine) and len(machine) == 2
+    build = runtime.logs("coder", 50, LogScope.BUILD)
+    assert any("building" in line for line in build), "nixos-container's output is the build scope"
+    assert len(journal_calls(record)) == 2, "the build log is our own file, not the journal"
+
+
+async def test_a_unit_outside_the_allow_list_is_refused_before_journalctl_runs(
+    layout: StateLayout, repo: MetaRepo, nixos: tuple[NixosRuntime, Path]
+) -> None:
+    runtime, record = nixos
+    add(repo, "coder")
+    rec = make(layout, runtime)
+    try:
+        await rec.apply_once()
+    finally:
+        rec.store.close()
+    for scope in ("sshd.service", "hive-harness.service", "-u sshd", ""):
+        with pytest.raises(
+            UserError, match=r"no .* log on the nixos runtime; choose one of: harness, machine, build"
+        ):
+            runtime.logs("coder", 10, scope)  # type: ignore[arg-type]
+    with pytest.raises(UserError, match="not a valid name"):
+        runtime.logs("--root=/", 10)
+    with pytest.raises(NotFoundError, match="never created its container"):
+        runtime.logs("ghost", 10)  # not one of ours: -M would read any container of the host
+    assert journal_calls(record) == []
+    (record.parent / "containers" / "coder" / "status").write_text("down")
+    with pytest.raises(TemporaryError, match=r"No machine 'coder' known.*is it running\?.*--scope build"):
+        runtime.logs("coder", 10)
+
+
+async def test_the_line_cap_holds_and_long_lines_are_cut(
+    layout: StateLayout, repo: MetaRepo, nixos: tuple[NixosRuntime, Path]
+) -> None:
+    runtime, record = nixos
+    add(repo, "coder")
+    rec = make(layout, runtime)
+    try:
+        await rec.apply_once()
+    finally:
+        rec.store.close()
+    entries = [{"unit": "hive-harness.service", "message": f"line {i}"} for i in range(MAX_LOG_LINES + 700)]
+    entries.append({"unit": "hive-harness.service", "message": "x" * 100_000})
+    with open(journal(record, "coder"), "a") as out:
+        out.writelines(json.dumps(e) + "\n" for e in entries)
+    lines = runtime.logs("coder", 10**9)
+    assert journal_calls(record)[-1][5:7] == ["-n", str(MAX_LOG_LINES)]
+    assert len(lines) == MAX_LOG_LINES
+    assert lines[-2].endswith(f"line {MAX_LOG_LINES + 699}")
+    assert len(lines[-1]) < 5000 and lines[-1].endswith("…(cut)")
+
+
+def test_hive_logs_takes_a_scope_and_names_the_ones_there_are(hive, state_dir: Path) -> None:
+    assert hive("init").returncode == 0
+    done = hive("logs", "manager", "--scope", "machine")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "no 'machine' log on the local runtime; choose one of: harness" in done.stderr
+    refused = hive("logs", "manager", "--runtime", "nixos", "--scope", "sshd.service")
+    assert refused.returncode == 1
+    assert (
+        "no 'sshd.service' log on the nixos runtime; choose one of: harness, machine, build" in refused.stderr
+    )

@@ -1,7 +1,7 @@
 # Test seam: a stand-in for nixpkgs' `lib`, with a small module evaluator.
 #
 # What it replaces, and why: hyperhive's Nix (flake.nix, nix/package.nix, the host module
-# nix/modules/hyperhive.nix, the container modules nix/templates/*.nix and the rendered meta
+# nix/modules/hyperhive.nix, the container modules reconciler/nix/*.nix and the rendered meta
 # flake) is written against nixpkgs' `lib` and evaluated by nixpkgs' module system
 # (lib/modules.nix). This machine has `nix-instantiate` but no nixpkgs, and none can be fetched,
 # so the tests evaluate those files with `nix-instantiate --eval --strict --json` against this

@@ -1,6 +1,7 @@
-"""Test seam: a recording stand-in for `nixos-container` (there is no NixOS host here).
+"""Test seam: a recording stand-in for `nixos-container` and `journalctl -M` (there is no NixOS host here).
 
-Placed on PATH as `nixos-container` by the nixos driver tests. Every call is
+Placed on PATH as `nixos-container` by the nixos driver tests (and as
+`journalctl`: the same file answers by the name it is run as). Every call is
 appended to ``$NIXOS_CONTAINER_RECORD`` as one JSON line (argv); containers
 are directories under ``$NIXOS_CONTAINER_STATE`` holding their status.
 `create` and `update` print a few build lines with pauses, like a Nix build,
@@ -14,6 +15,15 @@ addresses), and `start` reads it back the way `container@.service` does (an
 EnvironmentFile) and records the systemd-nspawn flags its start script
 would derive from it in the container's `nspawn.json`, so the tests can see
 what the container would really get.
+
+As `journalctl` it reads the container's journal: ``<container>/journal.jsonl``
+holds one ``{"unit", "message"}`` object a line (``start`` writes what
+systemd and the harness would; a test may append more). It takes only the
+flags the runtime should pass (``-M NAME [-u UNIT] -n N --no-pager
+--output=short-iso``; anything else exits 2), answers the last N entries of
+UNIT (or of every unit), and refuses a container that is not up as
+`journalctl -M` does for a machine that is not running. Its calls are
+recorded too, as ``["journalctl", *argv]``.
 """
 
 from __future__ import annotations
@@ -27,9 +37,12 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    journal = Path(sys.argv[0]).name == "journalctl"
     with open(os.environ["NIXOS_CONTAINER_RECORD"], "a") as rec:
-        rec.write(json.dumps(argv) + "\n")
+        rec.write(json.dumps(["journalctl", *argv] if journal else argv) + "\n")
     state = Path(os.environ["NIXOS_CONTAINER_STATE"])
+    if journal:
+        return journalctl(state, argv)
     state.mkdir(parents=True, exist_ok=True)
     verb, args = argv[0], argv[1:]
     if verb == "list":
@@ -46,11 +59,47 @@ def main(argv: list[str]) -> int:
     elif verb in ("start", "stop"):
         if verb == "start" and (conf := _conf(args[0])) is not None:
             (box / "nspawn.json").write_text(json.dumps(nspawn_flags(_read_env(conf))))
+        if verb == "start":
+            _log(box, "init.scope", "Reached target multi-user.target - Multi-User System.")
+            _log(box, "hive-harness.service", f"{args[0]}: agent system prompt from /nix/store/…/agent.md")
         (box / "status").write_text("up" if verb == "start" else "down")
     elif verb == "destroy":
         shutil.rmtree(box)
         if (conf := _conf(args[0])) is not None:
             conf.unlink(missing_ok=True)
+    return 0
+
+
+def _log(box: Path, unit: str, message: str) -> None:
+    with open(box / "journal.jsonl", "a") as out:
+        out.write(json.dumps({"unit": unit, "message": message}) + "\n")
+
+
+def journalctl(state: Path, argv: list[str]) -> int:
+    machine, unit, count, rest = None, None, 10, list(argv)
+    while rest:
+        flag = rest.pop(0)
+        if flag == "-M" and rest:
+            machine = rest.pop(0)
+        elif flag == "-u" and rest:
+            unit = rest.pop(0)
+        elif flag == "-n" and rest:
+            count = int(rest.pop(0))
+        elif flag not in ("--no-pager", "--output=short-iso"):
+            print(f"journalctl stand-in: unexpected argument {flag!r}", file=sys.stderr)
+            return 2
+    box = state / str(machine)
+    if machine is None or not (box / "status").exists() or (box / "status").read_text().strip() != "up":
+        print(f"No machine '{machine}' known", file=sys.stderr)
+        return 1
+    path = box / "journal.jsonl"
+    entries = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+    chosen = [e for e in entries if unit is None or e["unit"] == unit][-count:] if count > 0 else []
+    for entry in chosen:
+        ident = entry["unit"].removesuffix(".service").removesuffix(".scope")
+        print(f"2026-01-01T00:00:00+0000 {machine} {ident}[1]: {entry['message']}")
+    if not chosen:
+        print("-- No entries --")
     return 0
 
 

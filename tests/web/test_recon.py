@@ -92,6 +92,7 @@ def test_logs_and_kept_state_purge(with_rec: tuple[Served, Reconciler], page: An
     _open(page, served, "swarm")
     page.click("#swarm-table tr[data-agent=coder] [data-logs]")
     page.locator("#viewer pre.log").wait_for()
+    assert page.locator("#viewer [data-log-scope]").count() == 0, "the local runtime has one log: no picker"
     page.once("dialog", lambda d: d.accept())
     page.click("#swarm-table tr[data-agent=coder] [data-action=destroy]")
     page.locator("#swarm-table tr[data-agent=coder]").wait_for(state="detached")

@@ -171,23 +171,45 @@ async function showConfig(name) {
 
 /** @type {string | null} the agent whose log the viewer follows */
 let follow = null;
+/** the log the viewer shows: one of the scopes the runtime offers (the server refuses others) */
+let logScope = "harness";
+/** @type {string[]} the scopes the runtime last said it has */
+let logScopes = [];
+
+/** @type {Record<string, string>} */
+const SCOPE_LABELS = {
+  harness: "harness", machine: "whole machine (journal)", build: "build (nixos-container)",
+};
+
+/** @param {string[]} scopes @param {string} current */
+function scopePicker(scopes, current) {
+  if (scopes.length < 2) return "";
+  const options = scopes.map((s) => html`<option value="${s}" ${s === current ? raw("selected") : ""}>${SCOPE_LABELS[s] || s}</option>`);
+  return html`<select class="small" data-log-scope title="which log">${options}</select>`;
+}
 
 // The log viewer: a bounded tail (server caps it); "follow" re-reads it when the agent's events arrive.
-/** @param {string} name */
-async function showLogs(name) {
+// On the nixos runtime the harness's log is its unit's journal; the picker offers the whole machine
+// and the build output too (exactly the scopes the runtime answered with).
+/** @param {string} name @param {string} [scope] */
+async function showLogs(name, scope = follow === name ? logScope : "harness") {
   const viewer = document.getElementById("viewer");
   viewer.hidden = false;
   follow = name;
+  logScope = scope;
   try {
-    const { lines } = await getJSON(`/api/agents/${encodeURIComponent(name)}/logs?lines=500`);
+    const q = new URLSearchParams({ lines: "500", scope });
+    const { lines, scopes } = await getJSON(`/api/agents/${encodeURIComponent(name)}/logs?${q}`);
+    logScopes = scopes || [];
     viewer.innerHTML = html`<h3>${name}: log (last ${lines.length} lines)
+      ${scopePicker(logScopes, scope)}
       <label class="muted"><input type="checkbox" data-follow checked> follow</label>
       <button class="small ghost" data-close-viewer>close</button></h3>
-      <pre class="text log">${lines.join("\n") || "(empty)"}</pre>`.text;
+      <pre class="text log" data-scope="${scope}">${lines.join("\n") || "(empty)"}</pre>`.text;
     const pre = viewer.querySelector("pre");
     pre.scrollTop = pre.scrollHeight;
-  } catch (/** @type {any} */ err) {
-    viewer.innerHTML = html`<h3>${name} <button class="small ghost" data-close-viewer>close</button></h3><ul class="problems"><li>${err.message}</li></ul>`.text;
+  } catch (/** @type {any} */ err) {  // keep the picker: a stopped container's journal fails, its build log does not
+    viewer.innerHTML = html`<h3>${name} ${scopePicker(logScopes, scope)} <button class="small ghost" data-close-viewer>close</button></h3><ul class="problems"><li>${err.message}</li></ul>`.text;
   }
 }
 
@@ -243,5 +265,9 @@ export function bindSwarm(getState) {
     /** @type {HTMLElement | null} */
     const link = /** @type {Element} */ (e.target).closest("a[data-file]");
     if (link) { e.preventDefault(); showFile(link.dataset.agent, link.dataset.file); }
+  });
+  document.getElementById("viewer").addEventListener("change", (e) => {
+    const picker = /** @type {HTMLSelectElement} */ (e.target);
+    if (picker.matches("[data-log-scope]") && follow) showLogs(follow, picker.value);
   });
 }
