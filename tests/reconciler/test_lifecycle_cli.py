@@ -110,8 +110,9 @@ def test_agents_outlive_serve_and_a_restarted_serve_adopts_them(
     assert pids(layout) == before and all(procs.alive(pid) for pid in before.values())
 
     serve.start()
+    # its loop runs once it takes a "reconcile now" (which also asks it for one more pass)
+    wait_until(lambda: cli("reconcile", "--now").returncode == 0, 60, "the restarted daemon's reconciler")
     wait_until(lambda: ready(cli, "manager", "alpha"), 60, "the restarted daemon to report both Ready")
-    time.sleep(1.0)  # a pass or two more: a duplicate, if any were started, would be up by now
     assert pids(layout) == before, "a restarted daemon adopts running agents; it does not restart them"
     assert count_agent_processes(layout) == {"manager": 1, "alpha": 1}
     serve.stop()
