@@ -28,13 +28,15 @@ from hive_core.identities import UidRange
 from hive_core.schedulers import deadlines_loop, meta_follow_loop, retention_loop
 from hive_core.sockets import SocketSet
 from hive_core.stores.checkpoint import checkpoint_loop
-from hive_kit.errors import PermanentError, UserError
+from hive_kit.errors import HiveError, PermanentError, UserError
 from hive_kit.paths import StateLayout
 from hive_kit.tasks import TaskFactory, run_root_tasks
 from hive_web.component import serve_dashboard
 from hive_web.keys import WebConfig
 from hive_web.readers.reconciler import ReconcilerLink
 from reconciler.loop import LoopSettings, Reconciler
+from reconciler.model import ContainerState
+from reconciler.runtime.base import Runtime
 from reconciler.runtime.registry import RuntimeOptions
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,10 @@ class Daemon:
         ]
         self.web_link = ReconcilerLink(layout)
         """The dashboard's read-only view of the reconciler; ``web_link.attach(runtime)`` once it runs."""
+        self.runtime: Runtime | None = None
+        """The reconciler's runtime, once it runs (``add_reconciler``)."""
+        self.left_running: list[str] = []
+        """Agents still running when the daemon stopped: they outlive it, and the next start adopts them."""
         if web is not None:
             self.add("web", lambda: serve_dashboard(self.core, web, self.web_link))
 
@@ -88,10 +94,21 @@ class Daemon:
             )
 
     async def _shutdown(self) -> None:
+        self.left_running = await self._still_running()
         await self.sockets.close()
         self.core.close()
         self._lock.close()
         log.info("hive serve: stopped")
+
+    async def _still_running(self) -> list[str]:
+        if self.runtime is None:
+            return []
+        try:
+            observed = await asyncio.wait_for(self.runtime.list(), 10)
+        except (HiveError, OSError, TimeoutError) as exc:
+            log.warning("hive serve: cannot list the agents left running: %s", exc)
+            return []
+        return sorted(name for name, o in observed.items() if o.state is ContainerState.RUNNING)
 
 
 def add_reconciler(daemon: Daemon, options: RuntimeOptions, settings: LoopSettings | None = None) -> None:
@@ -128,6 +145,23 @@ def _attach(daemon: Daemon, loop: Reconciler) -> None:
 
     daemon.core.attach_reconciler(LoopControl(loop))
     daemon.web_link.attach(loop.runtime)
+    daemon.runtime = loop.runtime
+
+
+def serve_pid(layout: StateLayout) -> int | None:
+    """The pid of the `hive serve` holding this state dir's lock, or None if none runs (0: unknown pid)."""
+    try:
+        handle = (layout.run / "hive.lock").open("r")
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else 0
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
 
 
 def _lock_state_dir(layout: StateLayout) -> IO[str]:

@@ -4,8 +4,8 @@ The daemon (``hive serve``) owns one ``HostCore``; the reconciler plugs into it
 through ``HostCore.attach_reconciler`` (a ``ReconcilerControl``) and reads
 harness health through ``HostCore.harnesses`` (a ``HarnessRegistry``). Until a
 reconciler is attached, the manager's ``restart``/``update`` and the
-operator's ``reconcile_now``/``status`` (and the dashboard's restart, rebuild
-and purge) answer "the reconciler is not running".
+operator's ``reconcile_now``/``status``/``restart``/``rebuild`` (and the
+dashboard's restart, rebuild and purge) answer "the reconciler is not running".
 """
 
 from __future__ import annotations
@@ -20,15 +20,20 @@ class ReconcilerControl(Protocol):
     def request_reconcile(self, reason: str) -> None:
         """Wake the loop for a full pass (level-triggered: no per-agent detail needed)."""
 
-    async def restart(self, name: str) -> str:
-        """Restart one agent's harness without a rebuild; returns a note for the caller.
+    async def restart(self, name: str, by: str = "") -> str:
+        """Stop and start one agent's container as it is (no rebuild); returns a note for the caller.
 
-        Raise ``NotFoundError`` for an unknown agent and ``UserError`` when the
-        agent is stopped or suspended in desired state.
+        ``by`` says who asked, for the action's history. Raise ``NotFoundError``
+        for an unknown agent, ``UserError`` when the agent is stopped or
+        suspended in desired state, ``ConflictError`` while an action for it runs.
         """
 
     async def update(self, name: str) -> str:
-        """Rebuild/redeploy one agent from current desired state; returns a note."""
+        """Redeploy one agent from current desired state in place (the manager's `update`); a note."""
+
+    async def rebuild(self, name: str, by: str = "") -> str:
+        """Destroy and create one agent's container again from current desired state, keeping its
+        /state (the operator's `hive rebuild`, the dashboard's button); raises as ``restart``."""
 
     def status(self) -> Mapping[str, Any]:
         """JSON-able status: per agent its conditions and revisions (shown by `hive status`)."""

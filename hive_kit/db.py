@@ -79,5 +79,6 @@ def migrate(conn: apsw.Connection, migrations: Sequence[Migration], path: Path |
             conn.execute("ROLLBACK")
             raise
         ran += 1
-        log.info("migrated %s to schema version %d", path, version + 1)
+    if ran:  # routine on every fresh state dir: one line per database, and only at DEBUG
+        log.debug("migrated %s from schema version %d to %d", path, current, target)
     return ran

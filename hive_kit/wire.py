@@ -261,6 +261,8 @@ class Stop(Request):
 
 
 class Restart(Request):
+    """Stop and start an agent's container as it is (the manager's tool, the operator's `hive restart`)."""
+
     op: Literal["restart"] = "restart"
     name: str = Field(min_length=1, max_length=64)
 
@@ -318,6 +320,13 @@ class ReconcileNow(Request):
 
 class Status(Request):
     op: Literal["status"] = "status"
+
+
+class Rebuild(Request):
+    """Destroy and create an agent's container again from current desired state; its /state is kept."""
+
+    op: Literal["rebuild"] = "rebuild"
+    name: str = Field(min_length=1, max_length=64)
 
 
 class DashboardLogin(Request):
@@ -475,7 +484,7 @@ OPS: tuple[Op, ...] = (
     Op(RequestSpawn, ProposalResult, _MANAGER),
     Op(Start, CommitResult, _MANAGER),
     Op(Stop, CommitResult, _MANAGER),
-    Op(Restart, Done, _MANAGER),
+    Op(Restart, Done, _MANAGER | _OPERATOR),
     Op(Update, Done, _MANAGER),
     Op(Inbox, Messages, _OPERATOR),
     Op(ListQuestions, Questions, _OPERATOR),
@@ -484,6 +493,7 @@ OPS: tuple[Op, ...] = (
     Op(Events, EventsBatch, _OPERATOR),
     Op(ReconcileNow, Done, _OPERATOR),
     Op(Status, StatusResult, _OPERATOR),
+    Op(Rebuild, Done, _OPERATOR),
     Op(DashboardLogin, LoginLinkResult, _OPERATOR),
     Op(Egress, EgressEntries, _OPERATOR),
 )

@@ -124,7 +124,7 @@ async def _open(ctx: Context, desired: DesiredState, name: str) -> LaunchSpec:
 
 async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress: LineSink) -> None:
     name = action.name
-    existed = name in ctx.store.inventory()
+    existed = had_one = name in ctx.store.inventory()
     if action.kind is ActionKind.REPLACE:
         await ctx.runtime.destroy(name, progress)
         await ctx.sockets.close_agent(name)
@@ -144,7 +144,7 @@ async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress:
     else:
         await ctx.runtime.create(spec, progress)
     ctx.store.record_applied(name, action.revision, action.fingerprint, spec_view(desired, name))
-    event = AgentRebuilt if existed else AgentSpawned
+    event = AgentRebuilt if had_one else AgentSpawned  # a replace (`hive rebuild`) is a rebuild too
     ctx.events.emit(event(agent=name, revision=action.revision))
     if not wants_running(desired, name):
         await ctx.runtime.stop(name, progress)

@@ -5,7 +5,7 @@ Three adapters, so the loop itself knows only its own small protocols:
 stream and the manager's inbox), ``CoreSockets`` asks the daemon's socket
 set to open an agent's socket before the agent starts, and ``LoopControl``
 is the ``hive_core.control.ReconcilerControl`` the admin and manager ops
-and the dashboard call (reconcile now, restart, update, status, purge). The
+and the dashboard call (reconcile now, restart, update, rebuild, status, purge). The
 health gate uses the core's ``Harnesses`` registry directly: it already has
 ``wait_hello``.
 """
@@ -21,7 +21,7 @@ from desired.schema import RunState
 from hive_core.core import HostCore
 from hive_core.events import EventLog
 from hive_core.sockets import SocketSet
-from hive_kit.errors import NotFoundError, UserError
+from hive_kit.errors import ConflictError, NotFoundError, UserError
 from reconciler.events import ReconcilerEvent
 from reconciler.loop import Reconciler
 from reconciler.model import ActionKind
@@ -75,15 +75,29 @@ class LoopControl:
         if spec.state is RunState.STOPPED:
             raise UserError(f"agent {name!r} is stopped in desired state; set its state to running first")
 
-    async def restart(self, name: str) -> str:
+    def _force(self, name: str, kind: ActionKind, reason: str) -> None:
         self._check(name)
-        self.rec.force(name, ActionKind.RESTART, "restart asked for")
-        return f"agent {name} is restarting"
+        log.info("agent %s: %s", name, reason)
+        if not self.rec.force(name, kind, reason):
+            raise ConflictError(
+                f"agent {name!r} is busy: an action for it is in progress; try again once `hive status` "
+                "shows it Ready"
+            )
+
+    async def restart(self, name: str, by: str = "") -> str:
+        self._force(name, ActionKind.RESTART, f"restart asked by {by}" if by else "restart asked for")
+        return f"agent {name} is restarting (same build, /state kept); `hive status` shows when it is Ready"
 
     async def update(self, name: str) -> str:
-        self._check(name)
-        self.rec.force(name, ActionKind.UPDATE, "rebuild asked for")
+        self._force(name, ActionKind.UPDATE, "update asked for")
         return f"agent {name} is being rebuilt from current desired state"
+
+    async def rebuild(self, name: str, by: str = "") -> str:
+        self._force(name, ActionKind.REPLACE, f"rebuild asked by {by}" if by else "rebuild asked for")
+        return (
+            f"agent {name} is being rebuilt: its container is destroyed and created again from current "
+            "desired state, /state kept; `hive status` shows when it is Ready"
+        )
 
     def status(self) -> Mapping[str, Any]:
         return {"agents": {s.name: s.to_json() for s in read_statuses(self.rec.store)}}

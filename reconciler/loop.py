@@ -118,12 +118,19 @@ class Reconciler:
         self.retry = {name: forgive(r) for name, r in self.retry.items()}
         self.wake.set()
 
-    def force(self, name: str, kind: ActionKind, reason: str) -> None:
-        """Run ``kind`` for ``name`` now, whatever the plan says (the manager's restart/update)."""
+    def force(self, name: str, kind: ActionKind, reason: str) -> bool:
+        """Run ``kind`` for ``name`` now, whatever the plan says (restart, update, rebuild asked for).
+
+        False, and nothing queued, while an action for ``name`` is in flight: the caller says
+        so rather than promise an action that never runs.
+        """
+        if name in self.inflight:
+            return False
         snap = self.repo.load()
         fingerprint = agent_fingerprint(snap.state, name)
         self.retry.pop(name, None)
         self._maybe_start(Action(name, kind, reason, (), snap.revision, fingerprint), snap)
+        return True
 
     # ---- one pass ------------------------------------------------------------------------------
 

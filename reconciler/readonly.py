@@ -18,7 +18,7 @@ from reconciler.observe import World, observe
 from reconciler.plan import plan
 from reconciler.runtime.base import Runtime
 from reconciler.status import AgentStatus, Inputs, derive, read_statuses
-from reconciler.store import deploys_path, open_deploys_readonly
+from reconciler.store import HistoryRow, deploys_path, open_deploys_readonly
 
 
 async def world(layout: StateLayout, runtime: Runtime) -> World:
@@ -43,6 +43,17 @@ def recorded_statuses(layout: StateLayout) -> list[AgentStatus]:
         return []
     try:
         return read_statuses(store)
+    finally:
+        store.close()
+
+
+def action_history(layout: StateLayout, name: str) -> list[HistoryRow]:
+    """The reconciler's recorded actions for ``name``, newest first (`hive history NAME`)."""
+    store = open_deploys_readonly(deploys_path(layout.root))
+    if store is None:
+        return []
+    try:
+        return store.history(name)
     finally:
         store.close()
 

@@ -32,6 +32,11 @@ def subprocess_env(**extra: str) -> dict[str, str]:
 HiveRunner = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def assert_no_traceback(done: subprocess.CompletedProcess[str]) -> None:
+    """`hive` never shows a Python traceback: errors are one or two lines (hive/cli/errors.py)."""
+    assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
 def kill_sandboxes_under(root: Path) -> int:
     """SIGKILL the process group of every bubblewrap sandbox whose bind mounts come from ``root``.
 
@@ -75,7 +80,8 @@ def state_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def hive(state_dir: Path) -> HiveRunner:
-    """Run `hive ARGS... --state-dir <tmp>`; returns the completed process (never raises)."""
+    """Run `hive ARGS... --state-dir <tmp>`; returns the completed process (raises only if it printed a
+    Python traceback, which `hive` never should, whatever the input)."""
 
     def run(
         *args: str,
@@ -87,7 +93,7 @@ def hive(state_dir: Path) -> HiveRunner:
         argv = [sys.executable, "-m", "hive", *args]
         if state:
             argv += ["--state-dir", str(state_dir)]
-        return subprocess.run(
+        done = subprocess.run(
             argv,
             input=input,
             capture_output=True,
@@ -96,5 +102,7 @@ def hive(state_dir: Path) -> HiveRunner:
             env=subprocess_env(**(env or {})),
             check=False,
         )
+        assert_no_traceback(done)
+        return done
 
     return run

@@ -18,6 +18,7 @@ from hive.cli.common import (
     StateDirOpt,
     author,
     console,
+    layout,
     ok,
     open_repo,
     print_diff,
@@ -25,7 +26,7 @@ from hive.cli.common import (
     print_table,
 )
 from hive.cli.writes import write
-from hive_kit.errors import UserError
+from hive_kit.errors import NotFoundError, UserError
 from hive_kit.names import ProposalId
 
 
@@ -51,6 +52,7 @@ def propose(
     as_json: JsonOpt = False,
 ) -> None:
     """Propose a change for the operator to approve; main is not touched."""
+    open_repo(state_dir)  # no state dir is the first thing to say
     if not file.is_file():
         raise UserError(f"{file} does not exist; pass a change file with --file")
     changes = parse_changeset(file.read_bytes(), str(file))
@@ -147,11 +149,12 @@ def _approval(approved: Mapping[str, tuple[ProposalId, str]], revision: str) -> 
 
 def history(
     name: Annotated[str | None, typer.Argument(help="Only changes to this agent.")] = None,
-    limit: Annotated[int, typer.Option(help="How many commits to look back through.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many commits to look back through.")] = 20,
     state_dir: StateDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Who changed what in desired state, when, with the diff (newest first)."""
+    """Who changed what in desired state, when, with the diff (newest first); with NAME, then the
+    reconciler's actions for that agent (restarts, rebuilds, stops, with who asked)."""
     repo = open_repo(state_dir)
     paths = [f"agents/{name}.json", f"agents/{name}/"] if name else None
     approved = proposals.approvals_by_commit(repo)
@@ -162,6 +165,14 @@ def history(
         if paths is not None and not diff:
             continue
         entries.append((commit_info(commit), diff))
+    from reconciler.readonly import action_history
+
+    actions = action_history(layout(state_dir), name) if name else []
+    if name and not entries and not actions and name not in repo.load().state.agents:
+        raise NotFoundError(
+            f"no agent named {name!r} in desired state, and no change to it in the last {limit} commits; "
+            "`hive agent list` shows the agents"
+        )
     if as_json:
         print_json(
             [
@@ -180,7 +191,6 @@ def history(
         return
     if not entries:
         ok(f"no changes to {name} in the last {limit} commits" if name else "no history")
-        return
     out = console()
     for info, diff in entries:
         out.print(
@@ -193,3 +203,26 @@ def history(
             out.print(f"    approved by {gate['by']} (proposal {gate['proposal']})", markup=False)
         print_diff(diff)
         out.print()
+    if actions:
+        _print_actions(str(name), actions)
+
+
+def _print_actions(name: str, rows: list[Any]) -> None:
+    from datetime import datetime
+
+    from rich.markup import escape
+
+    print_table(
+        f"reconciler actions for {name} (newest first)",
+        ["WHEN", "ACTION", "WHY", "REVISION", "RESULT"],
+        [
+            [
+                f"{datetime.fromtimestamp(r.started_at):%Y-%m-%d %H:%M:%S}",
+                r.action,
+                escape(r.reason),
+                r.revision[:12],
+                escape(r.result + (f": {r.error}" if r.error else "")),
+            ]
+            for r in rows
+        ],
+    )

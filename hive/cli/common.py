@@ -1,24 +1,27 @@
-"""What every `hive` command shares: options, output, the meta repo, printing an error.
+"""What every `hive` command shares: options, output, the meta repo, the admin socket.
 
-Exit codes are the kit's (``hive_kit.errors``): 0 ok; 1 an error, whose
-message says what to fix (``kind_of(exc).exit_code`` for each class); 2 for
-"changes pending" (`hive reconcile --dry-run`).
+Errors are raised, not printed: ``hive.cli.errors`` turns each into one or
+two lines and the kit's exit code (``hive_kit.errors``: 0 ok; 1 an error,
+whose message says what to fix; 2 "changes pending", `hive reconcile
+--dry-run`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from desired.repo import Author, MetaRepo
-from hive_kit.errors import EXIT_USER_ERROR
+from hive_kit.client import SyncClient
+from hive_kit.errors import UnavailableError, UserError
 from hive_kit.paths import STATE_DIR_ENV, StateLayout
 
 StateDirOpt = Annotated[
@@ -48,6 +51,36 @@ def layout(state_dir: Path | None) -> StateLayout:
 
 def open_repo(state_dir: Path | None) -> MetaRepo:
     return MetaRepo(layout(state_dir).meta)
+
+
+def no_state_dir(lay: StateLayout) -> UserError:
+    return UserError(
+        f"no hive state dir at {lay.root}: run `hive init` (or pass --state-dir / set {STATE_DIR_ENV})"
+    )
+
+
+def no_daemon(lay: StateLayout) -> UserError:
+    """Nothing answers on the admin socket: say whether the state dir or the daemon is missing."""
+    if not lay.meta.exists():
+        return no_state_dir(lay)
+    return UserError(f"no `hive serve` is running on {lay.root}: start it with `hive serve`, then try again")
+
+
+@contextlib.contextmanager
+def admin(state_dir: Path | None, *, timeout: float | None = 30.0) -> Iterator[SyncClient]:
+    """A client on the admin socket of the `hive serve` running on this state dir.
+
+    No socket, or one nobody listens on, is the operator's to fix (``no_daemon``);
+    any other failure (the daemon answered with an error, a permission) passes as it is.
+    """
+    lay = layout(state_dir)
+    with SyncClient(lay.admin_socket, timeout=timeout) as client:
+        try:
+            yield client
+        except UnavailableError as exc:
+            if isinstance(exc.__cause__, FileNotFoundError | ConnectionRefusedError):
+                raise no_daemon(lay) from exc
+            raise
 
 
 def _git_identity() -> str | None:
@@ -115,13 +148,6 @@ def print_diff(text: str) -> None:
 
 def ok(message: str) -> None:
     console().print(message, soft_wrap=True, markup=False)
-
-
-def fail(message: str, code: int = EXIT_USER_ERROR) -> typer.Exit:
-    from rich.text import Text
-
-    err_console().print(Text.assemble(("error: ", "bold red"), message))
-    return typer.Exit(code)
 
 
 def editor() -> list[str]:

@@ -9,16 +9,13 @@ never printed.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 import typer
 
-from hive.cli.common import JsonOpt, StateDirOpt, layout, ok, print_json
+from hive.cli.common import JsonOpt, StateDirOpt, admin, ok, print_json
 from hive_kit import wire
-from hive_kit.client import SyncClient
-from hive_kit.errors import UnavailableError, UserError
 
 dashboard_app = typer.Typer(help="The operator's dashboard: log in from a browser.", no_args_is_help=True)
 
@@ -37,12 +34,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(dashboard_app, name="dashboard")
 
 
-def _no_daemon(state_dir: Path) -> UserError:
-    return UserError(
-        f"no `hive serve` is running for {state_dir}: start it, then run `hive dashboard url` again"
-    )
-
-
 def with_host(url: str, host: str | None) -> str:
     """``url`` with its host replaced (the port kept), or unchanged."""
     if not host:
@@ -55,14 +46,8 @@ def with_host(url: str, host: str | None) -> str:
 @dashboard_app.command("url")
 def url(state_dir: StateDirOpt = None, host: HostOpt = None, as_json: JsonOpt = False) -> None:
     """Print a link that logs a browser in once (for 5 minutes)."""
-    lay = layout(state_dir)
-    try:
-        with SyncClient(lay.admin_socket, timeout=10) as client:
-            link: wire.LoginLinkResult = client.request(wire.DashboardLogin())
-    except UnavailableError as exc:
-        if isinstance(exc.__cause__, OSError):  # nothing answered on the socket
-            raise _no_daemon(lay.root) from exc
-        raise  # the daemon answered: e.g. it runs with --no-web, and says so
+    with admin(state_dir, timeout=10) as client:  # a daemon with --no-web answers, and says so
+        link: wire.LoginLinkResult = client.request(wire.DashboardLogin())
     shown = with_host(link.url, host)
     if as_json:
         print_json({"url": shown, "expires_at": link.expires_at})

@@ -11,10 +11,9 @@ from typing import Annotated
 
 import typer
 
-from hive.cli.common import JsonOpt, StateDirOpt, console, layout, print_json, print_table
+from hive.cli.common import JsonOpt, StateDirOpt, admin, console, print_json, print_table
 from hive_core.notices import printable
 from hive_kit import wire
-from hive_kit.client import SyncClient
 
 
 def register(app: typer.Typer) -> None:
@@ -35,12 +34,14 @@ def _text(value: str, limit: int = 300) -> str:
 def egress(
     name: Annotated[str, typer.Argument(help="The agent whose connections to show.")],
     denied: Annotated[bool, typer.Option("--denied", help="Only refused (or failed) connections.")] = False,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many, newest first.")] = 100,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=5000, help="At most this many, newest first.")
+    ] = 100,
     state_dir: StateDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """An agent's egress log, newest first, under its allow-list (exit 1: no such agent, or no daemon)."""
-    with SyncClient(layout(state_dir).admin_socket) as client:
+    with admin(state_dir) as client:
         result: wire.EgressEntries = client.request(wire.Egress(agent=name, limit=limit, denied_only=denied))
     if as_json:
         print_json(result.model_dump(mode="json", exclude={"ok"}))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 
-import click
 import typer
 
 from hive.cli import (
@@ -15,14 +13,14 @@ from hive.cli import (
     dashboard,
     desired_cmds,
     egress,
+    lifecycle,
     messaging,
     reconcile,
     serve,
     setup,
     webhook,
 )
-from hive.cli.common import fail
-from hive_kit.errors import EXIT_USER_ERROR, HiveError, kind_of
+from hive.cli.errors import HiveGroup
 
 app = typer.Typer(
     name="hive",
@@ -30,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=HiveGroup,  # every error ends as one or two lines and an exit code: hive/cli/errors.py
 )
 
 for module in (
@@ -40,6 +39,7 @@ for module in (
     serve,
     messaging,
     reconcile,
+    lifecycle,
     webhook,
     dashboard,
     egress,
@@ -48,23 +48,9 @@ for module in (
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run `hive`; user errors (ours and click's) exit 1 with a message, never 2."""
+    """Run `hive` (exits; see ``hive.cli.errors`` for how errors end)."""
     logging.basicConfig(
         level=os.environ.get("HIVE_LOG_LEVEL", "WARNING").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    command = typer.main.get_command(app)
-    try:
-        result = command.main(args=argv, prog_name="hive", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        sys.exit(EXIT_USER_ERROR)
-    except click.exceptions.Abort:
-        sys.exit(EXIT_USER_ERROR)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except HiveError as exc:
-        sys.exit(fail(str(exc), kind_of(exc).exit_code).exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    sys.exit(result if isinstance(result, int) else 0)
+    typer.main.get_command(app).main(args=argv, prog_name="hive")

@@ -13,9 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from hive.cli.common import JsonOpt, StateDirOpt, layout, ok, print_json, print_table
+from hive.cli.common import JsonOpt, StateDirOpt, admin, ok, print_json, print_table
 from hive_kit import wire
-from hive_kit.client import SyncClient
 
 
 def register(app: typer.Typer) -> None:
@@ -37,12 +36,8 @@ def _rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return [tuple(escape(v) if isinstance(v, str) else v for v in row) for row in rows]
 
 
-def _client(state_dir: Path | None) -> SyncClient:
-    return SyncClient(layout(state_dir).admin_socket)
-
-
 def _call(state_dir: Path | None, req: wire.Request) -> Any:
-    with _client(state_dir) as client:
+    with admin(state_dir) as client:
         return client.request(req)
 
 
@@ -69,7 +64,7 @@ def send(
 
 def inbox(
     unread: Annotated[bool, typer.Option("--unread", help="Only messages not read yet.")] = False,
-    limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 50,
     keep_unread: Annotated[bool, typer.Option("--keep-unread", help="Do not mark them read.")] = False,
     state_dir: StateDirOpt = None,
     as_json: JsonOpt = False,
@@ -172,7 +167,7 @@ def reminders(
 
 
 def events(
-    since: Annotated[int, typer.Option("--since", help="Show events after this seq.")] = 0,
+    since: Annotated[int, typer.Option("--since", min=0, help="Show events after this seq.")] = 0,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
     state_dir: StateDirOpt = None,
     as_json: JsonOpt = False,
@@ -183,7 +178,7 @@ def events(
     from hive.cli.common import console
 
     out = console()
-    with _client(state_dir) as client:
+    with admin(state_dir) as client:
         try:
             for batch in client.events(since, follow=follow):
                 for event in batch.events:

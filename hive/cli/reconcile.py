@@ -26,7 +26,9 @@ from hive.cli.common import (
     JsonOpt,
     StateDirOpt,
     console,
+    err_console,
     layout,
+    no_state_dir,
     print_json,
     print_table,
 )
@@ -34,7 +36,14 @@ from hive.cli.writes import MessageOpt, write
 from hive_kit import wire
 from hive_kit.changes import ChangeSet, SetAgentField
 from hive_kit.client import SyncClient
-from hive_kit.errors import EXIT_CHANGES, EXIT_OK, EXIT_USER_ERROR, UnavailableError, UserError
+from hive_kit.errors import (
+    EXIT_CHANGES,
+    EXIT_OK,
+    EXIT_USER_ERROR,
+    NotFoundError,
+    UnavailableError,
+    UserError,
+)
 from hive_kit.paths import StateLayout
 from reconciler.runtime.registry import RUNTIMES, check_runtime
 
@@ -70,7 +79,7 @@ def register(app: typer.Typer) -> None:
     app.command("logs")(logs)
 
 
-def _runtime(state_dir: Path | None, runtime: str, command: str | None) -> Any:
+def runtime_for(state_dir: Path | None, runtime: str, command: str | None) -> Any:
     from reconciler.runtime.registry import RuntimeOptions, make_runtime
 
     options = RuntimeOptions(runtime, tuple(shlex.split(command or "")))
@@ -97,7 +106,7 @@ def reconcile(
     lay = layout(state_dir)
     if now:
         return _now(lay, as_json, "operator asked (`hive reconcile --now`)")
-    rt = _runtime(state_dir, runtime, agent_command)
+    rt = runtime_for(state_dir, runtime, agent_command)
     if dry_run:
         from reconciler.readonly import dry_run as plan_now
 
@@ -177,6 +186,8 @@ def _now(lay: StateLayout, as_json: bool, reason: str, pid: int | None = None) -
     except UnavailableError as exc:
         if not isinstance(exc.__cause__, OSError):
             raise  # the daemon answered: e.g. it runs with --no-reconcile, and says so
+        if pid is None and not lay.meta.exists():
+            raise no_state_dir(lay) from exc
         if pid is None:  # nothing answered on the socket: no daemon at all
             raise UserError(NO_DAEMON) from exc
         raise UserError(  # `python -m reconciler.service` has no admin socket
@@ -201,7 +212,7 @@ def status(
     """Per agent: conditions Ready / Reconciling / Stalled, revisions, runtime state, errors, retries."""
     from reconciler.readonly import live_statuses
 
-    rows = asyncio.run(live_statuses(layout(state_dir), _runtime(state_dir, runtime, agent_command)))
+    rows = asyncio.run(live_statuses(layout(state_dir), runtime_for(state_dir, runtime, agent_command)))
     if as_json:
         print_json({"agents": [s.to_json() for s in rows]})
         return
@@ -283,13 +294,13 @@ def purge(
             f"`hive serve` (pid {pid}) owns this swarm; purge {name!r} from the dashboard "
             "(Kept state → purge), or stop the daemon and run `hive purge` again"
         )
-    return _apply(lay, _runtime(state_dir, runtime, agent_command), (name,), as_json)
+    return _apply(lay, runtime_for(state_dir, runtime, agent_command), (name,), as_json)
 
 
 def logs(
     name: Annotated[str, typer.Argument(help="The agent whose log to show.")],
     lines: Annotated[
-        int, typer.Option("--lines", "-n", help="How many lines from the end (at most 5000).")
+        int, typer.Option("--lines", "-n", min=1, help="How many lines from the end (at most 5000).")
     ] = 200,
     scope: Annotated[
         str,
@@ -303,8 +314,20 @@ def logs(
     runtime: RuntimeOpt = "local",
 ) -> None:
     """Print the tail of an agent's log (the harness's output; on nixos its container's journal)."""
+    from desired.repo import MetaRepo
     from reconciler.runtime.base import log_scope
 
-    rt = _runtime(state_dir, runtime, None)
-    for line in rt.logs(name, lines, log_scope(scope, rt.log_scopes, rt.kind)):
+    lay = layout(state_dir)
+    agents = MetaRepo(lay.meta).load().state.agents  # no meta repo: says to run `hive init`
+    rt = runtime_for(state_dir, runtime, None)
+    chosen = log_scope(scope, rt.log_scopes, rt.kind)  # an unknown scope: refused before any read
+    if name not in agents and not lay.agent_dir(name).exists():
+        known = ", ".join(sorted(agents)) or "none"
+        raise NotFoundError(f"no agent named {name!r} (agents: {known}); `hive agent list` shows them")
+    found = rt.logs(name, lines, chosen)
+    if not found:
+        err_console().print(
+            f"no log yet for {name}: it has not started (`hive status` says why)", markup=False
+        )
+    for line in found:
         console().print(line, markup=False, highlight=False)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hive.cli.common import StateDirOpt, layout
+from hive.cli.common import StateDirOpt, layout, no_state_dir
 from hive.cli.reconcile import CommandOpt, RuntimeOpt
 from hive_core.identities import DEFAULT_UIDS, UidRange
 from hive_kit.paths import StateLayout
@@ -73,12 +73,27 @@ def serve(
         runtime, tuple(shlex.split(agent_command or "")), insecure=insecure_sandbox, uid_range=uid_range
     )
     web = None if no_web else WebConfig(host=web_host, port=web_port)
-    asyncio.run(_serve(layout(state_dir), None if no_reconcile else options, web, uid_range))
+    where = layout(state_dir)
+    if not where.meta.exists():
+        raise no_state_dir(where)
+    left = asyncio.run(_serve(where, None if no_reconcile else options, web, uid_range))
+    if left:
+        typer.echo(left_running_note(left), err=True)
+
+
+def left_running_note(names: list[str]) -> str:
+    """What `hive serve` says on stop: agents outlive the daemon, like containers outlive dockerd."""
+    count = f"{len(names)} agent{'s' if len(names) != 1 else ''}"
+    return (
+        f"{count} keep{'s' if len(names) == 1 else ''} running ({', '.join(names)}); "
+        "`hive serve` adopts them on start; `hive stop --all` stops them"
+    )
 
 
 async def _serve(
     where: StateLayout, options: RuntimeOptions | None, web: WebConfig | None, uid_range: UidRange
-) -> None:
+) -> list[str]:
+    """Run the daemon until a signal; the agents it leaves running."""
     from hive.daemon import Daemon, add_reconciler
 
     daemon = Daemon(where, web=web, uid_range=uid_range)
@@ -88,3 +103,4 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, daemon.stop.set)
     await daemon.run()
+    return daemon.left_running

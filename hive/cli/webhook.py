@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from desired import remote
-from hive.cli.common import JsonOpt, StateDirOpt, layout, ok, open_repo, print_json
+from hive.cli.common import JsonOpt, StateDirOpt, layout, no_state_dir, ok, open_repo, print_json
 from hive.cli.desired_cmds import desired_app
 from hive_kit.errors import UserError
 
@@ -61,7 +61,8 @@ def secret(
     from hive_web.forgejo import PATH, secret_path, write_secret
 
     paths = layout(state_dir)
-    paths.root.mkdir(parents=True, exist_ok=True)
+    if not paths.meta.exists():
+        raise no_state_dir(paths)  # a secret for a swarm that does not exist yet helps no one
     value, written = write_secret(paths, rotate=rotate)
     url = f"http://{web_host}:{web_port or 'PORT'}{PATH}"
     upstream = _remote_url(state_dir)

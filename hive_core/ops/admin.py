@@ -1,4 +1,5 @@
-"""The operator's read and control ops: events (one batch), reconcile_now, status, dashboard_login, egress."""
+"""The operator's read and control ops: events (one batch), reconcile_now, rebuild, status, dashboard_login,
+egress. (`restart`, shared with the manager, is in ``managing``.)"""
 
 from __future__ import annotations
 
@@ -25,6 +26,18 @@ def events_batch(core: HostCore, since: int, limit: int) -> wire.EventsBatch:
 def reconcile_now(core: HostCore, caller: Caller, req: wire.ReconcileNow) -> wire.Done:
     core.require_reconciler().request_reconcile(req.reason)
     return wire.Done(note="a reconcile pass is on its way")
+
+
+@handles(wire.Rebuild)
+async def rebuild(core: HostCore, caller: Caller, req: wire.Rebuild) -> wire.Done:
+    """`hive rebuild NAME`: edits nothing in desired state; the reconciler replaces the container once."""
+    agents = core.desired.current().state.agents
+    if req.name not in agents:
+        known = ", ".join(sorted(agents)) or "none"
+        raise NotFoundError(f"no agent named {req.name!r} (agents: {known}); `hive agent list` shows them")
+    return wire.Done(
+        note=await core.require_reconciler().rebuild(req.name, by="the operator (`hive rebuild`)")
+    )
 
 
 @handles(wire.Status)

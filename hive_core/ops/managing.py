@@ -1,5 +1,7 @@
 """The manager's ops: propose changes, ask for agents, start/stop/restart/update others (never itself).
 
+`restart` is the operator's too (`hive restart`, over the admin socket).
+
 Writes go through ``desired.edit.write`` like every other editor's:
 ``propose`` and ``request_spawn`` become proposals the operator approves;
 ``start``/``stop`` commit the agent's desired ``state`` directly (upstream let
@@ -29,6 +31,7 @@ from hive_kit.changes import (
     self_target_refusal,
 )
 from hive_kit.errors import ForbiddenError, InternalError, NotFoundError
+from hive_kit.names import Role
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +119,10 @@ async def stop(core: HostCore, caller: Caller, req: wire.Stop) -> wire.CommitRes
 
 @handles(wire.Restart)
 async def restart(core: HostCore, caller: Caller, req: wire.Restart) -> wire.Done:
+    """The manager's tool and the operator's `hive restart` (the admin socket): one action, once."""
     target = _other_agent(core, caller, req.name, "restart")
-    return wire.Done(note=await core.require_reconciler().restart(target))
+    by = "the operator (`hive restart`)" if caller.role is Role.OPERATOR else caller.name
+    return wire.Done(note=await core.require_reconciler().restart(target, by=by))
 
 
 @handles(wire.Update)

@@ -76,7 +76,8 @@ async def _lifecycle(request: web.Request, action: str, name: str) -> str:
     if control is None:
         raise UnavailableError(f"{action}: the reconciler is not connected to this dashboard")
     reconciler = control()
-    return await (reconciler.restart(name) if action == "restart" else reconciler.update(name))
+    by = "the operator (dashboard)"
+    return await (reconciler.restart(name, by=by) if action == "restart" else reconciler.rebuild(name, by=by))
 
 
 @routes.post("/api/agents/{name}/{action}")

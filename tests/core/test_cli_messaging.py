@@ -90,4 +90,4 @@ def test_clear_errors(hive_on: HiveRunner, hive: HiveRunner, tmp_path) -> None: 
     wrong = hive_on("answer", "999", "x")
     assert wrong.returncode == 1 and "no question #999" in wrong.stderr
     down = hive("inbox", "--state-dir", str(tmp_path / "nothing"), state=False)
-    assert down.returncode == 1 and "is `hive serve` running?" in down.stderr
+    assert down.returncode == 1 and "no hive state dir" in down.stderr and "hive init" in down.stderr

@@ -252,7 +252,7 @@ def test_hive_egress_prints_a_table_json_and_clear_errors(
     assert unknown.returncode == 1 and "no agent named 'ghost'" in unknown.stderr
     assert len(unknown.stderr.strip().splitlines()) == 1
     down = hive("egress", "coder", "--state-dir", str(tmp_path / "nothing"), state=False)
-    assert down.returncode == 1 and "is `hive serve` running?" in down.stderr
+    assert down.returncode == 1 and "no hive state dir" in down.stderr and "hive init" in down.stderr
     assert len(down.stderr.strip().splitlines()) == 1
 
 

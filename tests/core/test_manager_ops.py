@@ -14,7 +14,7 @@ from desired import proposals
 from desired.repo import MetaRepo
 from hive_core.events import AgentSpawned, ProposalAdded, ProposalResolved
 from hive_kit import wire
-from hive_kit.errors import BadRequestError, ForbiddenError, UnavailableError
+from hive_kit.errors import BadRequestError, ForbiddenError, NotFoundError, UnavailableError
 from tests.core.conftest import OPERATOR, Running
 
 
@@ -82,15 +82,21 @@ async def test_only_the_manager_socket_has_manager_ops(daemon: Running) -> None:
 class _Reconciler:
     def __init__(self) -> None:
         self.reasons: list[str] = []
+        self.asked: list[tuple[str, str, str]] = []
 
     def request_reconcile(self, reason: str) -> None:
         self.reasons.append(reason)
 
-    async def restart(self, name: str) -> str:
+    async def restart(self, name: str, by: str = "") -> str:
+        self.asked.append(("restart", name, by))
         return f"restarting {name}"
 
     async def update(self, name: str) -> str:
         return f"updating {name}"
+
+    async def rebuild(self, name: str, by: str = "") -> str:
+        self.asked.append(("rebuild", name, by))
+        return f"rebuilding {name}"
 
     def status(self) -> Mapping[str, Any]:
         return {"agents": {"peer": {"Ready": True}}}
@@ -108,6 +114,29 @@ async def test_reconciler_ops_need_a_reconciler(daemon: Running) -> None:
     assert fake.reasons == ["test"]
     status = await daemon.client("operator").request(wire.Status())
     assert status.reconciler == {"agents": {"peer": {"Ready": True}}}
+
+
+async def test_restart_and_rebuild_are_the_operators_and_no_agents(daemon: Running) -> None:
+    """`hive restart`/`hive rebuild` go over the admin socket; an agent's socket refuses both, and only
+    the manager's keeps `restart` (its tool, never on itself). The reconciler is a stand-in here
+    (``_Reconciler``): what it does with the ask is tests/reconciler/test_lifecycle_cli.py's."""
+    fake = _Reconciler()
+    daemon.daemon.core.attach_reconciler(fake)
+    operator = daemon.client("operator")
+    assert (await operator.request(wire.Restart(name="peer"))).note == "restarting peer"
+    assert (await operator.request(wire.Rebuild(name="peer"))).note == "rebuilding peer"
+    assert fake.asked == [
+        ("restart", "peer", "the operator (`hive restart`)"),
+        ("rebuild", "peer", "the operator (`hive rebuild`)"),
+    ]
+    for req in (wire.Restart(name="peer"), wire.Rebuild(name="peer"), wire.Rebuild(name="tester")):
+        with pytest.raises(ForbiddenError, match="not available on the agent socket"):
+            await daemon.client("tester").request(req)
+    with pytest.raises(ForbiddenError, match="not available on the manager socket"):
+        await daemon.client("boss").request(wire.Rebuild(name="peer"))
+    with pytest.raises(NotFoundError, match="no agent named 'ghost'"):
+        await operator.request(wire.Rebuild(name="ghost"))
+    assert len(fake.asked) == 2, "nothing refused reached the reconciler"
 
 
 async def test_lifecycle_events_land_in_the_managers_inbox(daemon: Running) -> None:

@@ -44,6 +44,7 @@ def test_every_op_has_a_request_type_and_response() -> None:
         "status": {},
         "dashboard_login": {},
         "egress": {"agent": "coder"},
+        "rebuild": {"name": "x"},
     }
     assert set(ops) == wire.ALL_OPS
     for op, fields in ops.items():
@@ -91,7 +92,7 @@ AGENT |= {"whoami", "hello", "report"}
 MANAGER = AGENT | {"propose", "request_spawn", "start", "stop", "restart", "update"}
 ADMIN = {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}
 ADMIN |= {"retry_reminder", "events", "reconcile_now", "status", "dashboard_login"}
-ADMIN |= {"egress"}
+ADMIN |= {"egress", "restart", "rebuild"}
 
 
 def test_each_socket_accepts_exactly_its_ops() -> None:

@@ -72,7 +72,10 @@ def test_add_set_show_remove(initd: HiveRunner) -> None:
         (["agent", "set", "nobody", "model", "opus"], "no agent named 'nobody'"),
         (["agent", "remove", "manager"], "is the manager"),
         (["agent", "show", "nobody"], "no agent named 'nobody'"),
-        (["agent", "frobnicate"], "No such command"),
+        (["agent", "frobnicate"], "no such command 'frobnicate'"),
+        (["agent", "add"], "missing argument 'name'"),
+        (["agent", "list", "--bogus"], "no such option: --bogus"),
+        (["approve", "first"], "invalid value for 'ID'"),
         (["approve", "42"], "no proposal 42"),
     ],
 )
@@ -83,12 +86,14 @@ def test_bad_input_exits_1_with_a_message_and_changes_nothing(
     out = initd(*args)
     assert out.returncode == 1, (out.stdout, out.stderr)
     assert needle in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
     assert initd("history", "--json").stdout == before
 
 
 def test_missing_state_dir_says_run_init(hive: HiveRunner) -> None:
     out = hive("agent", "list")
     assert out.returncode == 1 and "hive init" in out.stderr
+    assert "Traceback" not in out.stdout + out.stderr
 
 
 def test_export_import_round_trip_and_validate(initd: HiveRunner, tmp_path: Path) -> None:

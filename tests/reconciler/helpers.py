@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from hive_kit.paths import StateLayout
 from reconciler.runtime import procs
 
 
@@ -29,3 +31,19 @@ def agent_process(outer_pid: int) -> int:
         if b"fake_agent.py" in cmdline and b"bwrap" not in cmdline.split(b"\0")[0]:
             return pid
     raise AssertionError(f"no fake agent process under pid {outer_pid}")
+
+
+def count_agent_processes(layout: StateLayout) -> dict[str, int]:
+    """How many separate sandboxes (outermost marked processes) run each agent."""
+    key = procs.root_key(layout.root) + "/"
+    counts: dict[str, int] = {}
+    marked = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        marker = procs._marker_of(pid)
+        if marker and marker.startswith(key):
+            marked[pid] = marker
+    for pid, marker in marked.items():
+        ppid, state = procs._ppid_and_state(pid)
+        if state != "Z" and marked.get(ppid) != marker:
+            counts[marker[len(key) :]] = counts.get(marker[len(key) :], 0) + 1
+    return counts

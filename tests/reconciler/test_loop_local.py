@@ -121,7 +121,7 @@ async def test_a_restarted_daemon_restarts_dead_agents_without_an_event_storm(
 async def test_the_managers_restart_goes_through_the_loop(
     layout: StateLayout, repo: MetaRepo, runtime: LocalRuntime, running
 ) -> None:
-    from hive_kit.errors import NotFoundError
+    from hive_kit.errors import ConflictError, NotFoundError
     from reconciler.host import LoopControl
 
     rec, _ = running
@@ -129,9 +129,15 @@ async def test_the_managers_restart_goes_through_the_loop(
     await eventually(lambda: ready(rec, "alpha"), what="alpha Ready")
     before = procs.scan(runtime.key)["alpha"]
     control = LoopControl(rec)
-    assert await control.restart("alpha") == "agent alpha is restarting"
+    assert (await control.restart("alpha", by="boss")).startswith("agent alpha is restarting")
+    with pytest.raises(ConflictError, match="busy"):  # not queued to run later by surprise
+        await control.rebuild("alpha")
     await eventually(lambda: rec.store.history("alpha")[0].action == "restart", what="a restart in history")
     assert rec.store.history("alpha")[0].result == "ok"
+    assert rec.store.history("alpha")[0].reason == "restart asked by boss"
+    assert [h.action for h in rec.store.history("alpha")] == ["restart", "create"], (
+        "the refused rebuild never ran"
+    )
     assert procs.scan(runtime.key)["alpha"] != before
     assert control.status()["agents"]["alpha"]["runtime_state"] == "running"
     with pytest.raises(NotFoundError):

@@ -27,7 +27,7 @@ from reconciler.runtime.local import LocalRuntime
 from reconciler.store import deploys_path, open_deploys
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import AGENT_COMMAND, add
-from tests.reconciler.helpers import eventually
+from tests.reconciler.helpers import count_agent_processes, eventually
 
 
 class Daemon:
@@ -52,22 +52,6 @@ def daemon(layout: StateLayout, tmp_path: Path) -> Iterator[Daemon]:
     d = Daemon(layout, tmp_path / "daemon.log")
     yield d
     d.kill()
-
-
-def count_agent_processes(layout: StateLayout) -> dict[str, int]:
-    """How many separate sandboxes (outermost marked processes) run each agent."""
-    key = procs.root_key(layout.root) + "/"
-    counts: dict[str, int] = {}
-    marked = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        marker = procs._marker_of(pid)
-        if marker and marker.startswith(key):
-            marked[pid] = marker
-    for pid, marker in marked.items():
-        ppid, state = procs._ppid_and_state(pid)
-        if state != "Z" and marked.get(ppid) != marker:
-            counts[marker[len(key) :]] = counts.get(marker[len(key) :], 0) + 1
-    return counts
 
 
 async def test_kill_daemon_mid_create_then_restart_converges_without_duplicates(

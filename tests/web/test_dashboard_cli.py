@@ -23,12 +23,12 @@ from hive_kit import wire
 from hive_kit.client import SyncClient
 from hive_kit.errors import ForbiddenError
 from hive_kit.paths import StateLayout
-from tests.conftest import subprocess_env
+from tests.conftest import assert_no_traceback, subprocess_env
 from tests.core.conftest import make_swarm
 
 
 def _cli(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "hive", "dashboard", "url", "--state-dir", str(layout.root), *args],
         env=subprocess_env(),
         capture_output=True,
@@ -36,6 +36,8 @@ def _cli(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+    assert_no_traceback(done)
+    return done
 
 
 @pytest.fixture
@@ -70,7 +72,11 @@ def headless(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StateLayout]:
 
 
 def test_without_a_daemon_it_says_so_in_one_line(tmp_path: Path) -> None:
-    done = _cli(StateLayout(tmp_path / "nothing-here"))
+    nowhere = _cli(StateLayout(tmp_path / "nothing-here"))
+    assert nowhere.returncode == 1 and nowhere.stdout == ""
+    assert nowhere.stderr.count("\n") == 1 and "run `hive init`" in nowhere.stderr, nowhere.stderr
+    layout = make_swarm(tmp_path / "hive")  # a state dir, but no `hive serve` on it
+    done = _cli(layout)
     assert done.returncode == 1 and done.stdout == ""
     assert done.stderr.count("\n") == 1, done.stderr
     assert "no `hive serve` is running" in done.stderr

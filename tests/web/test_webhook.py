@@ -35,7 +35,7 @@ from desired.repo import MAIN, MetaRepo
 from hive_kit import wire
 from hive_kit.paths import StateLayout
 from hive_web.forgejo import write_secret
-from tests.conftest import subprocess_env
+from tests.conftest import assert_no_traceback, subprocess_env
 from tests.reconciler.conftest import REPO_ROOT
 from tests.web.conftest import (
     TEST_AUTHOR,
@@ -390,7 +390,7 @@ def test_secret_cli_creates_keeps_and_rotates(tmp_path: Path) -> None:
 
 
 def _hive(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "hive", *args, "--state-dir", str(layout.root)],
         env=subprocess_env(),
         capture_output=True,
@@ -398,6 +398,8 @@ def _hive(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
+    assert_no_traceback(done)
+    return done
 
 
 @dataclass
