@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,28 +28,13 @@ from reconciler.loop import LoopSettings, Reconciler
 from reconciler.model import ActionKind
 from reconciler.runtime.base import MAX_LOG_LINES, LogScope
 from reconciler.runtime.nixos import NixosRuntime
-from tests.reconciler.conftest import REPO_ROOT, add, remove, set_field
+from tests.reconciler.conftest import add, remove, set_field
+from tests.seams import nixos_host
 
 
 @pytest.fixture
 def nixos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, layout: StateLayout) -> tuple[NixosRuntime, Path]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for command in ("nixos-container", "journalctl"):  # one stand-in, answering by the name it runs as
-        script = bin_dir / command
-        script.write_text(
-            f"#!{sys.executable}\n" + (REPO_ROOT / "tests/seams/nixos_container.py").read_text()
-        )
-        script.chmod(0o755)
-    record = tmp_path / "calls.jsonl"
-    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
-    monkeypatch.setenv("NIXOS_CONTAINER_RECORD", str(record))
-    monkeypatch.setenv("NIXOS_CONTAINER_STATE", str(tmp_path / "containers"))
-    monkeypatch.setenv("NIXOS_CONTAINER_CONF_DIR", str(tmp_path / "conf"))
-    for var, name in (("HIVE_HYPERHIVE_INPUT", "hyperhive-source"), ("HIVE_NIXPKGS_INPUT", "source")):
-        monkeypatch.setenv(
-            var, f"path:/nix/store/{'0' * 32}-{name}"
-        )  # the host's pins (the module sets them)
+    record = nixos_host.install(tmp_path, monkeypatch)
     return NixosRuntime(layout, conf_dir=tmp_path / "conf"), record
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from hive_web.readers.reconciler import ReconcilerLink
 from reconciler.health import AliveHealth
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.runtime.nixos import NixosRuntime
-from tests.conftest import REPO_ROOT
+from tests.seams import nixos_host
 from tests.web.conftest import Served, http, open_dashboard, screenshot, serve, session_headers
 
 pytestmark = pytest.mark.slow
@@ -32,19 +31,7 @@ pytestmark = pytest.mark.slow
 def on_nixos(
     layout: Any, server_loop: asyncio.AbstractEventLoop, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[Served, Path]]:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    for command in ("nixos-container", "journalctl"):
-        script = bin_dir / command
-        script.write_text(
-            f"#!{sys.executable}\n" + (REPO_ROOT / "tests/seams/nixos_container.py").read_text()
-        )
-        script.chmod(0o755)
-    record = tmp_path / "calls.jsonl"
-    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:/usr/bin:/bin")
-    monkeypatch.setenv("NIXOS_CONTAINER_RECORD", str(record))
-    monkeypatch.setenv("NIXOS_CONTAINER_STATE", str(tmp_path / "containers"))
-    monkeypatch.setenv("NIXOS_CONTAINER_CONF_DIR", str(tmp_path / "conf"))
+    record = nixos_host.install(tmp_path, monkeypatch)
     runtime = NixosRuntime(layout, conf_dir=tmp_path / "conf")
 
     async def one_pass() -> None:  # the manager's container: created and started
