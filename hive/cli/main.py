@@ -14,6 +14,7 @@ from hive.cli import (
     approvals,
     dashboard,
     desired_cmds,
+    doctor,
     egress,
     messaging,
     reconcile,
@@ -43,6 +44,7 @@ for module in (
     webhook,
     dashboard,
     egress,
+    doctor,
 ):
     module.register(app)
 
