@@ -37,7 +37,6 @@ MAX_INLINE_REMINDER_BYTES = 4096
 MAX_BODY_BYTES = 256 * 1024
 
 
-
 def _installed_version() -> str:
     try:
         return importlib.metadata.version("hyperhive")
