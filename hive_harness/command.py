@@ -50,7 +50,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hive_kit.envfile import parse_env
+from hive_kit.envfile import CREDENTIAL_KEYS, LOGIN_FILE, parse_env
 from hive_kit.launch import ENV_CONFIG, ENV_SOCKET, ENV_STATE, AgentLaunchConfig
 
 SERVER_NAME = "hyperhive"
@@ -70,13 +70,6 @@ BUILTIN_TOOLS = (
     "TodoWrite",
     "WebFetch",
     "WebSearch",
-)
-# Credentials and endpoints the operator may give every agent (hive serve's env or <state>/secrets.env).
-CREDENTIAL_KEYS = (
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-    "CLAUDE_CODE_OAUTH_TOKEN",
-    "ANTHROPIC_BASE_URL",
 )
 _CHILD_DEFAULTS = {
     # Wait for our MCP server before the first API call: otherwise a turn that starts while
@@ -256,21 +249,13 @@ def child_env(base: Mapping[str, str], state_dir: Path, secrets: Mapping[str, st
     return env
 
 
-def has_credentials(env: Mapping[str, str]) -> bool:
-    """A cheap login check: an API key in the environment, or the CLI's own OAuth credentials file."""
-    if any(env.get(key) for key in CREDENTIAL_KEYS if key != "ANTHROPIC_BASE_URL"):
-        return True
-    home = env.get("HOME")
-    return home is not None and (Path(home) / ".claude" / ".credentials.json").exists()
-
-
 def credential_fingerprint(env: Mapping[str, str]) -> tuple[object, ...]:
     """What the credentials are now: equal fingerprints mean nothing changed since claude refused them."""
     home = env.get("HOME")
     stamp: float | None = None
     if home is not None:
         with contextlib.suppress(OSError):
-            stamp = (Path(home) / ".claude" / ".credentials.json").stat().st_mtime
+            stamp = (Path(home) / LOGIN_FILE).stat().st_mtime
     return (*(env.get(key) for key in CREDENTIAL_KEYS), stamp)
 
 

@@ -30,7 +30,6 @@ from hive_harness.command import (
     child_env,
     claude_argv,
     credential_fingerprint,
-    has_credentials,
     mcp_config,
     mcp_server_env,
 )
@@ -41,6 +40,7 @@ from hive_harness.runtime import Runtime, Status, TurnState
 from hive_harness.stats import TurnRecord, TurnStats
 from hive_harness.streamjson import ResultKind, TurnAccumulator, TurnOutcome, live_items
 from hive_kit.client import HiveClient
+from hive_kit.envfile import has_credentials
 from hive_kit.errors import HiveError
 from hive_kit.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report
 

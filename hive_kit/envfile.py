@@ -7,12 +7,27 @@ pair of surrounding quotes (single or double) is removed; a later line wins.
 Everyone who reads such a file reads it here, so the daemon's egress
 allow-list, the environment agents get and what the harness passes to claude
 never disagree about what a line says.
+
+The credential keys an operator may put there, and ``has_credentials`` (a key,
+or claude's own login file in the agent's HOME), are here too: the harness
+asks it before each turn, and `hive doctor` asks it of every agent's state
+dir from the host.
 """
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from pathlib import Path
+
+CREDENTIAL_KEYS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "CLAUDE_CODE_OAUTH_TOKEN",
+    "ANTHROPIC_BASE_URL",
+)
+"""Credentials and endpoints the operator may give every agent (hive serve's env or <state>/secrets.env)."""
+LOGIN_FILE = Path(".claude") / ".credentials.json"
+"""Where the claude CLI keeps a finished login, under its HOME (an agent's is ``/state/home``)."""
 
 
 def parse_env(text: str, keys: Container[str] | None = None) -> dict[str, str]:
@@ -39,3 +54,11 @@ def read_env(path: Path, keys: Container[str] | None = None) -> dict[str, str]:
         return parse_env(path.read_text(errors="replace"), keys)
     except OSError:
         return {}
+
+
+def has_credentials(env: Mapping[str, str]) -> bool:
+    """A cheap login check: an API key in ``env``, or the CLI's own OAuth credentials file in its HOME."""
+    if any(env.get(key) for key in CREDENTIAL_KEYS if key != "ANTHROPIC_BASE_URL"):
+        return True
+    home = env.get("HOME")
+    return home is not None and (Path(home) / LOGIN_FILE).exists()

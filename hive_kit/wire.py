@@ -19,6 +19,7 @@ Changes must be additive: the harness and host may be from different builds.
 
 from __future__ import annotations
 
+import importlib.metadata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -34,6 +35,18 @@ MAX_RECV = 32
 MAX_TTL_SECONDS = 6 * 3600
 MAX_INLINE_REMINDER_BYTES = 4096
 MAX_BODY_BYTES = 256 * 1024
+
+
+def _installed_version() -> str:
+    try:
+        return importlib.metadata.version("hyperhive")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+VERSION = _installed_version()
+"""This build's version, read once at import: a daemon answers the one it started with (``status``),
+so `hive doctor` can tell a daemon left running across an upgrade from the CLI beside it."""
 
 TTL_WATCHDOG = "ttl-watchdog"
 EXPIRED = "[expired]"
@@ -428,6 +441,8 @@ class StatusResult(Response):
     revision: str
     harnesses: dict[str, dict[str, Any]]  # name → {pid, web_port, at}
     reconciler: dict[str, Any] | None = None  # None: the reconciler is not running
+    version: str = ""  # the daemon's VERSION; "" from a daemon older than this field
+    dashboard: str | None = None  # the dashboard's base URL (http://host:port) while it is served
 
 
 class LoginLinkResult(Response):

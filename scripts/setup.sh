@@ -9,7 +9,8 @@ DEV=0
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
-apt_packages=(git bubblewrap nix-bin)
+# python3-venv: Debian leaves ensurepip out of python3, and `python3 -m venv` fails without it
+apt_packages=(git bubblewrap nix-bin python3 python3-venv ca-certificates)
 command -v npm >/dev/null 2>&1 || apt_packages+=(nodejs npm)
 [ "$DEV" = 1 ] && apt_packages+=(chromium curl)
 missing=()

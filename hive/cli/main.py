@@ -12,6 +12,7 @@ from hive.cli import (
     approvals,
     dashboard,
     desired_cmds,
+    doctor,
     egress,
     lifecycle,
     messaging,
@@ -43,6 +44,7 @@ for module in (
     webhook,
     dashboard,
     egress,
+    doctor,
 ):
     module.register(app)
 

@@ -56,6 +56,8 @@ def status(core: HostCore, caller: Caller, req: wire.Status) -> wire.StatusResul
             for name, h in core.harnesses.all().items()
         },
         reconciler=dict(reconciler.status()) if reconciler is not None else None,
+        version=wire.VERSION,
+        dashboard=core.login_codes.base_url,
     )
 
 

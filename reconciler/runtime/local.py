@@ -317,13 +317,24 @@ class LocalRuntime:
         data = {"name": spec.name, "is_manager": spec.is_manager, "socket": str(spec.socket)}
         self._spec_file(spec.name).write_text(json.dumps(data))
 
-    def _argv(
-        self, spec: LaunchSpec, ids: AgentIds | None, seccomp: int | None = None
-    ) -> tuple[builtins.list[str], dict[str, str]]:
-        command = [part.format(role=spec.role, name=spec.name) for part in self.command]
+    def _base_env(self) -> dict[str, str]:
+        """What an agent is given of the daemon's environment, and the secrets file below it."""
         base = {k: self.env[k] for k in PASSTHROUGH + PASSTHROUGH_OPTIONAL if k in self.env}
         for key, value in read_secrets(self.layout.secrets).items():
             base.setdefault(key, value)
+        return base
+
+    def _argv(
+        self,
+        spec: LaunchSpec,
+        ids: AgentIds | None,
+        seccomp: int | None = None,
+        run: Sequence[str] | None = None,
+    ) -> tuple[builtins.list[str], dict[str, str]]:
+        """The agent's argv and environment; ``run`` (a trial) replaces the command inside the
+        sandbox, which is still built for the agent's command."""
+        command = [part.format(role=spec.role, name=spec.name) for part in self.command]
+        base = self._base_env()
         env = sandbox_env(
             base,
             marker=f"{self.key}/{spec.name}",
@@ -352,7 +363,50 @@ class LocalRuntime:
         # the launch config is the agent's to read, and no other agent's (whatever umask wrote it)
         os.chown(spec.config_file, os.geteuid(), ids.gid)
         os.chmod(spec.config_file, 0o640)
-        return bwrap_argv(self.bwrap, root, box, command, seccomp_fd=seccomp), env
+        return bwrap_argv(self.bwrap, root, box, list(run or command), seccomp_fd=seccomp), env
+
+    def try_claude(
+        self, scratch: Path, args: Sequence[str] = ("--version",)
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the claude CLI an agent would get (``claude args``) in a throwaway sandbox built exactly
+        as an agent's (`hive doctor`): the same root, the probe's uid, a scratch dir as ``/state``.
+
+        Raises PermanentError when agents cannot be sandboxed here or no claude is found."""
+        if self.refusal is not None or self.bwrap is None:
+            raise PermanentError(f"no sandbox to try claude in: {self.refusal or self.insecure_reason}")
+        claude = hostview.claude_binary(self._base_env())
+        if claude is None:
+            raise PermanentError("no claude CLI found (HIVE_CLAUDE_BIN, node_modules/.bin/claude, PATH)")
+        ids = AgentIds(self.uid_range.first, self.uid_range.first)  # the uid `support` probes with
+        spec = LaunchSpec(
+            name="doctor",
+            is_manager=False,
+            state_dir=scratch / "state",
+            build_dir=scratch / "build",
+            socket=scratch / "run" / "hive.sock",
+            log_file=scratch / "log",
+        )
+        spec.build_dir.mkdir(parents=True, exist_ok=True)
+        spec.config_file.write_text("{}")
+        own_state_dir(spec.state_dir, ids)
+        grant_run_dir(spec.socket.parent, ids)
+        seccomp = _seccomp_memfd()
+        try:
+            argv, env = self._argv(spec, ids, seccomp, run=[str(claude), *args])
+            return subprocess.run(
+                argv,
+                env=env,
+                cwd=spec.state_dir,
+                pass_fds=() if seccomp is None else (seccomp,),
+                capture_output=True,
+                text=True,
+                timeout=hostview.PROBE_TIMEOUT_S * 3,
+                check=False,
+                start_new_session=True,
+            )
+        finally:
+            if seccomp is not None:
+                os.close(seccomp)
 
     async def stop(self, name: str, progress: LineSink) -> None:
         if self._run_file(name).parent.exists():

@@ -120,6 +120,7 @@ async def test_operator_inbox_marks_read_and_counts_unread(daemon: Running) -> N
     status = await operator.request(wire.Status())
     assert status.unread.get("operator") == 1
     assert status.reconciler is None
+    assert status.version == wire.VERSION and status.dashboard is None, "`hive doctor` compares these"
     [m] = (await operator.request(wire.Inbox(unread_only=True))).messages
     assert (m.sender, m.body) == ("tester", "status report")
     assert (await operator.request(wire.Inbox(unread_only=True))).messages == []

@@ -19,12 +19,12 @@ from hive_harness.command import (
     claude_argv,
     credential_fingerprint,
     disallowed_tools,
-    has_credentials,
     mcp_config,
     offered_tools,
     parse_secrets,
     resolve_claude_bin,
 )
+from hive_kit.envfile import has_credentials
 from hive_kit.launch import AgentLaunchConfig, LaunchMcpServer
 from tests.harness.conftest import CLAUDE, needs_claude
 from tests.seams.scripted_api import Reply, ScriptedAPI, ToolUse, text
