@@ -21,7 +21,7 @@ from typing import Annotated
 import typer
 
 from hive.cli import doctor_checks as checks
-from hive.cli.common import JsonOpt, StateDirOpt, console, layout, print_json
+from hive.cli.common import JsonOpt, StateDirOpt, console, err_console, layout, print_json
 from hive.cli.doctor_checks import Check, Machine
 from hive.cli.reconcile import CommandOpt, RuntimeOpt
 from hive_core.identities import DEFAULT_UIDS, UidRange
@@ -69,7 +69,13 @@ def doctor(
         print_json([c.to_json() for c in found])
     else:
         show(found)
-    return EXIT_OK if all(c.ok for c in found) else EXIT_USER_ERROR
+    failed = [c.check for c in found if not c.ok]
+    if failed:  # on stderr, like every other failing command: a script sees why it got exit 1
+        err_console().print(
+            f"error: {len(failed)} check(s) failed: {', '.join(failed)}; each fix is in the report above",
+            markup=False,
+        )
+    return EXIT_OK if not failed else EXIT_USER_ERROR
 
 
 def run_checks(m: Machine) -> list[Check]:
@@ -205,6 +211,5 @@ def show(found: list[Check]) -> None:
         out.print(Text.assemble((mark, style), f" {c.check:<{width}}  ", c.detail), soft_wrap=True)
         if not c.ok and c.fix:
             out.print(Text.assemble(" " * (width + 4), ("fix: ", "bold"), c.fix), soft_wrap=True)
-    failed = [c.check for c in found if not c.ok]
-    summary = f"{len(failed)} check(s) failed: {', '.join(failed)}" if failed else "all checks passed"
-    out.print(Text(summary, style="bold red" if failed else "bold green"))
+    if all(c.ok for c in found):
+        out.print(Text("all checks passed", style="bold green"))

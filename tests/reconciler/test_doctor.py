@@ -173,7 +173,9 @@ def test_a_broken_claude_binary_is_a_cross_with_the_fix(served: Served, tmp_path
     assert ("--version failed" if broken == "not-a-program" else "is not a file") in lines[at]
     fix = lines[at + 1].strip()
     assert fix.startswith("fix: ") and "HIVE_CLAUDE_BIN" in fix, found.out
-    assert found.out.splitlines()[-1] == "1 check(s) failed: claude CLI", found.out
+    assert found.err.strip() == ("error: 1 check(s) failed: claude CLI; each fix is in the report above"), (
+        found.err
+    )
 
 
 def test_a_port_held_by_another_program_is_a_cross_with_the_fix(served: Served) -> None:
