@@ -98,7 +98,8 @@ def stop(
     if as_json:
         print_json({"stopped": stopped})
     elif stopped:
-        ok(f"stopped {', '.join(stopped)}; desired state is unchanged, so `hive serve` starts them again")
+        them = "it" if len(stopped) == 1 else "them"
+        ok(f"stopped {', '.join(stopped)}; desired state is unchanged, so `hive serve` starts {them} again")
     else:
         ok("no agent is running")
 

@@ -83,10 +83,11 @@ def serve(
 
 def left_running_note(names: list[str]) -> str:
     """What `hive serve` says on stop: agents outlive the daemon, like containers outlive dockerd."""
-    count = f"{len(names)} agent{'s' if len(names) != 1 else ''}"
+    one = len(names) == 1
+    them = "it" if one else "them"
     return (
-        f"{count} keep{'s' if len(names) == 1 else ''} running ({', '.join(names)}); "
-        "`hive serve` adopts them on start; `hive stop --all` stops them"
+        f"{len(names)} agent{'' if one else 's'} keep{'s' if one else ''} running ({', '.join(names)}); "
+        f"`hive serve` adopts {them} on start; `hive stop --all` stops {them}"
     )
 
 
