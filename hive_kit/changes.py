@@ -39,7 +39,16 @@ AgentField = Literal[
     "bash_allow",
 ]
 AGENT_FIELDS: tuple[str, ...] = AgentField.__args__  # type: ignore[attr-defined]
-SettingField = Literal["operator_pronouns", "default_model", "agent_defaults", "allow_destroy_all", "egress"]
+SettingField = Literal[
+    "operator_pronouns",
+    "default_model",
+    "agent_defaults",
+    "allow_destroy_all",
+    "egress",
+    "max_agents",
+    "max_spawns_per_day",
+    "max_concurrent_turns",
+]
 SETTING_FIELDS: tuple[str, ...] = SettingField.__args__  # type: ignore[attr-defined]
 
 _OP = ConfigDict(extra="forbid", frozen=True)
