@@ -245,6 +245,16 @@ class Report(Request):
     status: Literal["needs_login", "logged_in"]
 
 
+class TurnSlot(Request):
+    """Wait (first come, first served) for one of the swarm's turn slots (hive.json max_concurrent_turns).
+
+    The slot is held while the connection that asked stays open and given back when it closes,
+    so ask on a connection of its own (``HiveClient.turn_slot``).
+    """
+
+    op: Literal["turn_slot"] = "turn_slot"
+
+
 # manager only
 
 
@@ -443,6 +453,13 @@ class StatusResult(Response):
     reconciler: dict[str, Any] | None = None  # None: the reconciler is not running
     version: str = ""  # the daemon's VERSION; "" from a daemon older than this field
     dashboard: str | None = None  # the dashboard's base URL (http://host:port) while it is served
+    turns: dict[str, Any] | None = None  # {limit, running: [[agent, since]], queued: [[agent, since]]}
+
+
+class SlotGranted(Response):
+    waited_seconds: float
+    limit: int | None  # None: no cap
+    running: int  # slots held now, this one included
 
 
 class LoginLinkResult(Response):
@@ -495,6 +512,7 @@ OPS: tuple[Op, ...] = (
     Op(Whoami, WhoamiResult, _EVERYONE),
     Op(Hello, Done, _AGENTS),
     Op(Report, Done, _AGENTS),
+    Op(TurnSlot, SlotGranted, _AGENTS),
     Op(Propose, ProposalResult, _MANAGER),
     Op(RequestSpawn, ProposalResult, _MANAGER),
     Op(Start, CommitResult, _MANAGER),

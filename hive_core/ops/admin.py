@@ -58,7 +58,13 @@ def status(core: HostCore, caller: Caller, req: wire.Status) -> wire.StatusResul
         reconciler=dict(reconciler.status()) if reconciler is not None else None,
         version=wire.VERSION,
         dashboard=core.login_codes.base_url,
+        turns=turns_usage(core),
     )
+
+
+def turns_usage(core: HostCore) -> dict[str, object]:
+    usage = core.turn_slots.usage()
+    return {"limit": usage.limit, "running": list(usage.running), "queued": list(usage.queued)}
 
 
 @handles(wire.DashboardLogin)

@@ -29,6 +29,7 @@ def test_every_op_has_a_request_type_and_response() -> None:
         "whoami": {},
         "hello": {"pid": 3},
         "report": {"status": "needs_login"},
+        "turn_slot": {},
         "propose": {"ops": [{"op": "remove_agent", "name": "x"}], "description": "d"},
         "request_spawn": {"name": "x", "description": "d"},
         "start": {"name": "x"},
@@ -88,7 +89,7 @@ def test_limits_match_upstream() -> None:
 
 
 AGENT = {"send", "recv", "ack", "recent", "ask", "answer", "remind", "get_open_threads", "cancel_thread"}
-AGENT |= {"whoami", "hello", "report"}
+AGENT |= {"whoami", "hello", "report", "turn_slot"}
 MANAGER = AGENT | {"propose", "request_spawn", "start", "stop", "restart", "update"}
 ADMIN = {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}
 ADMIN |= {"retry_reminder", "events", "reconcile_now", "status", "dashboard_login"}
