@@ -35,6 +35,7 @@ from hive_core.stores.egress import EgressLog
 from hive_core.stores.questions import QuestionStore
 from hive_core.stores.reminders import DEFAULT_PENDING_CAP, ReminderStore
 from hive_core.stores.schema import open_core_db
+from hive_core.stores.spawns import SpawnLog
 from hive_core.turnslots import TurnSlots
 from hive_kit.errors import NotFoundError, UnavailableError
 from hive_kit.names import OPERATOR, Role
@@ -81,6 +82,8 @@ class HostCore:
         self.questions = QuestionStore(self.conn, clock)
         self.reminders = ReminderStore(self.conn, clock, reminder_cap)
         self.egress_log = EgressLog(self.conn)
+        self.spawns = SpawnLog(self.conn)
+        """The manager's spawn requests, counted against hive.json max_spawns_per_day."""
         self.egress_throttle = DenialThrottle()
         self.identities = Identities.open(layout.db, uid_range)
         """Each agent's own uid/gid (its own connection: allocation runs off the loop, see agent_ids)."""
