@@ -76,8 +76,8 @@ async def test_three_agents_woken_at_once_take_turns_one_after_another_and_none_
     first = await queued_behind_one(procs, hive)
     assert (await procs[first].get("/api/state"))["turn_state"] == "thinking"
     status = await hive.client("operator").request(Status())
-    assert status.turns["limit"] == 1 and [r[0] for r in status.turns["running"]] == [first]
-    assert len(status.turns["queued"]) == 2
+    assert status.caps["max_concurrent_turns"] == 1
+    assert [r[0] for r in status.caps["turns_running"]] == [first] and len(status.caps["turns_queued"]) == 2
     gate.set()
 
     for proc in procs.values():

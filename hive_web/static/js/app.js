@@ -5,6 +5,7 @@
 
 import { getJSON } from "./api.js";
 import { bindApprovals, renderApprovals } from "./approvals.js";
+import { startCaps } from "./caps.js";
 import { bindDesired, desiredMoved, loadDesired } from "./desired.js";
 import { addEvent } from "./events.js";
 import { bindHistory, loadHistory } from "./history.js";
@@ -60,6 +61,7 @@ async function refresh() {
       again = false;
       state = await getJSON("/api/state");
       render();
+      loadCaps();
     } while (again);
   })().finally(() => { refreshing = null; });
 }
@@ -102,6 +104,7 @@ function onStatus(status, hello) {
 }
 
 bindSwarm(() => state);
+const loadCaps = startCaps();
 bindApprovals(() => renderApprovals(state));
 bindHistory();
 bindPlan();
