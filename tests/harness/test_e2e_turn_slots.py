@@ -73,12 +73,15 @@ async def test_three_agents_woken_at_once_take_turns_one_after_another_and_none_
     gate = threading.Event()
     api.push(held(gate))
     await wake_all(hive)
-    first = await queued_behind_one(procs, hive)
-    assert (await procs[first].get("/api/state"))["turn_state"] == "thinking"
-    status = await hive.client("operator").request(Status())
-    assert status.caps["max_concurrent_turns"] == 1
-    assert [r[0] for r in status.caps["turns_running"]] == [first] and len(status.caps["turns_queued"]) == 2
-    gate.set()
+    try:
+        first = await queued_behind_one(procs, hive)
+        assert (await procs[first].get("/api/state"))["turn_state"] == "thinking"
+        status = await hive.client("operator").request(Status())
+        assert status.caps["max_concurrent_turns"] == 1
+        running, queued = status.caps["turns_running"], status.caps["turns_queued"]
+        assert [r[0] for r in running] == [first] and len(queued) == 2
+    finally:
+        gate.set()
 
     for proc in procs.values():
         await proc.wait_turns(2)
@@ -101,14 +104,19 @@ async def test_a_harness_killed_mid_turn_gives_its_slot_back(
     procs = await start_three(hive, harness, api)
     gate = threading.Event()
     api.push(held(gate))
+    asked = len(api.main_requests())
     await wake_all(hive)
     first = await queued_behind_one(procs, hive)
+    # kill it mid-turn: once its claude is inside the held model call, not while it starts up
+    await procs[first].wait_until("the held model call", lambda: len(api.main_requests()) > asked)
     victim = procs.pop(first)
     assert victim.proc is not None
-    os.killpg(victim.proc.pid, signal.SIGKILL)
-    victim.proc.wait(10)
-    for proc in procs.values():
-        await proc.wait_turns(2)
+    try:
+        os.killpg(victim.proc.pid, signal.SIGKILL)
+        victim.proc.wait(10)
+        for proc in procs.values():
+            await proc.wait_turns(2)
+    finally:
+        gate.set()  # a failure must not leave the scripted API holding a stream at teardown
     assert all(p.turns()[1]["result_kind"] == "ok" for p in procs.values())
     assert first not in [agent for agent, _ in hive.daemon.core.turn_slots.usage().running]
-    gate.set()
