@@ -227,7 +227,11 @@ class Harness:
         """
         while True:
             entering = asyncio.ensure_future(stack.enter_async_context(self.client.turn_slot()))
-            done, _ = await asyncio.wait({entering}, timeout=QUEUED_AFTER_SECONDS)
+            try:
+                done, _ = await asyncio.wait({entering}, timeout=QUEUED_AFTER_SECONDS)
+            except BaseException:  # stopping while asking: do not leave the ask running on its own
+                entering.cancel()
+                raise
             if not done:
                 self.rt.set_turn_state(TurnState.QUEUED, wake_from)
                 self.rt.bus.publish("turn_queued", wake_from=wake_from)
