@@ -453,7 +453,7 @@ class StatusResult(Response):
     reconciler: dict[str, Any] | None = None  # None: the reconciler is not running
     version: str = ""  # the daemon's VERSION; "" from a daemon older than this field
     dashboard: str | None = None  # the dashboard's base URL (http://host:port) while it is served
-    caps: dict[str, Any] | None = None  # hive.json's caps and their use now: see hive_core.ops.admin.caps_usage
+    caps: dict[str, Any] | None = None  # hive.json's caps and their use now (hive_core.ops.admin.caps_usage)
 
 
 class SlotGranted(Response):
