@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from hive_harness.mcp_agent import ToolContext, call
+from hive_harness.mcp_reading import READ_TOOLS
 from hive_kit.changes import ChangeSet, parse_ops, self_change_refusal, self_target_refusal
 from hive_kit.errors import BadRequestError
 from hive_kit.wire import Propose, RequestSpawn, Restart, Start, Stop, Update
@@ -160,6 +161,7 @@ async def update(ctx: ToolContext, name: Annotated[str, Field(description="The a
 
 
 MANAGER_TOOLS = (
+    *READ_TOOLS,
     (propose, PROPOSE),
     (request_spawn, REQUEST_SPAWN),
     (start, START),
