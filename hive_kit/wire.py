@@ -280,6 +280,18 @@ MAX_MANAGER_LOG_LINES = 500
 MAX_HISTORY = 20
 
 
+MAX_BUNDLE_BYTES = 512 * 1024
+"""The largest git bundle ``propose_commit`` takes (base64 in the request line, under ``MAX_LINE_BYTES``)."""
+
+
+class ProposeCommit(Request):
+    """A commit from the manager's clone of the meta repo: a git bundle (base64) of ``origin/main..it``."""
+
+    op: Literal["propose_commit"] = "propose_commit"
+    bundle: str = Field(min_length=1, max_length=(MAX_BUNDLE_BYTES + 2) // 3 * 4)
+    description: str = Field(min_length=1, max_length=MAX_BODY_BYTES)
+
+
 class ListAgents(Request):
     """Every agent: desired and observed state, conditions, model, cost so far, open threads."""
 
@@ -567,6 +579,7 @@ OPS: tuple[Op, ...] = (
     Op(Stop, CommitResult, _MANAGER),
     Op(Restart, Done, _MANAGER | _OPERATOR),
     Op(Update, Done, _MANAGER),
+    Op(ProposeCommit, ProposalResult, _MANAGER),
     Op(ListAgents, AgentsOverview, _MANAGER),
     Op(GetAgent, AgentDetail, _MANAGER),
     Op(PlanNow, PlanText, _MANAGER),

@@ -72,6 +72,7 @@ async def test_surfaces_differ_by_role_and_every_tool_has_an_example() -> None:
         "logs",
         "get_proposal",
         "propose",
+        "propose_commit",
         "request_spawn",
         "start",
         "stop",
