@@ -40,17 +40,27 @@ def clone_dir(env: Mapping[str, str] = os.environ) -> Path:
     return Path(env.get(ENV_STATE) or SANDBOX_STATE) / SANDBOX_META_CLONE
 
 
-def _git(args: list[str], cwd: Path | None = None, *, what: str) -> str:
+def _git(args: list[str], cwd: Path | None = None, *, what: str, safe: Path | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env["GIT_TERMINAL_PROMPT"] = "0"
-    # the view belongs to root: name it safe for this one command, never globally
-    argv = ["git", "-c", "safe.directory=*", *args]
-    try:
-        done = subprocess.run(
-            argv, cwd=cwd, capture_output=True, text=True, env=env, timeout=GIT_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise CloneError(f"{what}: cannot run git ({exc})") from exc
+    with tempfile.TemporaryDirectory() as tmp:
+        if safe is not None:
+            # the view belongs to root; git (before 2.42) takes safe.directory from global config only
+            config = Path(tmp) / "gitconfig"
+            config.write_text(f"[safe]\n\tdirectory = {safe}\n")
+            env["GIT_CONFIG_GLOBAL"] = str(config)
+        try:
+            done = subprocess.run(
+                ["git", *args],
+                cwd=cwd,
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=GIT_TIMEOUT,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise CloneError(f"{what}: cannot run git ({exc})") from exc
     if done.returncode != 0:
         raise CloneError(f"{what}: {done.stderr.strip()[-500:] or f'git exited {done.returncode}'}")
     return done.stdout
@@ -65,11 +75,15 @@ def refresh(name: str, env: Mapping[str, str] = os.environ) -> str | None:
     if not (src / "HEAD").exists():
         return f"no meta repo view at {src}: the manager's clone is not kept in sync"
     if not (dest / ".git").exists():
-        _git(["clone", "--quiet", "--no-hardlinks", str(src), str(dest)], what="cloning the meta repo")
+        _git(
+            ["clone", "--quiet", "--no-hardlinks", str(src), str(dest)],
+            what="cloning the meta repo",
+            safe=src,
+        )
         _git(["config", "user.name", name], dest, what="configuring the clone")
         _git(["config", "user.email", f"{name}@hyperhive.local"], dest, what="configuring the clone")
         return None
-    _git(["fetch", "--quiet", "origin"], dest, what="fetching the meta repo")
+    _git(["fetch", "--quiet", "origin"], dest, what="fetching the meta repo", safe=src)
     try:
         branch = _git(["symbolic-ref", "--short", "HEAD"], dest, what="reading the branch").strip()
         if branch == "main":
@@ -87,7 +101,7 @@ def bundle(ref: str, env: Mapping[str, str] = os.environ) -> bytes:
     if ref.startswith("-") or not ref.strip():
         raise CloneError(f"{ref!r} is not a ref; pass a branch, a tag, HEAD or a commit id")
     with contextlib.suppress(CloneError):  # propose what the clone has; the host says if main moved
-        _git(["fetch", "--quiet", "origin"], dest, what="fetching the meta repo")
+        _git(["fetch", "--quiet", "origin"], dest, what="fetching the meta repo", safe=source(env))
     sha = _git(
         ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], dest, what=f"resolving {ref}"
     ).strip()
