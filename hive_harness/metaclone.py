@@ -102,9 +102,12 @@ def bundle(ref: str, env: Mapping[str, str] = os.environ) -> bytes:
         raise CloneError(f"{ref!r} is not a ref; pass a branch, a tag, HEAD or a commit id")
     with contextlib.suppress(CloneError):  # propose what the clone has; the host says if main moved
         _git(["fetch", "--quiet", "origin"], dest, what="fetching the meta repo", safe=source(env))
-    sha = _git(
-        ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], dest, what=f"resolving {ref}"
-    ).strip()
+    try:
+        sha = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], dest, what=ref).strip()
+    except CloneError as exc:
+        raise CloneError(
+            f"no commit {ref!r} in {dest} (`git -C {dest} log --oneline -3` and `git branch` show what there is)"
+        ) from exc
     _git(["update-ref", PROPOSING, sha], dest, what="marking the commit")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "commit.bundle"
