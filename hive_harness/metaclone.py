@@ -106,7 +106,7 @@ def bundle(ref: str, env: Mapping[str, str] = os.environ) -> bytes:
         sha = _git(["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], dest, what=ref).strip()
     except CloneError as exc:
         raise CloneError(
-            f"no commit {ref!r} in {dest} (`git -C {dest} log --oneline -3` and `git branch` show what there is)"
+            f"no commit {ref!r} in {dest} (`git log --oneline -3` and `git branch` there show what there is)"
         ) from exc
     _git(["update-ref", PROPOSING, sha], dest, what="marking the commit")
     with tempfile.TemporaryDirectory() as tmp:
