@@ -42,6 +42,10 @@ from hive_kit.errors import HiveError, UserError
 from hive_kit.wire import MAX_BUNDLE_BYTES
 
 MAX_COMMITS = 50
+MAX_FILE_BYTES = 1024 * 1024
+MAX_FILES = 1000
+"""A bundle is compressed: a 512 KiB one can inflate to gigabytes. Sizes are read from object
+headers before any file's bytes are."""
 GIT_TIMEOUT = 30.0
 FIX = "in /state/meta: `git fetch origin && git rebase origin/main`, then propose_commit again"
 
@@ -112,11 +116,18 @@ def quarantine(meta: Path, bundle: bytes) -> Iterator[tuple[MetaRepo, str]]:
 def _file_changes(repo: MetaRepo, base: pygit2.Oid, head: pygit2.Oid) -> dict[str, bytes | None]:
     old = repo.tree_entries(repo.commit_at(base).tree)
     new = repo.tree_entries(repo.commit_at(head).tree)
-    changes: dict[str, bytes | None] = {}
-    for path in old.keys() | new.keys():
-        if old.get(path) != new.get(path):
-            changes[path] = repo.blob(new[path]) if path in new else None
-    return changes
+    changed = sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
+    if len(changed) > MAX_FILES:
+        raise UserError(f"the commit changes {len(changed)} files, over {MAX_FILES}; propose less at once")
+    for path in changed:
+        if path in new:
+            _kind, size = repo.git.odb.read_header(new[path])
+            if size > MAX_FILE_BYTES:
+                raise UserError(
+                    f"{path} is {size} bytes in your commit, over {MAX_FILE_BYTES}; "
+                    "desired state is small text files"
+                )
+    return {path: (repo.blob(new[path]) if path in new else None) for path in changed}
 
 
 def _base_on_main(repo: MetaRepo, head: pygit2.Oid) -> tuple[pygit2.Oid, pygit2.Oid]:

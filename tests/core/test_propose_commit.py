@@ -160,3 +160,14 @@ async def test_bundles_that_do_not_connect_or_are_garbage_are_refused_cleanly(
 async def test_a_clone_with_nothing_new_says_so(daemon: Running, clone: Path) -> None:
     text = await propose_commit(daemon)
     assert text.startswith("refused") and "commit your edit first" in text, text
+
+
+async def test_a_file_that_inflates_past_the_cap_is_refused_before_it_is_read(
+    daemon: Running, clone: Path
+) -> None:
+    """2 MiB of zeros compress to a few KiB: the bundle is small, the file is not."""
+    (clone / "README.md").write_bytes(b"\0" * (2 * 1024 * 1024))
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "big")
+    text = await propose_commit(daemon)
+    assert "README.md is 2097152 bytes in your commit, over 1048576" in text, text
