@@ -43,6 +43,7 @@ from hive_kit.wire import MAX_BUNDLE_BYTES
 
 MAX_COMMITS = 50
 MAX_FILE_BYTES = 1024 * 1024
+MAX_TOTAL_BYTES = 4 * MAX_FILE_BYTES
 MAX_FILES = 1000
 """A bundle is compressed: a 512 KiB one can inflate to gigabytes. Sizes are read from object
 headers before any file's bytes are."""
@@ -119,12 +120,15 @@ def _file_changes(repo: MetaRepo, base: pygit2.Oid, head: pygit2.Oid) -> dict[st
     changed = sorted(path for path in old.keys() | new.keys() if old.get(path) != new.get(path))
     if len(changed) > MAX_FILES:
         raise UserError(f"the commit changes {len(changed)} files, over {MAX_FILES}; propose less at once")
+    total = 0
     for path in changed:
         if path in new:
             _kind, size = repo.git.odb.read_header(new[path])
-            if size > MAX_FILE_BYTES:
+            total += size
+            if size > MAX_FILE_BYTES or total > MAX_TOTAL_BYTES:
                 raise UserError(
-                    f"{path} is {size} bytes in your commit, over {MAX_FILE_BYTES}; "
+                    f"{path} is {size} bytes in your commit ({total} changed so far), over the "
+                    f"{MAX_FILE_BYTES}-byte limit per file or {MAX_TOTAL_BYTES} in all; "
                     "desired state is small text files"
                 )
     return {path: (repo.blob(new[path]) if path in new else None) for path in changed}

@@ -170,4 +170,4 @@ async def test_a_file_that_inflates_past_the_cap_is_refused_before_it_is_read(
     git(clone, "add", "-A")
     git(clone, "commit", "-qm", "big")
     text = await propose_commit(daemon)
-    assert "README.md is 2097152 bytes in your commit, over 1048576" in text, text
+    assert "README.md is 2097152 bytes in your commit" in text and "1048576-byte limit" in text, text
