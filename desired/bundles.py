@@ -123,7 +123,12 @@ def _file_changes(repo: MetaRepo, base: pygit2.Oid, head: pygit2.Oid) -> dict[st
     total = 0
     for path in changed:
         if path in new:
-            _kind, size = repo.git.odb.read_header(new[path])
+            try:
+                kind, size = repo.git.odb.read_header(new[path])
+            except (KeyError, pygit2.GitError):
+                kind, size = None, 0
+            if kind != pygit2.enums.ObjectType.BLOB:
+                raise UserError(f"{path} is not a plain file in your commit (a submodule?); remove it")
             total += size
             if size > MAX_FILE_BYTES or total > MAX_TOTAL_BYTES:
                 raise UserError(

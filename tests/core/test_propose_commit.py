@@ -171,3 +171,11 @@ async def test_a_file_that_inflates_past_the_cap_is_refused_before_it_is_read(
     git(clone, "commit", "-qm", "big")
     text = await propose_commit(daemon)
     assert "README.md is 2097152 bytes in your commit" in text and "1048576-byte limit" in text, text
+
+
+async def test_a_submodule_entry_is_refused_as_not_a_file(daemon: Running, clone: Path) -> None:
+    sha = git(clone, "rev-parse", "HEAD").strip()
+    git(clone, "update-index", "--add", "--cacheinfo", f"160000,{sha},agents/sub")
+    git(clone, "commit", "-qm", "a gitlink")
+    text = await propose_commit(daemon)
+    assert "agents/sub is not a plain file" in text, text
