@@ -46,6 +46,7 @@ from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
 from reconciler.runtime import hostview, procs
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
+from reconciler.runtime.metaview import write_meta_view
 from reconciler.runtime.ownership import own_state_dir, private_dir
 from reconciler.runtime.sandbox import (
     AgentBox,
@@ -54,7 +55,6 @@ from reconciler.runtime.sandbox import (
     group_text,
     passwd_text,
     sandbox_env,
-    write_meta_view,
 )
 from reconciler.runtime.seccomp import userns_filter
 

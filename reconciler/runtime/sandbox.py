@@ -17,7 +17,7 @@ built on bubblewrap's empty tmpfs, not the host's root with holes in it:
 - ``/state`` (its own state dir) is the only writable place, with a private
   ``/tmp`` and ``/var/tmp``; ``/run/hive`` is its socket directory;
 - the manager alone gets ``/meta.git``, read-only: a view of the meta repo
-  made of a ``HEAD`` and ``config`` the runtime writes (``write_meta_view``)
+  made of a ``HEAD`` and ``config`` the runtime writes (``metaview.py``)
   and the meta repo's own ``objects`` and ``refs``. Never the repo's config
   (a Forgejo remote URL may carry a token), hooks, logs or ``FETCH_HEAD``.
 
@@ -112,21 +112,6 @@ class MetaBind:
 
     view: Path
     repo: Path
-
-
-VIEW_CONFIG = "[core]\n\trepositoryformatversion = 0\n\tbare = true\n"
-
-
-def write_meta_view(view: Path) -> None:
-    """The view's own files (0644) and the mount points for ``objects`` and ``refs`` (0755)."""
-    for sub in ("objects", "refs"):
-        (view / sub).mkdir(parents=True, exist_ok=True)
-    for name, text in (("HEAD", "ref: refs/heads/main\n"), ("config", VIEW_CONFIG)):
-        (view / name).write_text(text)
-    for path in (view, view / "objects", view / "refs"):
-        path.chmod(0o755)
-    for name in ("HEAD", "config"):
-        (view / name).chmod(0o644)
 
 
 @dataclass(frozen=True)

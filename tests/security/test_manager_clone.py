@@ -25,6 +25,7 @@ from desired.repo import MetaRepo
 from hive_core.identities import AgentIds
 from hive_kit import wire
 from reconciler.runtime import hostview
+from reconciler.runtime.metaview import write_meta_view
 from reconciler.runtime.ownership import own_state_dir
 from reconciler.runtime.sandbox import (
     AgentBox,
@@ -32,7 +33,6 @@ from reconciler.runtime.sandbox import (
     bwrap_argv,
     group_text,
     passwd_text,
-    write_meta_view,
 )
 from tests.conftest import REPO_ROOT
 from tests.core.conftest import Running, make_swarm, start_daemon
