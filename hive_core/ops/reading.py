@@ -58,7 +58,7 @@ def _known(core: HostCore, name: str) -> str:
     return target
 
 
-def agent_row(core: HostCore, name: str, status: dict[str, Any] | None) -> dict[str, Any]:
+def agent_row(core: HostCore, name: str, status: dict[str, Any] | None, cost: float | None) -> dict[str, Any]:
     """One agent as ``list_agents`` shows it: desired fields, observed status, cost, open threads."""
     state = core.desired.state
     spec = state.agents[name]
@@ -70,7 +70,7 @@ def agent_row(core: HostCore, name: str, status: dict[str, Any] | None) -> dict[
         "description": spec.description,
         "desired_state": "suspended" if spec.suspended else spec.state.value,
         "allowed_recipients": list(spec.allowed_recipients),
-        "cost_usd": _COSTS.cost(core.layout.agent_state(name)),
+        "cost_usd": cost,
         "last_hello": hello.at if hello else None,
         "open_threads": {
             "questions_asked": len(core.questions.open_asked_by(name)),
@@ -90,12 +90,15 @@ def agent_row(core: HostCore, name: str, status: dict[str, Any] | None) -> dict[
 
 
 @handles(wire.ListAgents)
-def list_agents(core: HostCore, caller: Caller, req: wire.ListAgents) -> wire.AgentsOverview:
+async def list_agents(core: HostCore, caller: Caller, req: wire.ListAgents) -> wire.AgentsOverview:
     snap = core.desired.current()
+    names = sorted(snap.state.agents)
+    dirs = {name: core.layout.agent_state(name) for name in names}
+    costs = await asyncio.to_thread(_COSTS.costs, dirs)  # one sqlite file per agent: off the loop
     statuses: dict[str, Any] = {}
     if core.reconciler is not None:
         statuses = dict(core.reconciler.status().get("agents", {}))
-    rows = [agent_row(core, name, statuses.get(name)) for name in sorted(snap.state.agents)]
+    rows = [agent_row(core, name, statuses.get(name), costs[name]) for name in names]
     return wire.AgentsOverview(revision=snap.revision, agents=rows, reconciler=core.reconciler is not None)
 
 
