@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from hive_harness import metaclone
 from hive_harness.claude_run import ClaudeRun, ClaudeStartError
 from hive_harness.command import (
     ClaudeArgs,
@@ -84,6 +85,7 @@ class Harness:
         self._claude_ms = 0
         self.web_port = 0
         self.host_lost = False
+        self._meta_note: str | None = None
 
     # -- environment ----------------------------------------------------
     def claude_env(self) -> dict[str, str]:
@@ -215,6 +217,8 @@ class Harness:
         rt.set_turn_state(TurnState.COMPACTING if compacting else TurnState.THINKING, wake_from)
         rt.bus.publish("turn_start", wake_from=wake_from, model=model, prompt=prompt, new_session=fresh)
         await self.write_mcp_config()
+        if rt.launch.role == "manager":
+            await self.sync_meta()
         try:
             run = await ClaudeRun.start(argv, env=self.claude_env(), cwd=rt.paths.root)
         except ClaudeStartError as exc:
@@ -236,6 +240,18 @@ class Harness:
             rt.new_session_pending = False
         await self._finish(outcome, model, wake_from, started)
         return outcome
+
+    async def sync_meta(self) -> None:
+        """The manager's clone (/state/meta) follows `main` before each turn; failures are noted."""
+        try:
+            note = await asyncio.to_thread(metaclone.refresh, self.rt.launch.name, self.base_env)
+        except metaclone.CloneError as exc:
+            note = str(exc)
+            if note != self._meta_note:
+                self.rt.note(note)
+        if note is not None and note != self._meta_note:
+            log.warning("%s: %s", self.rt.launch.name, note)
+        self._meta_note = note
 
     def _publish_stream(self, event: dict[str, Any]) -> None:
         for item in live_items(event):

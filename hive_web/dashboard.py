@@ -21,6 +21,7 @@ from pathlib import Path
 from aiohttp import web
 
 from desired.repo import Author
+from hive_core.turnstats import CostCache
 from hive_kit.paths import StateLayout
 from hive_web.deps import Deps
 from hive_web.forgejo import HookState
@@ -28,7 +29,6 @@ from hive_web.http import error_middleware
 from hive_web.keys import AUTHOR, COSTS, DEPS, FANOUT, HOOKS, META, PAGES, SESSIONS, STREAMS, WebConfig
 from hive_web.meta import MetaWorker
 from hive_web.readers.agentpage import PageClients
-from hive_web.readers.turnstats import CostCache
 from hive_web.routes import agentpage, desired, edits, files, hooks, pages, reconcile, state, threads
 from hive_web.routes import egress as egress_routes
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from desired.repo import Author
+from hive_core.turnstats import CostCache
 from hive_web.forgejo import HookState
 from hive_web.meta import MetaWorker
-from hive_web.readers.turnstats import CostCache
 from hive_web.sessions import Sessions
 from hive_web.streams.fanout import Fanout
 

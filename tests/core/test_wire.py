@@ -35,6 +35,13 @@ def test_every_op_has_a_request_type_and_response() -> None:
         "stop": {"name": "x"},
         "restart": {"name": "x"},
         "update": {"name": "x"},
+        "propose_commit": {"bundle": "AAAA", "description": "d"},
+        "list_agents": {},
+        "get_agent": {"name": "x"},
+        "plan": {},
+        "history": {"name": "x", "limit": 3},
+        "logs": {"name": "x", "lines": 10},
+        "get_proposal": {"id": 1},
         "inbox": {},
         "questions": {},
         "reminders": {},
@@ -90,6 +97,7 @@ def test_limits_match_upstream() -> None:
 AGENT = {"send", "recv", "ack", "recent", "ask", "answer", "remind", "get_open_threads", "cancel_thread"}
 AGENT |= {"whoami", "hello", "report"}
 MANAGER = AGENT | {"propose", "request_spawn", "start", "stop", "restart", "update"}
+MANAGER |= {"propose_commit", "list_agents", "get_agent", "plan", "history", "logs", "get_proposal"}
 ADMIN = {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}
 ADMIN |= {"retry_reminder", "events", "reconcile_now", "status", "dashboard_login"}
 ADMIN |= {"egress", "restart", "rebuild"}

@@ -1,5 +1,9 @@
 """Each agent's cost so far, read from its own ``turn-stats.sqlite`` (written by its harness).
 
+Read by the dashboard and by the manager's ``list_agents``. The file is the
+agent's own, so the figure is what the agent reports (issue 14's host-side
+ledger will replace it); it is opened read-only and only summed.
+
 Opened read-only and cached by the file's (and its WAL's) mtime and size, so
 a 200-agent snapshot opens only the files that changed since the last one.
 """
