@@ -160,9 +160,13 @@ class LocalRuntime:
     # ---- observe -------------------------------------------------------------------------------
 
     async def list(self) -> dict[str, Observed]:
-        """Side-effect free apart from reaping our own children (a dry run calls it too)."""
-        self._reap()
+        """Side-effect free apart from reaping our own children (a dry run calls it too).
+
+        Scan, then reap: a child that died before the scan (a zombie, which the scan skips) is reaped
+        and its exit code recorded before it is reported; reaping first left a window in which it
+        died unreaped and was reported exited with no code."""
         live = procs.scan(self.key)
+        self._reap()
         out: dict[str, Observed] = {}
         for name in sorted(set(self._known()) | live.keys()):
             out[name] = self._observe(name, live.get(name))
