@@ -26,7 +26,9 @@ agent can add rows.
 
 from __future__ import annotations
 
+import json
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -60,6 +62,7 @@ MIGRATIONS = (
         cost_usd REAL NOT NULL,
         estimated INTEGER NOT NULL,
         tool_calls INTEGER NOT NULL,
+        tools_json TEXT NOT NULL DEFAULT '{}',
         result_kind TEXT NOT NULL,
         UNIQUE (agent, source, turn_id, part)
     );
@@ -173,8 +176,8 @@ def _parts(report: wire.TurnUsage) -> list[tuple[wire.ModelUsage, float, bool]]:
 
 _INSERT = (
     "INSERT INTO turns (agent, source, turn_id, part, model, at, started_at, duration_ms, input_tokens,"
-    " output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, estimated, tool_calls, result_kind)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, estimated, tool_calls, tools_json,"
+    " result_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _ROLLUP = (
     "INSERT INTO daily (day, agent, model, source, turns, uses, input_tokens, output_tokens,"
@@ -260,7 +263,9 @@ class Ledger:
                         *(agent, source.value, report.turn_id, part, usage.model, now, report.started_at),
                         report.duration_ms if main else 0,
                         *tokens,
-                        *(cost, int(estimated), report.tool_calls if main else 0, report.result_kind),
+                        *(cost, int(estimated), report.tool_calls if main else 0),
+                        json.dumps(report.tools if main else {}, sort_keys=True),
+                        report.result_kind,
                     ),
                 )
                 self._conn.execute(
@@ -324,7 +329,8 @@ class Ledger:
         rows = self._conn.execute(
             "SELECT turn_id, source, MIN(started_at), MAX(at), SUM(duration_ms), group_concat(model, ', '),"
             " SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_creation_tokens),"
-            " SUM(cost_usd), MAX(estimated), SUM(tool_calls), MAX(result_kind)"
+            " SUM(cost_usd), MAX(estimated), SUM(tool_calls), MAX(result_kind),"
+            " MAX(CASE WHEN part = 0 THEN tools_json END)"
             " FROM turns WHERE agent = ? AND at >= ? GROUP BY source, turn_id ORDER BY MAX(id) DESC LIMIT ?",
             (agent, since, limit),
         ).fetchall()
@@ -332,7 +338,51 @@ class Ledger:
             *("turn_id", "source", "started_at", "ended_at", "duration_ms", "model", *TOKEN_KINDS),
             *("cost_usd", "estimated", "tool_call_count", "result_kind"),
         )
-        return [{**dict(zip(names, r, strict=True)), "estimated": bool(r[11])} for r in rows]
+        return [
+            {
+                **dict(zip(names, r[:-1], strict=True)),
+                "estimated": bool(r[11]),
+                "tool_calls": json.loads(str(r[-1] or "{}")),
+            }
+            for r in rows
+        ]
+
+
+WINDOWS = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "all": 0.0}
+"""The agent page's windows (its stats picker), in seconds back from now; 0 = everything."""
+
+
+def _percentile(values: list[int], pct: float) -> int | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct * (len(ordered) - 1)))]
+
+
+def summary(ledger: Ledger, agent: str, window: str, *, now: float | None = None) -> dict[str, Any]:
+    """The agent page's stats from the ledger: the shape the harness's own ``/api/stats`` had."""
+    if window not in WINDOWS:
+        raise ValueError(f"unknown window {window!r}; use one of {', '.join(WINDOWS)}")
+    now = time.time() if now is None else now
+    since = now - WINDOWS[window] if WINDOWS[window] else 0.0
+    turns = ledger.turns(agent, since=since, limit=100_000)
+    tools: Counter[str] = Counter()
+    for turn in turns:
+        tools.update(turn["tool_calls"])
+    durations = [int(t["duration_ms"]) for t in turns]
+    return {
+        "window": window,
+        "since": since,
+        "source": "ledger",
+        "turn_count": len(turns),
+        "by_result": dict(Counter(t["result_kind"] for t in turns)),
+        "tokens": {k: sum(int(t[k]) for t in turns) for k in TOKEN_KINDS},
+        "cost_usd": round(sum(float(t["cost_usd"]) for t in turns), 6),
+        "estimated": any(t["estimated"] for t in turns),
+        "duration_ms": {"p50": _percentile(durations, 0.5), "p95": _percentile(durations, 0.95)},
+        "tool_calls": dict(tools.most_common()),
+        "turns": turns[:200],
+    }
 
 
 def _window(agent: str | None, since: float, until: float | None) -> tuple[str, list[Any]]:

@@ -71,5 +71,6 @@ def turn_usage(outcome: TurnOutcome, *, model: str, turn_id: str, started: float
         started_at=max(0.0, started),
         duration_ms=min(7 * 86400 * 1000, max(0, int((ended - started) * 1000))),
         tool_calls=min(100_000, outcome.tool_call_count),
+        tools={name[:128]: min(100_000, n) for name, n in sorted(outcome.tool_calls.items())[:64]},
         result_kind=outcome.kind.value,
     )

@@ -277,6 +277,10 @@ class TurnUsage(Request):
     started_at: float = Field(ge=0, le=1e11)
     duration_ms: int = Field(ge=0, le=7 * 86400 * 1000)
     tool_calls: int = Field(default=0, ge=0, le=100_000)
+    tools: dict[Annotated[str, Field(max_length=128)], Annotated[int, Field(ge=0, le=100_000)]] = Field(
+        default_factory=dict, max_length=64
+    )
+    """Calls per tool name (the agent page's "tool use" chart)."""
     result_kind: str = Field(default="ok", min_length=1, max_length=32, pattern=r"^[a-z_]+$")
 
 

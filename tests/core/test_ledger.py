@@ -64,6 +64,10 @@ async def test_a_turn_is_recorded_under_the_socket_and_a_retry_counts_once(daemo
     assert (spent.turns, spent.input_tokens, spent.cache_read_tokens) == (1, 1000, 3000)
     assert spent.cost_usd == pytest.approx(0.0123) and spent.estimated_usd == 0
     assert ledger.spend("tester").turns == 0
+    overview = await daemon.client("boss").request(wire.ListAgents())
+    rows = {a["name"]: a for a in overview.agents}
+    assert rows["coder"]["cost_usd"] == pytest.approx(0.0123) == rows["coder"]["cost_today_usd"]
+    assert rows["tester"]["cost_usd"] is None, "the manager sees the ledger: no turns, no figure"
 
 
 async def test_a_report_claiming_another_agent_is_refused_and_records_nothing(daemon: Running) -> None:
