@@ -27,6 +27,7 @@ agent can add rows.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -82,10 +83,27 @@ MIGRATIONS = (
         cost_usd REAL NOT NULL DEFAULT 0,
         estimated_usd REAL NOT NULL DEFAULT 0,
         PRIMARY KEY (day, agent, model, source)
-    );
+    ) WITHOUT ROWID;
+    CREATE TABLE monthly (
+        month TEXT NOT NULL,
+        agent TEXT NOT NULL,
+        model TEXT NOT NULL,
+        source TEXT NOT NULL,
+        turns INTEGER NOT NULL DEFAULT 0,
+        uses INTEGER NOT NULL DEFAULT 0,
+        input_tokens INTEGER NOT NULL DEFAULT 0,
+        output_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+        cache_creation_tokens INTEGER NOT NULL DEFAULT 0,
+        cost_usd REAL NOT NULL DEFAULT 0,
+        estimated_usd REAL NOT NULL DEFAULT 0,
+        PRIMARY KEY (month, agent, model, source)
+    ) WITHOUT ROWID;
     """,
 )
 
+ALL_DAYS = "0000-00-00"
+"""``since_day`` for everything recorded."""
 TOKEN_KINDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_creation_tokens")
 RATE_BURST = 60
 RATE_PER_SECOND = 1.0
@@ -179,16 +197,28 @@ _INSERT = (
     " output_tokens, cache_read_tokens, cache_creation_tokens, cost_usd, estimated, tool_calls, tools_json,"
     " result_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_ROLLUP = (
-    "INSERT INTO daily (day, agent, model, source, turns, uses, input_tokens, output_tokens,"
-    " cache_read_tokens, cache_creation_tokens, cost_usd, estimated_usd)"
-    " VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT (day, agent, model, source) DO UPDATE SET turns = turns + excluded.turns, uses = uses + 1,"
-    " input_tokens = input_tokens + excluded.input_tokens,"
-    " output_tokens = output_tokens + excluded.output_tokens,"
-    " cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,"
-    " cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens,"
-    " cost_usd = cost_usd + excluded.cost_usd, estimated_usd = estimated_usd + excluded.estimated_usd"
+
+
+def _rollup(table: str, period: str) -> str:
+    return (
+        f"INSERT INTO {table} ({period}, agent, model, source,"  # noqa: S608 - fixed names
+        " turns, uses, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,"
+        " cost_usd, estimated_usd)"
+        " VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
+        f" ON CONFLICT ({period}, agent, model, source) DO UPDATE SET turns = turns + excluded.turns,"
+        " uses = uses + 1, input_tokens = input_tokens + excluded.input_tokens,"
+        " output_tokens = output_tokens + excluded.output_tokens,"
+        " cache_read_tokens = cache_read_tokens + excluded.cache_read_tokens,"
+        " cache_creation_tokens = cache_creation_tokens + excluded.cache_creation_tokens,"
+        " cost_usd = cost_usd + excluded.cost_usd, estimated_usd = estimated_usd + excluded.estimated_usd"
+    )
+
+
+_ROLLUP = _rollup("daily", "day")
+_ROLLUP_MONTH = _rollup("monthly", "month")
+_ROLLED = (
+    "agent, model, turns, uses, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,"
+    " cost_usd, estimated_usd"
 )
 
 
@@ -211,6 +241,7 @@ class Ledger:
         self.path = path
         self.clock = clock
         self.limit = limit or RateLimit()
+        self._lock = threading.Lock()
         self._conn = open_db(path, MIGRATIONS)
 
     @classmethod
@@ -219,7 +250,7 @@ class Ledger:
         if not path.exists():
             return None
         self = cls.__new__(cls)
-        self.path, self.clock, self.limit = path, time.time, RateLimit()
+        self.path, self.clock, self.limit, self._lock = path, time.time, RateLimit(), threading.Lock()
         self._conn = apsw.Connection(
             f"file:{path}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI
         )
@@ -235,6 +266,10 @@ class Ledger:
 
         Raises ``LimitError`` when the agent reports faster than its bucket allows.
         """
+        with self._lock:  # the daemon records from worker threads: one report at a time
+            return self._record(agent, report, source)
+
+    def _record(self, agent: str, report: wire.TurnUsage, source: Source) -> bool:
         known = self._conn.execute(
             "SELECT 1 FROM turns WHERE agent = ? AND source = ? AND turn_id = ? LIMIT 1",
             (agent, source.value, report.turn_id),
@@ -248,6 +283,13 @@ class Ledger:
             )
         now = self.clock()
         day = utc_day(now)
+        try:
+            self._insert(agent, source, report, now, day)
+        except apsw.ConstraintError:  # the same turn, sent twice at once: the other one won
+            return False
+        return True
+
+    def _insert(self, agent: str, source: Source, report: wire.TurnUsage, now: float, day: str) -> None:
         with self._conn:
             for part, (usage, cost, estimated) in enumerate(_parts(report)):
                 main = part == 0
@@ -268,20 +310,17 @@ class Ledger:
                         report.result_kind,
                     ),
                 )
-                self._conn.execute(
-                    _ROLLUP,
-                    (
-                        day,
-                        agent,
-                        usage.model,
-                        source.value,
-                        int(main),
-                        *tokens,
-                        cost,
-                        cost if estimated else 0.0,
-                    ),
+                rolled = (
+                    agent,
+                    usage.model,
+                    source.value,
+                    int(main),
+                    *tokens,
+                    cost,
+                    cost if estimated else 0.0,
                 )
-        return True
+                self._conn.execute(_ROLLUP, (day, *rolled))
+                self._conn.execute(_ROLLUP_MONTH, (day[:7], *rolled))
 
     # -- reading: the query API (`hive costs`, the dashboard, budgets) -----------------------
     def spend(self, agent: str | None = None, *, since: float = 0.0, until: float | None = None) -> Bucket:
@@ -300,28 +339,37 @@ class Ledger:
         rows = self._conn.execute(sql + " ORDER BY SUM(cost_usd) DESC", args).fetchall()
         return [_bucket(str(r[0]), r[1:]) for r in rows]
 
-    def report(self, by: By, *, since_day: str = "0000-00-00", agent: str | None = None) -> list[Bucket]:
+    def report(self, by: By, *, since_day: str = ALL_DAYS, agent: str | None = None) -> list[Bucket]:
         """Whole UTC days from ``since_day`` on, grouped ``by``, dearest first (days: oldest first).
 
-        Read from the daily rollup, so it costs the same over a thousand turns or a million.
+        Read from the rollups (per agent and model: whole months from ``monthly``, the days
+        before the first whole month from ``daily``), so its cost does not grow with the number
+        of turns, and barely with the length of the history.
         """
         key = {By.AGENT: "agent", By.MODEL: "model", By.DAY: "day"}[by]
         turns = "SUM(uses)" if by is By.MODEL else "SUM(turns)"
         order = "day" if by is By.DAY else "SUM(cost_usd) DESC"
-        where, args = "day >= ?", [since_day]
-        if agent is not None:
-            where, args = where + " AND agent = ?", [*args, agent]
-        rows = self._conn.execute(
-            f"SELECT {key}, {turns}, SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens),"  # noqa: S608
-            " SUM(cache_creation_tokens), SUM(cost_usd), SUM(estimated_usd)"
-            f" FROM daily WHERE {where} GROUP BY {key} ORDER BY {order}",
-            args,
-        ).fetchall()
-        return [_bucket(str(r[0]), r[1:]) for r in rows]
+        mine, of_agent = ("", []) if agent is None else (" AND agent = ?", [agent])
+        if by is By.DAY:
+            source = f"SELECT day, {_ROLLED} FROM daily WHERE day >= ?{mine}"  # noqa: S608
+            args = [since_day, *of_agent]
+        else:
+            cut = _month_cut(since_day)
+            source = (
+                f"SELECT {_ROLLED} FROM daily WHERE day >= ? AND day < ?{mine}"  # noqa: S608
+                f" UNION ALL SELECT {_ROLLED} FROM monthly WHERE month >= ?{mine}"
+            )
+            args = [since_day, cut, *of_agent, cut[:7], *of_agent]
+        sums = "SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_creation_tokens)"
+        sql = (
+            f"SELECT {key}, {turns}, {sums}, SUM(cost_usd), SUM(estimated_usd)"  # noqa: S608 - fixed fragments
+            f" FROM ({source}) GROUP BY {key} ORDER BY {order}"
+        )
+        return [_bucket(str(r[0]), r[1:]) for r in self._conn.execute(sql, args).fetchall()]
 
     def totals_by_agent(self) -> dict[str, float]:
         """Each agent's cost over everything recorded (the Swarm table's "cost" column)."""
-        rows = self._conn.execute("SELECT agent, SUM(cost_usd) FROM daily GROUP BY agent").fetchall()
+        rows = self._conn.execute("SELECT agent, SUM(cost_usd) FROM monthly GROUP BY agent").fetchall()
         return {str(a): float(cast(float, c)) for a, c in rows}
 
     def turns(self, agent: str, *, since: float = 0.0, limit: int = 200) -> list[dict[str, Any]]:
@@ -383,6 +431,15 @@ def summary(ledger: Ledger, agent: str, window: str, *, now: float | None = None
         "tool_calls": dict(tools.most_common()),
         "turns": turns[:200],
     }
+
+
+def _month_cut(since_day: str) -> str:
+    """The first day from which whole months follow: ``since_day`` itself if it starts a month."""
+    if since_day == ALL_DAYS or since_day.endswith("-01"):
+        return since_day
+    year, month = int(since_day[:4]), int(since_day[5:7])
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return f"{year:04d}-{month:02d}-01"
 
 
 def _window(agent: str | None, since: float, until: float | None) -> tuple[str, list[Any]]:

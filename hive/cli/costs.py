@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from hive.cli.common import JsonOpt, StateDirOpt, console, layout, no_state_dir, print_json
-from hive_core.ledger import Bucket, By, Ledger
+from hive_core.ledger import ALL_DAYS, Bucket, By, Ledger
 from hive_kit.errors import UserError
 from hive_kit.names import name_problem
 
@@ -31,7 +31,7 @@ def since_day(value: str, *, today: datetime | None = None) -> str:
     today = today or datetime.now(UTC)
     text = value.strip().lower()
     if text == "all":
-        return "0000-00-00"
+        return ALL_DAYS
     if text == "today":
         return today.strftime("%Y-%m-%d")
     days = re.fullmatch(r"(\d{1,5})d", text)
@@ -95,7 +95,7 @@ def costs(
         print_json(
             {
                 "by": by.value,
-                "since": first if first != "0000-00-00" else None,
+                "since": first if first != ALL_DAYS else None,
                 "agent": agent,
                 "rows": [b.as_dict() for b in rows],
                 "total": total.as_dict(),
@@ -109,7 +109,7 @@ def _table(rows: list[Bucket], total: Bucket, *, by: By, first: str) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    since = "all recorded turns" if first == "0000-00-00" else f"since {first} (UTC)"
+    since = "all recorded turns" if first == ALL_DAYS else f"since {first} (UTC)"
     out = console()
     if not rows:
         out.print(f"no turns recorded {since}")

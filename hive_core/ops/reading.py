@@ -91,13 +91,18 @@ def agent_row(
     return row
 
 
+def _costs(core: HostCore, names: list[str]) -> dict[str, tuple[float, float]]:
+    """Each agent's (total, today) from the host's ledger; agents with no turns are left out."""
+    totals = core.ledger.totals_by_agent()
+    today = {b.key: b.cost_usd for b in core.ledger.report(By.AGENT, since_day=utc_day(core.clock()))}
+    return {n: (totals[n], today.get(n, 0.0)) for n in names if n in totals}
+
+
 @handles(wire.ListAgents)
 async def list_agents(core: HostCore, caller: Caller, req: wire.ListAgents) -> wire.AgentsOverview:
     snap = core.desired.current()
     names = sorted(snap.state.agents)
-    totals = core.ledger.totals_by_agent()
-    today = {b.key: b.cost_usd for b in core.ledger.report(By.AGENT, since_day=utc_day(core.clock()))}
-    costs = {n: (totals[n], today.get(n, 0.0)) for n in names if n in totals}
+    costs = await asyncio.to_thread(_costs, core, names)
     statuses: dict[str, Any] = {}
     if core.reconciler is not None:
         statuses = dict(core.reconciler.status().get("agents", {}))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hive_core.ledger import By, Ledger, RateLimit
+from hive_core.ledger import ALL_DAYS, By, Ledger, RateLimit, day_start
 from hive_core.prices import estimate_usd, price_for
 from hive_kit import wire
 from hive_kit.errors import LimitError
@@ -181,3 +181,27 @@ def test_a_multi_model_turn_counts_once_per_agent_and_once_per_model(tmp_path: P
     [row] = ledger.turns("coder")
     assert row["tool_call_count"] == 3 and row["duration_ms"] == 10
     assert {b.key for b in ledger.spend_by_model("coder")} == set(models)
+
+
+def test_reports_from_any_day_agree_with_the_raw_turns(tmp_path: Path) -> None:
+    """Reports read whole months from one rollup and the days before them from another: no seams."""
+    start = day_start("2026-10-20")
+    times = iter([start + i * 86400 * 1.5 for i in range(60)])  # 20 Oct → early Jan, every 36 h
+    ledger = Ledger(tmp_path / "ledger.sqlite", clock=lambda: next(times))
+    for i in range(60):
+        ledger.record(f"a{i % 3}", report(f"t{i}", cost=0.01 * (i + 1)))
+    for since in ("2026-10-20", "2026-11-01", "2026-11-17", "2026-12-31", "2027-01-01", ALL_DAYS):
+        raw = ledger.spend(since=day_start(since) if since != ALL_DAYS else 0.0)
+        for by in (By.AGENT, By.MODEL, By.DAY):
+            rows = ledger.report(by, since_day=since)
+            assert sum(b.cost_usd for b in rows) == pytest.approx(raw.cost_usd), (since, by)
+            assert sum(b.input_tokens for b in rows) == raw.input_tokens, (since, by)
+        one = ledger.report(By.MODEL, since_day=since, agent="a1")
+        assert sum(b.cost_usd for b in one) == pytest.approx(
+            ledger.spend("a1", since=raw_since(since)).cost_usd
+        )
+    assert ledger.totals_by_agent()["a0"] == pytest.approx(ledger.spend("a0").cost_usd)
+
+
+def raw_since(day: str) -> float:
+    return 0.0 if day == ALL_DAYS else day_start(day)
