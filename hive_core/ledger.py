@@ -8,11 +8,12 @@ year of turns never holds the daemon's group-commit transaction. It lives
 under the host's state dir, which no sandbox binds, and `hive purge` removes
 an agent's dirs, never this file.
 
-Two tables. ``turns``: one row per model a turn used (``part`` 0 is the turn's
+Three tables. ``turns``: one row per model a turn used (``part`` 0 is the turn's
 main model and carries the turn's own facts: duration, tool calls, how it
-ended; the other parts carry 0 there, so sums stay right). ``daily``: the
-same numbers rolled up per UTC day, agent, model and source, updated in the
-same transaction, so a report over a million turns reads a few hundred rows.
+ended; the other parts carry 0 there, so sums stay right). ``daily`` and
+``monthly``: the same numbers rolled up per UTC day (month), agent, model and
+source, updated in the same transaction, so a report over a million turns
+reads a few thousand rows.
 
 ``source`` says who measured the row: ``harness`` today (the agent's own
 harness reports it, so an agent can under-report: docs/governance.md), a

@@ -2,7 +2,7 @@
 
 Read straight from ``ledger.sqlite``, read-only, so it works with or without a
 running `hive serve` and never waits on the daemon. Reports are over whole UTC
-days (the ledger's daily rollup), so one over a million turns is as quick as
+days (the ledger's daily and monthly rollups), so one over a million turns is as quick as
 one over ten.
 """
 

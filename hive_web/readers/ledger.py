@@ -1,7 +1,7 @@
 """Reads of the host's cost ledger (``hive_core.ledger``) for the dashboard: run them in a thread.
 
 Each opens ``ledger.sqlite`` read-only and closes it again: the reads are a
-few small queries (the daily rollup, or one agent's turns in a window), and a
+few small queries (the rollups, or one agent's turns in a window), and a
 connection kept open across requests would pin an old WAL snapshot.
 """
 
