@@ -20,5 +20,5 @@ Where things are:
     routing.py, notices.py          recipients over desired state; which events reach an inbox
     server.py, sockets.py           JSON-lines framing and the unix sockets (identity = socket)
     schedulers.py                   deadlines, retention, following `main`
-    turnstats.py                    each agent's cost as its turn-stats.sqlite says (dashboard, list_agents)
+    ledger.py, prices.py            the host's cost ledger (turn_usage, `hive costs`) and its price table
 """

@@ -245,6 +245,45 @@ class Report(Request):
     status: Literal["needs_login", "logged_in"]
 
 
+MAX_TURN_TOKENS = 1_000_000_000  # per kind, per model, per turn: far above any real turn
+MAX_TURN_COST_USD = 10_000.0
+TURN_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+
+
+class ModelUsage(BaseModel):
+    """One model's share of a turn, as the CLI reported it (``modelUsage``, else the turn's totals)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/@\[\]-]+$")
+    input_tokens: int = Field(default=0, ge=0, le=MAX_TURN_TOKENS)
+    output_tokens: int = Field(default=0, ge=0, le=MAX_TURN_TOKENS)
+    cache_read_tokens: int = Field(default=0, ge=0, le=MAX_TURN_TOKENS)
+    cache_creation_tokens: int = Field(default=0, ge=0, le=MAX_TURN_TOKENS)
+    cost_usd: float | None = Field(default=None, ge=0, le=MAX_TURN_COST_USD)
+    """None: the CLI reported no cost; the host prices the tokens (``hive_core.prices``)."""
+
+
+class TurnUsage(Request):
+    """After each turn: what it used, for the host's cost ledger (``hive_core.ledger``).
+
+    The agent is whoever's socket this arrives on; a ``turn_id`` already recorded for
+    it is ignored, so a retry after a lost answer never counts a turn twice.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    op: Literal["turn_usage"] = "turn_usage"
+    turn_id: str = Field(pattern=TURN_ID_PATTERN)
+    models: list[ModelUsage] = Field(min_length=1, max_length=8)
+    started_at: float = Field(ge=0, le=1e11)
+    duration_ms: int = Field(ge=0, le=7 * 86400 * 1000)
+    tool_calls: int = Field(default=0, ge=0, le=100_000)
+    tools: dict[Annotated[str, Field(max_length=128)], Annotated[int, Field(ge=0, le=100_000)]] = Field(
+        default_factory=dict, max_length=64
+    )
+    """Calls per tool name (the agent page's "tool use" chart)."""
+    result_kind: str = Field(default="ok", min_length=1, max_length=32, pattern=r"^[a-z_]+$")
+
+
 # manager only
 
 
@@ -588,6 +627,7 @@ OPS: tuple[Op, ...] = (
     Op(Whoami, WhoamiResult, _EVERYONE),
     Op(Hello, Done, _AGENTS),
     Op(Report, Done, _AGENTS),
+    Op(TurnUsage, Done, _AGENTS),
     Op(Propose, ProposalResult, _MANAGER),
     Op(RequestSpawn, ProposalResult, _MANAGER),
     Op(Start, CommitResult, _MANAGER),

@@ -1,7 +1,8 @@
-"""get_open_threads, cancel_thread, whoami, and the harness's lifecycle ops hello and report."""
+"""get_open_threads, cancel_thread, whoami, and the harness's lifecycle ops hello, report and turn_usage."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from desired import proposals
@@ -89,3 +90,16 @@ def report(core: HostCore, caller: Caller, req: wire.Report) -> wire.Done:
     else:
         core.events.publish(LoggedIn(agent=caller.name))
     return wire.Done(note=f"recorded {req.status}")
+
+
+@handles(wire.TurnUsage)
+async def turn_usage(core: HostCore, caller: Caller, req: wire.TurnUsage) -> wire.Done:
+    """Into the host's ledger under the socket's agent name (``hive_core.ledger``); a repeat is a no-op.
+
+    In a thread: the ledger's commit (and, every thousand pages, its WAL checkpoint) never
+    holds the event loop.
+    """
+    if not await asyncio.to_thread(core.ledger.record, caller.name, req):
+        return wire.Done(note=f"turn {req.turn_id} was already recorded")
+    log.debug("%s: turn %s recorded in the ledger", caller.name, req.turn_id)
+    return wire.Done(note=f"turn {req.turn_id} recorded")

@@ -25,8 +25,8 @@ from desired.files import dump_model
 from desired.repo import MAIN, MetaRepo, commit_info
 from desired.rules import agent_file
 from hive_core.core import Caller, HostCore
+from hive_core.ledger import By, utc_day
 from hive_core.ops.registry import handles
-from hive_core.turnstats import CostCache
 from hive_kit import wire
 from hive_kit.errors import NotFoundError
 from hive_kit.names import ProposalId
@@ -34,7 +34,6 @@ from hive_kit.names import ProposalId
 CUT = "\n[… cut at {n} bytes: ask for less]"
 MAX_HISTORY_WALK = 2000
 """How far back `history(name)` looks for commits touching that agent."""
-_COSTS = CostCache()
 
 
 def capped(text: str, limit: int = wire.MAX_READ_BYTES) -> tuple[str, bool]:
@@ -58,7 +57,9 @@ def _known(core: HostCore, name: str) -> str:
     return target
 
 
-def agent_row(core: HostCore, name: str, status: dict[str, Any] | None, cost: float | None) -> dict[str, Any]:
+def agent_row(
+    core: HostCore, name: str, status: dict[str, Any] | None, cost: tuple[float, float] | None
+) -> dict[str, Any]:
     """One agent as ``list_agents`` shows it: desired fields, observed status, cost, open threads."""
     state = core.desired.state
     spec = state.agents[name]
@@ -70,7 +71,8 @@ def agent_row(core: HostCore, name: str, status: dict[str, Any] | None, cost: fl
         "description": spec.description,
         "desired_state": "suspended" if spec.suspended else spec.state.value,
         "allowed_recipients": list(spec.allowed_recipients),
-        "cost_usd": cost,
+        "cost_usd": cost[0] if cost else None,  # everything recorded, from the host's ledger
+        "cost_today_usd": cost[1] if cost else None,  # since 00:00 UTC
         "last_hello": hello.at if hello else None,
         "open_threads": {
             "questions_asked": len(core.questions.open_asked_by(name)),
@@ -89,16 +91,22 @@ def agent_row(core: HostCore, name: str, status: dict[str, Any] | None, cost: fl
     return row
 
 
+def _costs(core: HostCore, names: list[str]) -> dict[str, tuple[float, float]]:
+    """Each agent's (total, today) from the host's ledger; agents with no turns are left out."""
+    totals = core.ledger.totals_by_agent()
+    today = {b.key: b.cost_usd for b in core.ledger.report(By.AGENT, since_day=utc_day(core.clock()))}
+    return {n: (totals[n], today.get(n, 0.0)) for n in names if n in totals}
+
+
 @handles(wire.ListAgents)
 async def list_agents(core: HostCore, caller: Caller, req: wire.ListAgents) -> wire.AgentsOverview:
     snap = core.desired.current()
     names = sorted(snap.state.agents)
-    dirs = {name: core.layout.agent_state(name) for name in names}
-    costs = await asyncio.to_thread(_COSTS.costs, dirs)  # one sqlite file per agent: off the loop
+    costs = await asyncio.to_thread(_costs, core, names)
     statuses: dict[str, Any] = {}
     if core.reconciler is not None:
         statuses = dict(core.reconciler.status().get("agents", {}))
-    rows = [agent_row(core, name, statuses.get(name), costs[name]) for name in names]
+    rows = [agent_row(core, name, statuses.get(name), costs.get(name)) for name in names]
     return wire.AgentsOverview(revision=snap.revision, agents=rows, reconciler=core.reconciler is not None)
 
 

@@ -1,4 +1,4 @@
-"""Read-only JSON: the snapshot, the History log, a proposal, one agent's config."""
+"""Read-only JSON: the snapshot, the History log, a proposal, one agent's config, the fleet's costs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from aiohttp import web
 from hive_kit.names import ProposalId
 from hive_web.http import path_int, query_int
 from hive_web.keys import DEPS, META
+from hive_web.readers.ledger import fleet
 from hive_web.readers.meta import agent_state, commit_with_diff, main_log, proposal_with_diff
 from hive_web.readers.snapshot import gather
 from hive_web.readers.statedirs import rendered_files
@@ -23,6 +24,12 @@ routes = web.RouteTableDef()
 @routes.get("/api/state")
 async def state(request: web.Request) -> web.Response:
     return web.json_response(snapshot_json(await gather(request.app)))
+
+
+@routes.get("/api/costs")
+async def costs(request: web.Request) -> web.Response:
+    """The Costs section: today and this week per agent and per model, and 14 days per agent."""
+    return web.json_response(await asyncio.to_thread(fleet, request.app[DEPS].layout))
 
 
 @routes.get("/api/history")

@@ -5,6 +5,7 @@
 
 import { getJSON } from "./api.js";
 import { bindApprovals, renderApprovals } from "./approvals.js";
+import { bindCosts, loadCosts } from "./costs.js";
 import { bindDesired, desiredMoved, loadDesired } from "./desired.js";
 import { addEvent } from "./events.js";
 import { bindHistory, loadHistory } from "./history.js";
@@ -75,6 +76,7 @@ function showSection() {
   for (const a of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("#nav a"))) a.classList.toggle("active", a.dataset.section === id);
   if (id === "history") loadHistory().catch(() => {});
   if (id === "plan") loadPlan(state);
+  if (id === "costs") loadCosts().catch((err) => toast(err.message, true));
   if (id === "desired") loadDesired().catch((err) => toast(err.message, true));
 }
 
@@ -104,6 +106,7 @@ function onStatus(status, hello) {
 bindSwarm(() => state);
 bindApprovals(() => renderApprovals(state));
 bindHistory();
+bindCosts();
 bindPlan();
 bindKept(() => state);
 bindQuestions();
