@@ -25,7 +25,16 @@ import pygit2
 
 from desired.files import validate_changes
 from desired.merge import MergeConflict, merge_trees
-from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
+from desired.repo import (
+    MAIN,
+    Author,
+    CommitInfo,
+    FileChanges,
+    MetaRepo,
+    Mutation,
+    commit_info,
+    file_changes,
+)
 from desired.schema import DesiredState
 from hive_kit.errors import ConflictError, NotFoundError, TemporaryError, UserError
 from hive_kit.names import ProposalId
@@ -121,7 +130,28 @@ def propose(repo: MetaRepo, mutate: Mutation, *, author: Author, description: st
     if not changes:
         raise UserError("the proposed change would change nothing in desired state")
     validate_changes(new, changes)  # an invalid proposal is refused up front
-    tree = repo.write_tree(base_commit.tree, changes)
+    return _record(repo, base, changes, author, description)
+
+
+def propose_files(
+    repo: MetaRepo, base: pygit2.Oid, changes: FileChanges, *, author: Author, description: str
+) -> Proposal:
+    """Record ``changes`` (files exactly as given, already validated) on top of `main` commit ``base``.
+
+    For a commit the manager made in its clone (``desired.bundles``): its files keep their bytes,
+    so the proposal's diff is that commit's diff.
+    """
+    if not description.strip():
+        raise UserError("a proposal needs a description saying what it is for")
+    if not changes:
+        raise UserError("the proposed change would change nothing in desired state")
+    return _record(repo, base, changes, author, description)
+
+
+def _record(
+    repo: MetaRepo, base: pygit2.Oid, changes: FileChanges, author: Author, description: str
+) -> Proposal:
+    tree = repo.write_tree(repo.commit_at(base).tree, changes)
     oid = repo.create_commit(tree, [base], author, description)
     ids = _ids(repo)
     pid = ProposalId(ids[-1] + 1 if ids else 1)

@@ -20,4 +20,5 @@ Where things are:
     routing.py, notices.py          recipients over desired state; which events reach an inbox
     server.py, sockets.py           JSON-lines framing and the unix sockets (identity = socket)
     schedulers.py                   deadlines, retention, following `main`
+    ledger.py, prices.py            the host's cost ledger (turn_usage, `hive costs`) and its price table
 """

@@ -38,6 +38,12 @@ class ReconcilerControl(Protocol):
     def status(self) -> Mapping[str, Any]:
         """JSON-able status: per agent its conditions and revisions (shown by `hive status`)."""
 
+    async def plan_text(self) -> tuple[list[str], bool]:
+        """The dry run now as `hive reconcile --dry-run` prints it, and whether it changes anything."""
+
+    async def logs(self, name: str, lines: int) -> list[str]:
+        """The last ``lines`` lines of ``name``'s harness log (empty: none yet)."""
+
     async def purge(self, name: str) -> Mapping[str, Any]:
         """Delete the kept state dir of an agent gone from desired state; the purge action as JSON.
 

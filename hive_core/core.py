@@ -25,6 +25,7 @@ from hive_core.egress_policy import EgressPolicies, ModelApi
 from hive_core.events import EventLog
 from hive_core.harnesses import Harnesses
 from hive_core.identities import AgentIds, Identities, UidRange, can_chown
+from hive_core.ledger import Ledger
 from hive_core.logins import LoginCodes
 from hive_core.metawatch import MetaWatch
 from hive_core.notices import QUIET_KINDS, DenialThrottle, NoticeSink, denial_event
@@ -85,6 +86,8 @@ class HostCore:
         self.spawns = SpawnLog(self.conn)
         """The manager's spawn requests, counted against hive.json max_spawns_per_day."""
         self.egress_throttle = DenialThrottle()
+        self.ledger = Ledger(layout.ledger, clock=clock)
+        """What every turn used and cost, as each agent's harness reported it (`hive costs`)."""
         self.identities = Identities.open(layout.db, uid_range)
         """Each agent's own uid/gid (its own connection: allocation runs off the loop, see agent_ids)."""
         self.harnesses = Harnesses()
@@ -123,6 +126,7 @@ class HostCore:
     def close(self) -> None:
         self.batch.flush()
         self.identities.close()
+        self.ledger.close()
         self.conn.close()
 
     # ---- seams -------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hive_kit.envfile import CREDENTIAL_KEYS, LOGIN_FILE, parse_env
-from hive_kit.launch import ENV_CONFIG, ENV_SOCKET, ENV_STATE, AgentLaunchConfig
+from hive_kit.launch import ENV_CONFIG, ENV_META, ENV_SOCKET, ENV_STATE, AgentLaunchConfig
 
 SERVER_NAME = "hyperhive"
 ENV_CLAUDE_BIN = "HIVE_CLAUDE_BIN"
@@ -153,7 +153,7 @@ def mcp_config(
 
 def mcp_server_env(env: Mapping[str, str]) -> dict[str, str]:
     """What our MCP server child needs: the socket, the launch config, the import path."""
-    keep = (ENV_SOCKET, ENV_CONFIG, ENV_STATE, "PYTHONPATH")
+    keep = (ENV_SOCKET, ENV_CONFIG, ENV_STATE, ENV_META, "PYTHONPATH")
     return {key: env[key] for key in keep if env.get(key)}
 
 

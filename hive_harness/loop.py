@@ -26,10 +26,12 @@ import contextlib
 import logging
 import os
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from hive_harness import metaclone
 from hive_harness.claude_run import ClaudeRun, ClaudeStartError
 from hive_harness.command import (
     ClaudeArgs,
@@ -45,10 +47,11 @@ from hive_harness.prompts import Wake, restart_note, wake_prompt
 from hive_harness.runtime import Runtime, Status, TurnState
 from hive_harness.stats import TurnRecord, TurnStats
 from hive_harness.streamjson import ResultKind, TurnAccumulator, TurnOutcome, live_items
+from hive_harness.usage import turn_usage
 from hive_kit.client import HiveClient
 from hive_kit.envfile import has_credentials
-from hive_kit.errors import BadRequestError, HiveError
-from hive_kit.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report
+from hive_kit.errors import BadRequestError, HiveError, UserError
+from hive_kit.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report, TurnUsage
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ LOGIN_POLL_SECONDS = 2.0
 QUEUED_AFTER_SECONDS = 0.05
 """A slot granted within this is not shown as a wait (no queued flash on every turn)."""
 SLOT_RETRY_SECONDS = 2.0
+MAX_UNSENT_USAGE = 200  # reports kept for a host that is away; the oldest go first
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,8 @@ class Harness:
         self._claude_ms = 0
         self.web_port = 0
         self.host_lost = False
+        self._meta_note: str | None = None
+        self._unsent_usage: list[TurnUsage] = []
 
     # -- environment ----------------------------------------------------
     def claude_env(self) -> dict[str, str]:
@@ -261,6 +267,8 @@ class Harness:
         rt.set_turn_state(TurnState.COMPACTING if compacting else TurnState.THINKING, wake_from)
         rt.bus.publish("turn_start", wake_from=wake_from, model=model, prompt=prompt, new_session=fresh)
         await self.write_mcp_config()
+        if rt.launch.role == "manager":
+            await self.sync_meta()
         try:
             run = await ClaudeRun.start(argv, env=self.claude_env(), cwd=rt.paths.root)
         except ClaudeStartError as exc:
@@ -282,6 +290,18 @@ class Harness:
             rt.new_session_pending = False
         await self._finish(outcome, model, wake_from, started)
         return outcome
+
+    async def sync_meta(self) -> None:
+        """The manager's clone (/state/meta) follows `main` before each turn; failures are noted."""
+        try:
+            note = await asyncio.to_thread(metaclone.refresh, self.rt.launch.name, self.base_env)
+        except metaclone.CloneError as exc:
+            note = str(exc)
+            if note != self._meta_note:
+                self.rt.note(note)
+        if note is not None and note != self._meta_note:
+            log.warning("%s: %s", self.rt.launch.name, note)
+        self._meta_note = note
 
     def _publish_stream(self, event: dict[str, Any]) -> None:
         for item in live_items(event):
@@ -315,6 +335,8 @@ class Harness:
             note=outcome.note[:2000],
         )
         self.stats.record(record)
+        usage = turn_usage(outcome, model=model, turn_id=uuid.uuid4().hex, started=started, ended=ended)
+        await self._report_usage(usage)
         summary = {k: v for k, v in record.__dict__.items() if k != "tool_call_breakdown"}
         # claude_ms: spawn to exit of the child, so the harness's own share of a turn is visible
         rt.last_turn = {**summary, "tool_calls": outcome.tool_calls, "claude_ms": self._claude_ms}
@@ -323,6 +345,22 @@ class Harness:
         log.info(
             "%s: turn from %s ended %s in %d ms", rt.launch.name, wake_from, outcome.kind, record.duration_ms
         )
+
+    async def _report_usage(self, usage: TurnUsage) -> None:
+        """To the host's cost ledger; kept and resent after the next turn if the host is away.
+
+        Resending is safe: the host ignores a turn id it has already recorded.
+        """
+        self._unsent_usage = [*self._unsent_usage, usage][-MAX_UNSENT_USAGE:]
+        while self._unsent_usage:
+            try:
+                await self.client.request(self._unsent_usage[0], timeout=10)
+            except UserError as exc:  # refused: sending it again would be refused again
+                log.warning("%s: the host refused a turn's usage: %s", self.rt.launch.name, exc)
+            except (HiveError, TimeoutError) as exc:
+                log.warning("%s: turn usage not recorded by the host yet: %s", self.rt.launch.name, exc)
+                return
+            self._unsent_usage.pop(0)
 
     async def _open_counts(self) -> tuple[int | None, int | None]:
         try:

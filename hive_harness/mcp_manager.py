@@ -10,14 +10,18 @@ change comes back to the model as a readable list of problems.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from typing import Annotated, Any
 
 from pydantic import Field
 
+from hive_harness import metaclone
 from hive_harness.mcp_agent import ToolContext, call
+from hive_harness.mcp_reading import READ_TOOLS
 from hive_kit.changes import ChangeSet, parse_ops, self_change_refusal, self_target_refusal
 from hive_kit.errors import BadRequestError
-from hive_kit.wire import Propose, RequestSpawn, Restart, Start, Stop, Update
+from hive_kit.wire import MAX_BUNDLE_BYTES, Propose, ProposeCommit, RequestSpawn, Restart, Start, Stop, Update
 
 
 def _self_target(ctx: ToolContext, name: str, verb: str) -> str | None:
@@ -70,6 +74,32 @@ async def propose(
     if isinstance(checked, str):
         return checked
     result = await call(ctx, Propose(ops=ops, description=description))
+    return result if isinstance(result, str) else _proposal_text(result)
+
+
+PROPOSE_COMMIT = f"""Propose a commit you made in your clone of the meta repo (/state/meta); the operator
+approves or denies it, and sees exactly that commit's diff.
+
+When: for edits bigger than a field or two (an agent.nix, several agents at once). Read first
+(list_agents, get_agent), then in /state/meta: `git fetch origin && git checkout -B work origin/main`,
+edit agents/<name>.json or agents/<name>/agent.nix, `git commit -am "why"`, then call this.
+For one or two fields, `propose(ops)` is simpler.
+Limits: the commit must build on origin/main (rebase if main moved), at most 50 commits and
+{MAX_BUNDLE_BYTES // 1024} KiB; it is validated like a git push (a refusal names file, field and fix);
+you may not remove yourself, change your own role/state/suspended, or hive.json `allow_destroy_all`.
+Example: propose_commit(ref="HEAD", description="coder needs ripgrep for the refactor")"""
+
+
+async def propose_commit(
+    ctx: ToolContext,
+    description: Annotated[str, Field(description="Why, in a sentence or two, for the operator.")],
+    ref: Annotated[str, Field(description="The commit in /state/meta: HEAD, a branch or an id.")] = "HEAD",
+) -> str:
+    try:
+        data = await asyncio.to_thread(metaclone.bundle, ref)
+    except metaclone.CloneError as exc:
+        return f"refused: {exc}"
+    result = await call(ctx, ProposeCommit(bundle=base64.b64encode(data).decode(), description=description))
     return result if isinstance(result, str) else _proposal_text(result)
 
 
@@ -160,7 +190,9 @@ async def update(ctx: ToolContext, name: Annotated[str, Field(description="The a
 
 
 MANAGER_TOOLS = (
+    *READ_TOOLS,
     (propose, PROPOSE),
+    (propose_commit, PROPOSE_COMMIT),
     (request_spawn, REQUEST_SPAWN),
     (start, START),
     (stop, STOP),

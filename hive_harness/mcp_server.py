@@ -89,7 +89,7 @@ def build_server(
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,
         instructions=f"hyperhive tools for {launch.name} ({launch.role}): messages, questions, reminders"
-        + (", and desired-state changes for the swarm" if launch.role == "manager" else ""),
+        + (", and the swarm's state: read it, propose changes to it" if launch.role == "manager" else ""),
         log_level="WARNING",
     )
     tools: ToolTable = AGENT_TOOLS + (MANAGER_TOOLS if launch.role == "manager" else ())

@@ -171,6 +171,10 @@ class TurnOutcome:
     note: str
     last_call: TokenUsage
     """Usage of the turn's last API call: how full the context window is now."""
+    cost_reported: bool = False
+    """The CLI's ``result`` event carried ``total_cost_usd`` (else ``cost_usd`` is 0, not a price)."""
+    model_usage: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The ``result`` event's ``modelUsage``: per model, its tokens and ``costUSD``."""
 
     @property
     def tool_call_count(self) -> int:
@@ -248,11 +252,15 @@ class TurnAccumulator:
         for usage in self.usage_by_id.values():
             per_id = per_id.plus(usage)
         usage = per_id
-        cost = 0.0
+        cost, cost_reported, model_usage = 0.0, False, {}
         if self.result is not None:
             usage = per_id.max(TokenUsage.from_json(self.result.get("usage")))
             raw_cost = self.result.get("total_cost_usd")
-            cost = float(raw_cost) if isinstance(raw_cost, int | float) else 0.0
+            if isinstance(raw_cost, int | float) and not isinstance(raw_cost, bool):
+                cost, cost_reported = float(raw_cost), True
+            raw_models = self.result.get("modelUsage")
+            if isinstance(raw_models, dict):
+                model_usage = {str(k): v for k, v in raw_models.items() if isinstance(v, dict)}
         kind = self.kind(cancelled=cancelled)
         note = "" if kind is ResultKind.OK else (self.error_text or exit_note)
         return TurnOutcome(
@@ -264,4 +272,6 @@ class TurnAccumulator:
             model=self.model,
             note=note,
             last_call=self.usage_by_id.get(self.last_id, TokenUsage()),
+            cost_reported=cost_reported,
+            model_usage=model_usage,
         )

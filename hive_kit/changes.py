@@ -138,6 +138,17 @@ def parse_ops(ops: Sequence[Any]) -> ChangeSet:
 SELF_FIELDS = frozenset({"state", "suspended", "role"})
 """Fields of its own spec the manager may not propose to change: it would cut its own legs."""
 
+HOST_SETTINGS = frozenset({"allow_destroy_all"})
+"""hive.json fields only the operator changes: the host's own guards, not the swarm's shape.
+Caps and budgets (issue 14 items 4-5) belong here too."""
+
+
+def host_setting_refusal(field: str) -> str:
+    return (
+        f"hive.json `{field}` is the operator's guard; the manager may not change it "
+        "(leave it as it is on main, or ask the operator)"
+    )
+
 
 def self_change_refusal(me: str, changes: ChangeSet) -> str | None:
     """Why ``me`` (the manager) may not propose ``changes``, or None.
@@ -153,6 +164,8 @@ def self_change_refusal(me: str, changes: ChangeSet) -> str | None:
             return f"you ({me}) may not propose changing your own {op.field}"
         if isinstance(op, AddAgent) and op.agent.get("name") == me:
             return f"{me} is you"
+        if isinstance(op, SetSetting) and op.field in HOST_SETTINGS:
+            return host_setting_refusal(op.field)
     return None
 
 

@@ -34,12 +34,15 @@ SANDBOX_SOCKET = "/run/hive/hive.sock"
 SANDBOX_EGRESS = "/run/hive/egress.sock"
 SANDBOX_PAGE = "/run/hive/page/page.sock"
 SANDBOX_CONFIG = "/etc/hyperhive/agent.json"
+SANDBOX_META = "/meta.git"  # the manager's only: a read-only view of the meta repo (docs/security.md)
+SANDBOX_META_CLONE = "meta"  # under /state: the manager's own working clone
 
 ENV_CONFIG = "HIVE_AGENT_CONFIG"
 ENV_SOCKET = "HIVE_SOCKET"
 ENV_STATE = "HIVE_AGENT_STATE"
 ENV_EGRESS = "HIVE_EGRESS_SOCKET"
 ENV_PAGE = "HIVE_PAGE_SOCKET"
+ENV_META = "HIVE_META"  # where the manager clones and fetches the meta repo from (default SANDBOX_META)
 
 
 class LaunchMcpServer(BaseModel):

@@ -30,6 +30,11 @@ class StateLayout:
         return self.root / "hive.sqlite"
 
     @property
+    def ledger(self) -> Path:
+        """The host's cost ledger (``hive_core.ledger``): kept for good, never under an agent's dir."""
+        return self.root / "ledger.sqlite"
+
+    @property
     def run(self) -> Path:
         return self.root / "run"
 

@@ -255,6 +255,45 @@ class TurnSlot(Request):
     op: Literal["turn_slot"] = "turn_slot"
 
 
+MAX_TURN_TOKENS = 1_000_000_000  # per kind, per model, per turn: far above any real turn
+MAX_TURN_COST_USD = 10_000.0
+TURN_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+
+
+class ModelUsage(BaseModel):
+    """One model's share of a turn, as the CLI reported it (``modelUsage``, else the turn's totals)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:/@\[\]-]+$")
+    input_tokens: int = Field(default=0, ge=0, le=MAX_TURN_TOKENS)
+    output_tokens: int = Field(default=0, ge=0, le=MAX_TURN_TOKENS)
+    cache_read_tokens: int = Field(default=0, ge=0, le=MAX_TURN_TOKENS)
+    cache_creation_tokens: int = Field(default=0, ge=0, le=MAX_TURN_TOKENS)
+    cost_usd: float | None = Field(default=None, ge=0, le=MAX_TURN_COST_USD)
+    """None: the CLI reported no cost; the host prices the tokens (``hive_core.prices``)."""
+
+
+class TurnUsage(Request):
+    """After each turn: what it used, for the host's cost ledger (``hive_core.ledger``).
+
+    The agent is whoever's socket this arrives on; a ``turn_id`` already recorded for
+    it is ignored, so a retry after a lost answer never counts a turn twice.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    op: Literal["turn_usage"] = "turn_usage"
+    turn_id: str = Field(pattern=TURN_ID_PATTERN)
+    models: list[ModelUsage] = Field(min_length=1, max_length=8)
+    started_at: float = Field(ge=0, le=1e11)
+    duration_ms: int = Field(ge=0, le=7 * 86400 * 1000)
+    tool_calls: int = Field(default=0, ge=0, le=100_000)
+    tools: dict[Annotated[str, Field(max_length=128)], Annotated[int, Field(ge=0, le=100_000)]] = Field(
+        default_factory=dict, max_length=64
+    )
+    """Calls per tool name (the agent page's "tool use" chart)."""
+    result_kind: str = Field(default="ok", min_length=1, max_length=32, pattern=r"^[a-z_]+$")
+
+
 # manager only
 
 
@@ -293,6 +332,66 @@ class Restart(Request):
 class Update(Request):
     op: Literal["update"] = "update"
     name: str = Field(min_length=1, max_length=64)
+
+
+# manager only, read-only: what the manager sees of the swarm (every answer is capped, see MAX_*)
+
+MAX_READ_BYTES = 256 * 1024
+"""The most text one read op hands back (a diff, a plan, a log tail, a file); more is cut with a note."""
+MAX_MANAGER_LOG_LINES = 500
+MAX_HISTORY = 20
+
+
+MAX_BUNDLE_BYTES = 512 * 1024
+"""The largest git bundle ``propose_commit`` takes (base64 in the request line, under ``MAX_LINE_BYTES``)."""
+
+
+class ProposeCommit(Request):
+    """A commit from the manager's clone of the meta repo: a git bundle (base64) of ``origin/main..it``."""
+
+    op: Literal["propose_commit"] = "propose_commit"
+    bundle: str = Field(min_length=1, max_length=(MAX_BUNDLE_BYTES + 2) // 3 * 4)
+    description: str = Field(min_length=1, max_length=MAX_BODY_BYTES)
+
+
+class ListAgents(Request):
+    """Every agent: desired and observed state, conditions, model, cost so far, open threads."""
+
+    op: Literal["list_agents"] = "list_agents"
+
+
+class GetAgent(Request):
+    """One agent's desired JSON, its agent.nix, and the launch config the runtime was handed."""
+
+    op: Literal["get_agent"] = "get_agent"
+    name: str = Field(min_length=1, max_length=64)
+
+
+class PlanNow(Request):
+    """The reconciler's dry run now, as `hive reconcile --dry-run` prints it."""
+
+    op: Literal["plan"] = "plan"
+
+
+class DesiredHistory(Request):
+    """Commits on `main`, newest first, with their diffs (``name``: only the commits touching it)."""
+
+    op: Literal["history"] = "history"
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    limit: int = Field(default=10, ge=1, le=MAX_HISTORY)
+
+
+class AgentLogs(Request):
+    """The tail of an agent's harness log."""
+
+    op: Literal["logs"] = "logs"
+    name: str = Field(min_length=1, max_length=64)
+    lines: int = Field(default=100, ge=1, le=MAX_MANAGER_LOG_LINES)
+
+
+class GetProposal(Request):
+    op: Literal["get_proposal"] = "get_proposal"
+    id: int = Field(ge=1)
 
 
 # admin (operator) only
@@ -473,6 +572,39 @@ class EgressEntries(Response):
     entries: list[EgressEntry]
 
 
+class AgentsOverview(Response):
+    revision: str  # desired state's `main`
+    agents: list[dict[str, Any]]  # one per agent: see hive_core.ops.reading.agent_row
+    reconciler: bool  # False: no observed state (the reconciler is not running)
+
+
+class AgentDetail(Response):
+    name: str
+    desired: dict[str, Any]  # agents/<name>.json as desired state holds it
+    agent_nix: str | None  # agents/<name>/agent.nix, if it has one
+    launch: dict[str, Any] | None  # build/agent.json: what the runtime was last handed (None: never built)
+
+
+class PlanText(Response):
+    text: str  # the lines `hive reconcile --dry-run` prints
+    changes: bool  # False: the swarm matches desired state
+
+
+class HistoryResult(Response):
+    commits: list[dict[str, Any]]  # {commit, author, time, message, diff, diff_truncated}, newest first
+
+
+class LogTail(Response):
+    name: str
+    lines: list[str]
+    truncated: bool  # True: older lines were dropped to stay under MAX_READ_BYTES
+
+
+class ProposalDetail(Response):
+    proposal: dict[str, Any]  # desired.proposals.to_json (with its diff)
+    diff_truncated: bool
+
+
 class ErrorBody(BaseModel):
     model_config = ConfigDict(frozen=True)
     code: str
@@ -513,12 +645,20 @@ OPS: tuple[Op, ...] = (
     Op(Hello, Done, _AGENTS),
     Op(Report, Done, _AGENTS),
     Op(TurnSlot, SlotGranted, _AGENTS),
+    Op(TurnUsage, Done, _AGENTS),
     Op(Propose, ProposalResult, _MANAGER),
     Op(RequestSpawn, ProposalResult, _MANAGER),
     Op(Start, CommitResult, _MANAGER),
     Op(Stop, CommitResult, _MANAGER),
     Op(Restart, Done, _MANAGER | _OPERATOR),
     Op(Update, Done, _MANAGER),
+    Op(ProposeCommit, ProposalResult, _MANAGER),
+    Op(ListAgents, AgentsOverview, _MANAGER),
+    Op(GetAgent, AgentDetail, _MANAGER),
+    Op(PlanNow, PlanText, _MANAGER),
+    Op(DesiredHistory, HistoryResult, _MANAGER),
+    Op(AgentLogs, LogTail, _MANAGER),
+    Op(GetProposal, ProposalDetail, _MANAGER),
     Op(Inbox, Messages, _OPERATOR),
     Op(ListQuestions, Questions, _OPERATOR),
     Op(ListReminders, Reminders, _OPERATOR),

@@ -25,10 +25,9 @@ from hive_kit.paths import StateLayout
 from hive_web.deps import Deps
 from hive_web.forgejo import HookState
 from hive_web.http import error_middleware
-from hive_web.keys import AUTHOR, COSTS, DEPS, FANOUT, HOOKS, META, PAGES, SESSIONS, STREAMS, WebConfig
+from hive_web.keys import AUTHOR, DEPS, FANOUT, HOOKS, META, PAGES, SESSIONS, STREAMS, WebConfig
 from hive_web.meta import MetaWorker
 from hive_web.readers.agentpage import PageClients
-from hive_web.readers.turnstats import CostCache
 from hive_web.routes import agentpage, desired, edits, files, hooks, pages, reconcile, state, threads
 from hive_web.routes import egress as egress_routes
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
@@ -95,7 +94,7 @@ def create_app(deps: Deps) -> web.Application:
     )
     app[DEPS], app[FANOUT], app[SESSIONS] = deps, Fanout(deps.feed), sessions
     app[AUTHOR] = Author.parse(config.author)
-    app[STREAMS], app[COSTS], app[HOOKS] = set(), CostCache(), HookState()
+    app[STREAMS], app[HOOKS] = set(), HookState()
     app.cleanup_ctx.append(_meta_ctx)
     app.cleanup_ctx.append(_fanout_ctx)
     app.cleanup_ctx.append(_pages_ctx)

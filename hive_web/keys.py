@@ -11,7 +11,6 @@ from aiohttp import web
 from desired.repo import Author
 from hive_web.forgejo import HookState
 from hive_web.meta import MetaWorker
-from hive_web.readers.turnstats import CostCache
 from hive_web.sessions import Sessions
 from hive_web.streams.fanout import Fanout
 
@@ -40,6 +39,5 @@ AUTHOR = web.AppKey("author", Author)
 PAGES: web.AppKey[PageClients] = web.AppKey("pages")
 """One HTTP client per agent page socket (``hive_web.readers.agentpage``)."""
 SESSIONS = web.AppKey("sessions", Sessions)
-COSTS = web.AppKey("costs", CostCache)
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")
 HOOKS = web.AppKey("hooks", HookState)

@@ -12,6 +12,7 @@ health gate uses the core's ``Harnesses`` registry directly: it already has
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,9 @@ from hive_kit.errors import ConflictError, NotFoundError, UserError
 from reconciler.events import ReconcilerEvent
 from reconciler.loop import Reconciler
 from reconciler.model import ActionKind
+from reconciler.readonly import dry_run
+from reconciler.render import render_plan
+from reconciler.runtime.base import MAX_LOG_LINES, LogScope, log_scope
 from reconciler.status import read_statuses
 
 log = logging.getLogger(__name__)
@@ -101,6 +105,15 @@ class LoopControl:
 
     def status(self) -> Mapping[str, Any]:
         return {"agents": {s.name: s.to_json() for s in read_statuses(self.rec.store)}}
+
+    async def plan_text(self) -> tuple[list[str], bool]:
+        result = await dry_run(self.rec.layout, self.rec.runtime)
+        return render_plan(result), not result.empty
+
+    async def logs(self, name: str, lines: int) -> list[str]:
+        runtime = self.rec.runtime
+        scope = log_scope(LogScope.HARNESS.value, runtime.log_scopes, runtime.kind)
+        return await asyncio.to_thread(runtime.logs, name, min(lines, MAX_LOG_LINES), scope)
 
     async def purge(self, name: str) -> Mapping[str, Any]:
         result = await self.rec.pass_once(purge=[name])

@@ -137,8 +137,13 @@ def render_flake(
     return files
 
 
-def render_container(name: str, *, state_dir: Path, run_dir: Path, config_file: Path) -> str:
-    """The host side of agent ``name``'s container, as a Nix expression (see container.nix)."""
+def render_container(
+    name: str, *, state_dir: Path, run_dir: Path, config_file: Path, meta: tuple[Path, Path] | None = None
+) -> str:
+    """The host side of agent ``name``'s container, as a Nix expression (see container.nix).
+
+    ``meta`` (the manager's): the read-only meta view's directory and the meta repo it shows.
+    """
     return (
         _env()
         .get_template("container.nix.j2")
@@ -148,6 +153,8 @@ def render_container(name: str, *, state_dir: Path, run_dir: Path, config_file: 
             state_dir=state_dir,
             run_dir=run_dir,
             config_file=config_file,
+            meta_view=meta[0] if meta else None,
+            meta_repo=meta[1] if meta else None,
         )
     )
 

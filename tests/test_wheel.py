@@ -109,18 +109,20 @@ def test_the_wheel_installs_and_reads_its_data_from_the_venv(wheel_venv: Path) -
     nix = Path(seen["nix"])
     assert nix.is_relative_to(venv) and (nix / "harness-base.nix").is_file()
     assert f'import "{nix / "container.nix"}"' in seen["container"], "container.nix from the wheel"
-    # the meta flake renders from the wheel's templates (with its modules) and parses
+    # the meta flake renders from the wheel's template and parses (modules: the pinned hyperhive input)
     flake = checked([wheel_venv / "python", "-c", FLAKE], cwd="/", env=outside_env(wheel_venv)).stdout
-    assert '"coder" = nixpkgs.lib.nixosSystem' in flake
+    assert '"coder" = agent ./agents/coder/agent.json' in flake and "hyperhive.nixosModules.agent" in flake
     checked(["nix-instantiate", "--parse", "-"], input=flake)
 
 
 FLAKE = """
 from desired.schema import AgentSpec, DesiredState
-from reconciler.nixrender import render_flake
+from reconciler.nixrender import FlakeInputs, render_flake
 desired = DesiredState(agents={"coder": AgentSpec(name="coder")})
-files = render_flake(desired, "0" * 40, {"coder": "{}"})
-assert "templates/harness-base.nix" in files, sorted(files)
+store = "/nix/store/" + "0" * 32
+inputs = FlakeInputs(hyperhive=f"path:{store}-hyperhive-source", nixpkgs=f"path:{store}-source")
+files = render_flake(desired, "0" * 40, {"coder": "{}"}, inputs)
+assert sorted(files) == ["agents/coder/agent.json", "flake.nix"], sorted(files)
 print(files["flake.nix"])
 """
 

@@ -10,6 +10,7 @@ import typer
 from hive.cli import (
     agents,
     approvals,
+    costs,
     dashboard,
     desired_cmds,
     doctor,
@@ -44,6 +45,7 @@ for module in (
     webhook,
     dashboard,
     egress,
+    costs,
     doctor,
 ):
     module.register(app)

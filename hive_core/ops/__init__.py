@@ -17,7 +17,7 @@ import inspect
 from typing import Any
 
 from hive_core.core import Caller, HostCore
-from hive_core.ops import admin, agent, asking, managing, messaging, reminding
+from hive_core.ops import admin, agent, asking, committing, managing, messaging, reading, reminding
 from hive_core.ops.registry import HANDLERS, unhandled
 from hive_kit import wire
 from hive_kit.errors import ForbiddenError
@@ -55,9 +55,11 @@ __all__ = [
     "admin",
     "agent",
     "asking",
+    "committing",
     "managing",
     "messaging",
     "perform",
+    "reading",
     "reminding",
     "start",
 ]

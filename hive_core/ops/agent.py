@@ -1,7 +1,9 @@
-"""get_open_threads, cancel_thread, whoami, and the harness's lifecycle ops hello, report and turn_slot."""
+"""get_open_threads, cancel_thread, whoami, and the harness's lifecycle ops hello, report, turn_usage
+and turn_slot."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from desired import proposals
@@ -103,3 +105,16 @@ async def turn_slot(core: HostCore, caller: Caller, req: wire.TurnSlot) -> wire.
     usage = slots.usage()
     waited = (ticket.granted_at or ticket.asked_at) - ticket.asked_at
     return wire.SlotGranted(waited_seconds=round(waited, 3), limit=usage.limit, running=len(usage.running))
+
+
+@handles(wire.TurnUsage)
+async def turn_usage(core: HostCore, caller: Caller, req: wire.TurnUsage) -> wire.Done:
+    """Into the host's ledger under the socket's agent name (``hive_core.ledger``); a repeat is a no-op.
+
+    In a thread: the ledger's commit (and, every thousand pages, its WAL checkpoint) never
+    holds the event loop.
+    """
+    if not await asyncio.to_thread(core.ledger.record, caller.name, req):
+        return wire.Done(note=f"turn {req.turn_id} was already recorded")
+    log.debug("%s: turn %s recorded in the ledger", caller.name, req.turn_id)
+    return wire.Done(note=f"turn {req.turn_id} recorded")

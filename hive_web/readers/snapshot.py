@@ -12,7 +12,8 @@ import asyncio
 
 from aiohttp import web
 
-from hive_web.keys import COSTS, DEPS, FANOUT, META
+from hive_web.keys import DEPS, FANOUT, META
+from hive_web.readers.ledger import costs_by_agent
 from hive_web.readers.meta import desired_and_approvals
 from hive_web.readers.statedirs import kept_dirs
 from hive_web.readers.threads import operator_threads
@@ -27,8 +28,8 @@ async def gather(app: web.Application) -> SnapshotParts:
     state = read.snapshot.state
     kept = await asyncio.to_thread(kept_dirs, layout, state)
     statuses = await asyncio.to_thread(link.statuses) if link is not None else None
-    state_dirs = {name: layout.agent_state(name) for name in state.agents}
-    costs = await asyncio.to_thread(app[COSTS].costs, state_dirs)
+    recorded = await asyncio.to_thread(costs_by_agent, layout)
+    costs = {name: recorded.get(name) for name in state.agents}
     return SnapshotParts(
         seq=seq,
         desired=read.snapshot,

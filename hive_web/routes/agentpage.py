@@ -6,7 +6,9 @@ own: only the daemon's user (and the agent itself) can open that socket.
 The operator's browser never talks to it: the dashboard serves the one agent
 page at ``/agents/<name>/`` and forwards an allow-list of the harness's
 endpoints, so the session, Origin and CSRF checks are the dashboard's, in one
-place. The SSE stream is relayed by ``hive_web.streams.agentpage``.
+place. Its stats (``api/stats``) are the exception: the dashboard reads them
+from the host's cost ledger, which the agent cannot edit. The SSE stream is
+relayed by ``hive_web.streams.agentpage``.
 
 What comes back is the agent's, and the agent is not trusted: answers are
 passed on as JSON whatever content type the harness claims, so a hostile
@@ -15,17 +17,22 @@ harness cannot serve a page (a script) from the dashboard's origin.
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 from aiohttp import web
 
-from hive_kit.errors import NotFoundError
+from hive_core.ledger import WINDOWS
+from hive_kit.errors import BadRequestError, NotFoundError
 from hive_kit.names import name_problem
+from hive_web.keys import DEPS
 from hive_web.readers.agentpage import PAGE_BASE, unreachable, upstream
+from hive_web.readers.ledger import agent_stats
 from hive_web.security import request_auth
 from hive_web.views.html import render
 
 routes = web.RouteTableDef()
-GETS = frozenset({"api/state", "api/stats", "events/history"})
+GETS = frozenset({"api/state", "events/history"})
 POSTS = frozenset(
     {"send", "cancel", "compact", "model", "new-session", "login/start", "login/code", "login/cancel"}
 )
@@ -42,7 +49,7 @@ async def page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
 
-@routes.get("/agents/{name}/{path:(api/state|api/stats|events/history)}")
+@routes.get("/agents/{name}/{path:(api/state|events/history)}")
 async def forward_get(request: web.Request) -> web.Response:
     name, client, path = upstream(request)
     url = f"{PAGE_BASE}/{request.match_info['path']}"
@@ -51,6 +58,20 @@ async def forward_get(request: web.Request) -> web.Response:
             return _relayed(reply.status, reply.content_type, await reply.read())
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise unreachable(name, path, exc) from exc
+
+
+@routes.get("/agents/{name}/api/stats")
+async def stats(request: web.Request) -> web.Response:
+    """From the host's ledger, not the harness: the agent's own stats file is the agent's to edit."""
+    name = request.match_info["name"]
+    why = name_problem(name)
+    if why is not None:
+        raise NotFoundError(f"agent {name!r}: {why}")
+    window = request.query.get("window", "24h")
+    if window not in WINDOWS:
+        raise BadRequestError(f"unknown window {window!r}; use one of {', '.join(WINDOWS)}")
+    layout = request.app[DEPS].layout
+    return web.json_response(await asyncio.to_thread(agent_stats, layout, name, window))
 
 
 def _relayed(status: int, content_type: str, body: bytes) -> web.Response:

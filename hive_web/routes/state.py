@@ -1,4 +1,5 @@
-"""Read-only JSON: the snapshot, the caps on fan-out, the History log, a proposal, one agent's config."""
+"""Read-only JSON: the snapshot, the caps on fan-out, the History log, a proposal, one agent's config,
+the fleet's costs."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from hive_kit.names import ProposalId
 from hive_web.http import path_int, query_int
 from hive_web.keys import DEPS, META
 from hive_web.operator import ask_core
+from hive_web.readers.ledger import fleet
 from hive_web.readers.meta import agent_state, commit_with_diff, main_log, proposal_with_diff
 from hive_web.readers.snapshot import gather
 from hive_web.readers.statedirs import rendered_files
@@ -32,6 +34,12 @@ async def state(request: web.Request) -> web.Response:
 async def caps(request: web.Request) -> web.Response:
     status = await ask_core(request.app[DEPS].operator, wire.Status(), wire.StatusResult)
     return web.json_response(caps_json(status.caps or {}))
+
+
+@routes.get("/api/costs")
+async def costs(request: web.Request) -> web.Response:
+    """The Costs section: today and this week per agent and per model, and 14 days per agent."""
+    return web.json_response(await asyncio.to_thread(fleet, request.app[DEPS].layout))
 
 
 @routes.get("/api/history")

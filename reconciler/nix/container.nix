@@ -19,7 +19,7 @@
 #
 # No user namespace (privateUsers = "no"): the agent's harness runs as its allocated uid, the same
 # number on the host, so what the daemon chowns to that uid is the agent's in both runtimes.
-{ name, stateDir, runDir, configFile }:
+{ name, stateDir, runDir, configFile, metaView ? null, metaRepo ? null }:
 let
   # Host paths end up in an EnvironmentFile value and in nspawn's --bind=SRC:DST syntax.
   safePath = what: path:
@@ -45,7 +45,13 @@ let
       "/state" = bind stateDir false "/state";
       "/run/hive" = bind runDir false "/run/hive"; # hive.sock, egress.sock, page/
       "/etc/hyperhive/agent.json" = bind configFile true "/etc/hyperhive/agent.json";
-    };
+    } // (if metaView == null then { } else {
+      # the manager only: a read-only view of the meta repo (HEAD, config) with its objects and
+      # refs, never its config, hooks or FETCH_HEAD (docs/security.md)
+      "/meta.git" = bind metaView true "/meta.git";
+      "/meta.git/objects" = bind "${metaRepo}/objects" true "/meta.git/objects";
+      "/meta.git/refs" = bind "${metaRepo}/refs" true "/meta.git/refs";
+    });
     extraFlags = [ ];
   };
   line = cond: text: if cond then text + "\n" else "";

@@ -46,8 +46,16 @@ from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
 from reconciler.runtime import hostview, procs
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
+from reconciler.runtime.metaview import write_meta_view
 from reconciler.runtime.ownership import own_state_dir, private_dir
-from reconciler.runtime.sandbox import AgentBox, bwrap_argv, group_text, passwd_text, sandbox_env
+from reconciler.runtime.sandbox import (
+    AgentBox,
+    MetaBind,
+    bwrap_argv,
+    group_text,
+    passwd_text,
+    sandbox_env,
+)
 from reconciler.runtime.seccomp import userns_filter
 
 log = logging.getLogger(__name__)
@@ -152,9 +160,13 @@ class LocalRuntime:
     # ---- observe -------------------------------------------------------------------------------
 
     async def list(self) -> dict[str, Observed]:
-        """Side-effect free apart from reaping our own children (a dry run calls it too)."""
-        self._reap()
+        """Side-effect free apart from reaping our own children (a dry run calls it too).
+
+        Scan, then reap: a child that died before the scan (a zombie, which the scan skips) is reaped
+        and its exit code recorded before it is reported; reaping first left a window in which it
+        died unreaped and was reported exited with no code."""
         live = procs.scan(self.key)
+        self._reap()
         out: dict[str, Observed] = {}
         for name in sorted(set(self._known()) | live.keys()):
             out[name] = self._observe(name, live.get(name))
@@ -357,7 +369,10 @@ class LocalRuntime:
             config_file=spec.config_file,
             passwd=spec.build_dir / "passwd",
             group=spec.build_dir / "group",
+            meta=MetaBind(spec.build_dir / "meta-view", self.layout.meta) if spec.is_manager else None,
         )
+        if box.meta is not None:
+            write_meta_view(box.meta.view)
         _readable(box.passwd, passwd_text(spec.name, ids), 0o644)
         _readable(box.group, group_text(spec.name, ids), 0o644)
         # the launch config is the agent's to read, and no other agent's (whatever umask wrote it)

@@ -44,6 +44,7 @@ from reconciler.model import ContainerState, Observed
 from reconciler.nixrender import render_container
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
 from reconciler.runtime.journal import journal_argv, read_journal
+from reconciler.runtime.metaview import write_meta_view
 
 log = logging.getLogger(__name__)
 
@@ -142,9 +143,17 @@ class NixosRuntime:
             )
         path = spec.build_dir / "container.nix"
         path.parent.mkdir(parents=True, exist_ok=True)
+        meta = None
+        if spec.is_manager:
+            meta = (spec.build_dir / "meta-view", self.layout.meta)
+            write_meta_view(meta[0])
         path.write_text(
             render_container(
-                spec.name, state_dir=spec.state_dir, run_dir=spec.socket.parent, config_file=spec.config_file
+                spec.name,
+                state_dir=spec.state_dir,
+                run_dir=spec.socket.parent,
+                config_file=spec.config_file,
+                meta=meta,
             )
         )
         proc = await asyncio.create_subprocess_exec(

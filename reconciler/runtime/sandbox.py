@@ -15,7 +15,11 @@ built on bubblewrap's empty tmpfs, not the host's root with holes in it:
   binary. Their parent directories are created ``0711``: passable, not
   listable, holding nothing else;
 - ``/state`` (its own state dir) is the only writable place, with a private
-  ``/tmp`` and ``/var/tmp``; ``/run/hive`` is its socket directory.
+  ``/tmp`` and ``/var/tmp``; ``/run/hive`` is its socket directory;
+- the manager alone gets ``/meta.git``, read-only: a view of the meta repo
+  made of a ``HEAD`` and ``config`` the runtime writes (``metaview.py``)
+  and the meta repo's own ``objects`` and ``refs``. Never the repo's config
+  (a Forgejo remote URL may carry a token), hooks, logs or ``FETCH_HEAD``.
 
 bwrap runs as root to build the mount namespace (an unprivileged bwrap
 cannot bind what the agent's uid cannot traverse, such as an interpreter
@@ -47,6 +51,7 @@ from hive_kit.launch import (
     SANDBOX_CONFIG,
     SANDBOX_EGRESS,
     SANDBOX_HOME,
+    SANDBOX_META,
     SANDBOX_PAGE,
     SANDBOX_RUN,
     SANDBOX_SOCKET,
@@ -102,6 +107,14 @@ class HostRoot:
 
 
 @dataclass(frozen=True)
+class MetaBind:
+    """The manager's read-only meta repo: ``view`` (HEAD, config) with ``repo``'s objects and refs."""
+
+    view: Path
+    repo: Path
+
+
+@dataclass(frozen=True)
 class AgentBox:
     """One agent's own pieces on the host."""
 
@@ -112,6 +125,7 @@ class AgentBox:
     config_file: Path  # → /etc/hyperhive/agent.json
     passwd: Path  # → /etc/passwd (``passwd_text``)
     group: Path  # → /etc/group (``group_text``)
+    meta: MetaBind | None = None  # → /meta.git, read-only (the manager only)
 
 
 def passwd_text(box_name: str, ids: AgentIds) -> str:
@@ -191,6 +205,10 @@ def bwrap_argv(
     args += ["--bind", str(box.state_dir), SANDBOX_STATE]
     args += ["--perms", "0755", "--dir", str(PurePosixPath(SANDBOX_RUN).parent)]
     args += ["--bind", str(box.run_dir), SANDBOX_RUN]
+    if box.meta is not None:
+        args += ["--ro-bind", str(box.meta.view), SANDBOX_META]
+        for sub in ("objects", "refs"):
+            args += ["--ro-bind", str(box.meta.repo / sub), f"{SANDBOX_META}/{sub}"]
     # not --chdir /state: bwrap changes directory after dropping its capabilities, and root without
     # CAP_DAC_OVERRIDE may not enter the agent's 0700 dir; the harness runs claude in /state itself
     args += ["--chdir", "/", "--cap-drop", "ALL"]

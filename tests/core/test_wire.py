@@ -30,12 +30,20 @@ def test_every_op_has_a_request_type_and_response() -> None:
         "hello": {"pid": 3},
         "report": {"status": "needs_login"},
         "turn_slot": {},
+        "turn_usage": {"turn_id": "t1", "models": [{"model": "haiku"}], "started_at": 1, "duration_ms": 2},
         "propose": {"ops": [{"op": "remove_agent", "name": "x"}], "description": "d"},
         "request_spawn": {"name": "x", "description": "d"},
         "start": {"name": "x"},
         "stop": {"name": "x"},
         "restart": {"name": "x"},
         "update": {"name": "x"},
+        "propose_commit": {"bundle": "AAAA", "description": "d"},
+        "list_agents": {},
+        "get_agent": {"name": "x"},
+        "plan": {},
+        "history": {"name": "x", "limit": 3},
+        "logs": {"name": "x", "lines": 10},
+        "get_proposal": {"id": 1},
         "inbox": {},
         "questions": {},
         "reminders": {},
@@ -89,8 +97,9 @@ def test_limits_match_upstream() -> None:
 
 
 AGENT = {"send", "recv", "ack", "recent", "ask", "answer", "remind", "get_open_threads", "cancel_thread"}
-AGENT |= {"whoami", "hello", "report", "turn_slot"}
+AGENT |= {"whoami", "hello", "report", "turn_slot", "turn_usage"}
 MANAGER = AGENT | {"propose", "request_spawn", "start", "stop", "restart", "update"}
+MANAGER |= {"propose_commit", "list_agents", "get_agent", "plan", "history", "logs", "get_proposal"}
 ADMIN = {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}
 ADMIN |= {"retry_reminder", "events", "reconcile_now", "status", "dashboard_login"}
 ADMIN |= {"egress", "restart", "rebuild"}

@@ -65,7 +65,14 @@ async def test_surfaces_differ_by_role_and_every_tool_has_an_example() -> None:
         "whoami",
     }
     assert set(manager_tools) - set(agent_tools) == {
+        "list_agents",
+        "get_agent",
+        "plan",
+        "history",
+        "logs",
+        "get_proposal",
         "propose",
+        "propose_commit",
         "request_spawn",
         "start",
         "stop",

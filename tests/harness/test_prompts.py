@@ -66,3 +66,12 @@ def test_hive_prompts_dir_replaces_the_packaged_prompts(
         HarnessConfigError, match=r"manager system prompt .*manager\.md.*put manager\.md there"
     ):
         load_system_prompt(AgentLaunchConfig(name="boss", role="manager", model="m"))
+
+
+def test_the_manager_prompt_names_every_manager_tool_and_teaches_read_before_propose() -> None:
+    from hive_harness.mcp_manager import MANAGER_TOOLS
+
+    prompt = load_system_prompt(AgentLaunchConfig(name="boss", role="manager", model="haiku"))
+    missing = [fn.__name__ for fn, _ in MANAGER_TOOLS if f"`{fn.__name__}(" not in prompt]
+    assert missing == [], f"manager.md does not teach: {missing}"
+    assert "Read before you propose" in prompt and "/state/meta" in prompt

@@ -127,6 +127,7 @@ def container(tmp_path: Path, layout: StateLayout, name: str, *, is_manager: boo
             state_dir=layout.agent_state(name),
             run_dir=layout.run_dir_for(name, is_manager=is_manager),
             config_file=layout.agent_build(name) / "agent.json",
+            meta=(layout.agent_build(name) / "meta-view", layout.meta) if is_manager else None,
         )
     )
     return evaluate(path)
@@ -159,6 +160,10 @@ def container_problems(values: Any, layout: StateLayout, name: str, *, is_manage
         SANDBOX_RUN: {"hostPath": run_dir, "isReadOnly": False},
         SANDBOX_CONFIG: {"hostPath": str(layout.agent_build(name) / "agent.json"), "isReadOnly": True},
     }
+    if is_manager:  # its read-only meta view: never the meta repo whole (its config may hold a token)
+        binds["/meta.git"] = {"hostPath": str(layout.agent_build(name) / "meta-view"), "isReadOnly": True}
+        for sub in ("objects", "refs"):
+            binds[f"/meta.git/{sub}"] = {"hostPath": str(layout.meta / sub), "isReadOnly": True}
     want = {point: {**bind, "mountPoint": point} for point, bind in binds.items()}
     if values.get("bindMounts") != want:
         problems.append(f"bindMounts are {values.get('bindMounts')!r}, want {want!r}")

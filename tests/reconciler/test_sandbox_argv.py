@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from hive_core.identities import AgentIds
@@ -9,6 +10,7 @@ from reconciler.runtime.sandbox import (
     AgentBox,
     Entry,
     HostRoot,
+    MetaBind,
     bwrap_argv,
     exact_paths,
     group_text,
@@ -173,3 +175,22 @@ def test_a_venv_reached_through_a_link_is_bound_where_the_command_names_it() -> 
     assert ("/srv/app/.venv", "/srv/app/.venv") in binds and ("/srv/app/.venv", "/opt/app/.venv") in binds
     text = " ".join(argv)
     assert text.index("--dir /opt/app") < text.index("--ro-bind /srv/app/.venv /opt/app/.venv")
+
+
+def test_only_the_manager_sees_the_meta_repo_and_only_its_objects_and_refs() -> None:
+    """The meta repo's own config (a remote URL may carry a token), hooks and logs are never bound."""
+    assert not [
+        dst
+        for _src, dst in _pairs(bwrap_argv("/usr/bin/bwrap", ROOT, BOX, COMMAND), "--ro-bind")
+        if dst.startswith("/meta.git")
+    ]
+    view = Path("/srv/hive/agents/boss/build/meta-view")
+    manager = dataclasses.replace(BOX, name="boss", meta=MetaBind(view, Path("/srv/hive/meta.git")))
+    argv = bwrap_argv("/usr/bin/bwrap", ROOT, manager, COMMAND)
+    meta = [(src, dst) for src, dst in _pairs(argv, "--ro-bind") if dst.startswith("/meta.git")]
+    assert meta == [
+        (str(view), "/meta.git"),
+        ("/srv/hive/meta.git/objects", "/meta.git/objects"),
+        ("/srv/hive/meta.git/refs", "/meta.git/refs"),
+    ]
+    assert not [a for a in _pairs(argv, "--bind") if a[1].startswith("/meta.git")], "never writable"

@@ -239,12 +239,13 @@ def _usage_json(usage: Usage) -> dict[str, int]:
     }
 
 
-def _block_json(index: int, block: Text | ToolUse) -> dict[str, Any]:
+def _block_json(index: int, block: Text | ToolUse, message_id: str) -> dict[str, Any]:
     if isinstance(block, Text):
         return {"type": "text", "text": block.text}
+    # unique per message: claude drops a tool call whose id it has seen before in the session
     return {
         "type": "tool_use",
-        "id": f"toolu_scripted_{index}_{block.name}",
+        "id": f"toolu_scripted_{message_id.rsplit('_', 1)[-1]}_{index}_{block.name}",
         "name": block.name,
         "input": block.input,
     }
@@ -260,7 +261,7 @@ def _full_message(message_id: str, body: dict[str, Any], reply: Reply) -> dict[s
         "type": "message",
         "role": "assistant",
         "model": body.get("model", "scripted"),
-        "content": [_block_json(i, b) for i, b in enumerate(reply.blocks)],
+        "content": [_block_json(i, b, message_id) for i, b in enumerate(reply.blocks)],
         "stop_reason": _stop_reason(reply),
         "stop_sequence": None,
         "usage": _usage_json(reply.usage),
@@ -283,7 +284,7 @@ def _sse_events(message_id: str, body: dict[str, Any], reply: Reply) -> list[dic
             )
             delta = {"type": "text_delta", "text": block.text}
         else:
-            start = {**_block_json(index, block), "input": {}}
+            start = {**_block_json(index, block, message_id), "input": {}}
             events.append({"type": "content_block_start", "index": index, "content_block": start})
             delta = {"type": "input_json_delta", "partial_json": json.dumps(block.input)}
         events.append({"type": "content_block_delta", "index": index, "delta": delta})

@@ -3,8 +3,10 @@
 The harness here is the real `hive_harness` object graph (runtime, event bus,
 turn-stats store, its aiohttp page app on its unix socket, ``page/page.sock``
 where `hive serve` would look for it) with no turn loop running and no
-claude: the test publishes the live events a turn would publish and records
-turn-stats rows, then reads the page as an operator.
+claude: the test publishes the live events a turn would publish, records
+turn-stats rows, and records the turn in the host's ledger as the daemon does
+on the harness's ``turn_usage`` report (``Ledger.record``, the daemon's own
+code, on the real ``ledger.sqlite``), then reads the page as an operator.
 """
 
 from __future__ import annotations
@@ -17,11 +19,14 @@ from typing import Any
 
 import pytest
 
+from hive_core.ledger import Ledger
 from hive_harness.events import EventBus
 from hive_harness.loop import Harness
 from hive_harness.runtime import Runtime, StatePaths
 from hive_harness.serve import PageSite, start_site
 from hive_harness.stats import TurnRecord, TurnStats
+from hive_harness.streamjson import ResultKind, TokenUsage, TurnOutcome
+from hive_harness.usage import turn_usage
 from hive_kit.client import HiveClient
 from hive_kit.launch import AgentLaunchConfig
 from hive_kit.paths import StateLayout
@@ -96,6 +101,21 @@ def _turn(served: Served, harness: Harness, n: int) -> None:
             tool_call_breakdown={"mcp__hyperhive__send": 1, "Bash": 1 + n % 3},
         )
         harness.stats.record(record)
+        outcome = TurnOutcome(
+            kind=ResultKind.OK,
+            usage=TokenUsage(record.input_tokens, record.output_tokens, record.cache_read_tokens, 0),
+            cost_usd=record.cost_usd,
+            tool_calls=record.tool_call_breakdown,
+            session_id="s",
+            model="claude-sonnet-4-5",
+            note="",
+            last_call=TokenUsage(),
+            cost_reported=True,
+        )
+        report = turn_usage(outcome, model="sonnet", turn_id=f"turn-{n}", started=now - 3, ended=now)
+        ledger = Ledger(served.layout.ledger)
+        ledger.record("coder", report)
+        ledger.close()
         bus.publish("turn_end", **{k: v for k, v in record.__dict__.items() if k != "tool_call_breakdown"})
 
     served.call(go)
@@ -170,7 +190,7 @@ def test_agent_page_refusals(agent: tuple[Served, Harness]) -> None:
 
 
 def test_swarm_row_shows_cost_and_needs_login(agent: tuple[Served, Harness], page: Any) -> None:
-    """Cost comes from the agent's own turn-stats file; needs-login from the host's events."""
+    """Cost comes from the host's ledger; needs-login from the host's events."""
     from hive_core.events import LoggedIn, NeedsLogin
 
     served, harness = agent
@@ -193,3 +213,34 @@ def test_swarm_row_shows_cost_and_needs_login(agent: tuple[Served, Harness], pag
     assert badge.get_attribute("href") == "/agents/coder/"
     served.publish(LoggedIn(agent="coder"))
     badge.wait_for(state="detached")
+
+
+def test_agent_page_stats_are_the_ledgers_not_the_agents_own_file(agent: tuple[Served, Harness]) -> None:
+    """The agent writes what it likes to its turn-stats file; the page shows what the host recorded."""
+    served, harness = agent
+    for n in range(1, 4):
+        _turn(served, harness, n)
+    forged = TurnRecord(
+        model="sonnet",
+        wake_from="x",
+        result_kind="ok",
+        started_at=time.time(),
+        ended_at=time.time(),
+        duration_ms=1,
+        cost_usd=999.0,
+    )
+    served.call(lambda: _async(harness.stats.record, forged))
+    stats = http("GET", f"{served.url}/agents/coder/api/stats?window=1h", headers=session_headers(served))
+    assert stats.status == 200, stats.body
+    assert stats.body["source"] == "ledger" and stats.body["turn_count"] == 3
+    assert stats.body["cost_usd"] == pytest.approx(0.06)
+    assert stats.body["tool_calls"] == {"Bash": 6, "mcp__hyperhive__send": 3}
+    assert stats.body["tokens"]["input_tokens"] == 1500 + 1800 + 2100
+    bad = http(
+        "GET", f"{served.url}/agents/coder/api/stats?window=fortnight", headers=session_headers(served)
+    )
+    assert bad.status == 400 and "unknown window" in bad.error
+
+
+async def _async(fn: Any, *args: Any) -> None:
+    fn(*args)

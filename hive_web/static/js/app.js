@@ -6,6 +6,7 @@
 import { getJSON } from "./api.js";
 import { bindApprovals, renderApprovals } from "./approvals.js";
 import { startCaps } from "./caps.js";
+import { bindCosts, loadCosts } from "./costs.js";
 import { bindDesired, desiredMoved, loadDesired } from "./desired.js";
 import { addEvent } from "./events.js";
 import { bindHistory, loadHistory } from "./history.js";
@@ -77,6 +78,7 @@ function showSection() {
   for (const a of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("#nav a"))) a.classList.toggle("active", a.dataset.section === id);
   if (id === "history") loadHistory().catch(() => {});
   if (id === "plan") loadPlan(state);
+  if (id === "costs") loadCosts().catch((err) => toast(err.message, true));
   if (id === "desired") loadDesired().catch((err) => toast(err.message, true));
 }
 
@@ -107,6 +109,7 @@ bindSwarm(() => state);
 const loadCaps = startCaps();
 bindApprovals(() => renderApprovals(state));
 bindHistory();
+bindCosts();
 bindPlan();
 bindKept(() => state);
 bindQuestions();
