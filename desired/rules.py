@@ -1,4 +1,5 @@
-"""Rules beyond types: name shapes, one manager, recipients that exist, MCP keys, egress and tool patterns.
+"""Rules beyond types: name shapes, one manager, recipients that exist, MCP keys, egress and tool patterns,
+the max_agents cap.
 
 Each rule yields ``Problem``s naming the file, the JSON path, what is wrong
 and how to fix it. Rules never stop at the first problem: an operator fixing
@@ -175,6 +176,7 @@ def check_swarm(state: DesiredState, unparsed: frozenset[str] = frozenset()) -> 
             "an agent named 'manager' must be the manager: agents address the manager by that name",
             'set "role": "manager" here, or rename this agent',
         )
+    yield from check_max_agents(state, unparsed)
     known = set(state.agents) | unparsed
     for spec in state.agents.values():
         yield from _check_recipients(
@@ -194,3 +196,17 @@ def check_swarm(state: DesiredState, unparsed: frozenset[str] = frozenset()) -> 
                 f"belongs to no agent: {agent_file(name)} does not exist",
                 f"add {agent_file(name)} or delete this file",
             )
+
+
+def check_max_agents(state: DesiredState, unparsed: frozenset[str] = frozenset()) -> Iterator[Problem]:
+    """hive.json's ``max_agents`` bounds the whole swarm; the message says by how much."""
+    cap = state.settings.max_agents
+    count = len(set(state.agents) | unparsed)
+    if cap is not None and count > cap:
+        over = count - cap
+        yield Problem(
+            HIVE_FILE,
+            "$.max_agents",
+            f"{count} agents; hive.json max_agents is {cap}",
+            f"remove {over} agent{'s' if over != 1 else ''} or raise max_agents",
+        )

@@ -156,6 +156,30 @@ class SwarmSettings(BaseModel):
             "Patterns as in an agent's egress."
         ),
     )
+    max_agents: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Most agents (the manager included) the swarm may hold; a push, proposal or add beyond it "
+            "is refused. null = no cap."
+        ),
+    )
+    max_spawns_per_day: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "Most agents the manager may spawn (request_spawn, or a proposal adding agents) per UTC day. "
+            "The operator's own adds do not count. null = no cap."
+        ),
+    )
+    max_concurrent_turns: int | None = Field(
+        default=None,
+        ge=1,
+        description=(
+            "Most turns running at once across the swarm; further agents wait in FIFO order, shown as "
+            "queued. null = no cap."
+        ),
+    )
 
 
 class DesiredState(BaseModel):

@@ -36,6 +36,8 @@ from hive_core.stores.egress import EgressLog
 from hive_core.stores.questions import QuestionStore
 from hive_core.stores.reminders import DEFAULT_PENDING_CAP, ReminderStore
 from hive_core.stores.schema import open_core_db
+from hive_core.stores.spawns import SpawnLog
+from hive_core.turnslots import TurnSlots
 from hive_kit.errors import NotFoundError, UnavailableError
 from hive_kit.names import OPERATOR, Role
 from hive_kit.paths import StateLayout
@@ -81,6 +83,8 @@ class HostCore:
         self.questions = QuestionStore(self.conn, clock)
         self.reminders = ReminderStore(self.conn, clock, reminder_cap)
         self.egress_log = EgressLog(self.conn)
+        self.spawns = SpawnLog(self.conn)
+        """The manager's spawn requests, counted against hive.json max_spawns_per_day."""
         self.egress_throttle = DenialThrottle()
         self.ledger = Ledger(layout.ledger, clock=clock)
         """What every turn used and cost, as each agent's harness reported it (`hive costs`)."""
@@ -95,6 +99,9 @@ class HostCore:
         self.proposals = ProposalWatch(self.desired, self.events)
         self.egress = EgressPolicies(self.desired.cached, ModelApi(layout.secrets).pattern)
         """Each agent's effective egress allow-list (the model API + its own or the swarm's list)."""
+        self.turn_slots = TurnSlots(lambda: self.desired.cached().state.settings.max_concurrent_turns, clock)
+        """hive.json's max_concurrent_turns: who runs a turn now, who waits (``hive_core.turnslots``)."""
+        self.desired.on_change(lambda _snapshot: self.turn_slots.grant())  # a raised cap lets the line move
         self.reconciler: ReconcilerControl | None = None
         self.deadlines_changed = asyncio.Event()
         """Set when a reminder or question deadline is added or moved: the scheduler re-plans at once."""

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 from hive_core.core import Caller, HostCore
 from hive_core.ops import start
 from hive_core.ops.admin import events_batch
-from hive_core.ops.registry import caller_gone
+from hive_core.ops.registry import caller_gone, on_hangup
 from hive_kit import wire
 from hive_kit.errors import BadRequestError, ForbiddenError, HiveError, TooLargeError, error_code
 from hive_kit.names import Role
@@ -153,11 +153,13 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._task: asyncio.Task[None] | None = None  # the waiting op (or the event stream) in flight
         self._cancel_on_hangup = False
+        self._leave_on_eof = False  # a turn-slot wait: EOF means the asker is gone (recv still answers)
         self._outbox: list[bytes] = []  # answers waiting for the group commit
         self._eof = False
         self._closed = False
         self._write_paused = False
         self._writable: asyncio.Event | None = None
+        self._at_hangup: list[Callable[[], None]] = []  # e.g. give back a turn slot
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     # ---- transport callbacks -----------------------------------------------------------------
@@ -173,6 +175,9 @@ class Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         """The client sends no more: answer what it asked, then close (keep the transport open till then)."""
         self._eof = True
+        if self._task is not None and self._leave_on_eof and self._transport is not None:
+            self._transport.close()  # a wait for a turn slot: nobody is left to hand it to
+            return True
         self._process()
         return True
 
@@ -182,8 +187,23 @@ class Connection(asyncio.Protocol):
             self._task.cancel()  # a parked recv or an event stream: nothing half-done to lose
         if self._writable is not None:
             self._writable.set()
+        self._hung_up()
         if not self.closed.done():
             self.closed.set_result(None)
+
+    def _at_hangup_add(self, callback: Callable[[], None]) -> None:
+        if self._closed:
+            callback()
+        else:
+            self._at_hangup.append(callback)
+
+    def _hung_up(self) -> None:
+        callbacks, self._at_hangup = self._at_hangup, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("a hang-up callback failed on the %s socket", self.role)
 
     def pause_writing(self) -> None:
         self._write_paused = True
@@ -235,7 +255,9 @@ class Connection(asyncio.Protocol):
         if isinstance(result, BaseModel):
             self._reply(wire.encode(result))
         else:
-            self._spawn(self._finish(result, line), cancel_on_hangup=isinstance(request, wire.Recv))
+            parks = isinstance(request, wire.Recv | wire.TurnSlot)
+            self._leave_on_eof = isinstance(request, wire.TurnSlot)
+            self._spawn(self._finish(result, line), cancel_on_hangup=parks)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], *, cancel_on_hangup: bool) -> None:
         self._cancel_on_hangup = cancel_on_hangup
@@ -243,6 +265,7 @@ class Connection(asyncio.Protocol):
 
     async def _finish(self, pending: Coroutine[Any, Any, BaseModel], line: bytes) -> None:
         caller_gone.set(self.gone)
+        on_hangup.set(self._at_hangup_add)
         try:
             response = await pending
             await self.core.batch.durable()
@@ -309,3 +332,4 @@ class Connection(asyncio.Protocol):
             self._task.cancel()
         if self._transport is not None:
             self._transport.close()
+        self._hung_up()

@@ -7,6 +7,12 @@ a turn has used them: after `ok`, `failed` or `cancelled`; a `needs_login`
 turn keeps them and retries after login; "prompt is too long" compacts the
 session and retries once.
 
+Before claude starts, the turn takes one of the swarm's turn slots from the
+host (hive.json ``max_concurrent_turns``), first come, first served; while it
+waits the page shows ``queued``. The slot is held by a connection of its own
+and goes back when that closes: at turn end, or when this process dies. Mail
+that arrives meanwhile stays in the host's queue (no recv runs during a turn).
+
 Our MCP server is the persistent one (`mcp_http.py`) unless it cannot start
 or `HIVE_MCP_TRANSPORT=stdio`: each turn first makes sure it is alive
 (restarting it if not) and writes the turn's --mcp-config; when the turn's
@@ -44,7 +50,7 @@ from hive_harness.streamjson import ResultKind, TurnAccumulator, TurnOutcome, li
 from hive_harness.usage import turn_usage
 from hive_kit.client import HiveClient
 from hive_kit.envfile import has_credentials
-from hive_kit.errors import HiveError, UserError
+from hive_kit.errors import BadRequestError, HiveError, UserError
 from hive_kit.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report, TurnUsage
 
 log = logging.getLogger(__name__)
@@ -52,6 +58,9 @@ log = logging.getLogger(__name__)
 COMPACT = "/compact"
 LOCAL_POLL_SECONDS = 2.0
 LOGIN_POLL_SECONDS = 2.0
+QUEUED_AFTER_SECONDS = 0.05
+"""A slot granted within this is not shown as a wait (no queued flash on every turn)."""
+SLOT_RETRY_SECONDS = 2.0
 MAX_UNSENT_USAGE = 200  # reports kept for a host that is away; the oldest go first
 
 
@@ -212,6 +221,43 @@ class Harness:
 
     # -- one claude run --------------------------------------------------
     async def turn(self, prompt: str, wake_from: str, *, compacting: bool = False) -> TurnOutcome:
+        async with contextlib.AsyncExitStack() as slot:
+            await self._take_slot(slot, wake_from)
+            return await self._run_claude(prompt, wake_from, compacting=compacting)
+
+    async def _take_slot(self, stack: contextlib.AsyncExitStack, wake_from: str) -> None:
+        """Hold a swarm turn slot for the rest of ``stack``; show ``queued`` while the host makes us wait.
+
+        A host that cannot be reached is asked again (it is the one that counts slots); a host
+        too old to know the op lets the turn run without one.
+        """
+        while True:
+            entering = asyncio.ensure_future(stack.enter_async_context(self.client.turn_slot()))
+            try:
+                done, _ = await asyncio.wait({entering}, timeout=QUEUED_AFTER_SECONDS)
+            except BaseException:  # stopping while asking: do not leave the ask running on its own
+                entering.cancel()
+                raise
+            if not done:
+                self.rt.set_turn_state(TurnState.QUEUED, wake_from)
+                self.rt.bus.publish("turn_queued", wake_from=wake_from)
+            try:
+                grant = await entering
+            except BadRequestError as exc:
+                log.warning(
+                    "%s: the host grants no turn slots (%s); running unslotted", self.rt.launch.name, exc
+                )
+                return
+            except (HiveError, TimeoutError) as exc:
+                log.warning("%s: no turn slot yet (%s); asking again", self.rt.launch.name, exc)
+                self.rt.set_turn_state(TurnState.QUEUED, wake_from)
+                await asyncio.sleep(SLOT_RETRY_SECONDS)
+                continue
+            if grant.waited_seconds:
+                log.info("%s: turn slot after %.1f s in line", self.rt.launch.name, grant.waited_seconds)
+            return
+
+    async def _run_claude(self, prompt: str, wake_from: str, *, compacting: bool) -> TurnOutcome:
         rt = self.rt
         model = rt.model
         fresh = rt.new_session_pending and not compacting

@@ -33,6 +33,7 @@ class Status(StrEnum):
 
 class TurnState(StrEnum):
     IDLE = "idle"
+    QUEUED = "queued"  # waiting for a swarm turn slot (hive.json max_concurrent_turns)
     THINKING = "thinking"
     COMPACTING = "compacting"
     CANCELLING = "cancelling"

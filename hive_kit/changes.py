@@ -39,7 +39,16 @@ AgentField = Literal[
     "bash_allow",
 ]
 AGENT_FIELDS: tuple[str, ...] = AgentField.__args__  # type: ignore[attr-defined]
-SettingField = Literal["operator_pronouns", "default_model", "agent_defaults", "allow_destroy_all", "egress"]
+SettingField = Literal[
+    "operator_pronouns",
+    "default_model",
+    "agent_defaults",
+    "allow_destroy_all",
+    "egress",
+    "max_agents",
+    "max_spawns_per_day",
+    "max_concurrent_turns",
+]
 SETTING_FIELDS: tuple[str, ...] = SettingField.__args__  # type: ignore[attr-defined]
 
 _OP = ConfigDict(extra="forbid", frozen=True)
@@ -129,9 +138,9 @@ def parse_ops(ops: Sequence[Any]) -> ChangeSet:
 SELF_FIELDS = frozenset({"state", "suspended", "role"})
 """Fields of its own spec the manager may not propose to change: it would cut its own legs."""
 
-HOST_SETTINGS = frozenset({"allow_destroy_all"})
-"""hive.json fields only the operator changes: the host's own guards, not the swarm's shape.
-Caps and budgets (issue 14 items 4-5) belong here too."""
+HOST_SETTINGS = frozenset({"allow_destroy_all", "max_agents", "max_spawns_per_day", "max_concurrent_turns"})
+"""hive.json fields only the operator changes: the host's own guards, not the swarm's shape
+(the caps on fan-out bound the manager itself). Budgets (issue 14 item 4) belong here too."""
 
 
 def host_setting_refusal(field: str) -> str:

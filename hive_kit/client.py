@@ -19,12 +19,22 @@ import json
 import socket
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from hive_kit.errors import BadRequestError, HiveError, UnavailableError, error_from_wire
 from hive_kit.launch import SANDBOX_SOCKET
-from hive_kit.wire import MAX_LINE_BYTES, Events, EventsBatch, Recv, Request, encode_request
+from hive_kit.wire import (
+    MAX_LINE_BYTES,
+    Events,
+    EventsBatch,
+    Recv,
+    Request,
+    SlotGranted,
+    TurnSlot,
+    encode_request,
+)
 
 _OK_PREFIX = b'{"ok":true'  # how the host's encoder starts every success line
 _READ_LIMIT = 16 * MAX_LINE_BYTES  # answers carry ≤ 1 MiB of text, which JSON escaping may grow ~6x
@@ -214,6 +224,21 @@ class HiveClient:
                 yield batch
                 if not follow:
                     return
+        finally:
+            conn.close()
+
+    @asynccontextmanager
+    async def turn_slot(self) -> AsyncIterator[SlotGranted]:
+        """Wait for a turn slot (the host queues askers first come, first served) and hold it for the
+        ``async with`` block: the slot is bound to a connection of its own, given back when it closes."""
+        conn = await self._connect()
+        req = TurnSlot()
+        try:
+            try:
+                line = await conn.roundtrip(encode_request(req))
+            except OSError as exc:
+                raise _unavailable(self.path, exc) from exc
+            yield parse_response(req, line)
         finally:
             conn.close()
 

@@ -245,6 +245,16 @@ class Report(Request):
     status: Literal["needs_login", "logged_in"]
 
 
+class TurnSlot(Request):
+    """Wait (first come, first served) for one of the swarm's turn slots (hive.json max_concurrent_turns).
+
+    The slot is held while the connection that asked stays open and given back when it closes,
+    so ask on a connection of its own (``HiveClient.turn_slot``).
+    """
+
+    op: Literal["turn_slot"] = "turn_slot"
+
+
 MAX_TURN_TOKENS = 1_000_000_000  # per kind, per model, per turn: far above any real turn
 MAX_TURN_COST_USD = 10_000.0
 TURN_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
@@ -542,6 +552,13 @@ class StatusResult(Response):
     reconciler: dict[str, Any] | None = None  # None: the reconciler is not running
     version: str = ""  # the daemon's VERSION; "" from a daemon older than this field
     dashboard: str | None = None  # the dashboard's base URL (http://host:port) while it is served
+    caps: dict[str, Any] | None = None  # hive.json's caps and their use now (hive_core.ops.admin.caps_usage)
+
+
+class SlotGranted(Response):
+    waited_seconds: float
+    limit: int | None  # None: no cap
+    running: int  # slots held now, this one included
 
 
 class LoginLinkResult(Response):
@@ -627,6 +644,7 @@ OPS: tuple[Op, ...] = (
     Op(Whoami, WhoamiResult, _EVERYONE),
     Op(Hello, Done, _AGENTS),
     Op(Report, Done, _AGENTS),
+    Op(TurnSlot, SlotGranted, _AGENTS),
     Op(TurnUsage, Done, _AGENTS),
     Op(Propose, ProposalResult, _MANAGER),
     Op(RequestSpawn, ProposalResult, _MANAGER),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from hive_core.core import Caller, HostCore
 from hive_core.events import event_dict
 from hive_core.ops.registry import handles
+from hive_core.stores.spawns import day_bounds
 from hive_kit import wire
 from hive_kit.errors import NotFoundError
 
@@ -58,7 +59,25 @@ def status(core: HostCore, caller: Caller, req: wire.Status) -> wire.StatusResul
         reconciler=dict(reconciler.status()) if reconciler is not None else None,
         version=wire.VERSION,
         dashboard=core.login_codes.base_url,
+        caps=caps_usage(core),
     )
+
+
+def caps_usage(core: HostCore) -> dict[str, object]:
+    """hive.json's three caps (None: no cap) beside what is used of each now."""
+    state = core.desired.cached().state
+    start, reset = day_bounds(core.clock())
+    turns = core.turn_slots.usage()
+    return {
+        "agents": len(state.agents),
+        "max_agents": state.settings.max_agents,
+        "spawns_today": core.spawns.count_since(start),
+        "max_spawns_per_day": state.settings.max_spawns_per_day,
+        "spawns_reset_at": reset,
+        "max_concurrent_turns": turns.limit,
+        "turns_running": [list(r) for r in turns.running],
+        "turns_queued": [list(q) for q in turns.queued],
+    }
 
 
 @handles(wire.DashboardLogin)

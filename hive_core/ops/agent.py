@@ -1,4 +1,5 @@
-"""get_open_threads, cancel_thread, whoami, and the harness's lifecycle ops hello, report and turn_usage."""
+"""get_open_threads, cancel_thread, whoami, and the harness's lifecycle ops hello, report, turn_usage
+and turn_slot."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from desired import proposals
 from hive_core.core import Caller, HostCore
 from hive_core.events import HarnessHello, LoggedIn, NeedsLogin
 from hive_core.ops.asking import cancel_question
-from hive_core.ops.registry import handles
+from hive_core.ops.registry import handles, on_hangup
 from hive_core.ops.reminding import cancel_reminder
 from hive_kit import wire
 from hive_kit.names import Role
@@ -90,6 +91,20 @@ def report(core: HostCore, caller: Caller, req: wire.Report) -> wire.Done:
     else:
         core.events.publish(LoggedIn(agent=caller.name))
     return wire.Done(note=f"recorded {req.status}")
+
+
+@handles(wire.TurnSlot)
+async def turn_slot(core: HostCore, caller: Caller, req: wire.TurnSlot) -> wire.SlotGranted:
+    """Park until a slot is free; the slot stays the caller's until this connection closes."""
+    slots = core.turn_slots
+    ticket = slots.ask(caller.name)
+    on_hangup.get()(lambda: slots.release(ticket))
+    if not ticket.granted.done():
+        log.info("%s waits for a turn slot (%d in line)", caller.name, len(slots.usage().queued))
+    await ticket.granted
+    usage = slots.usage()
+    waited = (ticket.granted_at or ticket.asked_at) - ticket.asked_at
+    return wire.SlotGranted(waited_seconds=round(waited, 3), limit=usage.limit, running=len(usage.running))
 
 
 @handles(wire.TurnUsage)

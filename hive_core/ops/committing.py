@@ -22,6 +22,7 @@ from desired.bundles import FIX, Incoming, received
 from desired.repo import FileChanges, MetaRepo
 from desired.rules import HIVE_FILE, agent_file
 from hive_core.core import Caller, HostCore
+from hive_core.ops.managing import spawn_quota
 from hive_core.ops.registry import handles
 from hive_kit import wire
 from hive_kit.changes import HOST_SETTINGS, SELF_FIELDS, host_setting_refusal
@@ -72,11 +73,16 @@ def _decode(text: str) -> bytes:
 async def propose_commit(core: HostCore, caller: Caller, req: wire.ProposeCommit) -> wire.ProposalResult:
     data = _decode(req.bundle)
 
-    def run() -> wire.ProposalResult:
+    def check() -> Incoming:
         incoming = received(core.layout.meta, data, _no_self_removal(caller.name))
         why = self_commit_refusal(caller.name, incoming)
         if why is not None:
             raise ForbiddenError(why)
+        return incoming
+
+    incoming = await asyncio.to_thread(check)
+
+    def run() -> wire.ProposalResult:
         repo = MetaRepo(core.layout.meta)
         base = repo.head()
         if base is None or str(base) != incoming.main:
@@ -86,7 +92,9 @@ async def propose_commit(core: HostCore, caller: Caller, req: wire.ProposeCommit
         )
         return wire.ProposalResult(proposal_id=found.id, commit=found.commit, description=req.description)
 
-    result = await asyncio.to_thread(run)
+    added = sorted(set(incoming.after.agents) - set(incoming.before.agents))
+    async with spawn_quota(core, caller, added):  # agents it adds count against max_spawns_per_day
+        result = await asyncio.to_thread(run)
     core.proposals.check()
     log.info("%s proposed #%d from its commit: %s", caller.name, result.proposal_id, req.description[:80])
     return result

@@ -8,12 +8,19 @@ Writes go through ``desired.edit.write`` like every other editor's:
 the manager kill/start without approval too) with the manager as author, so
 history says who did it. Git work runs in a thread on a fresh ``MetaRepo`` so
 a slow disk never stalls the sockets.
+
+Agents the manager asks to add (``request_spawn``, or ``add_agent`` in a
+``propose``) count against hive.json's ``max_spawns_per_day``
+(``hive_core.stores.spawns``): reserved before the proposal is written, taken
+back if the write fails.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from desired import edit
@@ -21,6 +28,7 @@ from desired.repo import MetaRepo
 from desired.schema import RunState
 from hive_core.core import Caller, HostCore
 from hive_core.ops.registry import handles
+from hive_core.stores.spawns import day_bounds
 from hive_kit import wire
 from hive_kit.changes import (
     AddAgent,
@@ -30,7 +38,7 @@ from hive_kit.changes import (
     self_change_refusal,
     self_target_refusal,
 )
-from hive_kit.errors import ForbiddenError, InternalError, NotFoundError
+from hive_kit.errors import ForbiddenError, InternalError, LimitError, NotFoundError
 from hive_kit.names import Role
 
 log = logging.getLogger(__name__)
@@ -59,13 +67,54 @@ async def _record(
     return wire.ProposalResult(proposal_id=proposal.id, commit=proposal.commit, description=description)
 
 
+def _spawn_refusal(core: HostCore, count: int) -> str | None:
+    cap = core.desired.cached().state.settings.max_spawns_per_day
+    if cap is None or count == 0:
+        return None
+    now = core.clock()
+    start, reset = day_bounds(now)
+    used = core.spawns.count_since(start)
+    if used + count <= cap:
+        return None
+    left = int(reset - now)
+    return (
+        f"hive.json max_spawns_per_day is {cap} and {used} spawn(s) were requested today (UTC); "
+        f"this asks for {count} more. The count resets at 00:00 UTC (in {left // 3600} h "
+        f"{left % 3600 // 60} min); until then, ask the operator (send to operator) to add the agent "
+        "or to raise max_spawns_per_day"
+    )
+
+
+@asynccontextmanager
+async def spawn_quota(core: HostCore, caller: Caller, names: list[str]) -> AsyncIterator[None]:
+    """Reserve ``names`` against max_spawns_per_day for the block; taken back if the block raises.
+
+    Checked and reserved in one step on the loop (no await between), so two
+    proposals in flight cannot both take the last spawn of the day.
+    """
+    why = _spawn_refusal(core, len(names))
+    if why is not None:
+        raise LimitError(why)
+    ids = core.spawns.record(names, caller.name, core.clock()) if names else []
+    try:
+        yield
+    except BaseException:
+        core.spawns.forget(ids)
+        raise
+
+
+def _added_names(changes: ChangeSet) -> list[str]:
+    return [str(op.agent.get("name", "")) for op in changes.ops if isinstance(op, AddAgent)]
+
+
 @handles(wire.Propose)
 async def propose(core: HostCore, caller: Caller, req: wire.Propose) -> wire.ProposalResult:
     changes = parse_ops(req.ops)
     why = self_change_refusal(caller.name, changes)
     if why is not None:
         raise ForbiddenError(why)
-    return await _record(core, caller, changes, req.description)
+    async with spawn_quota(core, caller, _added_names(changes)):
+        return await _record(core, caller, changes, req.description)
 
 
 @handles(wire.RequestSpawn)
@@ -77,7 +126,8 @@ async def request_spawn(core: HostCore, caller: Caller, req: wire.RequestSpawn) 
     if req.model is not None:
         fields["model"] = req.model
     changes = ChangeSet(ops=[AddAgent(agent=fields)])
-    return await _record(core, caller, changes, f"spawn {req.name}: {req.description}")
+    async with spawn_quota(core, caller, [req.name]):
+        return await _record(core, caller, changes, f"spawn {req.name}: {req.description}")
 
 
 def _other_agent(core: HostCore, caller: Caller, name: str, verb: str) -> str:

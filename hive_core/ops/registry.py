@@ -25,6 +25,17 @@ caller_gone: contextvars.ContextVar[Callable[[], bool]] = contextvars.ContextVar
 )
 """Set per connection by the server: True once its client has hung up (a parked recv then takes nothing)."""
 
+
+def _no_connection(release: Callable[[], None]) -> None:
+    raise RuntimeError("this op holds something until its connection closes; call it over a socket")
+
+
+on_hangup: contextvars.ContextVar[Callable[[Callable[[], None]], None]] = contextvars.ContextVar(
+    "on_hangup", default=_no_connection
+)
+"""Set per connection by the server: register a callback run once when its client hangs up
+(a turn slot is given back that way, whether the harness closed the connection or died)."""
+
 R = TypeVar("R", bound=wire.Request)
 T = TypeVar("T", bound=BaseModel | Awaitable[BaseModel])
 

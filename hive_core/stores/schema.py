@@ -15,6 +15,7 @@ import apsw
 from hive_core.events import MIGRATIONS_EVENTS
 from hive_core.identities import MIGRATION_IDENTITIES
 from hive_core.stores.egress import MIGRATION_EGRESS
+from hive_core.stores.spawns import MIGRATION_SPAWNS
 from hive_kit.db import Migration, open_db
 
 V1_MESSAGES = """
@@ -79,6 +80,7 @@ MIGRATIONS: list[Migration] = [
     MIGRATIONS_EVENTS,
     MIGRATION_EGRESS,
     MIGRATION_IDENTITIES,
+    MIGRATION_SPAWNS,
 ]
 
 

@@ -1,4 +1,5 @@
-"""Read-only JSON: the snapshot, the History log, a proposal, one agent's config, the fleet's costs."""
+"""Read-only JSON: the snapshot, the caps on fan-out, the History log, a proposal, one agent's config,
+the fleet's costs."""
 
 from __future__ import annotations
 
@@ -6,14 +7,17 @@ import asyncio
 
 from aiohttp import web
 
+from hive_kit import wire
 from hive_kit.names import ProposalId
 from hive_web.http import path_int, query_int
 from hive_web.keys import DEPS, META
+from hive_web.operator import ask_core
 from hive_web.readers.ledger import fleet
 from hive_web.readers.meta import agent_state, commit_with_diff, main_log, proposal_with_diff
 from hive_web.readers.snapshot import gather
 from hive_web.readers.statedirs import rendered_files
 from hive_web.views.approvals import proposal_json
+from hive_web.views.caps import caps_json
 from hive_web.views.history import commit_json, history_rows
 from hive_web.views.snapshot import snapshot_json
 from hive_web.views.swarm import agent_config
@@ -24,6 +28,12 @@ routes = web.RouteTableDef()
 @routes.get("/api/state")
 async def state(request: web.Request) -> web.Response:
     return web.json_response(snapshot_json(await gather(request.app)))
+
+
+@routes.get("/api/caps")
+async def caps(request: web.Request) -> web.Response:
+    status = await ask_core(request.app[DEPS].operator, wire.Status(), wire.StatusResult)
+    return web.json_response(caps_json(status.caps or {}))
 
 
 @routes.get("/api/costs")

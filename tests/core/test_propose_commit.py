@@ -179,3 +179,31 @@ async def test_a_submodule_entry_is_refused_as_not_a_file(daemon: Running, clone
     git(clone, "commit", "-qm", "a gitlink")
     text = await propose_commit(daemon)
     assert "agents/sub is not a plain file" in text, text
+
+
+async def test_agents_a_commit_adds_count_against_max_spawns_per_day_and_the_caps_are_the_operators(
+    daemon: Running, clone: Path
+) -> None:
+    from desired.changes import set_setting
+    from tests.core.conftest import OPERATOR
+
+    meta = MetaRepo(daemon.layout.meta)
+    meta.commit(lambda s: set_setting(s, "max_spawns_per_day", 1), author=OPERATOR, message="cap")
+    daemon.daemon.core.desired.refresh()
+    git(clone, "fetch", "-q", "origin")
+    git(clone, "reset", "-q", "--hard", "origin/main")
+    for name in ("writer", "reader"):
+        (clone / "agents" / f"{name}.json").write_text(json.dumps({"name": name}) + "\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "two at once")
+    text = await propose_commit(daemon)
+    assert "max_spawns_per_day is 1 and 0 spawn(s) were requested today (UTC); this asks for 2" in text, text
+    assert "00:00 UTC" in text and proposals.list_all(meta) == []
+
+    git(clone, "reset", "-q", "--hard", "origin/main")
+    settings = json.loads((clone / "hive.json").read_text())
+    settings["max_spawns_per_day"] = 50
+    (clone / "hive.json").write_text(json.dumps(settings, indent=2) + "\n")
+    git(clone, "commit", "-qam", "more for me")
+    text = await propose_commit(daemon)
+    assert "`max_spawns_per_day` is the operator's guard" in text, text

@@ -29,6 +29,7 @@ def test_every_op_has_a_request_type_and_response() -> None:
         "whoami": {},
         "hello": {"pid": 3},
         "report": {"status": "needs_login"},
+        "turn_slot": {},
         "turn_usage": {"turn_id": "t1", "models": [{"model": "haiku"}], "started_at": 1, "duration_ms": 2},
         "propose": {"ops": [{"op": "remove_agent", "name": "x"}], "description": "d"},
         "request_spawn": {"name": "x", "description": "d"},
@@ -96,7 +97,7 @@ def test_limits_match_upstream() -> None:
 
 
 AGENT = {"send", "recv", "ack", "recent", "ask", "answer", "remind", "get_open_threads", "cancel_thread"}
-AGENT |= {"whoami", "hello", "report", "turn_usage"}
+AGENT |= {"whoami", "hello", "report", "turn_slot", "turn_usage"}
 MANAGER = AGENT | {"propose", "request_spawn", "start", "stop", "restart", "update"}
 MANAGER |= {"propose_commit", "list_agents", "get_agent", "plan", "history", "logs", "get_proposal"}
 ADMIN = {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}

@@ -106,3 +106,22 @@ def test_proposal_branches_pushed_by_operators_are_validated(
     commit_file(work, "agents/x.json", "{not json", "broken proposal")
     push = git(work, "push", "origin", "proposals/7")
     assert push.returncode != 0 and "agents/x.json: $: not valid JSON" in push.stderr
+
+
+def test_a_31st_agent_over_max_agents_30_is_refused_at_push_with_the_numbers(
+    hive: HiveRunner, state_dir: Path, tmp_path: Path
+) -> None:
+    work = clone(hive, state_dir, tmp_path)
+    (work / "hive.json").write_text(json.dumps({"max_agents": 30}))
+    for i in range(29):  # with the manager: 30, exactly the cap
+        (work / f"agents/w{i}.json").write_text(json.dumps({"name": f"w{i}"}))
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "thirty agents")
+    assert git(work, "push", "origin", "main").returncode == 0
+    at_cap = head(state_dir)
+    commit_file(work, "agents/extra.json", json.dumps({"name": "extra"}), "a 31st")
+    push = git(work, "push", "origin", "main")
+    assert push.returncode != 0
+    assert "hive.json: $.max_agents: 31 agents; hive.json max_agents is 30" in push.stderr
+    assert "remove 1 agent or raise max_agents" in push.stderr
+    assert head(state_dir) == at_cap, "nothing may land"

@@ -134,3 +134,17 @@ def test_missing_hive_json() -> None:
     files = swarm(("manager", {}))
     del files["hive.json"]
     assert problems_of(files)[0][:3] == ("hive.json", "$", "missing")
+
+
+def test_max_agents_refuses_a_swarm_over_the_cap_saying_by_how_much() -> None:
+    agents = [("boss", {})] + [(f"w{i}", {}) for i in range(4)]
+    assert len(load_files(swarm(*agents, settings={"max_agents": 5})).agents) == 5
+    [(file, path, message, fix)] = problems_of(swarm(*agents, settings={"max_agents": 3}))
+    assert (file, path) == ("hive.json", "$.max_agents")
+    assert message == "5 agents; hive.json max_agents is 3"
+    assert fix == "remove 2 agents or raise max_agents"
+
+
+def test_caps_must_be_positive() -> None:
+    found = problems_of(swarm(("boss", {}), settings={"max_agents": 0, "max_concurrent_turns": 0}))
+    assert {path for _, path, _, _ in found} == {"$.max_agents", "$.max_concurrent_turns"}

@@ -5,6 +5,7 @@
 
 import { getJSON } from "./api.js";
 import { bindApprovals, renderApprovals } from "./approvals.js";
+import { startCaps } from "./caps.js";
 import { bindCosts, loadCosts } from "./costs.js";
 import { bindDesired, desiredMoved, loadDesired } from "./desired.js";
 import { addEvent } from "./events.js";
@@ -61,6 +62,7 @@ async function refresh() {
       again = false;
       state = await getJSON("/api/state");
       render();
+      loadCaps();
     } while (again);
   })().finally(() => { refreshing = null; });
 }
@@ -104,6 +106,7 @@ function onStatus(status, hello) {
 }
 
 bindSwarm(() => state);
+const loadCaps = startCaps();
 bindApprovals(() => renderApprovals(state));
 bindHistory();
 bindCosts();
