@@ -42,6 +42,21 @@ class McpServer(BaseModel):
     )
 
 
+class Budget(BaseModel):
+    """Spend an agent may run up per UTC day before the host stops granting it turns."""
+
+    model_config = _STRICT
+
+    usd_per_day: float | None = Field(
+        default=None, ge=0, description="US dollars per UTC day (the host's ledger); null = no dollar cap."
+    )
+    tokens_per_day: int | None = Field(
+        default=None,
+        ge=0,
+        description="Tokens (every kind, cache included) per UTC day; null = no token cap.",
+    )
+
+
 class AgentSpec(BaseModel):
     """One agent: the contents of `agents/<name>.json`."""
 
@@ -106,6 +121,13 @@ class AgentSpec(BaseModel):
         description=(
             "Commands the Bash tool may run, as patterns such as 'git *' or 'pytest *'. "
             "null = Bash unrestricted; [] = no Bash at all."
+        ),
+    )
+    budget: Budget | None = Field(
+        default=None,
+        description=(
+            "Daily spend after which the host pauses this agent (its mail keeps queuing). "
+            "null follows hive.json's budget. Changing it restarts nothing."
         ),
     )
 
@@ -180,6 +202,13 @@ class SwarmSettings(BaseModel):
             "queued. null = no cap."
         ),
     )
+    budget: Budget | None = Field(
+        default=None,
+        description=(
+            "Daily spend per agent for agents whose own budget is null; at it the host pauses the agent. "
+            "null = no budget. Only the operator changes it."
+        ),
+    )
 
 
 class DesiredState(BaseModel):
@@ -212,6 +241,11 @@ class DesiredState(BaseModel):
     def agent_names(self) -> list[AgentName]:
         return [AgentName(n) for n in sorted(self.agents)]
 
+    def budget_for(self, name: str) -> Budget | None:
+        """The agent's own budget, else hive.json's (None: unbounded)."""
+        own = self.agents[name].budget
+        return self.settings.budget if own is None else own
+
     def egress_for(self, name: str) -> tuple[str, ...]:
         """The agent's own egress list, else hive.json's; the host adds the model API to either."""
         own = self.agents[name].egress
@@ -224,9 +258,10 @@ config never look at them (only the operator, the dashboard and peers do). A cha
 applied without a restart, and the plan shows it as "metadata only, no restart". Not here, because
 a running agent reads them at its start: ``allowed_recipients`` (the harness pre-checks sends
 against its launch config, and its system prompt lists them) and ``operator_pronouns`` (prompt)."""
-NOT_REBUILT = frozenset({"suspended", "state", "egress", *METADATA})
+NOT_REBUILT = frozenset({"suspended", "state", "egress", "budget", *METADATA})
 """Agent fields whose change rebuilds nothing: stopping or suspending is not a rebuild, the egress
-proxy reads the allow-list per connection, and ``METADATA`` is read by nothing that runs."""
+proxy reads the allow-list per connection, the host reads ``budget`` at each turn-slot request,
+and ``METADATA`` is read by nothing that runs."""
 UNSET_UNHASHED = ("allowed_tools", "bash_allow")
 """Fields added after fingerprints were first recorded: left out of the hash while null, so upgrading
 hyperhive rebuilds no agent that does not use them."""

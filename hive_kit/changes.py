@@ -37,6 +37,7 @@ AgentField = Literal[
     "egress",
     "allowed_tools",
     "bash_allow",
+    "budget",
 ]
 AGENT_FIELDS: tuple[str, ...] = AgentField.__args__  # type: ignore[attr-defined]
 SettingField = Literal[
@@ -48,6 +49,7 @@ SettingField = Literal[
     "max_agents",
     "max_spawns_per_day",
     "max_concurrent_turns",
+    "budget",
 ]
 SETTING_FIELDS: tuple[str, ...] = SettingField.__args__  # type: ignore[attr-defined]
 
@@ -135,12 +137,15 @@ def parse_ops(ops: Sequence[Any]) -> ChangeSet:
         ) from None
 
 
-SELF_FIELDS = frozenset({"state", "suspended", "role"})
-"""Fields of its own spec the manager may not propose to change: it would cut its own legs."""
+SELF_FIELDS = frozenset({"state", "suspended", "role", "budget"})
+"""Fields of its own spec the manager may not propose to change: it would cut its own legs (or,
+for ``budget``, lift the guard on its own spend)."""
 
-HOST_SETTINGS = frozenset({"allow_destroy_all", "max_agents", "max_spawns_per_day", "max_concurrent_turns"})
+HOST_SETTINGS = frozenset(
+    {"allow_destroy_all", "max_agents", "max_spawns_per_day", "max_concurrent_turns", "budget"}
+)
 """hive.json fields only the operator changes: the host's own guards, not the swarm's shape
-(the caps on fan-out bound the manager itself). Budgets (issue 14 item 4) belong here too."""
+(the caps on fan-out and the swarm-wide budget bound the manager itself)."""
 
 
 def host_setting_refusal(field: str) -> str:
