@@ -64,6 +64,10 @@ class LimitError(UserError):
     """A per-agent cap is reached; the message says which and how to make room."""
 
 
+class BudgetPausedError(LimitError):
+    """The agent's spend today reached its budget: the host grants it no turn (``paused: budget``)."""
+
+
 class TemporaryError(HiveError):
     """A failure that may go away on retry (``delay``: a hint, in seconds)."""
 
@@ -137,6 +141,7 @@ ERROR_TABLE: tuple[ErrorKind, ...] = (
     ErrorKind(TooLargeError, "too_large", 413),
     ErrorKind(BadRequestError, "bad_request", 400),
     ErrorKind(ForbiddenError, "forbidden", 403),
+    ErrorKind(BudgetPausedError, "budget", 429),
     ErrorKind(LimitError, "limit", 429),
     ErrorKind(NotFoundError, "not_found", 404),
     ErrorKind(ConflictError, "conflict", 409),

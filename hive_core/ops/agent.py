@@ -7,12 +7,14 @@ import asyncio
 import logging
 
 from desired import proposals
+from hive_core.budgets import budget_refusal
 from hive_core.core import Caller, HostCore
 from hive_core.events import HarnessHello, LoggedIn, NeedsLogin
 from hive_core.ops.asking import cancel_question
 from hive_core.ops.registry import handles, on_hangup
 from hive_core.ops.reminding import cancel_reminder
 from hive_kit import wire
+from hive_kit.errors import BudgetPausedError
 from hive_kit.names import Role
 
 log = logging.getLogger(__name__)
@@ -95,7 +97,17 @@ def report(core: HostCore, caller: Caller, req: wire.Report) -> wire.Done:
 
 @handles(wire.TurnSlot)
 async def turn_slot(core: HostCore, caller: Caller, req: wire.TurnSlot) -> wire.SlotGranted:
-    """Park until a slot is free; the slot stays the caller's until this connection closes."""
+    """Park until a slot is free; the slot stays the caller's until this connection closes.
+
+    Refused (``BudgetPausedError``, ``paused: budget``) while the caller's spend today in the host's
+    ledger is at its budget: the harness then shows the pause and asks again later; its mail stays
+    queued. Read in a thread: `main`'s head and the ledger are disk reads.
+    """
+    why = await asyncio.to_thread(
+        lambda: budget_refusal(core.desired.current().state, core.ledger, caller.name, core.clock())
+    )
+    if why is not None:
+        raise BudgetPausedError(why)
     slots = core.turn_slots
     ticket = slots.ask(caller.name)
     on_hangup.get()(lambda: slots.release(ticket))
