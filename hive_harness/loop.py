@@ -50,7 +50,7 @@ from hive_harness.streamjson import ResultKind, TurnAccumulator, TurnOutcome, li
 from hive_harness.usage import turn_usage
 from hive_kit.client import HiveClient
 from hive_kit.envfile import has_credentials
-from hive_kit.errors import BadRequestError, HiveError, UserError
+from hive_kit.errors import BadRequestError, BudgetPausedError, HiveError, UserError
 from hive_kit.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report, TurnUsage
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,8 @@ LOGIN_POLL_SECONDS = 2.0
 QUEUED_AFTER_SECONDS = 0.05
 """A slot granted within this is not shown as a wait (no queued flash on every turn)."""
 SLOT_RETRY_SECONDS = 2.0
+BUDGET_RETRY_SECONDS = 30.0
+"""How often a harness paused by its budget asks the host again (a raised budget lets it through)."""
 MAX_UNSENT_USAGE = 200  # reports kept for a host that is away; the oldest go first
 
 
@@ -248,6 +250,13 @@ class Harness:
                     "%s: the host grants no turn slots (%s); running unslotted", self.rt.launch.name, exc
                 )
                 return
+            except BudgetPausedError as exc:  # claude does not start; the mail stays unacked, queued
+                if self.rt.turn_state is not TurnState.PAUSED_BUDGET:
+                    log.warning("%s: %s", self.rt.launch.name, exc)
+                    self.rt.bus.publish("turn_paused", wake_from=wake_from, reason=str(exc))
+                self.rt.set_turn_state(TurnState.PAUSED_BUDGET, wake_from)
+                await asyncio.sleep(BUDGET_RETRY_SECONDS)
+                continue
             except (HiveError, TimeoutError) as exc:
                 log.warning("%s: no turn slot yet (%s); asking again", self.rt.launch.name, exc)
                 self.rt.set_turn_state(TurnState.QUEUED, wake_from)

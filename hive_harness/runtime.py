@@ -34,6 +34,7 @@ class Status(StrEnum):
 class TurnState(StrEnum):
     IDLE = "idle"
     QUEUED = "queued"  # waiting for a swarm turn slot (hive.json max_concurrent_turns)
+    PAUSED_BUDGET = "paused: budget"  # the host grants no turn: today's spend reached the budget
     THINKING = "thinking"
     COMPACTING = "compacting"
     CANCELLING = "cancelling"
