@@ -143,8 +143,8 @@ def test_unset_tool_fields_keep_the_fingerprint_an_upgrade_would_compare_against
     state = state_of(model="opus", description="writes code")
     spec = state.agents["coder"]
     old = spec.model_dump(
-        mode="json", exclude={"suspended", "state", "egress", "allowed_tools", "bash_allow"}
-    )
+        mode="json", exclude={"suspended", "state", "egress", "allowed_tools", "bash_allow", "budget"}
+    )  # `budget` came later and is never hashed: that version had no such key
     old.update(model="opus", agent_nix="", operator_pronouns="they/them")
     blob = json.dumps(old, sort_keys=True, separators=(",", ":")).encode()
     stored = hashlib.sha256(blob).hexdigest()[:16]
