@@ -61,7 +61,7 @@ LOGIN_POLL_SECONDS = 2.0
 QUEUED_AFTER_SECONDS = 0.05
 """A slot granted within this is not shown as a wait (no queued flash on every turn)."""
 SLOT_RETRY_SECONDS = 2.0
-BUDGET_RETRY_SECONDS = 30.0
+BUDGET_RETRY_SECONDS = 10.0
 """How often a harness paused by its budget asks the host again (a raised budget lets it through)."""
 MAX_UNSENT_USAGE = 200  # reports kept for a host that is away; the oldest go first
 
