@@ -253,7 +253,7 @@ class Harness:
             except BudgetPausedError as exc:  # claude does not start; the mail stays unacked, queued
                 if self.rt.turn_state is not TurnState.PAUSED_BUDGET:
                     log.warning("%s: %s", self.rt.launch.name, exc)
-                    self.rt.bus.publish("turn_paused", wake_from=wake_from, reason=str(exc))
+                    self.rt.note(str(exc))  # the reason, on the agent's page
                 self.rt.set_turn_state(TurnState.PAUSED_BUDGET, wake_from)
                 await asyncio.sleep(BUDGET_RETRY_SECONDS)
                 continue

@@ -67,7 +67,7 @@ function turnText(t) {
 }
 
 /** @type {Record<string, string>} */
-const STATE_CLS = { idle: "ok", queued: "warn", thinking: "info", compacting: "warn" };
+const STATE_CLS = { idle: "ok", queued: "warn", "paused: budget": "warn", thinking: "info", compacting: "warn" };
 
 /** @param {{data: string}} e an SSE message, or a history event made into one */
 function onEvent(e) {
