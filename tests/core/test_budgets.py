@@ -13,6 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from desired.changes import set_agent_field, set_setting
+from desired.files import parse_agent, parse_settings
 from desired.repo import MetaRepo
 from desired.schema import AgentSpec, DesiredState, SwarmSettings, agent_fingerprint
 from hive_kit import wire
@@ -71,12 +72,12 @@ async def test_the_swarm_budget_covers_agents_without_their_own_and_counts_token
 
 
 def test_a_budget_must_not_be_negative_and_changing_it_rebuilds_nothing() -> None:
-    with pytest.raises(ValidationError, match="usd_per_day"):
-        AgentSpec.model_validate({"name": "coder", "budget": {"usd_per_day": -1}})
+    _, [negative] = parse_agent("agents/coder.json", b'{"name": "coder", "budget": {"usd_per_day": -1}}')
+    assert str(negative).startswith("agents/coder.json: $.budget.usd_per_day: input should be greater")
+    _, [typo] = parse_settings(b'{"budget": {"tokens": 5}}')
+    assert "hive.json: $.budget.tokens: unknown field" in str(typo) and "tokens_per_day" in str(typo)
     with pytest.raises(ValidationError, match="tokens_per_day"):
         SwarmSettings.model_validate({"budget": {"tokens_per_day": -5}})
-    with pytest.raises(ValidationError, match="usd_per_da"):
-        AgentSpec.model_validate({"name": "coder", "budget": {"usd_per_da": 1}})
     plain = DesiredState(agents={"coder": AgentSpec(name="coder")})
     budgeted = DesiredState(
         agents={"coder": AgentSpec.model_validate({"name": "coder", "budget": {"usd_per_day": 2}})},
