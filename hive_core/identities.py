@@ -125,7 +125,10 @@ class Identities:
         self.range = uid_range
         self.taken = taken
         self.clock = clock
-        self._lock = threading.Lock()  # one transaction at a time on the connection, whichever thread
+        # One statement or transaction at a time on the connection, whichever thread: apsw
+        # refuses a second thread (and ``close``) while one is busy. Reentrant, because
+        # ``release`` looks up inside its transaction.
+        self._lock = threading.RLock()
 
     @classmethod
     def open(cls, db: Path, uid_range: UidRange | None = None) -> Identities:
@@ -135,7 +138,9 @@ class Identities:
         return cls(open_core_db(db), uid_range or UidRange.from_env())
 
     def close(self) -> None:
-        self.conn.close()
+        """Waits for a call still running in a worker thread (a cancelled ``to_thread`` runs on)."""
+        with self._lock:
+            self.conn.close()
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[None]:
@@ -150,11 +155,13 @@ class Identities:
             self.conn.execute("COMMIT")
 
     def known(self) -> dict[str, AgentIds]:
-        rows = self.conn.execute("SELECT name, uid FROM agent_ids ORDER BY name").fetchall()
+        with self._lock:
+            rows = self.conn.execute("SELECT name, uid FROM agent_ids ORDER BY name").fetchall()
         return {str(row[0]): AgentIds(_int(row[1]), _int(row[1])) for row in rows}
 
     def lookup(self, name: str) -> AgentIds | None:
-        row = self.conn.execute("SELECT uid FROM agent_ids WHERE name = ?", (name,)).fetchone()
+        with self._lock:
+            row = self.conn.execute("SELECT uid FROM agent_ids WHERE name = ?", (name,)).fetchone()
         return None if row is None else AgentIds(_int(row[0]), _int(row[0]))
 
     def for_agent(self, name: str) -> AgentIds:

@@ -259,7 +259,13 @@ class Ledger:
         return self
 
     def close(self) -> None:
-        self._conn.close()
+        with self._lock:  # after a report still being written in a worker thread
+            self._conn.close()
+
+    def _rows(self, sql: str, args: Sequence[object] = ()) -> list[Any]:
+        """A read, under the lock: apsw refuses the event loop's thread while a worker writes."""
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
 
     # -- writing ------------------------------------------------------------------------------
     def record(self, agent: str, report: wire.TurnUsage, *, source: Source = Source.HARNESS) -> bool:
@@ -328,8 +334,7 @@ class Ledger:
         """One agent's (or everyone's) totals for turns recorded in [since, until), to the second."""
         where, args = _window(agent, since, until)
         sql = f"SELECT SUM(part = 0), {_SUMS} FROM turns WHERE {where}"  # noqa: S608 - fixed fragments
-        row = self._conn.execute(sql, args).fetchone()
-        return _bucket(agent or "*", row)
+        return _bucket(agent or "*", self._rows(sql, args)[0])
 
     def spend_by_model(
         self, agent: str | None = None, *, since: float = 0.0, until: float | None = None
@@ -337,7 +342,7 @@ class Ledger:
         """Totals per model for [since, until), to the second; ``turns`` = turns that used the model."""
         where, args = _window(agent, since, until)
         sql = f"SELECT model, COUNT(*), {_SUMS} FROM turns WHERE {where} GROUP BY model"  # noqa: S608
-        rows = self._conn.execute(sql + " ORDER BY SUM(cost_usd) DESC", args).fetchall()
+        rows = self._rows(sql + " ORDER BY SUM(cost_usd) DESC", args)
         return [_bucket(str(r[0]), r[1:]) for r in rows]
 
     def report(self, by: By, *, since_day: str = ALL_DAYS, agent: str | None = None) -> list[Bucket]:
@@ -366,23 +371,23 @@ class Ledger:
             f"SELECT {key}, {turns}, {sums}, SUM(cost_usd), SUM(estimated_usd)"  # noqa: S608 - fixed fragments
             f" FROM ({source}) GROUP BY {key} ORDER BY {order}"
         )
-        return [_bucket(str(r[0]), r[1:]) for r in self._conn.execute(sql, args).fetchall()]
+        return [_bucket(str(r[0]), r[1:]) for r in self._rows(sql, args)]
 
     def totals_by_agent(self) -> dict[str, float]:
         """Each agent's cost over everything recorded (the Swarm table's "cost" column)."""
-        rows = self._conn.execute("SELECT agent, SUM(cost_usd) FROM monthly GROUP BY agent").fetchall()
+        rows = self._rows("SELECT agent, SUM(cost_usd) FROM monthly GROUP BY agent")
         return {str(a): float(cast(float, c)) for a, c in rows}
 
     def turns(self, agent: str, *, since: float = 0.0, limit: int = 200) -> list[dict[str, Any]]:
         """The agent's latest turns, newest first, one dict per turn (its models' parts summed)."""
-        rows = self._conn.execute(
+        rows = self._rows(
             "SELECT turn_id, source, MIN(started_at), MAX(at), SUM(duration_ms), group_concat(model, ', '),"
             " SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_creation_tokens),"
             " SUM(cost_usd), MAX(estimated), SUM(tool_calls), MAX(result_kind),"
             " MAX(CASE WHEN part = 0 THEN tools_json END)"
             " FROM turns WHERE agent = ? AND at >= ? GROUP BY source, turn_id ORDER BY MAX(id) DESC LIMIT ?",
             (agent, since, limit),
-        ).fetchall()
+        )
         names = (
             *("turn_id", "source", "started_at", "ended_at", "duration_ms", "model", *TOKEN_KINDS),
             *("cost_usd", "estimated", "tool_call_count", "result_kind"),
