@@ -56,7 +56,8 @@ def _usage(exc: UsageError) -> int:
     if isinstance(exc, NoArgsIsHelpError):
         typer.echo(exc.format_message())  # `hive`, `hive agent`: a request for help, not a mistake
         return EXIT_OK
-    message = exc.format_message()
+    # typer 0.29 validates choices with pydantic, whose text carries its own "Value error, " prefix
+    message = exc.format_message().replace("Value error, ", "")
     message = message[:1].lower() + message[1:]
     say(message.rstrip("."), _help_hint(exc.ctx))
     return EXIT_USER_ERROR

@@ -88,7 +88,7 @@ def test_the_table_has_a_totals_row_and_marks_estimates(layout: StateLayout) -> 
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        (["--by", "week"], "invalid value for '--by'"),
+        (["--by", "week"], "invalid value for '--by': 'week' is not one of 'agent', 'model', 'day'"),
         (["--since", "yesterdayish"], "--since 'yesterdayish' is not a day"),
         (["--since", "2026-13-01"], "--since '2026-13-01'"),
         (["--since", "0d"], "use Nd"),

@@ -137,6 +137,7 @@ def assert_clean_error(result: Any, *needles: str) -> None:
     """Exit 1, one or two lines on stderr naming the problem, nothing else, no traceback."""
     out = result.stdout + result.stderr
     assert "Traceback" not in out, out
+    assert "Value error, " not in out, out  # pydantic's own wording leaking through typer
     assert result.exit_code == 1, out
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert 1 <= len(lines) <= 2 and lines[0].startswith("error: "), result.stderr
