@@ -14,6 +14,14 @@ no host account uses, sticky per agent name and kept in ``hive.sqlite``
 owns, agree. gid = uid: one group per agent. A purged agent's uid goes back
 to the pool (``release``).
 
+Two swarms on one host (two state dirs, two daemons) draw from the same
+range, so each table alone would hand out the same uids twice, and an agent of
+one swarm could read the other's files. The host-wide claims (``HostClaims``:
+one file per uid under ``/var/lib/hyperhive-uids``, or ``$HIVE_UID_REGISTRY``,
+naming the state dir that holds it, taken under an ``flock``) keep them apart:
+a uid another live state dir claims is skipped, and a claim whose state dir is
+gone is stale and reused.
+
 Modes (``grant_run_dir``, ``secure_socket``): an agent's socket directory
 (``run/agents/<name>/``, the manager's ``run/manager/``, bound at
 ``/run/hive``) is ``root:G 0750``; the daemon's sockets in it
@@ -32,6 +40,8 @@ write lock for the rest of the loop turn.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import logging
 import os
 import pwd
@@ -50,6 +60,8 @@ log = logging.getLogger(__name__)
 
 ENV_AGENT_UIDS = "HIVE_AGENT_UIDS"
 DEFAULT_UIDS = "60100-60999"
+ENV_UID_REGISTRY = "HIVE_UID_REGISTRY"
+DEFAULT_UID_REGISTRY = Path("/var/lib/hyperhive-uids")
 DAEMON_SOCKETS = ("hive.sock", "egress.sock")
 PAGE_DIR = "page"
 
@@ -110,6 +122,74 @@ def host_account_exists(uid: int) -> bool:
     return True
 
 
+class HostClaims:
+    """Which state dir on this host holds each agent uid: ``<root>/<uid>`` names it (JSON).
+
+    ``owner`` is this swarm's state dir. Every read-and-claim happens under ``locked()``, an
+    ``flock`` on ``<root>/.lock`` that two daemons (or a daemon and a one-shot `hive
+    reconcile`) take in turn. The directory is root's, 0700: no agent sees it.
+    """
+
+    def __init__(self, root: Path, owner: Path) -> None:
+        self.root = root
+        self.owner = str(owner.resolve())
+
+    @classmethod
+    def from_env(cls, owner: Path, env: dict[str, str] | None = None) -> HostClaims | None:
+        """The host's claims, or None when the daemon is not root (no agent gets a uid of its own)."""
+        if not can_chown():
+            return None
+        source = os.environ if env is None else env
+        return cls(Path(source.get(ENV_UID_REGISTRY) or DEFAULT_UID_REGISTRY), owner)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as exc:
+            raise PermanentError(
+                f"cannot open the host's uid claims in {self.root}: {exc.strerror}; make it a directory "
+                f"root can write, or point {ENV_UID_REGISTRY} at one"
+            ) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # drops the lock
+
+    def holder(self, uid: int) -> str | None:
+        """The other live state dir that holds ``uid``, or None (free, ours, or stale)."""
+        path = self.root / str(uid)
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        try:
+            held_by = str(json.loads(text)["state_dir"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("uid claim %s is unreadable; uid %d stays reserved until you remove it", path, uid)
+            return f"(unreadable claim {path})"
+        if held_by == self.owner or not Path(held_by).exists():
+            return None  # ours, or its swarm's state dir is gone
+        return held_by
+
+    def claim(self, uid: int, name: str) -> None:
+        path = self.root / str(uid)
+        body = json.dumps({"state_dir": self.owner, "agent": name}, sort_keys=True) + "\n"
+        with contextlib.suppress(FileNotFoundError):
+            if path.read_text() == body:
+                return
+        tmp = path.with_name(f".{uid}.tmp")
+        tmp.write_text(body)
+        os.replace(tmp, path)
+
+    def release(self, uid: int) -> None:
+        if self.holder(uid) is None:  # never drop a claim another swarm holds
+            with contextlib.suppress(FileNotFoundError):
+                (self.root / str(uid)).unlink()
+
+
 class Identities:
     """name → uid/gid, allocated on first ask. Synchronous; call it off the event loop."""
 
@@ -120,11 +200,14 @@ class Identities:
         *,
         taken: Callable[[int], bool] = host_account_exists,
         clock: Callable[[], float] = time.time,
+        claims: HostClaims | None = None,
     ) -> None:
         self.conn = conn
         self.range = uid_range
         self.taken = taken
         self.clock = clock
+        self.claims = claims
+        """The host-wide claims shared with other swarms; None = this table alone decides."""
         # One statement or transaction at a time on the connection, whichever thread: apsw
         # refuses a second thread (and ``close``) while one is busy. Reentrant, because
         # ``release`` looks up inside its transaction.
@@ -135,7 +218,10 @@ class Identities:
         """Its own connection to the core store at ``db`` (migrated on open)."""
         from hive_core.stores.schema import open_core_db
 
-        return cls(open_core_db(db), uid_range or UidRange.from_env())
+        return cls(open_core_db(db), uid_range or UidRange.from_env(), claims=HostClaims.from_env(db.parent))
+
+    def _host_lock(self) -> contextlib.AbstractContextManager[None]:
+        return self.claims.locked() if self.claims is not None else contextlib.nullcontext()
 
     def close(self) -> None:
         """Waits for a call still running in a worker thread (a cancelled ``to_thread`` runs on)."""
@@ -167,9 +253,17 @@ class Identities:
     def for_agent(self, name: str) -> AgentIds:
         """The agent's ids: its recorded ones, or the lowest free uid of the range (recorded now)."""
         found = self.lookup(name)
+        elsewhere = None
         if found is not None and found.uid in self.range:
-            return found
-        with self._write():
+            if self.claims is None:
+                return found
+            with self.claims.locked():
+                elsewhere = self.claims.holder(found.uid)
+                if elsewhere is None:
+                    self.claims.claim(found.uid, name)
+                    return found
+        claims = self.claims
+        with self._host_lock(), self._write():
             held = {
                 int(r[0]) for r in self.conn.execute("SELECT uid FROM agent_ids WHERE name != ?", (name,))
             }
@@ -177,13 +271,14 @@ class Identities:
                 (
                     u
                     for u in range(self.range.first, self.range.last + 1)
-                    if u not in held and not self.taken(u)
+                    if u not in held and not self.taken(u) and (claims is None or claims.holder(u) is None)
                 ),
                 None,
             )
             if uid is None:
                 raise PermanentError(
-                    f"agent {name}: no free uid in {self.range} ({len(held)} agents hold uids there); "
+                    f"agent {name}: no free uid in {self.range} ({len(held)} agents of this swarm hold uids "
+                    f"there{'' if claims is None else f', other swarms claim more in {claims.root}'}); "
                     "widen the range with `hive serve --agent-uids FIRST-LAST` (or HIVE_AGENT_UIDS)"
                 )
             self.conn.execute(
@@ -191,7 +286,18 @@ class Identities:
                 "ON CONFLICT(name) DO UPDATE SET uid = excluded.uid, allocated_at = excluded.allocated_at",
                 (name, uid, self.clock()),
             )
-        if found is not None:
+            if claims is not None:
+                claims.claim(uid, name)
+        if elsewhere is not None and found is not None:
+            log.warning(
+                "agent %s: uid %d is also claimed by the swarm at %s; it gets uid %d now "
+                "(its state dir is handed over at start)",
+                name,
+                found.uid,
+                elsewhere,
+                uid,
+            )
+        elif found is not None:
             log.warning(
                 "agent %s: uid %d is outside the range %s; it gets uid %d now",
                 name,
@@ -205,9 +311,11 @@ class Identities:
 
     def release(self, name: str) -> bool:
         """Give the agent's uid back to the pool (its state dir is gone: nothing owns files with it)."""
-        with self._write():
+        with self._host_lock(), self._write():
             gone = self.lookup(name)
             self.conn.execute("DELETE FROM agent_ids WHERE name = ?", (name,))
+            if gone is not None and self.claims is not None:
+                self.claims.release(gone.uid)
         if gone is not None:
             log.info("agent %s: released uid %d", name, gone.uid)
         return gone is not None

@@ -65,6 +65,13 @@ def _no_leaked_agents(tmp_path: Path) -> Iterator[None]:
     kill_sandboxes_under(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _own_uid_claims(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's swarms claim agent uids in a registry of their own, not the host's
+    /var/lib/hyperhive-uids: pytest keeps old state dirs, whose claims would fill the range."""
+    monkeypatch.setenv("HIVE_UID_REGISTRY", str(tmp_path_factory.mktemp("uid-claims")))
+
+
 @pytest.fixture(scope="session")
 def hyperhive_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """hyperhive built as a wheel from this checkout's tracked files, once per run (tests/wheels.py)."""
