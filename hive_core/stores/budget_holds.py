@@ -13,11 +13,16 @@ Two small tables in the host's ``hive.sqlite`` (no agent can reach it):
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
 import apsw
 
+from desired.schema import DesiredState
+from hive_core.budgets import budget_refusal
+from hive_core.ledger import Ledger, utc_day
 from hive_core.stores.batch import batch_for
+from hive_kit.paths import StateLayout
 
 MIGRATION_BUDGETS = """
 CREATE TABLE budget_questions (
@@ -72,3 +77,40 @@ class BudgetHolds:
         sql = "SELECT agent, day FROM budget_questions WHERE question_id = ?"
         row = self._conn.execute(sql, (question_id,)).fetchone()
         return None if row is None else (cast(str, row[0]), cast(str, row[1]))
+
+
+def paused_on_disk(layout: StateLayout, state: DesiredState, now: float) -> dict[str, str]:
+    """Read-only, for `hive status` (no daemon needed): every agent the host would refuse a turn now
+    for its budget (today's ledger spend at its budget and not resumed for today), with the reason."""
+    if not any(state.budget_for(name) for name in state.agents):
+        return {}
+    ledger = Ledger.reader(layout.ledger)
+    if ledger is None:
+        return {}
+    holds = _reader(layout.db)
+    try:
+        day = utc_day(now)
+        out = {}
+        for name in sorted(state.agents):
+            resumed = holds is not None and BudgetHolds(holds).resumed(name, day)
+            why = budget_refusal(state, ledger, name, now, resumed=resumed)
+            if why is not None:
+                out[name] = why
+        return out
+    finally:
+        ledger.close()
+        if holds is not None:
+            holds.close()
+
+
+def _reader(path: Path) -> apsw.Connection | None:
+    """``hive.sqlite`` read-only, or None if it (or its budget tables) does not exist yet."""
+    if not path.exists():
+        return None
+    conn = apsw.Connection(f"file:{path}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY | apsw.SQLITE_OPEN_URI)
+    conn.setbusytimeout(5000)
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'budget_overrides'"
+    if conn.execute(sql).fetchone() is None:
+        conn.close()
+        return None
+    return conn

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -27,6 +30,7 @@ from hive_kit.changes import ChangeSet, SetAgentField, SetSetting, self_change_r
 from hive_kit.client import HiveClient
 from hive_kit.errors import BudgetPausedError, ConflictError, ForbiddenError, UserError
 from hive_kit.names import SYSTEM
+from tests.conftest import subprocess_env
 from tests.core.conftest import OPERATOR, FakeClock, Running
 
 
@@ -293,3 +297,36 @@ async def test_a_held_request_goes_with_its_connection(clocked: Running) -> None
     for client in clients:
         await client.aclose()
     await until(lambda: gate.held("coder") == 0)
+
+
+def hive_status(running: Running, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "hive", "status", "--state-dir", str(running.layout.root), *args],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def test_hive_status_shows_paused_budget_until_the_operator_resumes(daemon: Running) -> None:
+    over_budget(daemon)
+    with pytest.raises(BudgetPausedError):
+        async with daemon.client("coder").turn_slot():
+            pass
+    listed = json.loads(await asyncio.to_thread(hive_status, daemon, "--json"))["agents"]
+    paused = {a["name"]: a["paused"] for a in listed}
+    assert paused["tester"] is None
+    assert (paused["coder"] or "").startswith("paused: budget: coder spent $0.0600")
+    table = await asyncio.to_thread(hive_status, daemon)
+    [coder] = [line for line in table.splitlines() if " coder " in line]
+    [tester] = [line for line in table.splitlines() if " tester " in line]
+    assert "· paused:" in coder and "paused" not in tester  # the cell wraps: "budget" is on the next line
+
+    question = await budget_question(daemon)
+    await daemon.client("operator").request(wire.AnswerQuestion(id=question.id, answer="resume"))
+    listed = json.loads(await asyncio.to_thread(hive_status, daemon, "--json"))["agents"]
+    assert {a["name"]: a["paused"] for a in listed}["coder"] is None
