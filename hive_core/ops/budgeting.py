@@ -25,7 +25,7 @@ import math
 from typing import Any
 
 from desired.schema import Budget, DesiredState
-from hive_core.budgets import budget_refusal, tokens_of
+from hive_core.budgets import PAUSED, budget_refusal, tokens_of
 from hive_core.core import Caller, HostCore
 from hive_core.events import BudgetPaused, BudgetResumed, QuestionAdded, QuestionResolved
 from hive_core.ledger import day_start, utc_day
@@ -117,10 +117,9 @@ def _ask_operator(core: HostCore, agent: str, why: str, day: str) -> None:
         else RAISE
     )
     options = [raise_text, f"{RESUME} (until 00:00 UTC)", KEEP]
-    text = (
-        f"{agent} is paused for its budget and its mail is waiting. {why}. "
-        f"Raise its budget, resume it for today, or keep it paused?"
-    )
+    detail = why.removeprefix(f"{PAUSED}: ")
+    ask = "Raise its budget, resume it for today, or keep it paused?"
+    text = f"{agent} is paused for its budget: {detail}. {ask}"
     question = core.questions.add(SYSTEM, OPERATOR, text, options)
     core.budget_holds.record_question(question.id, agent, day)
     core.events.publish(QuestionAdded(id=question.id, asker=SYSTEM, target=OPERATOR, question=text[:500]))
