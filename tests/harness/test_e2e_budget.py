@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +119,32 @@ async def test_a_commit_lifting_the_budget_lets_the_held_turn_run(
     await alice.wait_turns(2, timeout=60)
     assert "please start" in str(api.main_requests()[-1].body), "the queued mail ran, not lost"
     assert not await is_paused(alice)
+
+
+async def test_a_harness_killed_while_held_leaks_nothing_and_its_mail_runs_after_a_restart(
+    hive: Running, harness: Any, api: ScriptedAPI
+) -> None:
+    alice = await harness("alice", "agent", env=api.env())
+    await alice.wait_turns(1)
+    set_budget(hive, {"usd_per_day": 0})
+    await hive.client("operator").request(Send(to="alice", body="please start"))
+    await alice.wait_until("paused: budget", lambda: is_paused(alice))
+    gate = hive.daemon.core.budget_gate
+    assert gate.held("alice") == 1, "the host holds the turn, the harness is not polling"
+
+    os.killpg(alice.proc.pid, signal.SIGKILL)
+    alice.proc.wait(10)
+    for _ in range(200):  # the kernel closed its socket: the host lets go of the held request
+        if gate.held("alice") == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert gate.held("alice") == 0
+
+    set_budget(hive, None)
+    calls = len(api.requests)
+    again = await harness("alice", "agent", env=api.env())
+
+    def ran() -> bool:
+        return any("please start" in str(r.body) for r in api.main_requests()[calls:])
+
+    await again.wait_until("the queued mail ran after the restart", ran)
