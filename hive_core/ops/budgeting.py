@@ -162,6 +162,11 @@ async def answer_budget_question(
         )
     choice = _choice(question, answer)
     if choice == RESUME:
+        if day != utc_day(core.clock()):
+            raise ConflictError(
+                f"question #{question.id} is about {day} (UTC), which is over: {agent}'s spend counts "
+                f"from zero today, so there is nothing to resume; answer {KEEP!r} to close it"
+            )
         core.budget_holds.resume(agent, day, caller.name, core.clock())
         core.budget_gate.poke()
         log.info("%s resumed %s for %s (UTC) despite its budget", caller.name, agent, day)

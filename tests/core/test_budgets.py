@@ -258,6 +258,21 @@ async def test_one_question_a_day_and_a_bad_answer_changes_nothing(
     assert (await budget_question(clocked)).id != question.id, "a new day, a new question"
 
 
+async def test_resume_on_yesterdays_question_is_refused_and_says_why(
+    clocked: Running, clock: FakeClock
+) -> None:
+    over_budget(clocked)
+    with pytest.raises(BudgetPausedError):
+        async with clocked.client("coder").turn_slot():
+            pass
+    question = await budget_question(clocked)
+    clock.advance(86_400)
+    operator = clocked.client("operator")
+    with pytest.raises(ConflictError, match=r"is about 2027-01-15 \(UTC\), which is over"):
+        await operator.request(wire.AnswerQuestion(id=question.id, answer="resume"))
+    await operator.request(wire.AnswerQuestion(id=question.id, answer="keep"))
+
+
 async def test_an_agent_can_neither_answer_cancel_nor_forge_the_budget_question(clocked: Running) -> None:
     over_budget(clocked)
     async with held(clocked) as task:
