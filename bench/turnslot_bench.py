@@ -9,7 +9,9 @@ acquire also waits for the host to have seen the previous slot's connection
 close: one cycle is connect + ``turn_slot`` + close + the host's release.
 Baselines, in the same run: ``whoami`` on the client's pipelined connection,
 and ``whoami`` on a fresh connection per call (what the slot's own
-connection costs by itself).
+connection costs by itself). A second agent, ``payer``, has a budget (far from reached), so its
+slot also reads its spend today from the ledger and the operator's resume-for-today row
+(``hive_core.ops.budgeting.refusal``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ layout = StateLayout(Path(sys.argv[1]))
 repo, _ = init_meta_repo(layout.meta)
 def build(state):
     state = set_setting(state, "max_concurrent_turns", 1)
-    return add_agent(state, {"name": "coder", "suspended": True})
+    state = add_agent(state, {"name": "coder", "suspended": True})
+    return add_agent(state, {"name": "payer", "suspended": True, "budget": {"usd_per_day": 1000}})
 repo.commit(build, author=Author("bench", "bench@example.test"), message="bench swarm")
 async def main():
     daemon = Daemon(layout)
@@ -68,7 +71,7 @@ async def timed(step: Callable[[], Awaitable[object]], rounds: int) -> list[floa
     return out
 
 
-async def measure(socket: Path) -> dict[str, list[float]]:
+async def measure(socket: Path, payer_socket: Path) -> dict[str, list[float]]:
     from hive_kit.client import HiveClient
     from hive_kit.wire import Whoami
 
@@ -85,14 +88,22 @@ async def measure(socket: Path) -> dict[str, list[float]]:
         async with client.turn_slot():
             pass
 
+    payer = HiveClient(payer_socket)
+
+    async def budgeted_slot() -> None:
+        async with payer.turn_slot():
+            pass
+
     try:
         return {
             "whoami, pipelined connection": await timed(ping, ROUNDS),
             "whoami, fresh connection": await timed(fresh_ping, ROUNDS),
             "turn slot acquire + release": await timed(slot, ROUNDS),
+            "same, agent with a budget": await timed(budgeted_slot, ROUNDS),
         }
     finally:
         await client.aclose()
+        await payer.aclose()
 
 
 def main() -> None:
@@ -108,7 +119,8 @@ def main() -> None:
                 raise SystemExit("the daemon did not start")
             from hive_kit.paths import StateLayout
 
-            results = asyncio.run(measure(StateLayout(state).agent_socket("coder")))
+            layout = StateLayout(state)
+            results = asyncio.run(measure(layout.agent_socket("coder"), layout.agent_socket("payer")))
         finally:
             proc.terminate()
             proc.wait(10)

@@ -18,9 +18,14 @@ def tokens_of(bucket: Bucket) -> int:
     return sum(int(getattr(bucket, kind)) for kind in TOKEN_KINDS)
 
 
-def budget_refusal(state: DesiredState, ledger: Ledger, agent: str, now: float) -> str | None:
-    """Why ``agent`` may not start a turn now (spend and budget, and the fix), or None."""
-    if agent not in state.agents:
+def budget_refusal(
+    state: DesiredState, ledger: Ledger, agent: str, now: float, *, resumed: bool = False
+) -> str | None:
+    """Why ``agent`` may not start a turn now (spend and budget, and the fix), or None.
+
+    ``resumed``: the operator resumed it for today (``BudgetHolds.resumed(agent, utc_day(now))``).
+    """
+    if agent not in state.agents or resumed:
         return None
     budget = state.budget_for(agent)
     if budget is None or (budget.usd_per_day is None and budget.tokens_per_day is None):

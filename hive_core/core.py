@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from desired.egress import HostPattern
 from desired.repo import Author
+from hive_core.budget_gate import BudgetGate
 from hive_core.control import ReconcilerControl
 from hive_core.desired_view import DesiredView
 from hive_core.egress import EgressRecord
@@ -32,6 +33,7 @@ from hive_core.notices import QUIET_KINDS, DenialThrottle, NoticeSink, denial_ev
 from hive_core.proposal_watch import ProposalWatch
 from hive_core.stores.batch import batch_for
 from hive_core.stores.broker import Broker
+from hive_core.stores.budget_holds import BudgetHolds
 from hive_core.stores.egress import EgressLog
 from hive_core.stores.questions import QuestionStore
 from hive_core.stores.reminders import DEFAULT_PENDING_CAP, ReminderStore
@@ -102,6 +104,11 @@ class HostCore:
         self.turn_slots = TurnSlots(lambda: self.desired.cached().state.settings.max_concurrent_turns, clock)
         """hive.json's max_concurrent_turns: who runs a turn now, who waits (``hive_core.turnslots``)."""
         self.desired.on_change(lambda _snapshot: self.turn_slots.grant())  # a raised cap lets the line move
+        self.budget_holds = BudgetHolds(self.conn)
+        """Per agent and UTC day: the operator's budget question, and "resume for today"."""
+        self.budget_gate = BudgetGate(clock)
+        """Budget-paused agents' held turn-slot requests (``hive_core.budget_gate``)."""
+        self.desired.on_change(lambda _snapshot: self.budget_gate.poke())  # a raised budget lets them run
         self.reconciler: ReconcilerControl | None = None
         self.deadlines_changed = asyncio.Event()
         """Set when a reminder or question deadline is added or moved: the scheduler re-plans at once."""

@@ -191,6 +191,25 @@ class LoggedIn(_Event):
     agent: str
 
 
+class BudgetPaused(_Event):
+    """The host refused ``agent`` a turn: its spend today reached its budget (``hive_core.budgets``).
+
+    Once per agent until it runs again (``BudgetResumed``); ``reason`` names spend, budget and fix.
+    """
+
+    kind: Literal["budget_paused"] = "budget_paused"
+    agent: str
+    reason: str = ""
+
+
+class BudgetResumed(_Event):
+    """A budget-paused agent may run again; ``how``: ``resumed for today by <who>`` or ``budget allows``."""
+
+    kind: Literal["budget_resumed"] = "budget_resumed"
+    agent: str
+    how: str = ""
+
+
 class WebhookReceived(_Event):
     """A delivery to the dashboard's Forgejo webhook, and what came of it.
 
@@ -248,6 +267,8 @@ Event = Annotated[
     | HarnessHello
     | NeedsLogin
     | LoggedIn
+    | BudgetPaused
+    | BudgetResumed
     | WebhookReceived
     | EgressDenied,
     Field(discriminator="kind"),

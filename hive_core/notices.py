@@ -24,6 +24,8 @@ from hive_core.events import (
     AgentSpawned,
     AgentStarted,
     AgentStopped,
+    BudgetPaused,
+    BudgetResumed,
     ContainerCrash,
     DeployFailed,
     EgressDenied,
@@ -62,6 +64,8 @@ def manager_notice(event: Event) -> str | None:
         return f"[needs_login] agent {event.agent} needs the operator to log it in to Claude"
     if isinstance(event, LoggedIn):
         return f"[logged_in] agent {event.agent} is logged in again"
+    if isinstance(event, BudgetPaused | BudgetResumed):
+        return _budget_notice(event)
     if isinstance(event, EgressDenied):
         hint = f". If it needs that host, propose adding '{_target(event)}' to its egress list"
         return (
@@ -69,6 +73,15 @@ def manager_notice(event: Event) -> str | None:
             f"{_repeats(event)}{hint if _named(event) else ''}"
         )
     return None
+
+
+def _budget_notice(event: BudgetPaused | BudgetResumed) -> str:
+    if isinstance(event, BudgetResumed):
+        return f"[budget_resumed] agent {event.agent} runs again: {event.how}"
+    return (
+        f"[budget_paused] agent {event.agent} gets no turns: {event.reason}. The operator was asked "
+        "whether to raise its budget, resume it for today or keep it paused"
+    )
 
 
 def _named(event: EgressDenied) -> bool:

@@ -62,7 +62,8 @@ QUEUED_AFTER_SECONDS = 0.05
 """A slot granted within this is not shown as a wait (no queued flash on every turn)."""
 SLOT_RETRY_SECONDS = 2.0
 BUDGET_RETRY_SECONDS = 10.0
-"""How often a harness paused by its budget asks the host again (a raised budget lets it through)."""
+"""Only against a host that refuses to hold a budget-paused turn (``wait``): how often to ask again.
+The host normally holds the ask and lets it go the moment the agent may run."""
 MAX_UNSENT_USAGE = 200  # reports kept for a host that is away; the oldest go first
 
 
@@ -230,41 +231,55 @@ class Harness:
     async def _take_slot(self, stack: contextlib.AsyncExitStack, wake_from: str) -> None:
         """Hold a swarm turn slot for the rest of ``stack``; show ``queued`` while the host makes us wait.
 
-        A host that cannot be reached is asked again (it is the one that counts slots); a host
-        too old to know the op lets the turn run without one.
+        Paused for the budget, the host says so at once (shown as ``paused: budget`` with its reason);
+        the next ask is ``wait=True`` and the host holds it until the agent may run again. A host
+        that cannot be reached is asked again (it is the one that counts slots); a host too old to
+        know the op lets the turn run without one.
         """
+        wait = False
         while True:
-            entering = asyncio.ensure_future(stack.enter_async_context(self.client.turn_slot()))
+            entering = asyncio.ensure_future(stack.enter_async_context(self.client.turn_slot(wait=wait)))
             try:
                 done, _ = await asyncio.wait({entering}, timeout=QUEUED_AFTER_SECONDS)
             except BaseException:  # stopping while asking: do not leave the ask running on its own
                 entering.cancel()
                 raise
-            if not done:
+            if not done and not wait:
                 self.rt.set_turn_state(TurnState.QUEUED, wake_from)
                 self.rt.bus.publish("turn_queued", wake_from=wake_from)
             try:
                 grant = await entering
             except BadRequestError as exc:
+                if wait:  # a host that cannot hold: ask again later, never run past the budget
+                    await asyncio.sleep(BUDGET_RETRY_SECONDS)
+                    continue
                 log.warning(
                     "%s: the host grants no turn slots (%s); running unslotted", self.rt.launch.name, exc
                 )
                 return
             except BudgetPausedError as exc:  # claude does not start; the mail stays unacked, queued
-                if self.rt.turn_state is not TurnState.PAUSED_BUDGET:
-                    log.warning("%s: %s", self.rt.launch.name, exc)
-                    self.rt.note(str(exc))  # the reason, on the agent's page
-                self.rt.set_turn_state(TurnState.PAUSED_BUDGET, wake_from)
-                await asyncio.sleep(BUDGET_RETRY_SECONDS)
+                self._paused(exc, wake_from)
+                if wait:  # the host let go without a grant (a host that cannot hold): do not spin
+                    await asyncio.sleep(BUDGET_RETRY_SECONDS)
+                wait = True
                 continue
             except (HiveError, TimeoutError) as exc:
                 log.warning("%s: no turn slot yet (%s); asking again", self.rt.launch.name, exc)
-                self.rt.set_turn_state(TurnState.QUEUED, wake_from)
+                if not wait:
+                    self.rt.set_turn_state(TurnState.QUEUED, wake_from)
                 await asyncio.sleep(SLOT_RETRY_SECONDS)
                 continue
+            if wait:
+                log.info("%s: the host lets the turn run again", self.rt.launch.name)
             if grant.waited_seconds:
                 log.info("%s: turn slot after %.1f s in line", self.rt.launch.name, grant.waited_seconds)
             return
+
+    def _paused(self, exc: BudgetPausedError, wake_from: str) -> None:
+        if self.rt.turn_state is not TurnState.PAUSED_BUDGET:
+            log.warning("%s: %s", self.rt.launch.name, exc)
+            self.rt.note(str(exc))  # the reason, on the agent's page
+        self.rt.set_turn_state(TurnState.PAUSED_BUDGET, wake_from)
 
     async def _run_claude(self, prompt: str, wake_from: str, *, compacting: bool) -> TurnOutcome:
         rt = self.rt

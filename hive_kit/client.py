@@ -228,11 +228,14 @@ class HiveClient:
             conn.close()
 
     @asynccontextmanager
-    async def turn_slot(self) -> AsyncIterator[SlotGranted]:
+    async def turn_slot(self, *, wait: bool = False) -> AsyncIterator[SlotGranted]:
         """Wait for a turn slot (the host queues askers first come, first served) and hold it for the
-        ``async with`` block: the slot is bound to a connection of its own, given back when it closes."""
+        ``async with`` block: the slot is bound to a connection of its own, given back when it closes.
+
+        ``wait``: while the agent is paused for its budget, be held by the host until it may run
+        (else ``BudgetPausedError`` at once)."""
         conn = await self._connect()
-        req = TurnSlot()
+        req = TurnSlot(wait=wait)
         try:
             try:
                 line = await conn.roundtrip(encode_request(req))

@@ -253,6 +253,9 @@ class TurnSlot(Request):
     """
 
     op: Literal["turn_slot"] = "turn_slot"
+    wait: bool = False
+    """While the agent is paused for its budget: False, refused at once (``budget`` error, so the
+    harness can show ``paused: budget``); True, held by the host until the agent may run again."""
 
 
 MAX_TURN_TOKENS = 1_000_000_000  # per kind, per model, per turn: far above any real turn
@@ -553,6 +556,7 @@ class StatusResult(Response):
     version: str = ""  # the daemon's VERSION; "" from a daemon older than this field
     dashboard: str | None = None  # the dashboard's base URL (http://host:port) while it is served
     caps: dict[str, Any] | None = None  # hive.json's caps and their use now (hive_core.ops.admin.caps_usage)
+    paused: dict[str, str] = Field(default_factory=dict)  # agent → why the host grants it no turn (budget)
 
 
 class SlotGranted(Response):

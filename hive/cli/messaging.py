@@ -15,6 +15,7 @@ import typer
 
 from hive.cli.common import JsonOpt, StateDirOpt, admin, ok, print_json, print_table
 from hive_kit import wire
+from hive_kit.names import SYSTEM
 
 
 def register(app: typer.Typer) -> None:
@@ -123,7 +124,11 @@ def answer(
     if as_json:
         print_json(result.question.model_dump(mode="json"))
     else:
-        ok(f"answered question #{question_id}; {result.question.asker} will find it in their inbox")
+        asker = result.question.asker
+        if asker == SYSTEM:  # the host's own question (a budget pause): the answer is what it did
+            ok(f"answered question #{question_id}: {result.question.answer}")
+        else:
+            ok(f"answered question #{question_id}; {asker} will find it in their inbox")
 
 
 def reminders(

@@ -40,6 +40,7 @@ from hive_kit.errors import (
     EXIT_CHANGES,
     EXIT_OK,
     EXIT_USER_ERROR,
+    HiveError,
     NotFoundError,
     UnavailableError,
     UserError,
@@ -212,15 +213,31 @@ def status(
     """Per agent: conditions Ready / Reconciling / Stalled, revisions, runtime state, errors, retries."""
     from reconciler.readonly import live_statuses
 
-    rows = asyncio.run(live_statuses(layout(state_dir), runtime_for(state_dir, runtime, agent_command)))
+    where = layout(state_dir)
+    rows = asyncio.run(live_statuses(where, runtime_for(state_dir, runtime, agent_command)))
+    paused = _budget_paused(where)
     if as_json:
-        print_json({"agents": [s.to_json() for s in rows]})
+        print_json({"agents": [{**s.to_json(), "paused": paused.get(s.name)} for s in rows]})
         return
     columns = ["NAME", "READY", "RECONCILING", "STALLED", "DESIRED", "APPLIED", "RUNTIME", "MESSAGE"]
-    print_table("agents", [*columns, "LAST ERROR", "NEXT RETRY"], [_status_row(s) for s in rows])
+    print_table("agents", [*columns, "LAST ERROR", "NEXT RETRY"], [_status_row(s, paused) for s in rows])
 
 
-def _status_row(s: Any) -> list[str]:
+def _budget_paused(where: StateLayout) -> dict[str, str]:
+    """Agents the host grants no turn now for their budget (hive_core.stores.budget_holds)."""
+    from desired.repo import MAIN, MetaRepo
+    from hive_core.stores.budget_holds import paused_on_disk
+
+    try:
+        repo = MetaRepo(where.meta)
+        head = repo.head(MAIN)
+        state = repo.load(str(head)).state if head is not None else None
+    except HiveError:  # the statuses above already said what is wrong with the meta repo
+        return {}
+    return paused_on_disk(where, state, time.time()) if state is not None else {}
+
+
+def _status_row(s: Any, paused: dict[str, str]) -> list[str]:
     cells = []
     for kind in ("Ready", "Reconciling", "Stalled"):
         c = s.condition(kind)
@@ -233,7 +250,7 @@ def _status_row(s: Any) -> list[str]:
         *cells,
         s.desired_revision[:12],
         applied,
-        s.runtime_state,
+        f"{s.runtime_state} · paused: budget" if s.name in paused else s.runtime_state,
         message,
         s.last_error or "",
         retry,

@@ -3,8 +3,11 @@ egress. (`restart`, shared with the manager, is in ``managing``.)"""
 
 from __future__ import annotations
 
+from desired.schema import DesiredState
+from hive_core.budgets import budget_refusal
 from hive_core.core import Caller, HostCore
 from hive_core.events import event_dict
+from hive_core.ledger import utc_day
 from hive_core.ops.registry import handles
 from hive_core.stores.spawns import day_bounds
 from hive_kit import wire
@@ -60,7 +63,21 @@ def status(core: HostCore, caller: Caller, req: wire.Status) -> wire.StatusResul
         version=wire.VERSION,
         dashboard=core.login_codes.base_url,
         caps=caps_usage(core),
+        paused=still_paused(core, snapshot.state),
     )
+
+
+def still_paused(core: HostCore, state: DesiredState) -> dict[str, str]:
+    """The agents the host refused a turn for their budget that would still be refused now."""
+    now = core.clock()
+    day = utc_day(now)
+    out = {}
+    for agent in sorted(core.budget_gate.paused):
+        resumed = core.budget_holds.resumed(agent, day)
+        why = budget_refusal(state, core.ledger, agent, now, resumed=resumed)
+        if why is not None:
+            out[agent] = why
+    return out
 
 
 def caps_usage(core: HostCore) -> dict[str, object]:

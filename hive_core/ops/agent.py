@@ -7,9 +7,9 @@ import asyncio
 import logging
 
 from desired import proposals
-from hive_core.budgets import budget_refusal
 from hive_core.core import Caller, HostCore
 from hive_core.events import HarnessHello, LoggedIn, NeedsLogin
+from hive_core.ops import budgeting
 from hive_core.ops.asking import cancel_question
 from hive_core.ops.registry import handles, on_hangup
 from hive_core.ops.reminding import cancel_reminder
@@ -99,15 +99,19 @@ def report(core: HostCore, caller: Caller, req: wire.Report) -> wire.Done:
 async def turn_slot(core: HostCore, caller: Caller, req: wire.TurnSlot) -> wire.SlotGranted:
     """Park until a slot is free; the slot stays the caller's until this connection closes.
 
-    Refused (``BudgetPausedError``, ``paused: budget``) while the caller's spend today in the host's
-    ledger is at its budget: the harness then shows the pause and asks again later; its mail stays
-    queued. Read in a thread: `main`'s head and the ledger are disk reads.
+    While the caller's spend today in the host's ledger is at its budget it gets no slot
+    (``hive_core.ops.budgeting``): refused at once (``BudgetPausedError``, ``paused: budget``), or
+    with ``wait`` held here until a raised budget, the operator's "resume for today" or 00:00 UTC
+    lets it run (``hive_core.budget_gate``). Its mail stays queued either way.
     """
-    why = await asyncio.to_thread(
-        lambda: budget_refusal(core.desired.current().state, core.ledger, caller.name, core.clock())
-    )
+    why = await budgeting.refusal(core, caller.name)
     if why is not None:
-        raise BudgetPausedError(why)
+        budgeting.paused(core, caller.name, why)
+        if not req.wait:
+            raise BudgetPausedError(why)
+        log.info("%s: turn held until its budget allows", caller.name)
+        await core.budget_gate.hold(caller.name, lambda: budgeting.refusal(core, caller.name))
+    budgeting.running(core, caller.name)
     slots = core.turn_slots
     ticket = slots.ask(caller.name)
     on_hangup.get()(lambda: slots.release(ticket))

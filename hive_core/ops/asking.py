@@ -6,11 +6,12 @@ import logging
 
 from hive_core.core import Caller, HostCore
 from hive_core.events import QuestionAdded, QuestionResolved
+from hive_core.ops.budgeting import answer_budget_question
 from hive_core.ops.registry import handles
 from hive_core.routing import check_allowed, known_names
 from hive_kit import wire
 from hive_kit.errors import ConflictError, ForbiddenError, NotFoundError, UserError
-from hive_kit.names import OPERATOR, Role
+from hive_kit.names import OPERATOR, SYSTEM, Role
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def finish(core: HostCore, question: wire.Question, *, tell_asker: bool = True) 
             id=question.id, asker=question.asker, target=question.target, answer=answer, answerer=answerer
         )
     )
-    if tell_asker and question.asker != OPERATOR:
+    if tell_asker and question.asker not in (OPERATOR, SYSTEM):  # the host's own questions: no inbox
         core.broker.system(
             question.asker,
             f"[answer to question #{question.id} from {answerer}] {answer}\n"
@@ -71,14 +72,18 @@ def finish(core: HostCore, question: wire.Question, *, tell_asker: bool = True) 
 
 
 @handles(wire.AnswerQuestion)
-def answer(core: HostCore, caller: Caller, req: wire.AnswerQuestion) -> wire.QuestionResult:
+async def answer(core: HostCore, caller: Caller, req: wire.AnswerQuestion) -> wire.QuestionResult:
     question = core.questions.get(req.id)
     if caller.role is not Role.OPERATOR and question.target != caller.name:
         raise ForbiddenError(
             f"question #{req.id} was asked of {question.target}, not you; only its target "
             "(or the operator) may answer it"
         )
-    resolved = core.questions.resolve(req.id, req.answer, caller.name)
+    text = req.answer
+    budget = core.budget_holds.question(req.id)  # the host's own "paused: budget" question
+    if budget is not None:
+        text = await answer_budget_question(core, caller, question, *budget, req.answer)
+    resolved = core.questions.resolve(req.id, text, caller.name)
     log.info("%s answered question #%d from %s", caller.name, req.id, question.asker)
     finish(core, resolved)
     return wire.QuestionResult(question=resolved)

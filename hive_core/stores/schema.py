@@ -14,6 +14,7 @@ import apsw
 
 from hive_core.events import MIGRATIONS_EVENTS
 from hive_core.identities import MIGRATION_IDENTITIES
+from hive_core.stores.budget_holds import MIGRATION_BUDGETS
 from hive_core.stores.egress import MIGRATION_EGRESS
 from hive_core.stores.spawns import MIGRATION_SPAWNS
 from hive_kit.db import Migration, open_db
@@ -81,6 +82,7 @@ MIGRATIONS: list[Migration] = [
     MIGRATION_EGRESS,
     MIGRATION_IDENTITIES,
     MIGRATION_SPAWNS,
+    MIGRATION_BUDGETS,
 ]
 
 

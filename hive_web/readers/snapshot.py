@@ -9,9 +9,11 @@ handlers are idempotent, so the page can only be ahead, never behind.
 from __future__ import annotations
 
 import asyncio
+import time
 
 from aiohttp import web
 
+from hive_core.stores.budget_holds import paused_on_disk
 from hive_web.keys import DEPS, FANOUT, META
 from hive_web.readers.ledger import costs_by_agent
 from hive_web.readers.meta import desired_and_approvals
@@ -30,6 +32,7 @@ async def gather(app: web.Application) -> SnapshotParts:
     statuses = await asyncio.to_thread(link.statuses) if link is not None else None
     recorded = await asyncio.to_thread(costs_by_agent, layout)
     costs = {name: recorded.get(name) for name in state.agents}
+    paused = await asyncio.to_thread(paused_on_disk, layout, state, time.time())
     return SnapshotParts(
         seq=seq,
         desired=read.snapshot,
@@ -38,6 +41,7 @@ async def gather(app: web.Application) -> SnapshotParts:
         statuses=statuses,
         costs=costs,
         needs_login=frozenset(app[FANOUT].logins.needs_login),
+        paused=paused,
         threads=await operator_threads(deps.operator, deps.feed, seq),
         reconciler_live=link is not None and link.live,
         lifecycle=deps.control is not None,

@@ -8,7 +8,7 @@ holds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from desired.repo import Snapshot
@@ -31,6 +31,7 @@ class SnapshotParts:
     reconciler_live: bool
     lifecycle: bool
     insecure_sandbox: str | None = None  # why agents run without their sandbox (--insecure-sandbox)
+    paused: Mapping[str, str] = field(default_factory=dict)  # agent → why it gets no turn (budget)
 
 
 def snapshot_json(parts: SnapshotParts) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def snapshot_json(parts: SnapshotParts) -> dict[str, Any]:
     agents = swarm_rows(state)
     if parts.statuses is not None:
         agents = merge_status(agents, dict(parts.statuses))
-    add_facts(agents, dict(parts.costs), parts.needs_login)
+    add_facts(agents, dict(parts.costs), parts.needs_login, parts.paused)
     return {
         "seq": parts.seq,
         "revision": parts.desired.revision,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Mapping, Set
 from typing import Any
 
 from desired.schema import AgentSpec, DesiredState
@@ -78,8 +78,14 @@ def recent_history(statuses: dict[str, dict[str, Any]], limit: int = 50) -> list
     return rows[:limit]
 
 
-def add_facts(rows: list[dict[str, Any]], costs: dict[str, float | None], needs_login: Set[str]) -> None:
-    """Cost so far and the needs-login badge, in place."""
+def add_facts(
+    rows: list[dict[str, Any]],
+    costs: dict[str, float | None],
+    needs_login: Set[str],
+    paused: Mapping[str, str] | None = None,
+) -> None:
+    """Cost so far, the needs-login badge and the paused: budget badge (with its reason), in place."""
     for row in rows:
         row["cost_usd"] = costs.get(row["name"])
         row["needs_login"] = row["name"] in needs_login
+        row["paused"] = (paused or {}).get(row["name"])

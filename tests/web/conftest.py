@@ -181,7 +181,7 @@ def serve(
     layout: StateLayout, loop: asyncio.AbstractEventLoop, host: str = "127.0.0.1", **deps: Any
 ) -> Served:
     """Start the dashboard on a free port; ``deps`` are ``Deps`` fields (reconciler, control, operator)."""
-    feed = EventLog(open_core_db(layout.db))
+    feed = deps.pop("feed", None) or EventLog(open_core_db(layout.db))  # a HostCore's: as in `hive serve`
     logins = deps.pop("logins", None) or LoginCodes()
     config = WebConfig(host=host, port=0)
     served = Served(layout=layout, feed=feed, loop=loop, config=config, extra=deps, logins=logins)

@@ -30,6 +30,7 @@ const SNAPSHOT_KINDS = new Set([
   "agent_started", "agent_stopped", "agent_destroyed", "container_crash", "deployed", "deploy_failed",
   "needs_login", "logged_in", "harness_hello", "question_added", "question_resolved",
   "reminder_set", "reminder_fired", "reminder_cancelled", "reminder_retried",
+  "budget_paused", "budget_resumed",
 ]);
 
 function render() {

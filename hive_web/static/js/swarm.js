@@ -21,6 +21,7 @@ function statusCell(agent) {
   /** @type {Html[]} */
   const pills = [];
   if (agent.suspended) pills.push(html`<span class="pill warn">suspended</span>`);
+  if (agent.paused) pills.push(html`<span class="pill warn" data-paused title="${agent.paused}">paused: budget</span> `);
   if (agent.needs_login) pills.push(html`<a class="pill bad" href="/agents/${agent.name}/" target="_blank" rel="noopener" title="open the agent page to log it in">needs login</a> `);
   if (!s) return pills.length ? pills : html`<span class="muted">—</span>`;
   for (const c of s.conditions || []) {
