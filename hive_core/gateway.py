@@ -230,6 +230,7 @@ class ModelGateway:
         self.refusal = refusal
         self._session: aiohttp.ClientSession | None = None
         self._open: dict[str, int] = {}
+        self._writes: set[asyncio.Future[None]] = set()
 
     def app(self, agent: str) -> web.Application:
         app = web.Application(client_max_size=MAX_REQUEST)
@@ -246,6 +247,9 @@ class ModelGateway:
         return self._session
 
     async def close(self) -> None:
+        """After the listeners: the rows still being written are written, then the upstream closes."""
+        if self._writes:
+            await asyncio.wait(list(self._writes), timeout=10)
         if self._session is not None:
             await self._session.close()
 
@@ -279,6 +283,8 @@ class ModelGateway:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _too_big()
+        except ConnectionError:  # the agent hung up before its request was in: nothing was sent
+            return web.Response(status=400)
         self._open[agent] = self._open.get(agent, 0) + 1
         try:
             return await self._forward(request, agent, upstream, body)
@@ -319,20 +325,24 @@ class ModelGateway:
         finally:
             resp.release()
             if metered:
-                await self._record(agent, meter, started, resp.status, complete)
+                self._record(agent, meter, started, resp.status, complete)
         return out
 
-    async def _record(
-        self, agent: str, meter: UsageMeter, started: float, status: int, complete: bool
-    ) -> None:
+    def _record(self, agent: str, meter: UsageMeter, started: float, status: int, complete: bool) -> None:
+        """Write the call's row in the background: the agent's next call on this connection need not
+        wait for the ledger's commit, and a cancelled handler cannot lose the row."""
         usage = meter.usage()
         if usage is None or usage.total == 0:
             return
         call = Call(agent, usage, started, int((time.time() - started) * 1000), status, complete)
-        try:
-            await asyncio.shield(self.record(call))
-        except Exception:
-            log.exception("gateway: recording %s's call failed", agent)
+        task = asyncio.ensure_future(self.record(call))
+        self._writes.add(task)
+        task.add_done_callback(self._written)
+
+    def _written(self, task: asyncio.Future[None]) -> None:
+        self._writes.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("gateway: a call's ledger row was not written: %s", task.exception())
 
 
 def _too_big() -> web.Response:

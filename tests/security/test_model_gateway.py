@@ -29,7 +29,7 @@ from hive_core.gateway import (
     serve_on,
 )
 from hive_core.gateway_usage import UsageMeter
-from hive_core.ledger import Ledger, Source
+from hive_core.ledger import Bucket, Ledger, Source
 from hive_core.sockets import bind_private
 from tests.seams.scripted_api import ScriptedAPI, Usage, text
 
@@ -46,6 +46,14 @@ class Rig:
 
     def session(self) -> aiohttp.ClientSession:
         return aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(self.socket)))
+
+    async def spent(self, agent: str) -> Bucket:
+        """The agent's totals once the gateway's row is written (it writes after answering)."""
+        for _ in range(200):
+            if self.ledger.spend(agent).input_tokens:
+                break
+            await asyncio.sleep(0.02)
+        return self.ledger.spend(agent)
 
     def keys_seen(self) -> list[tuple[str | None, str | None]]:
         return [(c.headers.get("x-api-key"), c.headers.get("Authorization")) for c in self.api.calls]
@@ -110,7 +118,7 @@ async def test_a_streamed_call_carries_the_hosts_key_and_is_recorded_to_the_toke
     assert rig.keys_seen() == [(HOST_KEY, None)], "the agent's key and bearer never reach the API"
     assert all("X-Hive-Agent" not in c.headers and "X-Forwarded-For" not in c.headers for c in rig.api.calls)
     assert rig.api.calls[0].path == "/v1/messages?beta=true"
-    spent = rig.ledger.spend("coder")
+    spent = await rig.spent("coder")
     assert (spent.input_tokens, spent.output_tokens, spent.cache_read_tokens) == (1234, 56, 7)
     assert spent.turns == 0, "a call is not a turn"
     assert rig.ledger.spend("manager").input_tokens == 0, "a header cannot bill another agent"
@@ -128,7 +136,7 @@ async def test_a_plain_json_call_is_recorded_and_count_tokens_is_forwarded_unbil
         async with s.head("http://x/") as r:  # claude's reachability probe
             assert r.status == 200
     assert message["usage"]["input_tokens"] == 300 and counted == {"input_tokens": 100}
-    spent = rig.ledger.spend("coder")
+    spent = await rig.spent("coder")
     assert (spent.input_tokens, spent.output_tokens) == (300, 20)
     assert {key for key, _ in rig.keys_seen()} == {HOST_KEY}
 
@@ -218,8 +226,4 @@ async def test_a_stream_the_agent_hangs_up_on_is_still_recorded(rig: Rig) -> Non
         await r.content.readuntil(b"message_start")
         r.close()  # the agent hangs up mid-stream
     hold.set()
-    for _ in range(200):
-        if rig.ledger.spend("coder").input_tokens:
-            break
-        await asyncio.sleep(0.05)
-    assert rig.ledger.spend("coder").input_tokens == 5000
+    assert (await rig.spent("coder")).input_tokens == 5000
