@@ -31,6 +31,8 @@ from hive_core.gateway import (
 from hive_core.gateway_usage import UsageMeter
 from hive_core.ledger import Bucket, Ledger, Source
 from hive_core.sockets import bind_private
+from hive_kit.launch import ENV_MODEL, GATEWAY_PLACEHOLDER_KEY
+from reconciler.runtime.local import behind_gateway
 from tests.seams.scripted_api import ScriptedAPI, Usage, text
 
 HOST_KEY = "sk-ant-host-key-0123"
@@ -227,3 +229,20 @@ async def test_a_stream_the_agent_hangs_up_on_is_still_recorded(rig: Rig) -> Non
         r.close()  # the agent hangs up mid-stream
     hold.set()
     assert (await rig.spent("coder")).input_tokens == 5000
+
+
+def test_an_agent_gets_the_socket_and_a_placeholder_never_the_hosts_key() -> None:
+    base = {"PATH": "/usr/bin", "ANTHROPIC_API_KEY": HOST_KEY, "ANTHROPIC_BASE_URL": "http://api", "X": "1"}
+    env = behind_gateway(base, "/run/hive/model.sock", switch=None)
+    assert env == {
+        "PATH": "/usr/bin",
+        "X": "1",
+        ENV_MODEL: "/run/hive/model.sock",
+        "ANTHROPIC_API_KEY": GATEWAY_PLACEHOLDER_KEY,
+    }
+    oauth = behind_gateway({"CLAUDE_CODE_OAUTH_TOKEN": "tok"}, "/m", switch="on")
+    assert "tok" not in oauth.values()
+    assert behind_gateway(base, "/m", switch="off") == base, "the operator's switch: the old direct path"
+    assert behind_gateway({"PATH": "/usr/bin"}, "/m", switch=None) == {"PATH": "/usr/bin"}, (
+        "no key, no gateway"
+    )
