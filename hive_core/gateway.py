@@ -12,7 +12,9 @@ gets ``ANTHROPIC_BASE_URL`` pointing there and a placeholder key.
 For each request the gateway
 
 1. answers claude's reachability probe (``HEAD /``) itself and forwards only
-   ``/v1/...`` (the Messages API: ``/v1/messages``, ``count_tokens``, models);
+   what claude calls: ``POST /v1/messages``, ``POST /v1/messages/count_tokens``
+   and ``GET /v1/models``. Not the rest of ``/v1``: message batches, files
+   and the admin API would spend or expose the host's key unmeasured;
 2. refuses, with an Anthropic-shaped error, an agent that ``budget_refusal``
    says is paused (inside a turn or not: a ``curl`` from the agent's shell is
    held to the same budget) or that has too many calls open;
@@ -210,6 +212,13 @@ def forwarded_headers(headers: Mapping[str, str], upstream: Upstream) -> dict[st
     return out
 
 
+def forwarded(method: str, path: str) -> bool:
+    """What the gateway sends on: the calls claude makes, nothing that spends unmeasured."""
+    if method == "POST":
+        return path in ("/v1/messages", "/v1/messages/count_tokens")
+    return method == "GET" and (path == "/v1/models" or path.startswith("/v1/models/"))
+
+
 def _request_facts(body: bytes) -> tuple[bool, str]:
     """``stream`` and ``model`` of a Messages request body (a body that is not JSON: neither)."""
     try:
@@ -257,9 +266,12 @@ class ModelGateway:
         agent = request.app[AGENT]  # the socket's agent, whatever the request says
         if request.path == "/" and request.method in ("HEAD", "GET"):
             return web.Response(text="hyperhive model gateway\n")
-        if not request.path.startswith("/v1/"):
+        if not forwarded(request.method, request.path):
             return api_error(
-                404, "not_found_error", f"hyperhive gateway: only /v1/ is forwarded, not {request.path}"
+                403,
+                "permission_error",
+                f"hyperhive gateway: {request.method} {request.path} is not forwarded (only POST "
+                "/v1/messages, POST /v1/messages/count_tokens and GET /v1/models are: the host's key pays)",
             )
         if (request.content_length or 0) > MAX_REQUEST:
             return _too_big()

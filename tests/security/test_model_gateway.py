@@ -155,9 +155,15 @@ async def test_a_paused_agent_is_refused_with_an_api_shaped_error_and_nothing_go
 
 async def test_bad_requests_get_clear_refusals(rig: Rig) -> None:
     async with rig.session() as s:
-        async with s.get("http://x/api/oauth/profile") as r:
-            assert r.status == 404
-            assert "only /v1/ is forwarded" in (await r.json())["error"]["message"]
+        for method, path in (
+            ("GET", "/api/oauth/profile"),
+            ("POST", "/v1/messages/batches"),
+            ("GET", "/v1/files"),
+        ):
+            async with s.request(method, f"http://x{path}", json={}) as r:
+                assert r.status == 403  # batches and files would spend the host's key unmeasured
+                message = (await r.json())["error"]["message"]
+                assert f"{method} {path} is not forwarded" in message and "POST /v1/messages" in message
         async with s.post("http://x/v1/messages", data=io.BytesIO(b"x" * (MAX_REQUEST + 1))) as r:
             assert r.status == 413
             assert "at most 32 MB" in (await r.json())["error"]["message"]
