@@ -42,9 +42,10 @@ from hive_core.gateway import ModelGateway, Upstream, call_report, serve_on
 from hive_core.ledger import Ledger, RateLimit, Source
 from hive_core.sockets import bind_private
 async def main():
-    ledger = Ledger(Path(sys.argv[3]))
+    ledger = Ledger(Path(sys.argv[3])) if sys.argv[3] != "-" else None
     async def record(call):
-        await asyncio.to_thread(ledger.record, call.agent, call_report(call), source=Source.GATEWAY)
+        if ledger is not None:
+            await asyncio.to_thread(ledger.record, call.agent, call_report(call), source=Source.GATEWAY)
     async def never(agent):
         return None
     upstream = Upstream(sys.argv[2], {"x-api-key": "sk-ant-bench"})
@@ -104,23 +105,34 @@ async def run(base_url: str, api: ScriptedAPI) -> list[float]:
 
 def main() -> None:
     with ScriptedAPI() as api, tempfile.TemporaryDirectory() as tmp:
-        sock, ledger = Path(tmp) / "model.sock", Path(tmp) / "ledger.sqlite"
-        gateway, ready = spawn(GATEWAY_PROCESS, str(sock), api.base_url, str(ledger))
-        forwarder, port = spawn(FORWARDER_PROCESS, str(sock))
-        try:
+        procs: list[subprocess.Popen[str]] = []
+        ports: list[str] = []
+        for name, ledger in (("a", "-"), ("b", str(Path(tmp) / "ledger.sqlite"))):
+            sock = Path(tmp) / f"{name}.sock"
+            gateway, ready = spawn(GATEWAY_PROCESS, str(sock), api.base_url, ledger)
+            forwarder, port = spawn(FORWARDER_PROCESS, str(sock))
             assert ready == "ready", ready
+            procs += [gateway, forwarder]
+            ports.append(port)
+        try:
             direct = asyncio.run(run(api.base_url, api))
-            through = asyncio.run(run(f"http://127.0.0.3:{port}", api))
+            bare = asyncio.run(run(f"http://127.0.0.3:{ports[0]}", api))
+            through = asyncio.run(run(f"http://127.0.0.3:{ports[1]}", api))
         finally:
-            for proc in (gateway, forwarder):
+            for proc in procs:
                 proc.terminate()
                 proc.wait(5)
     base = statistics.median(direct)
     print(f"{CALLS} streamed calls per mode (20 KB request, SSE answer), {time.strftime('%Y-%m-%d')}")
-    print(f"{'':32} {'p50':>9} {'p99':>9} {'vs direct (p50)':>16}")
-    for label, values in (("direct to the API", direct), ("through forwarder + gateway", through)):
+    print(f"{'':36} {'p50':>9} {'p99':>9} {'vs direct (p50)':>16}")
+    modes = (
+        ("direct to the API", direct),
+        ("forwarder + gateway, no ledger row", bare),
+        ("forwarder + gateway + ledger row", through),
+    )
+    for label, values in modes:
         p50, p99 = statistics.median(values), pct(values, 0.99)
-        print(f"{label:32} {p50:7.2f}ms {p99:7.2f}ms {p50 / base:15.2f}x")
+        print(f"{label:36} {p50:7.2f}ms {p99:7.2f}ms {p50 / base:15.2f}x")
     print(f"added per call (p50): {statistics.median(through) - base:.2f} ms")
 
 
