@@ -279,6 +279,13 @@ class ModelGateway:
             return api_error(
                 429, "rate_limit_error", f"hyperhive gateway: {agent} has {MAX_OPEN_CALLS} model calls open"
             )
+        self._open[agent] = self._open.get(agent, 0) + 1  # from here: a slow body holds a call too
+        try:
+            return await self._admitted(request, agent)
+        finally:
+            self._open[agent] -= 1
+
+    async def _admitted(self, request: web.Request, agent: str) -> web.StreamResponse:
         why = await self.refusal(agent)
         if why is not None:
             log.info("gateway: %s's model call refused: %s", agent, why)
@@ -297,11 +304,7 @@ class ModelGateway:
             return _too_big()
         except ConnectionError:  # the agent hung up before its request was in: nothing was sent
             return web.Response(status=400)
-        self._open[agent] = self._open.get(agent, 0) + 1
-        try:
-            return await self._forward(request, agent, upstream, body)
-        finally:
-            self._open[agent] -= 1
+        return await self._forward(request, agent, upstream, body)
 
     async def _forward(
         self, request: web.Request, agent: str, upstream: Upstream, body: bytes

@@ -20,6 +20,7 @@ import aiohttp
 import pytest
 
 from hive_core.gateway import (
+    MAX_OPEN_CALLS,
     MAX_REQUEST,
     Call,
     HostModelApi,
@@ -252,3 +253,23 @@ def test_an_agent_gets_the_socket_and_a_placeholder_never_the_hosts_key() -> Non
     assert behind_gateway({"PATH": "/usr/bin"}, "/m", switch=None) == {"PATH": "/usr/bin"}, (
         "no key, no gateway"
     )
+
+
+async def test_an_agent_may_hold_only_so_many_calls_open(rig: Rig) -> None:
+    hold = threading.Event()
+    for _ in range(MAX_OPEN_CALLS):
+        rig.api.push(replace(text("slow"), hold=hold))
+    async with rig.session() as s:
+        held = [await s.post("http://x/v1/messages", json=_body(True)) for _ in range(MAX_OPEN_CALLS)]
+        try:
+            for r in held:
+                await r.content.readuntil(b"message_start")
+            async with s.post("http://x/v1/messages", json=_body(True)) as r:
+                assert r.status == 429
+                assert f"coder has {MAX_OPEN_CALLS} model calls open" in (await r.json())["error"]["message"]
+        finally:
+            hold.set()
+            for r in held:
+                await r.read()
+                r.release()
+    assert len(rig.api.requests) == MAX_OPEN_CALLS
