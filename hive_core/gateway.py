@@ -319,7 +319,7 @@ class ModelGateway:
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("gateway: %s → %s failed: %s", agent, upstream.base_url, exc)
             return api_error(502, "api_error", f"hyperhive gateway: cannot reach the model API: {exc}")
-        metered = request.method == "POST" and request.path.startswith("/v1/messages") and resp.status < 300
+        metered = request.method == "POST" and request.path == "/v1/messages" and resp.status < 300
         is_sse = resp.content_type == "text/event-stream"
         meter = UsageMeter(streaming=is_sse or streaming, requested_model=model)
         out = web.StreamResponse(status=resp.status, reason=resp.reason)
