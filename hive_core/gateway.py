@@ -14,7 +14,9 @@ For each request the gateway
 1. answers claude's reachability probe (``HEAD /``) itself and forwards only
    what claude calls: ``POST /v1/messages``, ``POST /v1/messages/count_tokens``
    and ``GET /v1/models``. Not the rest of ``/v1``: message batches, files
-   and the admin API would spend or expose the host's key unmeasured;
+   and the admin API would spend or expose the host's key unmeasured (the
+   claude CLI 2.1 against the scripted API makes exactly two kinds of
+   request: ``HEAD /`` and ``POST /v1/messages?beta=true``);
 2. refuses, with an Anthropic-shaped error, an agent that ``budget_refusal``
    says is paused (inside a turn or not: a ``curl`` from the agent's shell is
    held to the same budget) or that has too many calls open;
