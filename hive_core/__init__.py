@@ -21,4 +21,8 @@ Where things are:
     server.py, sockets.py           JSON-lines framing and the unix sockets (identity = socket)
     schedulers.py                   deadlines, retention, following `main`
     ledger.py, prices.py            the host's cost ledger (turn_usage, `hive costs`) and its price table
+    egress.py, egress_policy.py     each agent's egress proxy (egress.sock) and its allow-list
+    gateway.py, gateway_usage.py    each agent's model-API gateway (model.sock): the host's key, usage
+                                    off the wire into the ledger. HTTP, but an agent's socket (identity =
+                                    socket), not the dashboard's: so here, not in hive_web
 """

@@ -19,14 +19,16 @@ from dataclasses import dataclass
 from desired.egress import HostPattern
 from desired.repo import Author
 from hive_core.budget_gate import BudgetGate
+from hive_core.budgets import budget_refusal
 from hive_core.control import ReconcilerControl
 from hive_core.desired_view import DesiredView
 from hive_core.egress import EgressRecord
 from hive_core.egress_policy import EgressPolicies, ModelApi
 from hive_core.events import EventLog
+from hive_core.gateway import Call, HostModelApi, ModelGateway, call_report
 from hive_core.harnesses import Harnesses
 from hive_core.identities import AgentIds, Identities, UidRange, can_chown
-from hive_core.ledger import Ledger
+from hive_core.ledger import Ledger, Source, utc_day
 from hive_core.logins import LoginCodes
 from hive_core.metawatch import MetaWatch
 from hive_core.notices import QUIET_KINDS, DenialThrottle, NoticeSink, denial_event
@@ -101,6 +103,10 @@ class HostCore:
         self.proposals = ProposalWatch(self.desired, self.events)
         self.egress = EgressPolicies(self.desired.cached, ModelApi(layout.secrets).pattern)
         """Each agent's effective egress allow-list (the model API + its own or the swarm's list)."""
+        self.gateway = ModelGateway(
+            HostModelApi(layout.secrets).upstream, self.record_call, self.call_refusal
+        )
+        """The model-API gateway behind every agent's ``model.sock`` (``hive_core.gateway``)."""
         self.turn_slots = TurnSlots(lambda: self.desired.cached().state.settings.max_concurrent_turns, clock)
         """hive.json's max_concurrent_turns: who runs a turn now, who waits (``hive_core.turnslots``)."""
         self.desired.on_change(lambda _snapshot: self.turn_slots.grant())  # a raised cap lets the line move
@@ -167,6 +173,22 @@ class HostCore:
         repeats = self.egress_throttle.admit(rec.agent, rec.host, rec.port, self.clock())
         if repeats is not None:
             self.events.publish(denial_event(rec.agent, rec.host, rec.port, rec.reason, repeats))
+
+    # ---- the model gateway (each agent's model.sock asks these) -----------------------------
+
+    async def call_refusal(self, agent: str) -> str | None:
+        """Why ``agent`` may not call the model now: its budget, unless the operator resumed it for
+        today (as for a turn slot, ``ops.budgeting.refusal``; disk reads in a thread)."""
+        now = self.clock()
+        resumed = self.budget_holds.resumed(agent, utc_day(now))
+        return await asyncio.to_thread(
+            lambda: budget_refusal(self.desired.current().state, self.ledger, agent, now, resumed=resumed)
+        )
+
+    async def record_call(self, call: Call) -> None:
+        """One model call the gateway measured: a ``gateway`` row in the ledger, priced from the table."""
+        report = call_report(call)
+        await asyncio.to_thread(self.ledger.record, call.agent, report, source=Source.GATEWAY)
 
     def poke_deadlines(self) -> None:
         self.deadlines_changed.set()

@@ -62,7 +62,7 @@ ENV_AGENT_UIDS = "HIVE_AGENT_UIDS"
 DEFAULT_UIDS = "60100-60999"
 ENV_UID_REGISTRY = "HIVE_UID_REGISTRY"
 DEFAULT_UID_REGISTRY = Path("/var/lib/hyperhive-uids")
-DAEMON_SOCKETS = ("hive.sock", "egress.sock")
+DAEMON_SOCKETS = ("hive.sock", "egress.sock", "model.sock")
 PAGE_DIR = "page"
 
 MIGRATION_IDENTITIES = """

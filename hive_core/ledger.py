@@ -15,9 +15,16 @@ ended; the other parts carry 0 there, so sums stay right). ``daily`` and
 source, updated in the same transaction, so a report over a million turns
 reads a few thousand rows.
 
-``source`` says who measured the row: ``harness`` today (the agent's own
-harness reports it, so an agent can under-report: docs/governance.md), a
-host-side model-API gateway later, as another source beside it.
+``source`` says who measured the row. ``gateway``: the host's model-API
+gateway (``hive_core.gateway``) read it off the API's response, one row per
+model call (turn facts 0: a call is not a turn). ``harness``: the agent's own
+harness reported a turn, and no gateway measured it (an agent can
+under-report these: docs/governance.md). ``claimed``: the harness reported a
+turn whose calls the gateway measured (``record`` is told so by the caller):
+kept for the turn's own facts (duration, tools, how it ended) and as a
+cross-check, never added to money or tokens. So every figure is counted once:
+money and tokens from ``gateway`` + ``harness`` rows, turns from ``harness`` +
+``claimed`` rows.
 
 Who the agent is comes from the socket the report arrived on, never from the
 report. A turn id already recorded for the agent is ignored (a retry after a
@@ -114,7 +121,14 @@ RATE_PER_SECOND = 1.0
 
 class Source(StrEnum):
     HARNESS = "harness"
-    GATEWAY = "gateway"  # planned: a host-side model-API gateway reading usage from responses
+    GATEWAY = "gateway"  # the host's model-API gateway, reading usage from each response
+    CLAIMED = "claimed"  # a harness report of a turn the gateway measured: turn facts only
+
+
+MONEY = "(source != 'claimed')"
+"""SQL: 1 where a row's tokens and cost count, 0 for a harness claim the gateway measured."""
+TURN = "(part = 0 AND source != 'gateway')"
+"""SQL: 1 for the row that stands for a turn (a gateway row is a call, not a turn)."""
 
 
 class By(StrEnum):
@@ -218,20 +232,14 @@ def _rollup(table: str, period: str) -> str:
 _ROLLUP = _rollup("daily", "day")
 _ROLLUP_MONTH = _rollup("monthly", "month")
 _ROLLED = (
-    "agent, model, turns, uses, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens,"
-    " cost_usd, estimated_usd"
+    "agent, model, source, turns, uses, input_tokens, output_tokens, cache_read_tokens,"
+    " cache_creation_tokens, cost_usd, estimated_usd"
 )
 
 
 _SUMS = (
-    "SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_creation_tokens),"
-    " SUM(cost_usd), SUM(cost_usd * estimated)"
-)
-
-
-_SUMS = (
-    "SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_creation_tokens),"
-    " SUM(cost_usd), SUM(cost_usd * estimated)"
+    f"SUM(input_tokens * {MONEY}), SUM(output_tokens * {MONEY}), SUM(cache_read_tokens * {MONEY}),"
+    f" SUM(cache_creation_tokens * {MONEY}), SUM(cost_usd * {MONEY}), SUM(cost_usd * estimated * {MONEY})"
 )
 
 
@@ -271,19 +279,24 @@ class Ledger:
     def record(self, agent: str, report: wire.TurnUsage, *, source: Source = Source.HARNESS) -> bool:
         """Add one turn of ``agent`` (the socket's name); False if this turn id is already recorded.
 
-        Raises ``LimitError`` when the agent reports faster than its bucket allows.
+        Raises ``LimitError`` when the agent reports faster than its bucket allows. Gateway rows
+        are not limited: each is a call the host made and paid for, and the gateway bounds calls.
         """
         with self._lock:  # the daemon records from worker threads: one report at a time
             return self._record(agent, report, source)
 
     def _record(self, agent: str, report: wire.TurnUsage, source: Source) -> bool:
+        # a harness report resent after the gateway's rows came is the same turn, claimed or not
+        alike = (
+            (source.value,) * 2 if source is Source.GATEWAY else (Source.HARNESS.value, Source.CLAIMED.value)
+        )
         known = self._conn.execute(
-            "SELECT 1 FROM turns WHERE agent = ? AND source = ? AND turn_id = ? LIMIT 1",
-            (agent, source.value, report.turn_id),
+            "SELECT 1 FROM turns WHERE agent = ? AND source IN (?, ?) AND turn_id = ? LIMIT 1",
+            (agent, *alike, report.turn_id),
         ).fetchone()
         if known is not None:
             return False
-        if not self.limit.admit(agent):
+        if source is not Source.GATEWAY and not self.limit.admit(agent):
             raise LimitError(
                 f"turn usage from {agent} is arriving faster than {RATE_PER_SECOND:g} a second; "
                 "this report was not recorded"
@@ -321,7 +334,7 @@ class Ledger:
                     agent,
                     usage.model,
                     source.value,
-                    int(main),
+                    int(main and source is not Source.GATEWAY),
                     *tokens,
                     cost,
                     cost if estimated else 0.0,
@@ -333,7 +346,7 @@ class Ledger:
     def spend(self, agent: str | None = None, *, since: float = 0.0, until: float | None = None) -> Bucket:
         """One agent's (or everyone's) totals for turns recorded in [since, until), to the second."""
         where, args = _window(agent, since, until)
-        sql = f"SELECT SUM(part = 0), {_SUMS} FROM turns WHERE {where}"  # noqa: S608 - fixed fragments
+        sql = f"SELECT SUM{TURN}, {_SUMS} FROM turns WHERE {where}"  # noqa: S608 - fixed fragments
         return _bucket(agent or "*", self._rows(sql, args)[0])
 
     def spend_by_model(
@@ -341,8 +354,8 @@ class Ledger:
     ) -> list[Bucket]:
         """Totals per model for [since, until), to the second; ``turns`` = turns that used the model."""
         where, args = _window(agent, since, until)
-        sql = f"SELECT model, COUNT(*), {_SUMS} FROM turns WHERE {where} GROUP BY model"  # noqa: S608
-        rows = self._rows(sql + " ORDER BY SUM(cost_usd) DESC", args)
+        sql = f"SELECT model, SUM({MONEY}), {_SUMS} FROM turns WHERE {where} GROUP BY model"  # noqa: S608
+        rows = self._rows(sql + f" HAVING SUM({MONEY}) > 0 ORDER BY SUM(cost_usd * {MONEY}) DESC", args)
         return [_bucket(str(r[0]), r[1:]) for r in rows]
 
     def report(self, by: By, *, since_day: str = ALL_DAYS, agent: str | None = None) -> list[Bucket]:
@@ -353,8 +366,8 @@ class Ledger:
         of turns, and barely with the length of the history.
         """
         key = {By.AGENT: "agent", By.MODEL: "model", By.DAY: "day"}[by]
-        turns = "SUM(uses)" if by is By.MODEL else "SUM(turns)"
-        order = "day" if by is By.DAY else "SUM(cost_usd) DESC"
+        turns = f"SUM(uses * {MONEY})" if by is By.MODEL else "SUM(turns)"
+        order = "day" if by is By.DAY else f"SUM(cost_usd * {MONEY}) DESC"
         mine, of_agent = ("", []) if agent is None else (" AND agent = ?", [agent])
         if by is By.DAY:
             source = f"SELECT day, {_ROLLED} FROM daily WHERE day >= ?{mine}"  # noqa: S608
@@ -366,26 +379,38 @@ class Ledger:
                 f" UNION ALL SELECT {_ROLLED} FROM monthly WHERE month >= ?{mine}"
             )
             args = [since_day, cut, *of_agent, cut[:7], *of_agent]
-        sums = "SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_creation_tokens)"
+        sums = ", ".join(f"SUM({kind} * {MONEY})" for kind in (*TOKEN_KINDS, "cost_usd", "estimated_usd"))
         sql = (
-            f"SELECT {key}, {turns}, {sums}, SUM(cost_usd), SUM(estimated_usd)"  # noqa: S608 - fixed fragments
+            f"SELECT {key}, {turns}, {sums}"  # noqa: S608 - fixed fragments
             f" FROM ({source}) GROUP BY {key} ORDER BY {order}"
         )
         return [_bucket(str(r[0]), r[1:]) for r in self._rows(sql, args)]
 
     def totals_by_agent(self) -> dict[str, float]:
         """Each agent's cost over everything recorded (the Swarm table's "cost" column)."""
-        rows = self._rows("SELECT agent, SUM(cost_usd) FROM monthly GROUP BY agent")
+        rows = self._rows(f"SELECT agent, SUM(cost_usd * {MONEY}) FROM monthly GROUP BY agent")  # noqa: S608
         return {str(a): float(cast(float, c)) for a, c in rows}
 
+    def gateway_since(self, agent: str, since: float) -> bool:
+        """Whether the gateway measured a call of ``agent`` at or after ``since`` (then a turn the
+        harness reports from that time on is ``claimed``: its calls are counted already)."""
+        rows = self._rows(
+            "SELECT 1 FROM turns WHERE agent = ? AND at >= ? AND source = 'gateway' LIMIT 1", (agent, since)
+        )
+        return bool(rows)
+
     def turns(self, agent: str, *, since: float = 0.0, limit: int = 200) -> list[dict[str, Any]]:
-        """The agent's latest turns, newest first, one dict per turn (its models' parts summed)."""
+        """The agent's latest turns, newest first, one dict per turn (its models' parts summed).
+
+        Gateway rows are calls, not turns, and are left out; a ``claimed`` turn's tokens and cost
+        are what its harness said (the money counted is the gateway's: ``spend``)."""
         rows = self._rows(
             "SELECT turn_id, source, MIN(started_at), MAX(at), SUM(duration_ms), group_concat(model, ', '),"
             " SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), SUM(cache_creation_tokens),"
             " SUM(cost_usd), MAX(estimated), SUM(tool_calls), MAX(result_kind),"
             " MAX(CASE WHEN part = 0 THEN tools_json END)"
-            " FROM turns WHERE agent = ? AND at >= ? GROUP BY source, turn_id ORDER BY MAX(id) DESC LIMIT ?",
+            " FROM turns WHERE agent = ? AND at >= ? AND source != 'gateway'"
+            " GROUP BY source, turn_id ORDER BY MAX(id) DESC LIMIT ?",
             (agent, since, limit),
         )
         names = (
@@ -420,6 +445,7 @@ def summary(ledger: Ledger, agent: str, window: str, *, now: float | None = None
     now = time.time() if now is None else now
     since = now - WINDOWS[window] if WINDOWS[window] else 0.0
     turns = ledger.turns(agent, since=since, limit=100_000)
+    counted = ledger.spend(agent, since=since)
     tools: Counter[str] = Counter()
     for turn in turns:
         tools.update(turn["tool_calls"])
@@ -430,9 +456,9 @@ def summary(ledger: Ledger, agent: str, window: str, *, now: float | None = None
         "source": "ledger",
         "turn_count": len(turns),
         "by_result": dict(Counter(t["result_kind"] for t in turns)),
-        "tokens": {k: sum(int(t[k]) for t in turns) for k in TOKEN_KINDS},
-        "cost_usd": round(sum(float(t["cost_usd"]) for t in turns), 6),
-        "estimated": any(t["estimated"] for t in turns),
+        "tokens": {k: int(getattr(counted, k)) for k in TOKEN_KINDS},
+        "cost_usd": round(counted.cost_usd, 6),
+        "estimated": counted.estimated_usd > 0,
         "duration_ms": {"p50": _percentile(durations, 0.5), "p95": _percentile(durations, 0.95)},
         "tool_calls": dict(tools.most_common()),
         "turns": turns[:200],

@@ -3,7 +3,9 @@
 A socket's path is its identity: every connection accepted on
 ``run/agents/coder/hive.sock`` is ``coder``, and every connection on the
 ``egress.sock`` beside it goes out (or is refused) as ``coder``
-(``hive_core.egress.EgressProxy``). The two are opened and closed together.
+(``hive_core.egress.EgressProxy``), and every model call on ``model.sock``
+is billed to ``coder`` (``hive_core.gateway``). The three are opened and
+closed together.
 
 Modes: ``run/`` and the admin socket are the daemon's alone (0700, 0600).
 Each agent's socket directory is bound at ``/run/hive`` in its sandbox and
@@ -28,8 +30,11 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+from aiohttp import web
+
 from hive_core.core import OPERATOR_CALLER, Caller, HostCore
 from hive_core.egress import EgressProxy
+from hive_core.gateway import serve_on
 from hive_core.identities import DAEMON_SOCKETS, PAGE_DIR, AgentIds, grant_run_dir, secure_socket
 from hive_core.server import Connection
 from hive_kit.names import Role
@@ -132,6 +137,46 @@ class EgressListener:
             self.path.unlink()
 
 
+class ModelListener:
+    """One agent's ``model.sock``: the host's model-API gateway, billing ``agent`` whatever a request says."""
+
+    def __init__(self, core: HostCore, path: Path, agent: str) -> None:
+        self.core = core
+        self.path = path
+        self.agent = agent
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, ids: AgentIds | None) -> None:
+        sock = bind_private(self.path)
+        self._runner = await serve_on(self.core.gateway, self.agent, sock)
+        secure_socket(self.path, ids)
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+class AgentPorts:
+    """The egress proxy and the model gateway of one agent: opened and closed together."""
+
+    def __init__(self, core: HostCore, name: str, *, is_manager: bool) -> None:
+        layout = core.layout
+        self.agent = name
+        self.egress = EgressListener(core, layout.egress_socket_for(name, is_manager=is_manager), name)
+        self.model = ModelListener(core, layout.model_socket_for(name, is_manager=is_manager), name)
+
+    async def start(self, ids: AgentIds | None) -> None:
+        await self.egress.start(ids)
+        await self.model.start(ids)
+
+    async def close(self) -> None:
+        await self.egress.close()
+        await self.model.close()
+
+
 def _remove_agent_dir(path: Path) -> None:
     """An agent's socket directory once it left desired state; left alone if someone put more there.
 
@@ -151,9 +196,9 @@ class SocketSet:
         layout = core.layout
         self.admin = Listener(core, layout.admin_socket, Role.OPERATOR, lambda: OPERATOR_CALLER)
         self.manager = Listener(core, layout.manager_socket, Role.MANAGER, core.manager_caller)
-        self.manager_egress: EgressListener | None = None
+        self.manager_egress: AgentPorts | None = None
         self.agents: dict[str, Listener] = {}  # hive.sock of each agent but the manager
-        self.egress: dict[str, EgressListener] = {}  # and the egress.sock beside it
+        self.egress: dict[str, AgentPorts] = {}  # and the egress.sock and model.sock beside it
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -199,7 +244,7 @@ class SocketSet:
             Role.AGENT,
             lambda: self.core.agent_caller(name),
         )
-        egress = EgressListener(self.core, layout.egress_socket_for(name, is_manager=False), name)
+        egress = AgentPorts(self.core, name, is_manager=False)
         await listener.start(ids)
         self.agents[name] = listener
         await egress.start(ids)
@@ -225,11 +270,10 @@ class SocketSet:
         self.manager.regroup(ids)
         if name is None:
             return
-        layout = self.core.layout
-        egress = EgressListener(self.core, layout.egress_socket_for(name, is_manager=True), name)
+        egress = AgentPorts(self.core, name, is_manager=True)
         await egress.start(ids)
         self.manager_egress = egress
-        log.info("manager %s: egress socket is up at %s", name, egress.path)
+        log.info("manager %s: egress and model sockets are up at %s", name, egress.egress.path.parent)
 
     def _drop_stale_dirs(self, wanted: set[str]) -> None:
         """Directories of agents removed while the daemon was down."""
@@ -248,3 +292,4 @@ class SocketSet:
             self.manager_egress = None
         for name in list(self.agents):
             await self._close_agent(name)
+        await self.core.gateway.close()

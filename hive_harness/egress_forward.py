@@ -11,6 +11,12 @@ host does both).
 
 The harness's own MCP server is on the sandbox's loopback too, at another
 address (127.0.0.2), listed in NO_PROXY, so claude reaches it directly.
+
+The host's model-API gateway (``/run/hive/model.sock``, ``hive_core.gateway``)
+is offered the same way on a third address (127.0.0.3, also in NO_PROXY):
+claude's ``ANTHROPIC_BASE_URL`` points there (``ModelForwarder.env``) with a
+placeholder key, and the host adds its own key on the far side, so the real
+key is never in the sandbox.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
+from hive_kit.launch import GATEWAY_PLACEHOLDER_KEY
 from hive_kit.relay import pipe
 
 log = logging.getLogger(__name__)
@@ -28,12 +35,14 @@ log = logging.getLogger(__name__)
 PROXY_HOST = "127.0.0.1"
 MCP_HOST = "127.0.0.2"
 """Where the harness binds its MCP server inside the sandbox: never through the proxy."""
+MODEL_HOST = "127.0.0.3"
+"""Where the model gateway is offered inside the sandbox: never through the proxy either."""
 
 
 def proxy_env(port: int) -> dict[str, str]:
     """The variables that send a process's traffic through the forwarder (both spellings: tools differ)."""
     url = f"http://{PROXY_HOST}:{port}"
-    no_proxy = f"{MCP_HOST}"
+    no_proxy = f"{MCP_HOST},{MODEL_HOST}"
     return {
         "HTTPS_PROXY": url,
         "https_proxy": url,
@@ -57,6 +66,9 @@ async def _refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, wh
 class EgressForwarder:
     """Listen on ``127.0.0.1:port`` (0: any free port) and pipe every connection to ``socket_path``."""
 
+    host = PROXY_HOST
+    what = "HTTP(S)_PROXY"
+
     def __init__(self, socket_path: Path, port: int = 0) -> None:
         self.socket_path = socket_path
         self.port = port
@@ -67,9 +79,9 @@ class EgressForwarder:
         return proxy_env(self.port)
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._forward, PROXY_HOST, self.port)
+        self._server = await asyncio.start_server(self._forward, self.host, self.port)
         self.port = int(self._server.sockets[0].getsockname()[1])
-        log.info("egress: HTTP(S)_PROXY on %s:%d → %s", PROXY_HOST, self.port, self.socket_path)
+        log.info("%s on %s:%d → %s", self.what, self.host, self.port, self.socket_path)
         return self.port
 
     async def close(self) -> None:
@@ -92,3 +104,17 @@ class EgressForwarder:
             for w in (up_writer, writer):
                 with contextlib.suppress(Exception):
                     w.close()
+
+
+class ModelForwarder(EgressForwarder):
+    """The host's model gateway on ``127.0.0.3:port``; ``env`` is what claude needs to use it."""
+
+    host = MODEL_HOST
+    what = "model gateway"
+
+    @property
+    def env(self) -> Mapping[str, str]:
+        return {
+            "ANTHROPIC_BASE_URL": f"http://{MODEL_HOST}:{self.port}",
+            "ANTHROPIC_API_KEY": GATEWAY_PLACEHOLDER_KEY,
+        }

@@ -7,7 +7,10 @@ SIGINT stop both, cancelling a running claude (SIGINT, then SIGKILL). The
 persistent MCP server (`mcp_http.py`) is the loop's: started by its first
 turn, stopped with it. The egress forwarder (`egress_forward.py`) starts
 first when the runtime gave the agent an egress socket, and every claude
-(so its Bash tool, git, pip and curl too) gets its HTTP(S)_PROXY.
+(so its Bash tool, git, pip and curl too) gets its HTTP(S)_PROXY. When the
+runtime names a model socket (``$HIVE_MODEL_SOCKET``: the host's gateway
+holds the key), the model forwarder starts too and claude's
+``ANTHROPIC_BASE_URL`` and placeholder key point at it.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pathlib import Path, PurePosixPath
 from aiohttp import web
 
 from hive_harness.command import mcp_config, mcp_server_env, mcp_transport, resolve_claude_bin
-from hive_harness.egress_forward import EgressForwarder
+from hive_harness.egress_forward import EgressForwarder, ModelForwarder
 from hive_harness.events import EventBus
 from hive_harness.loop import Harness
 from hive_harness.mcp_http import PersistentMcp
@@ -34,6 +37,7 @@ from hive_harness.web import make_app
 from hive_kit.client import HiveClient
 from hive_kit.launch import (
     ENV_EGRESS,
+    ENV_MODEL,
     ENV_PAGE,
     ENV_SOCKET,
     SANDBOX_EGRESS,
@@ -111,11 +115,24 @@ async def start_egress(env: Mapping[str, str]) -> EgressForwarder | None:
     return forwarder
 
 
+async def start_model(env: Mapping[str, str]) -> ModelForwarder | None:
+    """The host's model gateway on this sandbox's loopback, when the runtime named one."""
+    path = env.get(ENV_MODEL)
+    if not path:
+        return None
+    forwarder = ModelForwarder(Path(path))
+    await forwarder.start()
+    return forwarder
+
+
 async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping[str, str]) -> None:
     mcp_config(launch, mcp_server_env(env))  # refuse a bad config (an extra server keyed hyperhive) up front
     egress = await start_egress(env)
     if egress is not None:
         env = {**env, **egress.env}
+    model = await start_model(env)
+    if model is not None:
+        env = {**env, **model.env}
     paths = StatePaths(state_dir)
     bus = EventBus(paths.events_db)
     stats = TurnStats(paths.stats_db)
@@ -147,8 +164,9 @@ async def serve_forever(launch: AgentLaunchConfig, state_dir: Path, env: Mapping
         if site is not None:
             await site.close()
         await client.aclose()
-        if egress is not None:
-            await egress.close()
+        for forwarder in (egress, model):
+            if forwarder is not None:
+                await forwarder.close()
         bus.close()
         stats.close()
     if failed:

@@ -13,6 +13,7 @@ Inside the sandbox:
     /state                       the agent's own state dir (read-write); HOME=/state/home
     /run/hive/hive.sock          the agent's socket to the host (identity = this socket)
     /run/hive/egress.sock        the host's egress proxy for this agent (its only way out)
+    /run/hive/model.sock         the host's model-API gateway for this agent (it holds the key)
     /run/hive/page/page.sock     the agent page API the harness serves (the dashboard's proxy connects)
     /etc/hyperhive/agent.json    this file
 """
@@ -33,6 +34,7 @@ SANDBOX_RUN = "/run/hive"
 SANDBOX_SOCKET = "/run/hive/hive.sock"
 SANDBOX_EGRESS = "/run/hive/egress.sock"
 SANDBOX_PAGE = "/run/hive/page/page.sock"
+SANDBOX_MODEL = "/run/hive/model.sock"
 SANDBOX_CONFIG = "/etc/hyperhive/agent.json"
 SANDBOX_META = "/meta.git"  # the manager's only: a read-only view of the meta repo (docs/security.md)
 SANDBOX_META_CLONE = "meta"  # under /state: the manager's own working clone
@@ -42,6 +44,12 @@ ENV_SOCKET = "HIVE_SOCKET"
 ENV_STATE = "HIVE_AGENT_STATE"
 ENV_EGRESS = "HIVE_EGRESS_SOCKET"
 ENV_PAGE = "HIVE_PAGE_SOCKET"
+ENV_MODEL = "HIVE_MODEL_SOCKET"
+"""Set by the runtime when the host's gateway holds the model key: the harness then serves it on
+loopback and points claude's ANTHROPIC_BASE_URL there, with ``GATEWAY_PLACEHOLDER_KEY``."""
+GATEWAY_PLACEHOLDER_KEY = "hyperhive-gateway-holds-the-key"
+"""The API key an agent's claude gets behind the gateway: claude needs one to start; the gateway
+drops it and sends the host's."""
 ENV_META = "HIVE_META"  # where the manager clones and fetches the meta repo from (default SANDBOX_META)
 
 

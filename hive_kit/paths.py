@@ -69,6 +69,10 @@ class StateLayout:
     def egress_socket_for(self, name: str, *, is_manager: bool) -> Path:
         return self.run_dir_for(name, is_manager=is_manager) / "egress.sock"
 
+    def model_socket_for(self, name: str, *, is_manager: bool) -> Path:
+        """The host's model-API gateway for this agent (``hive_core.gateway``)."""
+        return self.run_dir_for(name, is_manager=is_manager) / "model.sock"
+
     def page_socket_for(self, name: str, *, is_manager: bool) -> Path:
         return self.run_dir_for(name, is_manager=is_manager) / "page" / "page.sock"
 

@@ -9,6 +9,7 @@ import logging
 from desired import proposals
 from hive_core.core import Caller, HostCore
 from hive_core.events import HarnessHello, LoggedIn, NeedsLogin
+from hive_core.ledger import Source
 from hive_core.ops import budgeting
 from hive_core.ops.asking import cancel_question
 from hive_core.ops.registry import handles, on_hangup
@@ -123,6 +124,13 @@ async def turn_slot(core: HostCore, caller: Caller, req: wire.TurnSlot) -> wire.
     return wire.SlotGranted(waited_seconds=round(waited, 3), limit=usage.limit, running=len(usage.running))
 
 
+def _turn_source(core: HostCore, agent: str, started_at: float) -> Source:
+    """``claimed`` when the host's gateway measured calls of this agent since the turn began (its
+    tokens are counted from those rows; docs/governance.md), else ``harness``."""
+    since = max(started_at, core.clock() - 86400.0)
+    return Source.CLAIMED if core.ledger.gateway_since(agent, since) else Source.HARNESS
+
+
 @handles(wire.TurnUsage)
 async def turn_usage(core: HostCore, caller: Caller, req: wire.TurnUsage) -> wire.Done:
     """Into the host's ledger under the socket's agent name (``hive_core.ledger``); a repeat is a no-op.
@@ -130,7 +138,8 @@ async def turn_usage(core: HostCore, caller: Caller, req: wire.TurnUsage) -> wir
     In a thread: the ledger's commit (and, every thousand pages, its WAL checkpoint) never
     holds the event loop.
     """
-    if not await asyncio.to_thread(core.ledger.record, caller.name, req):
+    source = await asyncio.to_thread(_turn_source, core, caller.name, req.started_at)
+    if not await asyncio.to_thread(core.ledger.record, caller.name, req, source=source):
         return wire.Done(note=f"turn {req.turn_id} was already recorded")
     log.debug("%s: turn %s recorded in the ledger", caller.name, req.turn_id)
     return wire.Done(note=f"turn {req.turn_id} recorded")

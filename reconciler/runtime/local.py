@@ -16,6 +16,13 @@ tell a process that is not our child: whether we stopped it on purpose, and
 its exit code when we reaped it. Restarting a crashed agent is not done
 here — the reconciler sees the exit as a diff and restarts it under backoff.
 
+The model key stays on the host: when the daemon holds one (its environment
+or ``secrets.env``), agents get no credential at all, only
+``HIVE_MODEL_SOCKET`` (their ``model.sock``, the host's gateway:
+``hive_core.gateway``) and a placeholder key; ``HIVE_MODEL_GATEWAY=off`` in
+the daemon's environment restores the old direct path (the key in every
+sandbox) for an operator who needs it.
+
 The log is bounded: the child writes with O_APPEND, so when the file grows
 past ``log_max`` its content moves to ``agent.log.1`` and the file is
 truncated in place, keeping at most twice ``log_max`` on disk.
@@ -40,8 +47,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hive_core.identities import AgentIds, Identities, UidRange, grant_run_dir
-from hive_kit.envfile import read_env
+from hive_kit.envfile import CREDENTIAL_KEYS, read_env
 from hive_kit.errors import PermanentError, TemporaryError
+from hive_kit.launch import ENV_MODEL, GATEWAY_PLACEHOLDER_KEY, SANDBOX_MODEL
 from hive_kit.paths import StateLayout
 from reconciler.model import ContainerState, Observed
 from reconciler.runtime import hostview, procs
@@ -64,6 +72,20 @@ DEFAULT_COMMAND = (sys.executable, "-m", "hive_harness", "serve", "--role", "{ro
 """The daemon's own interpreter: no reliance on PATH or an activated venv."""
 PASSTHROUGH = ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
 PASSTHROUGH_OPTIONAL = ("HIVE_CLAUDE_BIN", "HIVE_MCP_TRANSPORT")
+GATEWAY_SWITCH = "HIVE_MODEL_GATEWAY"
+"""``off`` in the daemon's environment: agents get the key and talk to the model API directly."""
+HOST_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
+
+
+def behind_gateway(base: Mapping[str, str], model_socket: str, *, switch: str | None) -> dict[str, str]:
+    """``base`` as an agent behind the gateway gets it: no credential, no endpoint, the socket and a
+    placeholder key. Unchanged when the switch is off or the host holds no key (nothing to hide)."""
+    if (switch or "").lower() in ("off", "0", "false", "no") or not any(base.get(k) for k in HOST_KEYS):
+        return dict(base)
+    env = {k: v for k, v in base.items() if k not in CREDENTIAL_KEYS}
+    env[ENV_MODEL] = model_socket
+    env["ANTHROPIC_API_KEY"] = GATEWAY_PLACEHOLDER_KEY
+    return env
 
 
 def read_secrets(path: Path) -> dict[str, str]:
@@ -347,8 +369,9 @@ class LocalRuntime:
         sandbox, which is still built for the agent's command."""
         command = [part.format(role=spec.role, name=spec.name) for part in self.command]
         base = self._base_env()
+        model_socket = SANDBOX_MODEL if ids is not None else str(spec.socket.parent / "model.sock")
         env = sandbox_env(
-            base,
+            behind_gateway(base, model_socket, switch=self.env.get(GATEWAY_SWITCH)),
             marker=f"{self.key}/{spec.name}",
             sandboxed=ids is not None,
             name=spec.name,

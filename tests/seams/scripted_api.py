@@ -25,7 +25,7 @@ import asyncio
 import itertools
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +76,13 @@ def prompt_too_long() -> Reply:
     return Reply(error_status=400, error_message="prompt is too long: 215000 tokens > 200000 maximum")
 
 
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
 @dataclass
 class Recorded:
     path: str
@@ -111,6 +118,8 @@ class ScriptedAPI:
     side_reply: Callable[[dict[str, Any]], Reply] = lambda _body: text("ok")
     default_main: Reply = field(default_factory=lambda: text("(scripted model: nothing more to say)"))
     requests: list[Recorded] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    """Every HTTP request that arrived, with its headers (which key was sent: the gateway tests)."""
     port: int = 0
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -176,7 +185,7 @@ class ScriptedAPI:
         self.stop()
 
     async def _serve(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._note_call])
         app.router.add_post("/v1/messages", self._messages)
         app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
         app.router.add_route("*", "/{tail:.*}", self._other)
@@ -189,6 +198,14 @@ class ScriptedAPI:
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     # -- handlers --------------------------------------------------------
+    @web.middleware
+    async def _note_call(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        with self._lock:
+            self.calls.append(Call(request.method, request.path_qs, dict(request.headers)))
+        return await handler(request)
+
     async def _other(self, request: web.Request) -> web.Response:
         return web.json_response({})
 

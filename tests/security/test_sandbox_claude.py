@@ -103,6 +103,9 @@ async def swarm(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Swarm]:
         for key, value in api.env().items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("HIVE_CLAUDE_BIN", raising=False)
+        # the operator's switch for the old direct path (the key in the sandbox, model traffic through
+        # the egress proxy): what these tests check; the gateway's are in test_gateway_sandbox.py
+        monkeypatch.setenv("HIVE_MODEL_GATEWAY", "off")
         daemon = Daemon(layout)
         add_reconciler(daemon, RuntimeOptions("local"), LoopSettings(health_timeout=60))
         task = asyncio.create_task(daemon.run())
