@@ -27,7 +27,7 @@ from desired.bootstrap import init_meta_repo
 from desired.changes import add_agent, set_agent_field
 from desired.repo import MetaRepo
 from hive.daemon import Daemon, add_reconciler
-from hive_core.ledger import Source
+from hive_core.ledger import Source, utc_day
 from hive_kit.client import HiveClient
 from hive_kit.launch import GATEWAY_PLACEHOLDER_KEY
 from hive_kit.paths import StateLayout
@@ -207,3 +207,10 @@ async def test_a_curl_outside_a_turn_is_billed_to_its_socket_and_refused_once_pa
     assert error["error"]["type"] == "permission_error" and "paused: budget" in error["error"]["message"]
     assert "agents/alpha.json `budget`" in error["error"]["message"], "the refusal names the fix"
     assert len(hive.api.calls) == calls, "nothing reached the API"
+
+    # the operator's "resume for today" (the budget question's answer) lets its calls through again
+    core = hive.daemon.core
+    core.budget_holds.resume("alpha", utc_day(core.clock()), by="operator", at=core.clock())
+    hive.api.push(text("resumed", Usage(input_tokens=7, output_tokens=1)))
+    resumed = await hive.as_agent("alpha", *curl, "-H", "content-type: application/json", "-d", body)
+    assert "resumed" in resumed.stdout and len(hive.api.calls) == calls + 1, resumed
