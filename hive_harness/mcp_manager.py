@@ -152,7 +152,10 @@ Example: draft_agent(name="tester", description="runs the suite on every branch"
 async def draft_agent(
     ctx: ToolContext,
     name: Annotated[str, Field(description="The new agent's name.")],
-    description: Annotated[str, Field(description="Why, in a sentence or two, for the operator.")],
+    description: Annotated[
+        str,
+        Field(description="What it is for, for the operator (and its description unless config has one)."),
+    ],
     config: Annotated[
         dict[str, Any] | None, Field(description="agents/<name>.json fields (model, description, …).")
     ] = None,

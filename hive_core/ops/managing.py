@@ -144,7 +144,7 @@ async def draft_agent(core: HostCore, caller: Caller, req: wire.DraftAgent) -> w
     named = req.config.get("name", req.name)
     if named != req.name:
         raise UserError(f"config.name is {named!r} but name is {req.name!r}; leave name out of config")
-    fields = {**req.config, "name": req.name}
+    fields = {"description": req.description, **req.config, "name": req.name}
     seeds = encode_texts(req.name, req.files)  # every path and size checked before anything is written
 
     def mutate(state: DesiredState) -> DesiredState:
