@@ -594,6 +594,7 @@ class AgentDetail(Response):
     desired: dict[str, Any]  # agents/<name>.json as desired state holds it
     agent_nix: str | None  # agents/<name>/agent.nix, if it has one
     launch: dict[str, Any] | None  # build/agent.json: what the runtime was last handed (None: never built)
+    seed_files: list[str] = Field(default_factory=list)  # agents/<name>/seed/<path>: paths under /state
 
 
 class PlanText(Response):

@@ -71,6 +71,11 @@ async def test_a_draft_is_one_proposal_showing_the_json_the_nix_and_each_seed_fi
     )
     assert daemon.daemon.core.spawns.count_since(0) == 1, "a draft counts as a spawn"
 
+    proposals.approve(repo, found.id, by=OPERATOR)
+    daemon.daemon.core.desired.refresh()
+    detail = await daemon.client("boss").request(wire.GetAgent(name="logs"))
+    assert detail.seed_files == ["brief.md", "notes/sources.md"], "the manager reads back what it drafted"
+
 
 async def test_drafts_count_against_max_spawns_per_day(daemon: Running) -> None:
     repo = MetaRepo(daemon.layout.meta)
