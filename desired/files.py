@@ -298,11 +298,22 @@ def read_dir(root: Path) -> dict[str, bytes]:
     if not root.is_dir():
         raise DesiredStateError([Problem(str(root), "$", "is not a directory", "pass a directory")])
     files: dict[str, bytes] = {}
+    links: list[Problem] = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if rel.parts[0] == ".git" or not path.is_file():
+        if rel.parts[0] == ".git":
             continue
-        files[rel.as_posix()] = path.read_bytes()
+        if path.is_symlink() and classify(rel.as_posix())[0] == "seed":  # never read through a link
+            links.append(
+                Problem(
+                    rel.as_posix(), "$", "is a symlink; a seed must be a regular file", "copy the text in"
+                )
+            )
+            continue
+        if path.is_file():
+            files[rel.as_posix()] = path.read_bytes()
+    if links:
+        raise DesiredStateError(links)
     return files
 
 

@@ -186,3 +186,19 @@ def test_add_agent_then_seed_via_state(tmp_path: Path) -> None:
     state = add_agent(load_files(swarm(("manager", {}))), {"name": "coder"})
     seeded = draft_agent(load_files(swarm(("manager", {}))), {"name": "coder"}, None, {"brief.md": b"x"})
     assert agent_fingerprint(state, "coder") == agent_fingerprint(seeded, "coder")
+
+
+def test_an_import_with_a_symlinked_seed_is_refused_and_reads_nothing(
+    hive: HiveRunner, state_dir: Path, tmp_path: Path
+) -> None:
+    assert hive("init").returncode == 0
+    tree = tmp_path / "tree"
+    assert hive("desired", "export", str(tree)).returncode == 0
+    (tree / "agents" / "manager" / "seed").mkdir(parents=True)
+    secret = tmp_path / "host-secret.txt"
+    secret.write_text("host secret\n")
+    os.symlink(secret, tree / "agents" / "manager" / "seed" / "brief.md")
+    done = hive("desired", "import", str(tree))
+    assert done.returncode == 1
+    assert "agents/manager/seed/brief.md: $: is a symlink; a seed must be a regular file" in done.stderr
+    assert MetaRepo(state_dir / "meta.git").load().state.seeds == {}
