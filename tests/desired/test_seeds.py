@@ -202,3 +202,21 @@ def test_an_import_with_a_symlinked_seed_is_refused_and_reads_nothing(
     assert done.returncode == 1
     assert "agents/manager/seed/brief.md: $: is a symlink; a seed must be a regular file" in done.stderr
     assert MetaRepo(state_dir / "meta.git").load().state.seeds == {}
+
+
+def test_hive_pending_marks_a_draft_and_prints_its_text_as_written(hive: HiveRunner, state_dir: Path) -> None:
+    assert hive("init").returncode == 0
+    repo = MetaRepo(state_dir / "meta.git")
+    seeds = {"brief.md": b"# Brief\ncount gophers\n"}
+    proposals.propose(
+        repo,
+        lambda s: draft_agent(s, {"name": "scout"}, None, seeds),
+        author=ME,
+        description="draft scout: [/x] [bold]census[/bold]",
+    )
+    done = hive("pending")
+    assert done.returncode == 0, done.stderr
+    assert "draft: new agent scout, starts with /state/brief.md" in done.stdout
+    assert "[/x] [bold]census[/bold]" in done.stdout, "a proposer's brackets are text, not markup"
+    listed = json.loads(hive("pending", "--json").stdout)
+    assert listed[0]["drafts"] == [{"name": "scout", "seeds": ["brief.md"]}]

@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 
 from desired import proposals
+from desired.proposals import drafted
 from desired.repo import MetaRepo
 from hive_core.core import HostCore
 from hive_core.ops import perform
 from hive_kit import wire
-from hive_web.views.approvals import drafted
 from tests.web.conftest import open_dashboard, screenshot, serve
 
 pytestmark = pytest.mark.slow
