@@ -167,3 +167,21 @@ async def test_a_commit_with_a_symlinked_seed_is_refused_naming_it(daemon: Runni
     assert text.startswith("refused"), text
     assert "agents/coder/seed/brief.md: $: is a symlink" in text, text
     assert proposals.pending(MetaRepo(daemon.layout.meta)) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"config": {"role": "manager"}}, "agents/logs.json: $.role: a second manager"),
+        ({"config": {"modle": "opus"}}, "agents/logs.json: $.modle: unknown field 'modle'"),
+        ({"config": {"name": "other"}}, "config.name is 'other' but name is 'logs'"),
+        ({"files": {f"n{i}.md": "x" for i in range(65)}}, "refused: the draft is not valid: files"),
+        ({"name": "Bad Name"}, "not a valid name"),
+    ],
+)
+async def test_a_bad_draft_config_is_refused_with_the_field(
+    daemon: Running, change: dict[str, object], named: str
+) -> None:
+    text = await tool(daemon, "draft_agent", {**draft(), **change})
+    assert text.startswith("refused") and named in text, text
+    assert proposals.pending(MetaRepo(daemon.layout.meta)) == []
