@@ -132,7 +132,9 @@ async def test_the_nixos_runtime_creates_an_agent_with_its_seeds(
     rec = Reconciler(layout, runtime, health=AliveHealth(runtime, settle=0.05), settings=LoopSettings())
     try:
         draft(repo, "coder")
-        await rec.apply_once()
+        done = await rec.apply_once()
+        (create,) = [a for a in done.actions if a.name == "coder"]
+        assert create.reason == "new agent in desired state, with 2 seed files (brief.md, notes/plan.md)"
         state = layout.agent_state("coder")
         assert (state / "brief.md").read_bytes() == BRIEF and (
             state / "notes" / "plan.md"
