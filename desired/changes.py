@@ -81,7 +81,8 @@ def remove_agent(state: DesiredState, name: str) -> DesiredState:
         )
     agents = {k: v for k, v in state.agents.items() if k != name}
     nix = {k: v for k, v in state.agent_nix.items() if k != name}
-    return state.model_copy(update={"agents": agents, "agent_nix": nix})
+    seeds = {k: v for k, v in state.seeds.items() if k != name}  # its seed files go with it
+    return state.model_copy(update={"agents": agents, "agent_nix": nix, "seeds": seeds})
 
 
 def set_agent_field(state: DesiredState, name: str, field: str, value: Any) -> DesiredState:
@@ -109,6 +110,19 @@ def set_agent_nix(state: DesiredState, name: str, text: str | None) -> DesiredSt
     if text is not None:
         nix[name] = text
     return state.model_copy(update={"agent_nix": nix})
+
+
+def draft_agent(
+    state: DesiredState, fields: dict[str, Any], agent_nix: str | None, seeds: dict[str, bytes]
+) -> DesiredState:
+    """A new agent whole: its JSON (``add_agent``: refused if it exists), its agent.nix, its seed files."""
+    state = add_agent(state, fields)
+    name = str(fields["name"])
+    if agent_nix is not None:
+        state = set_agent_nix(state, name, agent_nix)
+    if seeds:
+        state = state.model_copy(update={"seeds": {**state.seeds, name: dict(sorted(seeds.items()))}})
+    return state
 
 
 def apply_changes(state: DesiredState, changes: ChangeSet) -> DesiredState:

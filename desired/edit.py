@@ -29,7 +29,14 @@ from typing import Any
 
 from desired import proposals
 from desired.changes import apply_changes
-from desired.files import DuplicateKeyError, dump_files, load_files, no_duplicate_keys, validate_changes
+from desired.files import (
+    DuplicateKeyError,
+    classify,
+    dump_files,
+    load_files,
+    no_duplicate_keys,
+    validate_changes,
+)
 from desired.merge import MergeConflict, merge_files
 from desired.repo import MAIN, Author, CommitInfo, MetaRepo, Mutation, commit_info, file_changes
 from desired.rules import HIVE_FILE
@@ -96,15 +103,15 @@ def from_document(text: str, base: DesiredState) -> DesiredState:
                 )
             ]
         )
-    files = {k: v for k, v in dump_files(base).items() if not k.endswith(".json")}
+    files = {k: v for k, v in dump_files(base).items() if classify(k)[0] not in ("settings", "agent")}
     files[HIVE_FILE] = json.dumps(doc.get(HIVE_FILE, {})).encode()
     for name, spec in agents.items():
         if isinstance(spec, dict):
             spec.setdefault("name", name)
         files[f"agents/{name}.json"] = json.dumps(spec).encode()
-    nix_owners = {k.split("/")[1] for k in files if k.endswith("/agent.nix")}
-    for owner in nix_owners - set(agents):  # removing an agent drops its agent.nix too
-        files.pop(f"agents/{owner}/agent.nix", None)
+    for path in [k for k in files if k.count("/") >= 2 and k.startswith("agents/")]:
+        if path.split("/")[1] not in agents:  # removing an agent drops its agent.nix and seeds too
+            files.pop(path)
     return load_files(files)
 
 

@@ -19,12 +19,13 @@ from pydantic import BaseModel, ValidationError
 from desired.agentnix import check_agent_nix
 from desired.rules import AGENTS_DIR, HIVE_FILE, check_agent, check_settings, check_swarm
 from desired.schema import AgentSpec, DesiredState, SwarmSettings
+from desired.seeds import REGULAR_MODES, SEED_DIR, check_seed_file
 from hive_kit.errors import DesiredStateError, Problem
 
 KEPT_FILES = frozenset({"README.md", ".gitignore", ".gitattributes"})
 LAYOUT_FIX = (
-    "the meta repo holds hive.json, agents/<name>.json, agents/<name>/agent.nix "
-    "and optionally README.md; move or delete this file"
+    "the meta repo holds hive.json, agents/<name>.json, agents/<name>/agent.nix, "
+    "agents/<name>/seed/<path> and optionally README.md; move or delete this file"
 )
 
 
@@ -131,7 +132,7 @@ def parse_agent(file: str, data: bytes) -> tuple[AgentSpec | None, list[Problem]
 
 
 def classify(path: str) -> tuple[str, str]:
-    """('settings'|'agent'|'nix'|'kept'|'unknown', agent name or '')."""
+    """('settings'|'agent'|'nix'|'seed'|'kept'|'unknown', agent name or '')."""
     if path == HIVE_FILE:
         return "settings", ""
     if path in KEPT_FILES:
@@ -141,7 +142,14 @@ def classify(path: str) -> tuple[str, str]:
         return "agent", parts[1].removesuffix(".json")
     if len(parts) == 3 and parts[0] == AGENTS_DIR and parts[2] == "agent.nix":
         return "nix", parts[1]
+    if len(parts) >= 4 and parts[0] == AGENTS_DIR and parts[2] == SEED_DIR:
+        return "seed", parts[1]
     return "unknown", ""
+
+
+def seed_rel(path: str) -> str:
+    """``agents/<name>/seed/<rel>`` → ``<rel>``."""
+    return path.split("/", 3)[3]
 
 
 def assemble(
@@ -151,6 +159,7 @@ def assemble(
     kept: Mapping[str, bytes],
     problems: list[Problem],
     unparsed: frozenset[str] = frozenset(),
+    seeds: Mapping[str, dict[str, bytes]] | None = None,
 ) -> DesiredState:
     """Put parsed files together, run the cross-object rules, raise listing every problem."""
     if settings is None and not any(p.file == HIVE_FILE for p in problems):
@@ -162,6 +171,7 @@ def assemble(
         agents={k: agents[k] for k in sorted(agents)},
         agent_nix={k: nix[k] for k in sorted(nix)},
         extra_files=dict(kept),
+        seeds={k: dict(sorted(v.items())) for k, v in sorted((seeds or {}).items())},
     )
     problems.extend(check_swarm(state, unparsed))
     if problems:
@@ -182,10 +192,12 @@ class TreeLoader:
         self.agents: dict[str, AgentSpec] = {}
         self.nix: dict[str, str] = {}
         self.kept: dict[str, bytes] = {}
+        self.seeds: dict[str, dict[str, bytes]] = {}
         self.unparsed: set[str] = set()
         self._cache = agent_cache if agent_cache is not None else {}
 
-    def add(self, path: str, read: Callable[[], bytes], key: Any = None) -> None:
+    def add(self, path: str, read: Callable[[], bytes], key: Any = None, mode: int | None = None) -> None:
+        """One file; ``mode`` is its git file mode when read from a tree (a seed must be a regular file)."""
         kind, name = classify(path)
         if kind == "agent":
             self._add_agent(path, name, read, key)
@@ -199,6 +211,8 @@ class TreeLoader:
                 self.problems.append(Problem(path, "$", "is not UTF-8 text", "save it as UTF-8"))
             else:
                 self.problems.extend(check_agent_nix(path, name, self.nix[name]))
+        elif kind == "seed":
+            self._add_seed(name, seed_rel(path), read, mode)
         elif kind == "kept":
             self.kept[path] = read()
         else:
@@ -216,9 +230,25 @@ class TreeLoader:
         else:
             self.agents[name] = spec
 
+    def _add_seed(self, name: str, rel: str, read: Callable[[], bytes], mode: int | None) -> None:
+        if mode is not None and mode not in REGULAR_MODES:  # never read a link's or submodule's "bytes"
+            self.problems.extend(check_seed_file(name, rel, b"", mode))
+            return
+        data = read()
+        found = list(check_seed_file(name, rel, data, mode))
+        self.problems.extend(found)
+        if not found:
+            self.seeds.setdefault(name, {})[rel] = data
+
     def finish(self) -> DesiredState:
         return assemble(
-            self.settings, self.agents, self.nix, self.kept, self.problems, frozenset(self.unparsed)
+            self.settings,
+            self.agents,
+            self.nix,
+            self.kept,
+            self.problems,
+            frozenset(self.unparsed),
+            self.seeds,
         )
 
 
@@ -256,6 +286,9 @@ def dump_files(state: DesiredState) -> dict[str, bytes]:
         files[f"{AGENTS_DIR}/{name}.json"] = dump_model(spec)
     for name, text in state.agent_nix.items():
         files[f"{AGENTS_DIR}/{name}/agent.nix"] = text.encode()
+    for name, seeds in state.seeds.items():
+        for rel, data in seeds.items():
+            files[f"{AGENTS_DIR}/{name}/{SEED_DIR}/{rel}"] = data
     files.update(state.extra_files)
     return files
 
@@ -265,11 +298,22 @@ def read_dir(root: Path) -> dict[str, bytes]:
     if not root.is_dir():
         raise DesiredStateError([Problem(str(root), "$", "is not a directory", "pass a directory")])
     files: dict[str, bytes] = {}
+    links: list[Problem] = []
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root)
-        if rel.parts[0] == ".git" or not path.is_file():
+        if rel.parts[0] == ".git":
             continue
-        files[rel.as_posix()] = path.read_bytes()
+        if path.is_symlink() and classify(rel.as_posix())[0] == "seed":  # never read through a link
+            links.append(
+                Problem(
+                    rel.as_posix(), "$", "is a symlink; a seed must be a regular file", "copy the text in"
+                )
+            )
+            continue
+        if path.is_file():
+            files[rel.as_posix()] = path.read_bytes()
+    if links:
+        raise DesiredStateError(links)
     return files
 
 

@@ -34,6 +34,7 @@ import pygit2
 from pygit2.enums import FileMode
 from pygit2.index import MergeFileResult
 
+from desired.files import classify
 from desired.repo import MetaRepo
 from hive_kit.errors import ConflictError
 
@@ -148,7 +149,7 @@ def merge_file(
         return ours, [
             Conflict(path, "", base, _ABSENT if ours is None else ours, _ABSENT if theirs is None else theirs)
         ]
-    if path.endswith(".json"):
+    if classify(path)[0] in ("settings", "agent"):  # a seed file named *.json is text like any other
         return merge_json(path, base, ours, theirs)
     merged = line_merge(path, base, ours, theirs) if line_merge is not None else None
     if merged is None:

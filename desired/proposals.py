@@ -16,10 +16,12 @@ clone of the meta repo carries the whole audit trail.
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
 import pygit2
 
@@ -275,8 +277,37 @@ def approvals_by_commit(repo: MetaRepo) -> dict[str, tuple[ProposalId, str]]:
     return found
 
 
+_HEADER = re.compile(r"^diff --git a/(\S+) b/(\S+)$")
+_AGENT = re.compile(r"^agents/([a-z][a-z0-9-]*)\.json$")
+_SEED = re.compile(r"^agents/([a-z][a-z0-9-]*)/seed/(\S+)$")
+
+
+def drafted(diff: str) -> list[dict[str, Any]]:
+    """The agents a proposal's diff adds, each with the seed files (paths under /state) it carries.
+
+    Read from the diff text alone (``new file mode`` under a ``diff --git`` header), so `hive pending`
+    and the dashboard mark a draft from what they already hold.
+    """
+    added: list[str] = []
+    seeds: dict[str, list[str]] = {}
+    path = ""
+    for line in diff.splitlines():
+        header = _HEADER.match(line)
+        if header:
+            path = header.group(2)
+            seed = _SEED.match(path)
+            if seed:
+                seeds.setdefault(seed.group(1), []).append(seed.group(2))
+        elif line.startswith("new file mode") and (agent := _AGENT.match(path)):
+            added.append(agent.group(1))
+    return [{"name": name, "seeds": sorted(seeds.get(name, []))} for name in added]
+
+
 def to_json(proposal: Proposal, diff: str | None = None) -> dict[str, object]:
-    """One JSON shape for a proposal, used by `hive pending --json` and the dashboard alike."""
+    """One JSON shape for a proposal, used by `hive pending --json` and the dashboard alike.
+
+    With a diff, ``drafts`` lists the agents it adds and their seed files (``drafted``).
+    """
     res = proposal.resolution
     return {
         "id": proposal.id,
@@ -290,4 +321,5 @@ def to_json(proposal: Proposal, diff: str | None = None) -> dict[str, object]:
             {"by": res.by, "at": res.at.timestamp(), "note": res.note, "commit": res.commit} if res else None
         ),
         "diff": diff,
+        "drafts": drafted(diff) if diff is not None else None,
     }

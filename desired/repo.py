@@ -28,6 +28,7 @@ from pygit2.enums import ObjectType
 from desired.files import TreeLoader, dump_model, validate_changes
 from desired.rules import AGENTS_DIR, HIVE_FILE
 from desired.schema import AgentSpec, DesiredState
+from desired.seeds import SEED_DIR
 from hive_kit.errors import (
     ConflictError,
     NotFoundError,
@@ -119,6 +120,11 @@ def file_changes(old: DesiredState, new: DesiredState) -> dict[str, bytes | None
         if text != old.agent_nix.get(name):
             path = f"{AGENTS_DIR}/{name}/agent.nix"
             changes[path] = None if text is None else text.encode()
+    for name in old.seeds.keys() | new.seeds.keys():
+        was, now = old.seeds.get(name, {}), new.seeds.get(name, {})
+        for rel in was.keys() | now.keys():
+            if was.get(rel) != now.get(rel):
+                changes[f"{AGENTS_DIR}/{name}/{SEED_DIR}/{rel}"] = now.get(rel)
     for path in old.extra_files.keys() | new.extra_files.keys():
         if new.extra_files.get(path) != old.extra_files.get(path):
             changes[path] = new.extra_files.get(path)
@@ -183,8 +189,8 @@ class MetaRepo:
 
     def load_tree(self, tree: pygit2.Tree) -> DesiredState:
         loader = TreeLoader(self._agents)
-        for path, oid in _walk(self.git, tree, ""):
-            loader.add(path, lambda o=oid: self.blob(o), key=(path, str(oid)))  # type: ignore[misc]
+        for path, oid, mode in _walk_modes(self.git, tree, ""):
+            loader.add(path, lambda o=oid: self.blob(o), key=(path, str(oid)), mode=mode)  # type: ignore[misc]
         return loader.finish()
 
     def log(self, rev: str = MAIN, limit: int | None = None) -> Iterator[pygit2.Commit]:
@@ -345,12 +351,20 @@ class _LostRace(Exception):
 
 
 def _walk(git: pygit2.Repository, tree: pygit2.Tree, prefix: str) -> Iterator[tuple[str, pygit2.Oid]]:
+    for path, oid, _mode in _walk_modes(git, tree, prefix):
+        yield path, oid
+
+
+def _walk_modes(
+    git: pygit2.Repository, tree: pygit2.Tree, prefix: str
+) -> Iterator[tuple[str, pygit2.Oid, int]]:
+    """Every non-tree entry with its git file mode (a symlink or a submodule is not a file)."""
     for entry in tree:
         path = prefix + (entry.name or "")
         if entry.type == ObjectType.TREE:
-            yield from _walk(git, git[entry.id].peel(pygit2.Tree), path + "/")
+            yield from _walk_modes(git, git[entry.id].peel(pygit2.Tree), path + "/")
         else:
-            yield path, entry.id
+            yield path, entry.id, int(entry.filemode)
 
 
 def _build_tree(git: pygit2.Repository, base: pygit2.Tree | None, changes: FileChanges) -> pygit2.Oid:

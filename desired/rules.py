@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 
 from desired.egress import PATTERN_FIX, PatternError, parse_pattern
 from desired.schema import AgentSpec, DesiredState, McpServer, SwarmSettings
+from desired.seeds import check_owners
 from desired.tools import check_tool_policy
 from hive_kit.errors import Problem
 from hive_kit.names import BROADCAST, MANAGER_ALIAS, NAME_FIX, OPERATOR, Role, name_problem
@@ -196,6 +197,7 @@ def check_swarm(state: DesiredState, unparsed: frozenset[str] = frozenset()) -> 
                 f"belongs to no agent: {agent_file(name)} does not exist",
                 f"add {agent_file(name)} or delete this file",
             )
+    yield from check_owners(state.seeds, known)
 
 
 def check_max_agents(state: DesiredState, unparsed: frozenset[str] = frozenset()) -> Iterator[Problem]:

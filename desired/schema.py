@@ -224,6 +224,10 @@ class DesiredState(BaseModel):
     extra_files: dict[str, bytes] = Field(
         default_factory=dict, description="Other files kept verbatim (README.md and the like)."
     )
+    seeds: dict[str, dict[str, bytes]] = Field(
+        default_factory=dict,
+        description="agents/<name>/seed/<path>: files the agent finds in /state when it is created.",
+    )
 
     def manager(self) -> AgentSpec | None:
         return next((a for a in self.agents.values() if a.role is Role.MANAGER), None)

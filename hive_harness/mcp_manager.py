@@ -1,9 +1,10 @@
 """The manager's extra MCP tools: desired-state proposals and day-to-day care of agents.
 
-The manager never touches a container: `propose` and `request_spawn` become
-proposals the operator approves; `start`/`stop` edit desired state;
-`restart`/`update` ask the reconciler to act. None may target the manager
-itself (it would cut its own legs; the operator does that). `propose`
+The manager never touches a container: `propose`, `request_spawn` and
+`draft_agent` (a new agent with its seed files) become proposals the operator
+approves; `start`/`stop` edit desired state; `restart`/`update` ask the
+reconciler to act. None may target the manager itself (it would cut its own
+legs; the operator does that). `propose`
 speaks `desired.changes` ops and is validated here first, so a malformed
 change comes back to the model as a readable list of problems.
 """
@@ -14,14 +15,24 @@ import asyncio
 import base64
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from hive_harness import metaclone
 from hive_harness.mcp_agent import ToolContext, call
 from hive_harness.mcp_reading import READ_TOOLS
 from hive_kit.changes import ChangeSet, parse_ops, self_change_refusal, self_target_refusal
 from hive_kit.errors import BadRequestError
-from hive_kit.wire import MAX_BUNDLE_BYTES, Propose, ProposeCommit, RequestSpawn, Restart, Start, Stop, Update
+from hive_kit.wire import (
+    MAX_BUNDLE_BYTES,
+    DraftAgent,
+    Propose,
+    ProposeCommit,
+    RequestSpawn,
+    Restart,
+    Start,
+    Stop,
+    Update,
+)
 
 
 def _self_target(ctx: ToolContext, name: str, verb: str) -> str | None:
@@ -124,6 +135,49 @@ async def request_spawn(
     return result if isinstance(result, str) else _proposal_text(result)
 
 
+DRAFT_AGENT = """Draft a new agent whole: its config, optional agent.nix, and files it finds in /state
+when it starts (a brief, notes). The operator sees it all as one proposal, every file's diff included.
+
+When: a new specialist needs context on day one. Put its task in files={"brief.md": "..."}; the new
+agent is told to read /state/brief.md first. request_spawn is enough when a description will do.
+config: agents/<name>.json fields, e.g. {"model": "haiku", "description": "...",
+"allowed_recipients": ["manager"]}. files: {path relative to /state: text}.
+Limits: a new name only; at most 32 files, 64 KiB each, 256 KiB in all, UTF-8 text; plain relative paths
+(brief.md, notes/plan.md) - no dotfiles, no '..', not home/, meta/, secrets.env, CLAUDE.md or *.sqlite.
+Counts against max_spawns_per_day. Existing files in /state are never overwritten.
+Example: draft_agent(name="tester", description="runs the suite on every branch",
+                     config={"model": "haiku"}, files={"brief.md": "# Brief\nRun pytest on ..."})"""
+
+
+async def draft_agent(
+    ctx: ToolContext,
+    name: Annotated[str, Field(description="The new agent's name.")],
+    description: Annotated[
+        str,
+        Field(description="What it is for, for the operator (and its description unless config has one)."),
+    ],
+    config: Annotated[
+        dict[str, Any] | None, Field(description="agents/<name>.json fields (model, description, …).")
+    ] = None,
+    agent_nix: Annotated[str | None, Field(description="agents/<name>/agent.nix text, if any.")] = None,
+    files: Annotated[
+        dict[str, str] | None, Field(description="Seed files: {path relative to /state: text}.")
+    ] = None,
+) -> str:
+    refusal = _self_target(ctx, name, "spawn")
+    if refusal is not None:
+        return refusal
+    try:
+        req = DraftAgent(
+            name=name, description=description, config=config or {}, agent_nix=agent_nix, files=files or {}
+        )
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        return f"refused: the draft is not valid: {problems}"
+    result = await call(ctx, req)
+    return result if isinstance(result, str) else _proposal_text(result)
+
+
 def _commit_text(name: str, verb: str, result: Any) -> str:
     if isinstance(result, str):
         return result
@@ -194,6 +248,7 @@ MANAGER_TOOLS = (
     (propose, PROPOSE),
     (propose_commit, PROPOSE_COMMIT),
     (request_spawn, REQUEST_SPAWN),
+    (draft_agent, DRAFT_AGENT),
     (start, START),
     (stop, STOP),
     (restart, RESTART),

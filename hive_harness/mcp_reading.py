@@ -50,8 +50,9 @@ async def list_agents(ctx: ToolContext) -> str:
     return _json(await call(ctx, ListAgents()))
 
 
-GET_AGENT = f"""Read one agent's configuration: its desired JSON (agents/<name>.json), its agent.nix, and the
-launch config the runtime was last handed (build/agent.json; null if it was never built).
+GET_AGENT = f"""Read one agent's configuration: its desired JSON (agents/<name>.json), its agent.nix, the
+launch config the runtime was last handed (build/agent.json; null if it was never built), and the paths of
+its seed files (what it found in /state when created; their text is in /state/meta/agents/<name>/seed/).
 
 When: before proposing a change to that agent, so you edit what is there rather than guess.
 Limits: read-only; agent.nix cut at {_KIB} KiB.

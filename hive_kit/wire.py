@@ -315,6 +315,17 @@ class RequestSpawn(Request):
     model: str | None = Field(default=None, max_length=200)
 
 
+class DraftAgent(Request):
+    """A new agent drafted whole (its JSON, agent.nix, seed files for /state): one proposal."""
+
+    op: Literal["draft_agent"] = "draft_agent"
+    name: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=1, max_length=MAX_BODY_BYTES)
+    config: dict[str, Any] = Field(default_factory=dict)
+    agent_nix: str | None = Field(default=None, max_length=MAX_BODY_BYTES)
+    files: dict[str, str] = Field(default_factory=dict, max_length=64)
+
+
 class Start(Request):
     op: Literal["start"] = "start"
     name: str = Field(min_length=1, max_length=64)
@@ -587,6 +598,7 @@ class AgentDetail(Response):
     desired: dict[str, Any]  # agents/<name>.json as desired state holds it
     agent_nix: str | None  # agents/<name>/agent.nix, if it has one
     launch: dict[str, Any] | None  # build/agent.json: what the runtime was last handed (None: never built)
+    seed_files: list[str] = Field(default_factory=list)  # agents/<name>/seed/<path>: paths under /state
 
 
 class PlanText(Response):
@@ -657,6 +669,7 @@ OPS: tuple[Op, ...] = (
     Op(Restart, Done, _MANAGER | _OPERATOR),
     Op(Update, Done, _MANAGER),
     Op(ProposeCommit, ProposalResult, _MANAGER),
+    Op(DraftAgent, ProposalResult, _MANAGER),
     Op(ListAgents, AgentsOverview, _MANAGER),
     Op(GetAgent, AgentDetail, _MANAGER),
     Op(PlanNow, PlanText, _MANAGER),

@@ -5,6 +5,8 @@ container is created (so a daemon killed mid-create still owns what it
 made), the applied record right after the runtime call succeeds (so the
 next pass does not rebuild it again), and the health gate last — a failed
 gate marks the agent degraded but does not undo a deploy that happened.
+Seed files (``reconciler.seeding``) go into the state dir just before a
+create or replace, only where nothing is.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from reconciler.events import EventSink
 from reconciler.health import AgentSockets
 from reconciler.model import Action, ActionKind, ContainerState, spec_view, wants_running
 from reconciler.runtime.base import LaunchSpec, LineSink, Runtime
+from reconciler.seeding import place_seeds
 from reconciler.store import DeployStore
 
 _GATE_SLICE = 0.25
@@ -142,6 +145,7 @@ async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress:
     if existed and action.kind is ActionKind.UPDATE:
         await ctx.runtime.update(spec, progress)
     else:
+        await _seed(ctx, desired, spec, config.uid, progress)
         await ctx.runtime.create(spec, progress)
     ctx.store.record_applied(name, action.revision, action.fingerprint, spec_view(desired, name))
     event = AgentRebuilt if had_one else AgentSpawned  # a replace (`hive rebuild`) is a rebuild too
@@ -150,6 +154,16 @@ async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress:
         await ctx.runtime.stop(name, progress)
         return
     await health_gate(ctx, name, since)
+
+
+async def _seed(
+    ctx: Context, desired: DesiredState, spec: LaunchSpec, uid: int | None, progress: LineSink
+) -> None:
+    """Its seed files into its state dir before a create: where nothing is, as the agent (``seeding``)."""
+    seeds = desired.seeds.get(spec.name)
+    if seeds:
+        placed = await asyncio.to_thread(place_seeds, spec.state_dir, seeds, uid)
+        progress(placed.summary(spec.name))
 
 
 async def _remove(ctx: Context, name: str, *, purge: bool, progress: LineSink) -> None:

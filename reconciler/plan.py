@@ -87,7 +87,11 @@ def _desired_agent(
         if not running:
             return None
         if app is None:
-            return act(ActionKind.CREATE, "new agent in desired state", field_changes({}, view))
+            return act(
+                ActionKind.CREATE,
+                "new agent in desired state" + _seeded(desired, name),
+                field_changes({}, view),
+            )
         return act(ActionKind.CREATE, f"container is missing (last deployed at {app.revision[:12]})")
     if app is None or not runs_as_applied(desired, name, app.fingerprint, app.spec):
         return _rebuild(act, app, view)
@@ -103,6 +107,15 @@ def _desired_agent(
     if meta:
         return act(ActionKind.METADATA, METADATA_ONLY, meta)
     return None
+
+
+def _seeded(desired: DesiredState, name: str) -> str:
+    """ ", with its seed files (…)" for a new agent that has some: they land at its creation."""
+    seeds = sorted(desired.seeds.get(name, {}))
+    if not seeds:
+        return ""
+    shown = ", ".join(seeds[:3]) + (", …" if len(seeds) > 3 else "")
+    return f", with {len(seeds)} seed file{'s' if len(seeds) != 1 else ''} ({shown})"
 
 
 def _rebuild(act: Callable[..., Action], app: Applied | None, view: dict[str, Any]) -> Action:

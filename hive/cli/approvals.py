@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from desired import proposals
 from desired.changes import parse_changeset
@@ -93,8 +94,8 @@ def pending(
                 p.status.value,
                 p.author.split(" <")[0],
                 f"{p.created_at:%Y-%m-%d %H:%M}",
-                p.description,
-                f"{res.by}: {res.note}" if res else "",
+                escape(p.description),  # people's and the manager's text: not rich markup
+                escape(f"{res.by}: {res.note}") if res else "",
                 p.deploy or "",
             ]
         )
@@ -105,8 +106,13 @@ def pending(
     )
     for p in items:
         if p.status is proposals.ProposalStatus.PENDING:
-            console().print(f"\n[bold]proposal {p.id}[/] — {p.description}", markup=True)
-            print_diff(proposals.diff(repo, p))
+            # the description is the proposer's text (the manager's too): never read as rich markup
+            console().print(f"\n[bold]proposal {p.id}[/] — {escape(p.description)}", markup=True)
+            diff = proposals.diff(repo, p)
+            for draft in proposals.drafted(diff):
+                seeds = ", ".join(f"/state/{f}" for f in draft["seeds"]) or "no seed files"
+                console().print(f"draft: new agent {draft['name']}, starts with {seeds}", markup=False)
+            print_diff(diff)
 
 
 def approve(

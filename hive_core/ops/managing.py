@@ -9,8 +9,11 @@ the manager kill/start without approval too) with the manager as author, so
 history says who did it. Git work runs in a thread on a fresh ``MetaRepo`` so
 a slow disk never stalls the sockets.
 
-Agents the manager asks to add (``request_spawn``, or ``add_agent`` in a
-``propose``) count against hive.json's ``max_spawns_per_day``
+``draft_agent`` is the two-step spawn: the new agent's JSON, its agent.nix
+and its seed files (``desired.seeds``) in one proposal.
+
+Agents the manager asks to add (``request_spawn``, ``draft_agent``, or
+``add_agent`` in a ``propose``) count against hive.json's ``max_spawns_per_day``
 (``hive_core.stores.spawns``): reserved before the proposal is written, taken
 back if the write fails.
 """
@@ -24,8 +27,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from desired import edit
-from desired.repo import MetaRepo
-from desired.schema import RunState
+from desired.changes import draft_agent as draft_mutation
+from desired.repo import MetaRepo, Mutation
+from desired.schema import DesiredState, RunState
+from desired.seeds import encode_texts
 from hive_core.core import Caller, HostCore
 from hive_core.ops.registry import handles
 from hive_core.stores.spawns import day_bounds
@@ -38,14 +43,14 @@ from hive_kit.changes import (
     self_change_refusal,
     self_target_refusal,
 )
-from hive_kit.errors import ForbiddenError, InternalError, LimitError, NotFoundError
+from hive_kit.errors import ForbiddenError, InternalError, LimitError, NotFoundError, UserError
 from hive_kit.names import Role
 
 log = logging.getLogger(__name__)
 
 
 async def _write(
-    core: HostCore, caller: Caller, changes: ChangeSet, message: str, *, propose: bool
+    core: HostCore, caller: Caller, changes: ChangeSet | Mutation, message: str, *, propose: bool
 ) -> edit.WriteResult:
     """Commit or propose ``changes`` as ``caller``, in a thread."""
 
@@ -57,7 +62,7 @@ async def _write(
 
 
 async def _record(
-    core: HostCore, caller: Caller, changes: ChangeSet, description: str
+    core: HostCore, caller: Caller, changes: ChangeSet | Mutation, description: str
 ) -> wire.ProposalResult:
     proposal = (await _write(core, caller, changes, description, propose=True)).proposal
     if proposal is None:  # write(propose=True) records a proposal or raises
@@ -128,6 +133,25 @@ async def request_spawn(core: HostCore, caller: Caller, req: wire.RequestSpawn) 
     changes = ChangeSet(ops=[AddAgent(agent=fields)])
     async with spawn_quota(core, caller, [req.name]):
         return await _record(core, caller, changes, f"spawn {req.name}: {req.description}")
+
+
+@handles(wire.DraftAgent)
+async def draft_agent(core: HostCore, caller: Caller, req: wire.DraftAgent) -> wire.ProposalResult:
+    """A new agent with its agent.nix and seed files, as one proposal; counted like ``request_spawn``."""
+    why = self_target_refusal(caller.name, req.name, "spawn")
+    if why is not None:
+        raise ForbiddenError(why)
+    named = req.config.get("name", req.name)
+    if named != req.name:
+        raise UserError(f"config.name is {named!r} but name is {req.name!r}; leave name out of config")
+    fields = {"description": req.description, **req.config, "name": req.name}
+    seeds = encode_texts(req.name, req.files)  # every path and size checked before anything is written
+
+    def mutate(state: DesiredState) -> DesiredState:
+        return draft_mutation(state, fields, req.agent_nix, seeds)
+
+    async with spawn_quota(core, caller, [req.name]):
+        return await _record(core, caller, mutate, f"draft {req.name}: {req.description}")
 
 
 def _other_agent(core: HostCore, caller: Caller, name: str, verb: str) -> str:

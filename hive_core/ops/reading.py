@@ -127,7 +127,11 @@ async def get_agent(core: HostCore, caller: Caller, req: wire.GetAgent) -> wire.
     nix = state.agent_nix.get(name)
     launch = await asyncio.to_thread(_launch, core.layout.agent_build(name) / "agent.json")
     return wire.AgentDetail(
-        name=name, desired=desired, agent_nix=capped(nix)[0] if nix is not None else None, launch=launch
+        name=name,
+        desired=desired,
+        agent_nix=capped(nix)[0] if nix is not None else None,
+        launch=launch,
+        seed_files=sorted(state.seeds.get(name, {})),
     )
 
 

@@ -1,4 +1,9 @@
-"""Proposals as the Decisions section shows them: pending ones with their full diff, and history."""
+"""Proposals as the Decisions section shows them: pending ones with their full diff, and history.
+
+A pending proposal that adds agents is a **draft** (``drafts`` in its JSON, ``desired.proposals.drafted``):
+its card says which agents and which seed files each starts with in /state, and its deny button drops
+the draft (branch removed, ``denied/<id>`` kept).
+"""
 
 from __future__ import annotations
 

@@ -38,6 +38,7 @@ def test_every_op_has_a_request_type_and_response() -> None:
         "restart": {"name": "x"},
         "update": {"name": "x"},
         "propose_commit": {"bundle": "AAAA", "description": "d"},
+        "draft_agent": {"name": "scout", "description": "d", "files": {"brief.md": "hi"}},
         "list_agents": {},
         "get_agent": {"name": "x"},
         "plan": {},
@@ -100,6 +101,7 @@ AGENT = {"send", "recv", "ack", "recent", "ask", "answer", "remind", "get_open_t
 AGENT |= {"whoami", "hello", "report", "turn_slot", "turn_usage"}
 MANAGER = AGENT | {"propose", "request_spawn", "start", "stop", "restart", "update"}
 MANAGER |= {"propose_commit", "list_agents", "get_agent", "plan", "history", "logs", "get_proposal"}
+MANAGER |= {"draft_agent"}
 ADMIN = {"send", "answer", "cancel_thread", "whoami", "recent", "inbox", "questions", "reminders"}
 ADMIN |= {"retry_reminder", "events", "reconcile_now", "status", "dashboard_login"}
 ADMIN |= {"egress", "restart", "rebuild"}

@@ -73,6 +73,7 @@ async def test_surfaces_differ_by_role_and_every_tool_has_an_example() -> None:
         "get_proposal",
         "propose",
         "propose_commit",
+        "draft_agent",
         "request_spawn",
         "start",
         "stop",

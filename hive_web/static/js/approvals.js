@@ -1,6 +1,7 @@
 // @ts-check
 // Approvals: pending proposals with their full desired-state diff (approve / deny with a reason)
-// and a history tab. The active tab survives reloads.
+// and a history tab. The active tab survives reloads. A proposal that adds agents is a draft: its
+// card names them and the seed files each starts with, and "drop draft" denies it.
 
 import { getJSON, post } from "./api.js";
 import { ago, diffHtml, html, short, toast } from "./util.js";
@@ -8,16 +9,26 @@ import { ago, diffHtml, html, short, toast } from "./util.js";
 
 let tab = localStorage.getItem("hive.approvals.tab") || "pending";
 
+/** @param {Json} d one drafted agent: its name and the seed files it starts with */
+function draftLine(d) {
+  const seeds = d.seeds.length
+    ? html`starts with ${d.seeds.map((/** @type {string} */ f) => html` <code>/state/${f}</code>`)}`
+    : html`<span class="muted">no seed files</span>`;
+  return html`<div class="draft-line"><span class="pill info">draft</span> new agent <b>${d.name}</b> · ${seeds}</div>`;
+}
+
 /** @param {Json} p a pending proposal */
 function pendingCard(p) {
-  return html`<article class="card" data-proposal="${p.id}">
+  const drafts = p.drafts || [];
+  return html`<article class="card${drafts.length ? " draft" : ""}" data-proposal="${p.id}">
     <header><b>#${p.id}</b><span>${p.description}</span><span class="spacer"></span>
       <span class="muted">${p.author} · ${ago(p.created_at)}</span></header>
+    ${drafts.map(draftLine)}
     ${diffHtml(p.diff)}
     <footer>
-      <button class="primary" data-approve>approve</button>
+      <button class="primary" data-approve>${drafts.length ? "approve: create it" : "approve"}</button>
       <input name="note" placeholder="reason for denying (optional, sent to the proposer)" maxlength="4000">
-      <button class="danger" data-deny>deny</button>
+      <button class="danger" data-deny>${drafts.length ? "drop draft" : "deny"}</button>
     </footer>
   </article>`;
 }
