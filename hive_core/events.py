@@ -195,8 +195,9 @@ class WebhookReceived(_Event):
     """A delivery to the dashboard's Forgejo webhook, and what came of it.
 
     ``outcome`` is one word: fast-forwarded, up-to-date, reconcile (no remote),
-    ignored, refused, failed, unauthorized, unconfigured, too-large or
-    bad-request. ``ref`` and ``after`` are empty unless the signature checked out.
+    checked (a branch or pull request got its Forgejo checks), duplicate (a
+    replayed delivery id), ignored, refused, failed, unauthorized,
+    unconfigured, too-large or bad-request. ``ref`` and ``after`` are empty unless the signature checked out.
     """
 
     kind: Literal["webhook_received"] = "webhook_received"
@@ -208,6 +209,19 @@ class WebhookReceived(_Event):
     status: int
     outcome: str
     message: str = ""
+
+
+class ForgeCallFailed(_Event):
+    """A call to the Forgejo API failed; it is retried (``retry_in`` seconds) from the forge outbox.
+
+    ``key`` names what was being sent: ``status:<sha>:<context>`` or ``comment:<pr>``.
+    """
+
+    kind: Literal["forge_call_failed"] = "forge_call_failed"
+    key: str
+    attempts: int
+    error: str
+    retry_in: float
 
 
 class EgressDenied(_Event):
@@ -249,7 +263,8 @@ Event = Annotated[
     | NeedsLogin
     | LoggedIn
     | WebhookReceived
-    | EgressDenied,
+    | EgressDenied
+    | ForgeCallFailed,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
