@@ -48,10 +48,13 @@ async def forge_ctx(app: web.Application) -> AsyncIterator[None]:
     store = await asyncio.to_thread(ForgeStore.open, deps.layout)
     sender = Sender(deps.layout, store, deps.publish)
     app[FORGE] = ForgeLink(store, sender)
-    task = start_task("forge-sender", sender.run())
+    from hive_web.forge_apply import apply_watch  # it imports this module
+
+    tasks = [start_task("forge-sender", sender.run()), start_task("forge-apply", apply_watch(app))]
     yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     store.close()
 
 

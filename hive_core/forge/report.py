@@ -142,3 +142,33 @@ def report_body(checks: Checks) -> dict[str, Any]:
         "plan": list(checks.plan.lines) if checks.plan else [],
         "no_plan": checks.no_plan,
     }
+
+
+def apply_status(
+    sha: str, touched: tuple[str, ...], ready: tuple[str, ...], failed: dict[str, str], url: str
+) -> dict[str, Any]:
+    """``hive/apply`` on a revision of main: pending while applying, then success or failure.
+
+    ``touched``: the agents the revision changes; ``ready``: those Ready running it;
+    ``failed``: agent → error for those Stalled on it (any one fails the revision).
+    """
+    if failed:
+        text = "not ready: " + "; ".join(f"{name}: {err}" for name, err in sorted(failed.items()))
+        return _status(sha, APPLY, "failure", text, url)
+    if not touched:
+        return _status(sha, APPLY, "success", "applied: touches no agent", url)
+    if set(touched) <= set(ready):
+        return _status(sha, APPLY, "success", f"deployed: {', '.join(sorted(touched))} ready", url)
+    waiting = sorted(set(touched) - set(ready))
+    return _status(
+        sha,
+        APPLY,
+        "pending",
+        f"applying: {len(ready)} of {len(touched)} ready; waiting for {', '.join(waiting)}",
+        url,
+    )
+
+
+def is_final(payload: dict[str, Any] | None) -> bool:
+    """A settled ``hive/apply`` (success or failure) is never changed, like a deployed/ or failed/ tag."""
+    return payload is not None and payload.get("state") in ("success", "failure")

@@ -35,7 +35,8 @@ MIGRATIONS = [
     CREATE TABLE outbox (key TEXT PRIMARY KEY, payload TEXT NOT NULL, digest TEXT NOT NULL,
                          attempts INTEGER NOT NULL DEFAULT 0, due REAL NOT NULL,
                          last_error TEXT NOT NULL DEFAULT '', created REAL NOT NULL);
-    CREATE TABLE sent (key TEXT PRIMARY KEY, digest TEXT NOT NULL, at REAL NOT NULL, result TEXT);
+    CREATE TABLE sent (key TEXT PRIMARY KEY, digest TEXT NOT NULL, at REAL NOT NULL, result TEXT,
+                       payload TEXT);
     CREATE TABLE calls (seq INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, key TEXT NOT NULL,
                         ok INTEGER NOT NULL, message TEXT NOT NULL);
     CREATE TABLE comments (pr INTEGER PRIMARY KEY, comment_id INTEGER NOT NULL);
@@ -150,6 +151,12 @@ class ForgeStore:
             for r in rows
         ]
 
+    def latest(self, key: str) -> dict[str, Any] | None:
+        """The newest payload for ``key``: the one waiting to be sent, else the one last sent."""
+        row = self.conn.execute("SELECT payload FROM outbox WHERE key = ?", (key,)).fetchone()
+        row = row or self.conn.execute("SELECT payload FROM sent WHERE key = ?", (key,)).fetchone()
+        return json.loads(str(row[0])) if row and row[0] else None
+
     def drop_pending(self) -> int:
         """Empty the outbox (`hive forge disconnect`); how many rows went."""
         with self.conn:
@@ -163,9 +170,10 @@ class ForgeStore:
         with self.conn:
             self.conn.execute("DELETE FROM outbox WHERE key = ? AND digest = ?", (item.key, item.digest))
             self.conn.execute(
-                "INSERT INTO sent (key, digest, at, result) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO UPDATE "
-                "SET digest = excluded.digest, at = excluded.at, result = excluded.result",
-                (item.key, item.digest, when, json.dumps(result)),
+                "INSERT INTO sent (key, digest, at, result, payload) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET digest = excluded.digest, at = excluded.at, "
+                "result = excluded.result, payload = excluded.payload",
+                (item.key, item.digest, when, json.dumps(result), json.dumps(item.payload, sort_keys=True)),
             )
             self._call(when, item.key, True, str(result.get("summary", "ok")))
 

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from hive_core.forge.report import Checks, PlanView, comment_body, outbox_items, validate_status
+from hive_core.forge.report import (
+    Checks,
+    PlanView,
+    apply_status,
+    comment_body,
+    is_final,
+    outbox_items,
+    validate_status,
+)
 from hive_kit.errors import Problem
 from hive_web.forge_checks import report_page
 
@@ -63,3 +71,18 @@ def test_the_report_page_escapes_everything() -> None:
         }
     )
     assert "<script>" not in page and "&lt;script&gt;" in page and "&lt;b&gt;" in page
+
+
+def test_hive_apply_is_pending_then_settles_on_the_touched_agents() -> None:
+    url = "http://dash/#swarm"
+    pending = apply_status(SHA, ("coder", "reviewer"), ("coder",), {}, url)
+    assert (pending["state"], pending["description"]) == (
+        "pending",
+        "applying: 1 of 2 ready; waiting for reviewer",
+    )
+    failed = apply_status(SHA, ("coder", "reviewer"), ("coder",), {"reviewer": "exited with code 1"}, url)
+    assert (failed["state"], failed["description"]) == ("failure", "not ready: reviewer: exited with code 1")
+    done = apply_status(SHA, ("coder",), ("coder",), {}, url)
+    assert (done["state"], done["context"]) == ("success", "hive/apply")
+    assert apply_status(SHA, (), (), {}, url)["description"] == "applied: touches no agent"
+    assert is_final(done) and is_final(failed) and not is_final(pending) and not is_final(None)
