@@ -27,12 +27,11 @@ from pyforgejo.issue.client import AsyncIssueClient
 from pyforgejo.repository.client import AsyncRepositoryClient
 
 from hive_core.forge.connection import Connection
+from hive_core.forge.report import MARKER
 from hive_kit.errors import HiveError, PermanentError, TemporaryError
 
 TIMEOUT = 20.0
 NO_RETRIES: RequestOptions = {"max_retries": 0}
-MARKER = "<!-- hyperhive:plan -->"
-"""Opens hyperhive's plan comment, so it is found again (and edited) even if forge.sqlite is lost."""
 
 
 class ForgeClient:

@@ -14,10 +14,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from hive_core.forge.client import MARKER
 from hive_kit.errors import Problem
 
 VALIDATE, PLAN, APPLY = "hive/validate", "hive/plan", "hive/apply"
+MARKER = "<!-- hyperhive:plan -->"
+"""Opens hyperhive's plan comment, so it is found again (and edited) even if forge.sqlite is lost."""
 MAX_DESCRIPTION = 255  # Forgejo keeps more, but its commit page shows one line
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from hive_core.forge.client import MARKER, CommentGone, ForgeClient
+from hive_core.forge.client import CommentGone, ForgeClient
 from hive_core.forge.connection import Connection
+from hive_core.forge.report import MARKER
 from hive_kit.errors import PermanentError, TemporaryError
 from tests.seams.forgejo import ForgejoStandIn
 
