@@ -224,6 +224,14 @@ class ForgeCallFailed(_Event):
     retry_in: float
 
 
+class ForgeCallSent(_Event):
+    """A call to the Forgejo API went through (``summary``: what Forgejo now shows, e.g. a status)."""
+
+    kind: Literal["forge_call_sent"] = "forge_call_sent"
+    key: str
+    summary: str
+
+
 class EgressDenied(_Event):
     """The egress proxy refused a connection an agent asked for (the egress log has every attempt).
 
@@ -264,7 +272,8 @@ Event = Annotated[
     | LoggedIn
     | WebhookReceived
     | EgressDenied
-    | ForgeCallFailed,
+    | ForgeCallFailed
+    | ForgeCallSent,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

@@ -6,7 +6,8 @@ It sleeps until the next row is due or ``poke()`` says something was queued
 and on failure keeps the row with its error and a later due time: 1 s, 2 s,
 4 s … capped at ``MAX_DELAY``. A forge that is down therefore gets its
 statuses once it is back, in order, without the reconciler ever waiting.
-Each failure is a ``forge_call_failed`` event and a row in ``hive forge status``.
+Each call is an event (``forge_call_sent``, ``forge_call_failed``) and a row in
+``hive forge status``; failures are also the outbox row's ``last_error``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hive_core.events import Event, ForgeCallFailed
+from hive_core.events import Event, ForgeCallFailed, ForgeCallSent
 from hive_core.forge import connection
 from hive_core.forge.client import CommentGone, ForgeClient
 from hive_core.forge.store import ForgeStore, Pending
@@ -85,6 +86,8 @@ class Sender:
                 else:
                     self.store.sent(item, result)
                     sent += 1
+                    if self.publish is not None:
+                        self.publish(ForgeCallSent(key=item.key, summary=str(result.get("summary", "ok"))))
                     log.info("forge: %s sent (%s)", item.key, result.get("summary", "ok"))
         finally:
             await client.close()

@@ -335,8 +335,22 @@ async def deliveries(request: web.Request) -> web.Response:
             "secret_configured": configured,
             "remote": remote.redact(url) if url else None,
             "deliveries": request.app[HOOKS].deliveries.to_json(),
+            "forge": await _forge_summary(request),
         }
     )
+
+
+async def _forge_summary(request: web.Request) -> dict[str, Any]:
+    """The forge connection (no token) and the last API calls hyperhive made to it, newest first."""
+    conn = await connected(request.app)
+    store = request.app[FORGE].store
+    return {
+        "connected": conn is not None,
+        "repo": conn.full_name if conn else None,
+        "url": conn.url if conn else None,
+        "pending": len(store.pending()),
+        "calls": [c.to_json() for c in store.calls(20)],
+    }
 
 
 REPORT_ID = re.compile(r"^(p-[0-9a-f]{12}|v-[0-9a-f]{16})$")
