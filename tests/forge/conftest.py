@@ -14,9 +14,9 @@ import pytest
 from desired.bootstrap import init_meta_repo
 from hive_kit.paths import StateLayout
 from tests.seams.forgejo import ForgejoStandIn
-from tests.web.conftest import TEST_AUTHOR, browser, page, server_loop
+from tests.web.conftest import TEST_AUTHOR, server_loop
 
-__all__ = ["browser", "page", "server_loop"]  # the dashboard's loop thread and Chromium, as in tests/web
+__all__ = ["server_loop"]  # the dashboard's loop thread, as in tests/web
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ from hive_web.readers.reconciler import ReconcilerLink
 from reconciler.runtime.local import LocalRuntime
 from tests.reconciler.conftest import AGENT_COMMAND
 from tests.seams.forgejo import ForgejoStandIn
-from tests.web.conftest import Reply, Served, http, open_dashboard, screenshot, serve, session_headers
+from tests.web.conftest import Reply, Served, http, serve, session_headers
 from tests.web.test_webhook import CODER, Recorder
 
 DASH = "http://hive.test:7000"
@@ -74,7 +74,7 @@ def wait_for(what: str, check: Callable[[], Any], limit: float = 30.0) -> Any:
     return found
 
 
-def _hooked(
+def make_hooked(
     layout: StateLayout, forge: ForgejoStandIn, loop: asyncio.AbstractEventLoop, operator: Recorder | None
 ) -> Hooked:
     remote.set_remote(MetaRepo(layout.meta), str(forge.bare))
@@ -91,17 +91,7 @@ def hooked(
     layout: StateLayout, forge: ForgejoStandIn, server_loop: asyncio.AbstractEventLoop
 ) -> Iterator[Hooked]:
     """The dashboard as `hive serve` runs it, with a forge connected and main following it."""
-    made = _hooked(layout, forge, server_loop, Recorder())
-    yield made
-    made.served.close()
-
-
-@pytest.fixture
-def paged(
-    layout: StateLayout, forge: ForgejoStandIn, server_loop: asyncio.AbstractEventLoop
-) -> Iterator[Hooked]:
-    """``hooked`` without the operator seam, which the page's snapshot cannot use (no host core)."""
-    made = _hooked(layout, forge, server_loop, None)
+    made = make_hooked(layout, forge, server_loop, Recorder())
     yield made
     made.served.close()
 
@@ -224,32 +214,3 @@ def test_with_the_forge_down_main_is_followed_and_statuses_arrive_later(hooked: 
     valid = wait_for("hive/validate once Forgejo is back", lambda: forge.status_of(sha, "hive/validate"))
     plan = wait_for("hive/plan once Forgejo is back", lambda: forge.status_of(sha, "hive/plan"))
     assert valid["status"] == "success" and plan["description"] == "2 to create, 0 to change, 0 to destroy"
-
-
-def test_the_dashboard_shows_each_api_call_live(paged: Hooked, page: Any) -> None:
-    hooked, forge = paged, paged.forge
-    open_dashboard(page, hooked.served, "/#desired")
-    page.wait_for_selector("#live[data-state=live]")
-    page.locator("#forge-calls-table td.empty").wait_for()
-    assert "ops/swarm" in page.inner_text("#forge-summary")
-
-    sha, reply = hooked.push("add-coder", "agents/coder.json", CODER, delivery="d-branch")
-    assert reply.status == 202
-    page.locator("#hooks-table tr[data-delivery=d-branch] .pill", has_text="checked").wait_for()
-    sent = page.locator(f'#forge-calls-table tr[data-call="status:{sha}:hive/plan"]')
-    sent.locator(".pill", has_text="sent").wait_for()
-    assert "hive/plan success" in sent.inner_text()
-
-    forge.stop()
-    try:
-        broken, _ = hooked.push("typo", "agents/coder.json", json.dumps({"name": "coder", "modle": "x"}))
-        failed = page.locator(f'#forge-calls-table tr[data-call="status:{broken}:hive/validate"]').first
-        failed.locator(".pill", has_text="failed").wait_for()
-        assert "cannot reach Forgejo" in failed.inner_text()
-        page.locator("#forge-calls-table").scroll_into_view_if_needed()
-        screenshot(page, "forge-calls")
-    finally:
-        forge.start()
-    page.reload()
-    page.wait_for_selector("#live[data-state=live]")
-    page.locator(f'#forge-calls-table tr[data-call="status:{sha}:hive/plan"]').wait_for()
