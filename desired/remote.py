@@ -99,9 +99,27 @@ def fetch(meta: Path, timeout: float = FETCH_TIMEOUT) -> str:
 
     Never prompts (a webhook has nobody to ask). Run one at a time per meta repo.
     """
+    try:
+        return fetch_ref(meta, "refs/heads/main", TRACKING, timeout)
+    except NotFoundError:
+        raise NotFoundError(
+            f"remote {REMOTE!r} has no branch main; push the meta repo's main there first"
+        ) from None
+
+
+def fetch_ref(meta: Path, source: str, dest: str, timeout: float = FETCH_TIMEOUT) -> str:
+    """Fetch the remote's ``source`` ref into local ``dest`` (force); the fetched commit id.
+
+    The Forgejo checks use it for branches (``refs/forge/heads/...``) and pull
+    requests (``refs/pull/N/head`` → ``refs/forge/pull/N``). Both refs must be
+    valid ref names (``UserError`` otherwise): they come from webhook payloads.
+    """
+    for ref in (source, dest):
+        if not ref.startswith("refs/") or not pygit2.reference_is_valid_name(ref):
+            raise UserError(f"{ref!r} is not a valid git ref name; nothing was fetched")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env["GIT_TERMINAL_PROMPT"] = "0"
-    argv = ["git", "--git-dir", str(meta), "fetch", "--quiet", "--no-tags", REMOTE, REFSPEC]
+    argv = ["git", "--git-dir", str(meta), "fetch", "--quiet", "--no-tags", REMOTE, f"+{source}:{dest}"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
@@ -110,13 +128,15 @@ def fetch(meta: Path, timeout: float = FETCH_TIMEOUT) -> str:
         raise TemporaryError(f"cannot run git to fetch {REMOTE}: {exc}") from exc
     if done.returncode != 0:
         why = redact_text(done.stderr.strip() or f"git exited {done.returncode}")
+        if "couldn't find remote ref" in why:
+            raise NotFoundError(f"remote {REMOTE!r} has no {source}")
         raise TemporaryError(
-            f"fetching main from remote {REMOTE!r} failed: {why} "
+            f"fetching {source} from remote {REMOTE!r} failed: {why} "
             "(check the URL with `hive desired remote show` and that this host can read it)"
         )
-    oid = MetaRepo(meta).head(TRACKING)
+    oid = MetaRepo(meta).head(dest)
     if oid is None:
-        raise NotFoundError(f"remote {REMOTE!r} has no branch main; push the meta repo's main there first")
+        raise NotFoundError(f"remote {REMOTE!r} has no {source}")
     return str(oid)
 
 
@@ -181,6 +201,7 @@ __all__ = [
     "RefusedUpdate",
     "fast_forward",
     "fetch",
+    "fetch_ref",
     "redact",
     "remote_url",
     "set_remote",

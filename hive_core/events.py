@@ -214,8 +214,9 @@ class WebhookReceived(_Event):
     """A delivery to the dashboard's Forgejo webhook, and what came of it.
 
     ``outcome`` is one word: fast-forwarded, up-to-date, reconcile (no remote),
-    ignored, refused, failed, unauthorized, unconfigured, too-large or
-    bad-request. ``ref`` and ``after`` are empty unless the signature checked out.
+    checked (a branch or pull request got its Forgejo checks), duplicate (a
+    replayed delivery id), ignored, refused, failed, unauthorized,
+    unconfigured, too-large or bad-request. ``ref`` and ``after`` are empty unless the signature checked out.
     """
 
     kind: Literal["webhook_received"] = "webhook_received"
@@ -227,6 +228,27 @@ class WebhookReceived(_Event):
     status: int
     outcome: str
     message: str = ""
+
+
+class ForgeCallFailed(_Event):
+    """A call to the Forgejo API failed; it is retried (``retry_in`` seconds) from the forge outbox.
+
+    ``key`` names what was being sent: ``status:<sha>:<context>`` or ``comment:<pr>``.
+    """
+
+    kind: Literal["forge_call_failed"] = "forge_call_failed"
+    key: str
+    attempts: int
+    error: str
+    retry_in: float
+
+
+class ForgeCallSent(_Event):
+    """A call to the Forgejo API went through (``summary``: what Forgejo now shows, e.g. a status)."""
+
+    kind: Literal["forge_call_sent"] = "forge_call_sent"
+    key: str
+    summary: str
 
 
 class EgressDenied(_Event):
@@ -270,7 +292,9 @@ Event = Annotated[
     | BudgetPaused
     | BudgetResumed
     | WebhookReceived
-    | EgressDenied,
+    | EgressDenied
+    | ForgeCallFailed
+    | ForgeCallSent,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

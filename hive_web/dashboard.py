@@ -23,6 +23,7 @@ from aiohttp import web
 from desired.repo import Author
 from hive_kit.paths import StateLayout
 from hive_web.deps import Deps
+from hive_web.forge_checks import forge_ctx
 from hive_web.forgejo import HookState
 from hive_web.http import error_middleware
 from hive_web.keys import AUTHOR, DEPS, FANOUT, HOOKS, META, PAGES, SESSIONS, STREAMS, WebConfig
@@ -98,6 +99,7 @@ def create_app(deps: Deps) -> web.Application:
     app.cleanup_ctx.append(_meta_ctx)
     app.cleanup_ctx.append(_fanout_ctx)
     app.cleanup_ctx.append(_pages_ctx)
+    app.cleanup_ctx.append(forge_ctx)
     app.on_shutdown.append(close_streams)
     for group in ROUTE_GROUPS:
         app.router.add_routes(group.routes)

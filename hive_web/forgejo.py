@@ -117,6 +117,42 @@ class PushPayload(BaseModel):
     repository: _Repository = Field(default_factory=_Repository)
 
 
+PULL_ACTIONS = ("opened", "synchronized", "reopened")
+"""Forgejo's pull_request actions that change the head or bring it back (GitHub says "synchronize")."""
+
+
+class _PullHead(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    sha: str = ""
+    ref: str = ""
+
+
+class _Pull(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    number: int = Field(ge=1)
+    head: _PullHead = Field(default_factory=_PullHead)
+
+
+class PullPayload(BaseModel):
+    """The fields of Forgejo's pull_request payload we read; the head is fetched, never trusted."""
+
+    model_config = ConfigDict(extra="ignore")
+    action: str
+    number: int = Field(ge=1)
+    pull_request: _Pull
+
+
+def pull_payload(raw: dict[str, Any]) -> PullPayload:
+    try:
+        parsed = PullPayload.model_validate(raw)
+    except ValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "body"
+        raise ValueError(f"not a Forgejo pull_request payload: {where}: {exc.errors()[0]['msg']}") from None
+    if parsed.action == "synchronize":
+        parsed = parsed.model_copy(update={"action": "synchronized"})
+    return parsed
+
+
 def parse_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object; ``ValueError`` with a sentence if it is not one."""
     try:

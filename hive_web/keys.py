@@ -16,6 +16,7 @@ from hive_web.streams.fanout import Fanout
 
 if TYPE_CHECKING:
     from hive_web.deps import Deps  # which imports WebConfig from here
+    from hive_web.forge_checks import ForgeLink
     from hive_web.readers.agentpage import PageClients
 
 
@@ -41,3 +42,5 @@ PAGES: web.AppKey[PageClients] = web.AppKey("pages")
 SESSIONS = web.AppKey("sessions", Sessions)
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")
 HOOKS = web.AppKey("hooks", HookState)
+FORGE: web.AppKey[ForgeLink] = web.AppKey("forge")
+"""The forge outbox and its sender (``hive_web.forge_checks``); opened with the app."""

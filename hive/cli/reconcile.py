@@ -102,17 +102,39 @@ def reconcile(
         ),
     ] = 30.0,
     as_json: JsonOpt = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="With --dry-run: save the plan to FILE for `--plan FILE`.", dir_okay=False
+        ),
+    ] = None,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Apply exactly the plan saved in FILE, or refuse it if it is stale."),
+    ] = None,
 ) -> int:
     """Converge the swarm on desired state (one pass), or show the plan with --dry-run."""
     lay = layout(state_dir)
+    if out is not None and not dry_run:
+        raise UserError("--out saves a plan: use it with --dry-run (`hive reconcile --dry-run --out FILE`)")
+    if plan_file is not None and (dry_run or now):
+        raise UserError("--plan applies a saved plan: use it without --dry-run and --now")
+    if plan_file is not None:
+        return _apply_saved(
+            lay, plan_file, runtime_for(state_dir, runtime, agent_command), as_json, health_timeout
+        )
     if now:
         return _now(lay, as_json, "operator asked (`hive reconcile --now`)")
     rt = runtime_for(state_dir, runtime, agent_command)
     if dry_run:
         from reconciler.readonly import dry_run as plan_now
 
-        result = asyncio.run(plan_now(lay, rt))
+        result = asyncio.run(plan_now(lay, rt)) if out is None else _save_plan(lay, rt, out)
         _show_plan(result, as_json)
+        if out is not None and not as_json:
+            err_console().print(
+                f"Saved the plan to {out}; apply exactly it with `hive reconcile --plan {out}`."
+            )
         if result.refused:
             return EXIT_USER_ERROR
         return EXIT_OK if result.empty else EXIT_CHANGES
@@ -121,6 +143,40 @@ def reconcile(
     pid = daemon_pid(lay)
     if pid is not None:  # one reconciler per state dir: ask the running one
         return _now(lay, as_json, "operator asked (`hive reconcile` while `hive serve` runs)", pid)
+    return _apply(lay, rt, (), as_json, health_timeout)
+
+
+def _save_plan(lay: StateLayout, rt: Any, out: Path) -> Any:
+    from reconciler.plan import plan
+    from reconciler.readonly import world
+    from reconciler.saved import save
+
+    w = asyncio.run(world(lay, rt))
+    result = plan(w.snap.state, w.snap.revision, w.observed, w.applied)
+    save(out, w, result)
+    return result
+
+
+def _apply_saved(lay: StateLayout, path: Path, rt: Any, as_json: bool, health_timeout: float) -> int:
+    """Terraform's `apply PLANFILE`: the same revision and the same observed swarm, or refused."""
+    from reconciler.readonly import world
+    from reconciler.saved import load, stale_reasons
+
+    saved = load(path)
+    if not lay.meta.exists():
+        raise no_state_dir(lay)
+    reasons = stale_reasons(saved, asyncio.run(world(lay, rt)))
+    if reasons:
+        raise UserError(
+            f"saved plan {saved.plan_id} is stale: "
+            + "; ".join(reasons)
+            + f"; make a new one with `hive reconcile --dry-run --out {path}`"
+        )
+    from reconciler.service import daemon_pid
+
+    pid = daemon_pid(lay)
+    if pid is not None:
+        return _now(lay, as_json, f"operator applied saved plan {saved.plan_id}", pid)
     return _apply(lay, rt, (), as_json, health_timeout)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from desired.schema import DesiredState
 from hive_kit.errors import UnavailableError
 from hive_kit.paths import StateLayout
+from reconciler.model import Plan
 from reconciler.plan import plan
 from reconciler.readonly import dry_run, recorded_statuses, world
 from reconciler.runtime.base import MAX_LOG_LINES, Runtime, log_scope
@@ -52,8 +53,12 @@ class ReconcilerLink:
 
     async def plan_for(self, state: DesiredState, revision: str) -> dict[str, Any]:
         """The plan a pass would carry out if ``state`` were desired state (the editor's preview)."""
+        return (await self.plan_at(state, revision)).to_json()
+
+    async def plan_at(self, state: DesiredState, revision: str) -> Plan:
+        """The same, as the reconciler's ``Plan`` (the Forgejo checks render it)."""
         w = await world(self.layout, self.runtime)
-        return plan(state, revision, w.observed, w.applied).to_json()
+        return plan(state, revision, w.observed, w.applied)
 
     def logs(self, name: str, lines: int, scope: str) -> dict[str, Any]:
         """One log of the agent (``scope``: one the runtime offers, else a UserError) and the

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Any
 
@@ -31,22 +32,26 @@ from desired import remote
 from desired.repo import MetaRepo
 from hive_core.events import WebhookReceived
 from hive_kit import wire
-from hive_kit.errors import HiveError, TemporaryError, UnavailableError
+from hive_kit.errors import HiveError, NotFoundError, TemporaryError, UnavailableError
+from hive_web.forge_checks import check_head, connected, fetch, report_page
 from hive_web.forgejo import (
     DELIVERY_HEADERS,
     EVENT_HEADERS,
     MAIN_REF,
     MAX_BODY_BYTES,
     PATH,
+    PULL_ACTIONS,
     Delivery,
+    PullPayload,
     PushPayload,
     first_header,
     load_secret,
     parse_object,
+    pull_payload,
     push_payload,
     signature_problem,
 )
-from hive_web.keys import DEPS, HOOKS, META
+from hive_web.keys import DEPS, FORGE, HOOKS, META
 from hive_web.operator import ask_core
 
 log = logging.getLogger(__name__)
@@ -72,15 +77,28 @@ async def forgejo(request: web.Request) -> web.Response:
     event = first_header(request.headers, EVENT_HEADERS)[:MAX_HEADER_CHARS]
     payload: PushPayload | None = None
     try:
-        payload = await _authentic_push(request, event)
-        reply = await _follow(request, payload)
+        raw = await _authentic(request)
+        await _once(request, delivery, event)
+        if event == "push":
+            payload = _parsed(push_payload, raw)
+            reply = await (
+                _follow(request, payload) if payload.ref == MAIN_REF else _branch(request, payload)
+            )
+        elif event == "pull_request":
+            reply = await _pull(request, _parsed(pull_payload, raw))
+        else:
+            reason = f"event {event or '(none)'!r} is not a push or a pull request; nothing to do"
+            raise Reply(202, "ignored", {"ignored": True, "reason": reason})
     except Reply as exc:
         reply = exc
+    if payload is not None and payload.ref == MAIN_REF and reply.body.get("fetched"):
+        await _check_main(request, reply)
     _remember(request, delivery, event, payload, reply)
     return web.json_response(reply.body, status=reply.status)
 
 
-async def _authentic_push(request: web.Request, event: str) -> PushPayload:
+async def _authentic(request: web.Request) -> dict[str, Any]:
+    """The body as a JSON object, once the secret is set, the size fits and the signature is Forgejo's."""
     secret = await asyncio.to_thread(load_secret, request.app[DEPS].layout)
     if secret is None:
         raise _refuse(
@@ -94,17 +112,87 @@ async def _authentic_push(request: web.Request, event: str) -> PushPayload:
     if why is not None:
         raise _refuse(401, "unauthorized", why)
     try:
-        raw = parse_object(body)
-        if event != "push":
-            reason = f"event {event or '(none)'!r} is not a push; only push events move desired state"
-            raise Reply(202, "ignored", {"ignored": True, "reason": reason})
-        payload = push_payload(raw)
+        return parse_object(body)
     except ValueError as exc:
         raise _refuse(400, "bad-request", str(exc)) from None
-    if payload.ref != MAIN_REF:
-        reason = f"a push to {payload.ref}, not {MAIN_REF}: only main is desired state"
-        raise Reply(202, "ignored", {"ignored": True, "reason": reason, "ref": payload.ref})
-    return payload
+
+
+async def _once(request: web.Request, delivery: str, event: str) -> None:
+    """A signed delivery seen before (same ``X-Forgejo-Delivery``) is a replay: do nothing again."""
+    if not delivery:
+        return
+    if not request.app[FORGE].store.first_sight(delivery, event):
+        raise Reply(
+            202, "duplicate", {"duplicate": True, "reason": f"delivery {delivery} was handled before"}
+        )
+
+
+def _parsed(parse: Any, raw: dict[str, Any]) -> Any:
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise _refuse(400, "bad-request", str(exc)) from None
+
+
+async def _branch(request: web.Request, payload: PushPayload) -> Reply:
+    """A push to a branch other than main: with a forge connected, check its head."""
+    ignored = {"ignored": True, "ref": payload.ref}
+    reason = f"a push to {payload.ref}, not {MAIN_REF}: only main is desired state"
+    conn = await connected(request.app)
+    if conn is None or not payload.ref.startswith("refs/heads/"):
+        raise Reply(202, "ignored", {**ignored, "reason": reason + " (no forge connected to check it)"})
+    if payload.after.strip("0") == "":
+        raise Reply(202, "ignored", {**ignored, "reason": f"{payload.ref} was deleted; nothing to check"})
+    branch = payload.ref.removeprefix("refs/heads/")
+    sha = await _fetch_for_checks(request, payload.ref, f"refs/forge/heads/{branch}")
+    checks = await check_head(request.app, conn, sha, payload.ref)
+    return Reply(202, "checked", {"ref": payload.ref, "fetched": sha, "checks": checks}, _said(checks))
+
+
+async def _pull(request: web.Request, payload: PullPayload) -> Reply:
+    """A pull request opened, synchronized or reopened: check its head, and keep its one plan comment."""
+    number = payload.number
+    if payload.action not in PULL_ACTIONS:
+        reason = f"pull request #{number} {payload.action}: only {', '.join(PULL_ACTIONS)} are checked"
+        raise Reply(202, "ignored", {"ignored": True, "reason": reason})
+    conn = await connected(request.app)
+    if conn is None:
+        reason = "no forge connected (`hive forge connect`): pull requests are not checked"
+        raise Reply(202, "ignored", {"ignored": True, "reason": reason})
+    sha = await _fetch_for_checks(request, f"refs/pull/{number}/head", f"refs/forge/pull/{number}")
+    checks = await check_head(request.app, conn, sha, f"refs/pull/{number}/head", pull=number)
+    body = {"pull": number, "fetched": sha, "checks": checks}
+    return Reply(202, "checked", body, f"#{number} {_said(checks)}")
+
+
+async def _fetch_for_checks(request: web.Request, source: str, dest: str) -> str:
+    if await request.app[META].run(remote.remote_url) is None:
+        raise _refuse(
+            409,
+            "refused",
+            "no remote is set for the meta repo (`hive desired remote set URL`): nothing to fetch",
+        )
+    try:
+        return await fetch(request.app, source, dest)
+    except TemporaryError as exc:
+        raise _refuse(502, "failed", str(exc)) from None
+    except HiveError as exc:
+        raise _refuse(409, "refused", str(exc)) from None
+
+
+async def _check_main(request: web.Request, reply: Reply) -> None:
+    """Main's fetched head gets the same statuses (whether it was taken or refused)."""
+    conn = await connected(request.app)
+    if conn is None:
+        return
+    try:
+        reply.body["checks"] = await check_head(request.app, conn, str(reply.body["fetched"]), MAIN_REF)
+    except HiveError as exc:  # checks are a report; following main already happened
+        log.warning("forgejo webhook: checking main's head failed: %s", exc)
+
+
+def _said(checks: dict[str, Any]) -> str:
+    return f"{checks['sha'][:12]}: validate: {checks['validate']}; plan: {checks['plan']}"
 
 
 async def _read_capped(request: web.Request) -> bytes:
@@ -203,6 +291,8 @@ def _remember(
         fetched=str(reply.body.get("fetched", "")),
     )
     request.app[HOOKS].deliveries.add(record)
+    if delivery and reply.outcome not in ("unauthorized", "unconfigured", "too-large", "duplicate"):
+        request.app[FORGE].store.delivery_outcome(delivery, reply.outcome)
     _publish(request, record)
     level = logging.INFO if reply.status < 400 else logging.WARNING
     log.log(
@@ -245,5 +335,36 @@ async def deliveries(request: web.Request) -> web.Response:
             "secret_configured": configured,
             "remote": remote.redact(url) if url else None,
             "deliveries": request.app[HOOKS].deliveries.to_json(),
+            "forge": await _forge_summary(request),
         }
     )
+
+
+async def _forge_summary(request: web.Request) -> dict[str, Any]:
+    """The forge connection (no token) and the last API calls hyperhive made to it, newest first."""
+    conn = await connected(request.app)
+    store = request.app[FORGE].store
+    return {
+        "connected": conn is not None,
+        "repo": conn.full_name if conn else None,
+        "url": conn.url if conn else None,
+        "pending": len(store.pending()),
+        "calls": [c.to_json() for c in store.calls(20)],
+    }
+
+
+REPORT_ID = re.compile(r"^(p-[0-9a-f]{12}|v-[0-9a-f]{16})$")
+
+
+@routes.get("/forge/reports/{report}")
+async def forge_report(request: web.Request) -> web.Response:
+    """What a status's target_url opens: every problem of that head, or exactly that plan."""
+    rid = request.match_info["report"]
+    found = request.app[FORGE].store.report(rid) if REPORT_ID.match(rid) else None
+    if found is None:
+        raise NotFoundError(
+            f"no Forgejo check report {rid[:40]!r} here; it is made when Forgejo sends a push"
+        )
+    if "json" in request.headers.get("Accept", ""):
+        return web.json_response(found)
+    return web.Response(text=report_page(found), content_type="text/html")

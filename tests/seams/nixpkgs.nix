@@ -24,7 +24,7 @@ let
   # the build backend.
   pythonPackages = [
     "pydantic" "apsw" "aiohttp" "aiohttp-sse" "typer" "mcp" "uvicorn" "starlette"
-    "pygit2" "watchfiles" "rich" "jinja2" "setuptools"
+    "pygit2" "watchfiles" "rich" "jinja2" "pyforgejo" "setuptools"
   ];
   pkgs = {
     inherit lib;

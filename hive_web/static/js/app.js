@@ -10,7 +10,7 @@ import { bindCosts, loadCosts } from "./costs.js";
 import { bindDesired, desiredMoved, loadDesired } from "./desired.js";
 import { addEvent } from "./events.js";
 import { bindHistory, loadHistory } from "./history.js";
-import { addDelivery, loadHooks } from "./hooks.js";
+import { addCall, addDelivery, loadHooks } from "./hooks.js";
 import { bindKept, renderKept } from "./kept.js";
 import { bindPlan, loadPlan } from "./plan.js";
 import { connect } from "./live.js";
@@ -89,6 +89,7 @@ function onEvent(event) {
   if (event.payload?.agent) agentActivity(event.payload.agent);
   if (SNAPSHOT_KINDS.has(event.kind)) refresh();
   if (event.kind === "webhook_received") addDelivery(event);
+  if (event.kind === "forge_call_sent" || event.kind === "forge_call_failed") addCall(event);
   if (event.kind === "message_sent") {
     addFlow(event);
     if (event.payload.recipient === "operator") refresh();

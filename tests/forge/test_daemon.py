@@ -1,0 +1,91 @@
+"""Through a real `hive serve`: connect, push a branch, merge it; Forgejo shows all three checks.
+
+The Forgejo stand-in (``tests/seams/forgejo.py``) replaces a Forgejo server,
+which cannot run here. Everything else is what an operator runs: `hive
+desired remote set`, `hive webhook secret`, `hive forge connect`, `hive
+serve` with its reconciler on the local runtime and the fake agent
+(``tests/seams/fake_agent.py``, the harness's test seam).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from desired.bootstrap import init_meta_repo
+from hive_kit.paths import StateLayout
+from tests.conftest import assert_no_traceback, subprocess_env
+from tests.forge.test_checks import wait_for
+from tests.reconciler.conftest import REPO_ROOT
+from tests.seams.forgejo import ForgejoStandIn
+from tests.web.conftest import TEST_AUTHOR, http, running_hive_serve
+
+CODER = json.dumps({"name": "coder", "description": "writes the code"}, indent=2)
+
+
+def hive(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "hive", *args, "--state-dir", str(layout.root)],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert_no_traceback(done)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@pytest.mark.slow
+def test_hive_serve_checks_a_branch_and_reports_the_deploy_of_its_merge(tmp_path: Path) -> None:
+    layout = StateLayout(REPO_ROOT / "test-artifacts" / f"forge-daemon-{uuid.uuid4().hex[:8]}")
+    layout.root.mkdir(parents=True)
+    init_meta_repo(layout.meta, TEST_AUTHOR)
+    forge = ForgejoStandIn(tmp_path / "forgejo")
+    forge.seed(layout.meta)
+    forge.start()
+    token = tmp_path / "token"
+    token.write_text(forge.token)
+    hive(layout, "desired", "remote", "set", str(forge.bare))
+    secret = json.loads(hive(layout, "webhook", "secret", "--json").stdout)["secret"]
+    hive(layout, "forge", "connect", "--url", forge.url, "--repo", "ops/swarm", "--token-file", str(token))
+    try:
+        with running_hive_serve(layout) as (_proc, url, _log):
+
+            def deliver(event: str, payload: dict[str, object]) -> None:
+                body = json.dumps(payload).encode()
+                headers = {
+                    "Content-Type": "application/json",
+                    "X-Forgejo-Event": event,
+                    "X-Forgejo-Delivery": str(uuid.uuid4()),
+                    "X-Forgejo-Signature": forge.sign(secret, body),
+                }
+                reply = http("POST", f"{url}/hooks/forgejo", raw=body, headers=headers)
+                assert reply.status == 202, reply.body
+
+            branch = forge.commit("add-coder", "agents/coder.json", CODER, "add coder")
+            deliver("push", forge.push_payload("add-coder", branch))
+            plan = wait_for("hive/plan on the branch", lambda: forge.status_of(branch, "hive/plan"), limit=60)
+            assert plan["status"] == "success" and "to create" in plan["description"]
+
+            merged = forge.commit("main", "agents/coder.json", CODER, "merge: add coder")
+            deliver("push", forge.push_payload("main", merged))
+            applied = wait_for(
+                "hive/apply success on main",
+                lambda: (s := forge.status_of(merged, "hive/apply")) and s["status"] == "success" and s,
+                limit=90,
+            )
+            assert "coder" in applied["description"]
+            assert forge.status_of(merged, "hive/validate")["status"] == "success"  # type: ignore[index]
+            assert forge.status_of(branch, "hive/validate")["status"] == "success"  # type: ignore[index]
+            shown = json.loads(hive(layout, "forge", "status", "--json").stdout)
+            assert shown["connected"] is True and shown["last_delivery"]["outcome"] == "fast-forwarded"
+            assert forge.unexpected == []
+    finally:
+        forge.stop()
