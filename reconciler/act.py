@@ -158,6 +158,7 @@ async def _remove(ctx: Context, name: str, *, purge: bool, progress: LineSink) -
     ctx.store.forget_applied(name)
     ctx.store.remove_inventory(name)
     if purge:
+        await ctx.runtime.purge(name, progress)
         shutil.rmtree(ctx.layout.agent_dir(name), ignore_errors=True)
         progress(f"agent {name}: state dir {ctx.layout.agent_dir(name)} removed")
     ctx.events.emit(AgentDestroyed(agent=name, purged=purge))

@@ -60,7 +60,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _up(run: Path, node: bool) -> dict[str, str]:
     argv = ["bash", str(SCRIPTS / "up.sh"), str(run), str(BIN)] + (["--node"] if node else [])
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        argv, check=False, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL
+    )
     if done.returncode != 0:
         pytest.fail(f"scripts/k8s/up.sh failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
     lines = (run / "cluster.env").read_text().splitlines()
