@@ -49,7 +49,7 @@ from hive_kit.paths import StateLayout
 from reconciler.model import Observed
 from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
-from reconciler.runtime.kubernetes_cache import WatchCache
+from reconciler.runtime.kubernetes_cache import Refused, WatchCache
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ T = TypeVar("T")
 
 def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
     """The operator's choices: HIVE_KUBE_NAMESPACE, _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET,
-    _STATE_SIZE, _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS."""
+    _STATE_SIZE, _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS."""
     import shlex
 
     e = os.environ if env is None else env
@@ -75,7 +75,23 @@ def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
         storage_class=e.get("HIVE_KUBE_STORAGE_CLASS") or None,
         command=command,
         run_as=_uid(e.get("HIVE_KUBE_RUN_AS"), base.run_as),
+        host_mounts=_host_mounts(e.get("HIVE_KUBE_HOST_MOUNTS", "")),
     )
+
+
+def _host_mounts(text: str) -> tuple[tuple[str, str], ...]:
+    """``NODE[:POD],...``: node directories mounted read-only into every agent's pod."""
+    out = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        node, _, inside = item.partition(":")
+        inside = inside or node
+        if not (node.startswith("/") and inside.startswith("/")):
+            raise UserError(
+                f"HIVE_KUBE_HOST_MOUNTS: {item!r} is not NODE_DIR[:POD_DIR] with absolute paths; "
+                "e.g. /usr:/usr,/usr/lib:/lib"
+            )
+        out.append((node, inside))
+    return tuple(out)
 
 
 def _uid(text: str | None, default: int) -> int:
@@ -218,8 +234,14 @@ class KubernetesRuntime:
         await self._open()
         if self.statefulsets is None or self.pods is None:
             raise TemporaryError("the Kubernetes client closed while listing; retrying")
-        await self.statefulsets.synced(SYNC_TIMEOUT)
-        await self.pods.synced(SYNC_TIMEOUT)
+        for cache in (self.statefulsets, self.pods):
+            try:
+                await cache.synced(SYNC_TIMEOUT)
+            except Refused as exc:
+                reason = ko.api_reason(getattr(exc.exc, "body", None))
+                raise ko.error_for(
+                    exc.status, reason, f"{cache.kind} (list, watch)", self.settings.namespace
+                ) from exc
         pods = {p["metadata"]["labels"].get(ko.AGENT): p for p in self.pods.items.values()}
         out: dict[str, Observed] = {}
         for sts in self.statefulsets.items.values():
@@ -289,7 +311,7 @@ class KubernetesRuntime:
             )
         apply = functools.partial(
             patch, name, ns, body, field_manager=ko.FIELD_MANAGER, force=True,
-            _content_type="application/apply-patch+yaml", _preload_content=False,
+            _content_type="application/apply-patch+yaml",
         )  # fmt: skip
         await self._call(what, apply)
 
@@ -309,9 +331,7 @@ class KubernetesRuntime:
             )
         await self._call(
             f"statefulset {name} scale",
-            lambda: c.apps.patch_namespaced_stateful_set_scale(
-                name, ns, {"spec": {"replicas": replicas}}, _preload_content=False
-            ),
+            lambda: c.apps.patch_namespaced_stateful_set_scale(name, ns, {"spec": {"replicas": replicas}}),
         )
         progress(f"  {agent} | scaled {name} to {replicas}")
 
@@ -365,9 +385,7 @@ class KubernetesRuntime:
             )
             return
         try:
-            await self._call(
-                what, lambda: delete(obj, ns, propagation_policy="Background", _preload_content=False)
-            )
+            await self._call(what, lambda: delete(obj, ns, propagation_policy="Background"))
         except PermanentError as exc:
             if _status_of(exc.__cause__ or exc) != 404:  # gone meanwhile: what we wanted
                 raise

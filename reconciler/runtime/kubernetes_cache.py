@@ -42,6 +42,18 @@ class Gone(Exception):
     """The watch's resourceVersion is too old (410): list again."""
 
 
+class Refused(Exception):
+    """The first list was refused in a way no retry fixes (401, 403, 404): ``status`` says which."""
+
+    def __init__(self, status: int, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.status = status
+        self.exc = exc
+
+
+REFUSED = frozenset({401, 403, 404})
+
+
 class WatchCache:
     def __init__(
         self, kind: str, call: ListCall, selector: str, *, status_of: Callable[[BaseException], int | None]
@@ -55,6 +67,7 @@ class WatchCache:
         self.relists = 0  # lists after the first one (each one a 410)
         self.lists = 0
         self._synced = asyncio.Event()
+        self.refused: Refused | None = None  # why the last list failed, if no retry will fix it
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Condition()
 
@@ -63,15 +76,21 @@ class WatchCache:
             self._task = start_task(f"kube-cache-{self.kind}", self._run())
 
     async def synced(self, timeout: float) -> None:
-        """Wait for the first list; a TemporaryError if the API server does not answer in time."""
+        """Wait for the first list. ``Refused`` at once if the server refuses it for good; a
+        TemporaryError if it does not answer in time."""
         self.start()
-        try:
-            await asyncio.wait_for(self._synced.wait(), timeout)
-        except TimeoutError as exc:
-            raise TemporaryError(
-                f"the Kubernetes API server did not list {self.kind} within {timeout:g}s; is it up "
-                "(KUBECONFIG, HIVE_KUBE_NAMESPACE)?"
-            ) from exc
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._synced.is_set():
+            if self.refused is not None:
+                raise self.refused
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                raise TemporaryError(
+                    f"the Kubernetes API server did not list {self.kind} within {timeout:g}s; is it up "
+                    "(KUBECONFIG, HIVE_KUBE_NAMESPACE)?"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._synced.wait(), min(left, 0.1))
 
     async def close(self) -> None:
         if self._task is not None:
@@ -106,13 +125,17 @@ class WatchCache:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a dropped connection, a 5xx: resume from the version we have
+                status = self._status_of(exc)
+                if status in REFUSED and not self._synced.is_set():
+                    self.refused = Refused(status, exc)
                 log.warning("kube cache %s: %s; retrying in %gs", self.kind, exc, RETRY_SECONDS)
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def _list(self) -> None:
-        resp = await self._call(label_selector=self._selector, _preload_content=False)
+        resp = await self._call(label_selector=self._selector, _preload_content=False, _request_timeout=60)
         body = json.loads(await resp.read())
         self.lists += 1
+        self.refused = None
         async with self._changed:
             self.items = {item["metadata"]["name"]: item for item in body.get("items") or []}
             self.resource_version = str((body.get("metadata") or {}).get("resourceVersion", ""))
@@ -128,6 +151,7 @@ class WatchCache:
                 allow_watch_bookmarks=True,
                 timeout_seconds=WATCH_SECONDS,
                 _preload_content=False,
+                _request_timeout=(10, WATCH_SECONDS + 60),  # bookmarks come about once a minute
             )
         except Exception as exc:
             if self._status_of(exc) == 410:

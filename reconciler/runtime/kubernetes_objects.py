@@ -52,6 +52,7 @@ class KubeSettings:
     command: tuple[str, ...] = ("hive-harness", "serve", "--role", "{role}")
     run_as: int = 65534  # nobody: the agent's uid and its volume's group (fsGroup)
     extra_env: dict[str, str] = field(default_factory=dict)
+    host_mounts: tuple[tuple[str, str], ...] = ()  # (node path, pod path), read-only: the host's Python
 
 
 def object_name(agent: str) -> str:
@@ -116,11 +117,15 @@ def stateful_set(agent: str, role: str, agent_json: str, replicas: int, s: KubeS
         "volumeMounts": [
             {"name": "state", "mountPath": STATE_DIR},
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+        ]
+        + [
+            {"name": f"host-{i}", "mountPath": inside, "readOnly": True}
+            for i, (_, inside) in enumerate(s.host_mounts)
         ],
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
-            "runAsNonRoot": True,
+            "runAsNonRoot": s.run_as != 0,  # HIVE_KUBE_RUN_AS=0 is root, said explicitly
         },
     }
     return {
@@ -140,7 +145,11 @@ def stateful_set(agent: str, role: str, agent_json: str, replicas: int, s: KubeS
                     "terminationGracePeriodSeconds": 10,
                     "securityContext": {"runAsUser": s.run_as, "runAsGroup": s.run_as, "fsGroup": s.run_as},
                     "containers": [container],
-                    "volumes": [{"name": "config", "configMap": {"name": name}}],
+                    "volumes": [{"name": "config", "configMap": {"name": name}}]
+                    + [
+                        {"name": f"host-{i}", "hostPath": {"path": node, "type": "Directory"}}
+                        for i, (node, _) in enumerate(s.host_mounts)
+                    ],
                 },
             },
             "volumeClaimTemplates": [{"metadata": {"name": "state", "labels": labels(agent)}, "spec": claim}],

@@ -112,3 +112,14 @@ def test_settings_come_from_the_environment() -> None:
 def test_a_bad_uid_setting_is_a_user_error_naming_it() -> None:
     with pytest.raises(UserError, match="HIVE_KUBE_RUN_AS='me' is not a uid"):
         settings_from_env({"HIVE_KUBE_RUN_AS": "me"})
+
+
+def test_host_mounts_are_read_only_hostpaths_and_bad_ones_are_named() -> None:
+    s = settings_from_env({"HIVE_KUBE_HOST_MOUNTS": "/usr, /usr/lib:/lib"})
+    assert s.host_mounts == (("/usr", "/usr"), ("/usr/lib", "/lib"))
+    spec = ko.stateful_set("alice", "agent", launch(), 1, s)["spec"]["template"]["spec"]
+    mounts = spec["containers"][0]["volumeMounts"]
+    assert {"name": "host-1", "mountPath": "/lib", "readOnly": True} in mounts
+    assert {"name": "host-1", "hostPath": {"path": "/usr/lib", "type": "Directory"}} in spec["volumes"]
+    with pytest.raises(UserError, match="HIVE_KUBE_HOST_MOUNTS: 'usr' is not NODE_DIR"):
+        settings_from_env({"HIVE_KUBE_HOST_MOUNTS": "usr"})
