@@ -49,7 +49,7 @@ from hive_kit.paths import StateLayout
 from reconciler.model import Observed
 from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
-from reconciler.runtime.kubernetes_cache import Refused, WatchCache
+from reconciler.runtime.kubernetes_cache import ApiStatus, Refused, WatchCache, checked
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,9 @@ def _uid(text: str | None, default: int) -> int:
 def _status_of(exc: BaseException) -> int | None:
     from kubernetes_asyncio.client.exceptions import ApiException
 
-    return exc.status if isinstance(exc, ApiException) else None
+    if isinstance(exc, ApiException | ApiStatus):
+        return int(exc.status)
+    return None
 
 
 class _Client:
@@ -210,11 +212,19 @@ class KubernetesRuntime:
 
         self.requests += 1
         try:
-            return await asyncio.wait_for(call(), REQUEST_TIMEOUT)
-        except ApiException as exc:
+            return await asyncio.wait_for(self._checked(call), REQUEST_TIMEOUT)
+        except (ApiException, ApiStatus) as exc:
             raise ko.error_for(exc.status, ko.api_reason(exc.body), what, self.settings.namespace) from exc
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise ko.error_for(None, str(exc) or type(exc).__name__, what, self.settings.namespace) from exc
+
+    @staticmethod
+    async def _checked(call: Callable[[], Awaitable[T]]) -> T:
+        """A raw response is checked here (the client checks only the decoded ones)."""
+        result = await call()
+        if hasattr(result, "status") and hasattr(result, "read"):
+            await checked(result)
+        return result
 
     async def _get(self, what: str, call: Callable[[], Awaitable[Any]]) -> dict[str, Any] | None:
         """An object as raw JSON, or None if there is none."""

@@ -42,6 +42,23 @@ class Gone(Exception):
     """The watch's resourceVersion is too old (410): list again."""
 
 
+class ApiStatus(Exception):
+    """A raw (``_preload_content=False``) response that was not 2xx: the client raises nothing then."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        super().__init__(f"HTTP {status}: {body[:300].decode(errors='replace')}")
+        self.status = status
+        self.body = body
+
+
+async def checked(resp: Any) -> Any:
+    """``resp`` if it is 2xx; else ``ApiStatus`` with its body (the response released)."""
+    if 200 <= resp.status <= 299:
+        return resp
+    body = await resp.read()
+    raise ApiStatus(resp.status, body)
+
+
 class Refused(Exception):
     """The first list was refused in a way no retry fixes (401, 403, 404): ``status`` says which."""
 
@@ -101,6 +118,7 @@ class WatchCache:
 
     async def wait_for(self, check: Callable[[dict[str, Json]], bool], timeout: float) -> bool:
         """Until ``check(items)`` holds (re-checked on every event) or ``timeout``; whether it did."""
+        self.start()
         async with self._changed:
             try:
                 await asyncio.wait_for(self._changed.wait_for(lambda: check(self.items)), timeout)
@@ -132,7 +150,9 @@ class WatchCache:
                 await asyncio.sleep(RETRY_SECONDS)
 
     async def _list(self) -> None:
-        resp = await self._call(label_selector=self._selector, _preload_content=False, _request_timeout=60)
+        resp = await checked(
+            await self._call(label_selector=self._selector, _preload_content=False, _request_timeout=60)
+        )
         body = json.loads(await resp.read())
         self.lists += 1
         self.refused = None
@@ -144,14 +164,16 @@ class WatchCache:
 
     async def _watch(self) -> None:
         try:
-            resp = await self._call(
-                label_selector=self._selector,
-                watch=True,
-                resource_version=self.resource_version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=WATCH_SECONDS,
-                _preload_content=False,
-                _request_timeout=(10, WATCH_SECONDS + 60),  # bookmarks come about once a minute
+            resp = await checked(
+                await self._call(
+                    label_selector=self._selector,
+                    watch=True,
+                    resource_version=self.resource_version,
+                    allow_watch_bookmarks=True,
+                    timeout_seconds=WATCH_SECONDS,
+                    _preload_content=False,
+                    _request_timeout=(10, WATCH_SECONDS + 60),  # bookmarks come about once a minute
+                )
             )
         except Exception as exc:
             if self._status_of(exc) == 410:

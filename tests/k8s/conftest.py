@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -58,10 +59,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _up(run: Path, node: bool) -> dict[str, str]:
+def _up(run: Path, node: bool, env: dict[str, str] | None = None) -> dict[str, str]:
     argv = ["bash", str(SCRIPTS / "up.sh"), str(run), str(BIN)] + (["--node"] if node else [])
     done = subprocess.run(
-        argv, check=False, capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL
+        argv,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
     )
     if done.returncode != 0:
         pytest.fail(f"scripts/k8s/up.sh failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -104,6 +111,34 @@ def k8s_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str
 
 def kubectl_env(cluster: dict[str, str]) -> dict[str, str]:
     return {**os.environ, "KUBECONFIG": cluster["KUBECONFIG"]}
+
+
+class Restartable:
+    """An API-only cluster of one test's own, whose apiserver (and etcd) can be restarted: a new
+    apiserver's watch cache starts at the current version, so older ones get 410 Gone."""
+
+    def __init__(self, run: Path) -> None:
+        with socket.socket() as s:  # the same port after a restart: clients keep their URL
+            s.bind(("127.0.0.1", 0))
+            self.port = str(s.getsockname()[1])
+        self.run = run
+        self.env = _up(run, node=False, env={"HIVE_K8S_API_PORT": self.port})
+
+    def restart(self) -> None:
+        _down(self.run)
+        _up(self.run, node=False, env={"HIVE_K8S_API_PORT": self.port})
+
+
+@pytest.fixture
+def k8s_restartable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restartable]:
+    why = cluster_problem(node=False)
+    if why is not None:
+        pytest.skip(why)
+    cluster = Restartable(tmp_path_factory.mktemp("k8r"))
+    try:
+        yield cluster
+    finally:
+        _down(cluster.run)
 
 
 @pytest.fixture

@@ -51,13 +51,16 @@ def test_dry_run_prints_the_local_plan_format_and_sees_what_a_pass_applied(
     remote = hive("reconcile", "--dry-run", "--runtime", "kubernetes", env=kube)
     assert remote.returncode == local.returncode == 2, remote.stderr
     assert remote.stdout == local.stdout
-    assert remote.stdout.strip().splitlines()[-1] == "Plan: 3 to create, 0 to change, 0 to destroy."
+    assert (
+        remote.stdout.strip().splitlines()[-1] == "Plan: 4 to create, 0 to change, 0 to destroy."
+    )  # + manager
 
     hive("reconcile", "--runtime", "kubernetes", "--health-timeout", "1", env=kube, timeout=180)
     assert sorted(read_statefulsets(k8s_api["KUBECONFIG"], k8s_namespace)) == [
         "hive-alpha",
         "hive-beta",
         "hive-gamma",
+        "hive-manager",
     ]
     clean = hive("reconcile", "--dry-run", "--runtime", "kubernetes", env=kube)
     assert clean.returncode == 0, clean.stdout + clean.stderr
