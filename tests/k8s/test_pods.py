@@ -59,6 +59,9 @@ def host_python_settings(namespace: str) -> ko.KubeSettings:
         image_pull_policy="Never",
         command=(os.path.realpath(sys.base_exec_prefix + "/bin/python3"), "-c", PROGRAM),
         host_mounts=tuple(mounts),
+        # root, said explicitly: the test cluster's hostPath provisioner makes each volume a root-owned
+        # directory and ignores fsGroup, so uid 65534 (the default) cannot write /state there (tried:
+        # the harness stand-in crash-loops); storage that honours fsGroup does not need this
         run_as=0,
     )
 
