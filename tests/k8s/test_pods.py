@@ -36,7 +36,9 @@ cfg = json.loads(pathlib.Path("/etc/hyperhive/agent.json").read_text())
 starts = pathlib.Path("/state/starts")
 with starts.open("a") as f:
     f.write(cfg["model"] + "\\n")
-print(f"agent {cfg['name']} model {cfg['model']} start {len(starts.read_text().splitlines())}", flush=True)
+token = pathlib.Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
+print(f"agent {cfg['name']} model {cfg['model']} start {len(starts.read_text().splitlines())} "
+      f"api-token {token}", flush=True)
 while True:
     time.sleep(3600)
 """
@@ -136,7 +138,7 @@ async def node(tmp_path: Path, k8s_node: dict[str, str], k8s_namespace: str) -> 
 async def test_a_pod_runs_rolls_scales_and_comes_back_with_its_state(node: Node) -> None:
     await node.runtime.create(node.spec("alice", "sonnet"), quiet)
     await node.state("alice", ContainerState.RUNNING)
-    await node.log_says("alice", "agent alice model sonnet start 1")
+    await node.log_says("alice", "agent alice model sonnet start 1 api-token False")  # no way to the API
     first = await node.pod_uid("alice")
 
     await node.runtime.update(node.spec("alice", "opus"), quiet)  # a model change: a new fingerprint
