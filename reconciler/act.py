@@ -173,14 +173,15 @@ async def _log_tail(runtime: Runtime, name: str) -> list[str]:
 
 
 async def health_gate(ctx: Context, name: str, since: float) -> None:
-    """Wait for the agent's hello; fail early if its process ends first."""
+    """Wait for the agent's hello; fail early if its process ends first (a container still
+    starting, such as a pod being scheduled, is given the whole timeout)."""
     log_file = ctx.layout.agent_dir(name) / "agent.log"
     deadline = time.monotonic() + ctx.health_timeout
     while time.monotonic() < deadline:
         if await ctx.health.wait_hello(name, since, _GATE_SLICE):
             return
         observed = (await ctx.runtime.list()).get(name)
-        if observed is None or observed.state is not ContainerState.RUNNING:
+        if observed is None or observed.state not in (ContainerState.RUNNING, ContainerState.STARTING):
             code = (
                 "" if observed is None or observed.exit_code is None else f" with code {observed.exit_code}"
             )

@@ -76,6 +76,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
         command=command,
         run_as=_uid(e.get("HIVE_KUBE_RUN_AS"), base.run_as),
         host_mounts=_host_mounts(e.get("HIVE_KUBE_HOST_MOUNTS", "")),
+        host_socket=e.get("HIVE_KUBE_HOST_SOCKET") == "1",
     )
 
 
@@ -289,12 +290,13 @@ class KubernetesRuntime:
             raise PermanentError(
                 f"agent {spec.name}: cannot read its launch config {spec.config_file}: {exc}"
             ) from exc
+        sockets = str(spec.socket.parent)
         objects: builtins.list[tuple[str, ko.Json, Callable[..., Any], Callable[..., Any]]] = [
             ("serviceaccount", ko.service_account(spec.name, s), c.core.read_namespaced_service_account,
              c.core.patch_namespaced_service_account),
             ("configmap", ko.config_map(spec.name, agent_json, s), c.core.read_namespaced_config_map,
              c.core.patch_namespaced_config_map),
-            ("statefulset", ko.stateful_set(spec.name, spec.role, agent_json, replicas, s),
+            ("statefulset", ko.stateful_set(spec.name, spec.role, agent_json, replicas, s, sockets),
              c.apps.read_namespaced_stateful_set, c.apps.patch_namespaced_stateful_set),
         ]  # fmt: skip
         for kind, body, read, patch in objects:
@@ -439,4 +441,4 @@ class KubernetesRuntime:
             raise
         finally:
             await c.api.close()
-        return str(text).splitlines()[-lines:]
+        return str(text or "").splitlines()[-lines:]

@@ -34,6 +34,7 @@ SELECTOR = f"{MANAGED_BY}={OURS}"
 FIELD_MANAGER = "hyperhive"
 CONFIG_DIR = "/etc/hyperhive"  # the sandbox's path too (hive_kit.launch)
 STATE_DIR = "/state"
+SOCKET_DIR = "/run/hive"  # hive_kit.launch.SANDBOX_SOCKET's directory
 API_KEY = "ANTHROPIC_API_KEY"
 
 Json = dict[str, Any]
@@ -53,6 +54,7 @@ class KubeSettings:
     run_as: int = 65534  # nobody: the agent's uid and its volume's group (fsGroup)
     extra_env: dict[str, str] = field(default_factory=dict)
     host_mounts: tuple[tuple[str, str], ...] = ()  # (node path, pod path), read-only: the host's Python
+    host_socket: bool = False  # single node only, until the TLS broker: the agent's socket dir by hostPath
 
 
 def object_name(agent: str) -> str:
@@ -95,8 +97,11 @@ def config_map(agent: str, agent_json: str, s: KubeSettings) -> Json:
     }
 
 
-def stateful_set(agent: str, role: str, agent_json: str, replicas: int, s: KubeSettings) -> Json:
-    """The agent's StatefulSet; ``agent_json`` gives the fingerprint and revision annotations."""
+def stateful_set(
+    agent: str, role: str, agent_json: str, replicas: int, s: KubeSettings, socket_dir: str = ""
+) -> Json:
+    """The agent's StatefulSet; ``agent_json`` gives the fingerprint and revision annotations.
+    ``socket_dir`` (the host's, with ``s.host_socket``) becomes the pod's /run/hive."""
     launch = json.loads(agent_json)
     notes = {FINGERPRINT: str(launch.get("fingerprint", "")), REVISION: str(launch.get("revision", ""))}
     name = object_name(agent)
@@ -121,7 +126,8 @@ def stateful_set(agent: str, role: str, agent_json: str, replicas: int, s: KubeS
         + [
             {"name": f"host-{i}", "mountPath": inside, "readOnly": True}
             for i, (_, inside) in enumerate(s.host_mounts)
-        ],
+        ]
+        + ([{"name": "socket", "mountPath": SOCKET_DIR}] if s.host_socket and socket_dir else []),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
@@ -149,7 +155,12 @@ def stateful_set(agent: str, role: str, agent_json: str, replicas: int, s: KubeS
                     + [
                         {"name": f"host-{i}", "hostPath": {"path": node, "type": "Directory"}}
                         for i, (node, _) in enumerate(s.host_mounts)
-                    ],
+                    ]
+                    + (
+                        [{"name": "socket", "hostPath": {"path": socket_dir, "type": "Directory"}}]
+                        if s.host_socket and socket_dir
+                        else []
+                    ),
                 },
             },
             "volumeClaimTemplates": [{"metadata": {"name": "state", "labels": labels(agent)}, "spec": claim}],

@@ -28,6 +28,8 @@ from reconciler.model import ContainerState
 from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime.kubernetes import KubernetesRuntime, open_client
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 pytestmark = [pytest.mark.k8s_node, pytest.mark.slow]
 
 PROGRAM = """
@@ -169,3 +171,51 @@ async def test_a_pod_runs_rolls_scales_and_comes_back_with_its_state(node: Node)
         "read_namespaced_persistent_volume_claim", claim, node.namespace, _preload_content=False
     )
     assert json.loads(await resp.read())["status"]["phase"] == "Bound"  # destroy keeps the volume
+
+
+def harness_env(cluster: dict[str, str], namespace: str) -> dict[str, str]:
+    """`hive` settings that run the real harness in each pod: this checkout and its venv mounted
+    read-only, the agent's socket directory by hostPath (single node, until the TLS broker)."""
+    mounts = ["/usr", "/usr/lib:/lib", sys.base_prefix, str(REPO_ROOT)]
+    if Path("/usr/lib64").is_dir():
+        mounts.append("/usr/lib64:/lib64")
+    return {
+        "KUBECONFIG": cluster["KUBECONFIG"],
+        "HIVE_KUBE_NAMESPACE": namespace,
+        "HIVE_KUBE_IMAGE": "localhost/hive-busybox:1",
+        "HIVE_KUBE_IMAGE_PULL_POLICY": "Never",
+        "HIVE_KUBE_COMMAND": f"{sys.executable} -m hive_harness serve --role {{role}}",
+        "HIVE_KUBE_HOST_MOUNTS": ",".join(mounts),
+        "HIVE_KUBE_HOST_SOCKET": "1",
+        "HIVE_KUBE_RUN_AS": "0",  # see host_python_settings
+    }
+
+
+async def test_three_agents_run_the_real_harness_in_pods_and_say_hello(
+    hive: Any, state_dir: Path, k8s_node: dict[str, str], k8s_namespace: str, tmp_path: Path
+) -> None:
+    """`hive reconcile --runtime kubernetes` from empty: every pod's harness greets the host on
+    its socket (the health gate passes), and `hive status` says so."""
+    node = Node(tmp_path / "admin", k8s_node, k8s_namespace)
+    await node.admin("create_namespace", {"metadata": {"name": k8s_namespace}})
+    secret = {
+        "metadata": {"name": "hyperhive-api-key"},
+        "stringData": {"ANTHROPIC_API_KEY": "sk-test-not-real"},
+    }
+    await node.admin("create_namespaced_secret", k8s_namespace, secret)
+    env = harness_env(k8s_node, k8s_namespace)
+    assert hive("init").returncode == 0
+    for name in ("alpha", "beta", "gamma"):
+        assert hive("agent", "add", name).returncode == 0
+    done = await asyncio.to_thread(
+        hive, "reconcile", "--runtime", "kubernetes", "--health-timeout", "90", env=env, timeout=280
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = await asyncio.to_thread(hive, "status", "--runtime", "kubernetes", "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    rows = {row["name"]: row for row in json.loads(status.stdout)["agents"]}
+    assert {"alpha", "beta", "gamma", "manager"} <= rows.keys()
+    for name in ("alpha", "beta", "gamma", "manager"):
+        ready = next(c for c in rows[name]["conditions"] if c["type"] == "Ready")
+        assert ready["status"] is True and ready["reason"] == "Deployed", rows[name]
+        assert rows[name]["runtime_state"] == "running"
