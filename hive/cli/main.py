@@ -15,6 +15,7 @@ from hive.cli import (
     desired_cmds,
     doctor,
     egress,
+    kube,
     lifecycle,
     messaging,
     reconcile,
@@ -47,6 +48,7 @@ for module in (
     egress,
     costs,
     doctor,
+    kube,
 ):
     module.register(app)
 

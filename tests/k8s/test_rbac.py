@@ -139,3 +139,17 @@ async def test_listing_a_namespace_it_may_not_read_is_permanent_at_once(daemon: 
             await rt.list()
     finally:
         await rt.aclose()
+
+
+def test_hive_kube_rbac_prints_exactly_that_role(hive: Any) -> None:
+    done = hive("kube", "rbac", "--namespace", "swarm", "--account", "daemon", state=False)
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["kind"] == "List" and printed["items"] == manifests("swarm", "daemon")
+
+
+def test_hive_kube_rbac_refuses_a_name_kubernetes_would(hive: Any) -> None:
+    done = hive("kube", "rbac", "--namespace", "Bad_NS", state=False)
+    assert done.returncode != 0
+    assert "namespace 'Bad_NS' is not a Kubernetes name" in done.stderr
+    assert len(done.stderr.strip().splitlines()) <= 2
