@@ -36,6 +36,7 @@ ListCall = Callable[..., Awaitable[Any]]
 
 WATCH_SECONDS = 240  # the server ends a watch after this; we resume from the last version
 RETRY_SECONDS = 1.0
+MAX_RETRY_SECONDS = 30.0
 
 
 class Gone(Exception):
@@ -127,11 +128,13 @@ class WatchCache:
         return True
 
     async def _run(self) -> None:
+        failures = 0  # in a row: the retry doubles from RETRY_SECONDS up to MAX_RETRY_SECONDS
         while True:
             try:
                 if not self._synced.is_set() or not self.resource_version:
                     await self._list()
                 await self._watch()
+                failures = 0
             except Gone:
                 log.info(
                     "kube cache %s: resourceVersion %s is gone (410); listing again",
@@ -146,8 +149,10 @@ class WatchCache:
                 status = self._status_of(exc)
                 if status in REFUSED and not self._synced.is_set():
                     self.refused = Refused(status, exc)
-                log.warning("kube cache %s: %s; retrying in %gs", self.kind, exc, RETRY_SECONDS)
-                await asyncio.sleep(RETRY_SECONDS)
+                delay = min(MAX_RETRY_SECONDS, RETRY_SECONDS * 2**failures)
+                failures += 1
+                log.warning("kube cache %s: %s; retrying in %gs", self.kind, exc, delay)
+                await asyncio.sleep(delay)
 
     async def _list(self) -> None:
         resp = await checked(
