@@ -172,6 +172,7 @@ async def _remove(ctx: Context, name: str, *, purge: bool, progress: LineSink) -
     ctx.store.forget_applied(name)
     ctx.store.remove_inventory(name)
     if purge:
+        await ctx.runtime.purge(name, progress)
         shutil.rmtree(ctx.layout.agent_dir(name), ignore_errors=True)
         progress(f"agent {name}: state dir {ctx.layout.agent_dir(name)} removed")
     ctx.events.emit(AgentDestroyed(agent=name, purged=purge))
@@ -186,14 +187,15 @@ async def _log_tail(runtime: Runtime, name: str) -> list[str]:
 
 
 async def health_gate(ctx: Context, name: str, since: float) -> None:
-    """Wait for the agent's hello; fail early if its process ends first."""
+    """Wait for the agent's hello; fail early if its process ends first (a container still
+    starting, such as a pod being scheduled, is given the whole timeout)."""
     log_file = ctx.layout.agent_dir(name) / "agent.log"
     deadline = time.monotonic() + ctx.health_timeout
     while time.monotonic() < deadline:
         if await ctx.health.wait_hello(name, since, _GATE_SLICE):
             return
         observed = (await ctx.runtime.list()).get(name)
-        if observed is None or observed.state is not ContainerState.RUNNING:
+        if observed is None or observed.state not in (ContainerState.RUNNING, ContainerState.STARTING):
             code = (
                 "" if observed is None or observed.exit_code is None else f" with code {observed.exit_code}"
             )

@@ -16,6 +16,7 @@ from hive.cli import (
     doctor,
     egress,
     forge,
+    kube,
     lifecycle,
     messaging,
     reconcile,
@@ -49,6 +50,7 @@ for module in (
     costs,
     doctor,
     forge,
+    kube,
 ):
     module.register(app)
 

@@ -1,4 +1,4 @@
-"""The runtime interface: list, create, update, start, stop, destroy, logs (and tidy).
+"""The runtime interface: list, create, update, start, stop, destroy, logs (and purge, tidy).
 
 Small on purpose, so a future driver (Kubernetes, say) needs only these
 seven verbs. A driver raises ``TemporaryError`` for what a retry may fix and
@@ -106,6 +106,11 @@ class Runtime(Protocol):
 
     async def destroy(self, name: str, progress: LineSink) -> None:
         """Remove the container; the agent's state dir is never touched here."""
+        ...
+
+    async def purge(self, name: str, progress: LineSink) -> None:
+        """After ``destroy``, when the agent is purged: remove what the driver keeps of its state
+        beyond the host's state dir (the kubernetes runtime's PVC); most drivers have nothing."""
         ...
 
     log_scopes: tuple[LogScope, ...]

@@ -477,6 +477,9 @@ class LocalRuntime:
         shutil.rmtree(self.layout.agent_build(name), ignore_errors=True)
         progress(f"agent {name}: container removed (state dir kept)")
 
+    async def purge(self, name: str, progress: LineSink) -> None:
+        return None  # the state dir is all there is, and the loop removes it
+
     def logs(self, name: str, lines: int = 200, scope: LogScope = LogScope.HARNESS) -> builtins.list[str]:
         """agent.log (the start lines and the harness's output), its rotated half first."""
         log_scope(scope, self.log_scopes, self.kind)

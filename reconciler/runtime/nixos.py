@@ -228,6 +228,9 @@ class NixosRuntime:
         await self._run(["destroy", name], name, progress)
         shutil.rmtree(self.layout.agent_build(name), ignore_errors=True)
 
+    async def purge(self, name: str, progress: LineSink) -> None:
+        return None  # the state dir is all there is, and the loop removes it
+
     def tidy(self) -> None:
         return None  # nothing of ours to reap: systemd supervises the containers
 

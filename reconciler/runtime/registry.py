@@ -50,9 +50,16 @@ def _nixos(layout: StateLayout, options: RuntimeOptions) -> Runtime:
     return NixosRuntime(layout, identities=options.identities, uid_range=options.uid_range)
 
 
+def _kubernetes(layout: StateLayout, options: RuntimeOptions) -> Runtime:
+    from reconciler.runtime.kubernetes import KubernetesRuntime, settings_from_env
+
+    return KubernetesRuntime(layout, settings_from_env())
+
+
 DRIVERS: Mapping[str, Callable[[StateLayout, RuntimeOptions], Runtime]] = {
     "local": _local,  # bubblewrap-sandboxed processes (the default)
     "nixos": _nixos,  # nixos-container, built from the rendered meta flake
+    "kubernetes": _kubernetes,  # a StatefulSet per agent (HIVE_KUBE_* and KUBECONFIG; docs/kubernetes.md)
 }
 RUNTIMES: tuple[str, ...] = tuple(DRIVERS)
 """Every driver's name, in the order help texts list them."""

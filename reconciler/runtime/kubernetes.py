@@ -1,0 +1,444 @@
+"""The `kubernetes` runtime: each agent is a StatefulSet of 0 or 1 pods in one namespace.
+
+The objects are ``kubernetes_objects`` (pure); this file does the I/O with
+the official asynchronous client, ``kubernetes_asyncio`` (why that one:
+docs/kubernetes.md). The verbs:
+
+- ``list`` reads the watch-fed caches (``kubernetes_cache``), never the API:
+  a no-op pass costs no request.
+- ``create`` / ``update`` server-side apply the ServiceAccount, the ConfigMap
+  (``agent.json``) and the StatefulSet with field manager ``hyperhive``; the
+  fingerprint annotation on the pod template rolls the pod on an update.
+  ``update`` keeps the replica count the StatefulSet has (a stopped agent stays
+  stopped).
+- ``start`` / ``stop`` patch the ``scale`` subresource to 1 / 0.
+- ``destroy`` deletes the StatefulSet, ConfigMap and ServiceAccount; the PVC
+  (the agent's ``/state``) stays. ``purge`` deletes the PVC too.
+- ``logs`` reads the pod's log.
+
+Only objects labelled ``app.kubernetes.io/managed-by=hyperhive`` are ever
+written or deleted: an object of ours' name that lacks the label is someone
+else's, and a create refuses it (permanent, naming it) rather than take it.
+
+Restarts belong to Kubernetes: the kubelet restarts a crashed harness and the
+StatefulSet controller replaces a deleted pod, so the reconciler never sees an
+exit to act on; ``list`` tells the restarts in the agent's detail.
+
+Settings come from the environment, so every command that takes ``--runtime``
+(serve, reconcile, status, logs, purge) sees the same ones: ``HIVE_KUBE_*`` and
+``KUBECONFIG`` (``settings_from_env``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import functools
+import json
+import logging
+import os
+import shutil
+import threading
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hive_kit.errors import PermanentError, TemporaryError, UserError
+from hive_kit.paths import StateLayout
+from reconciler.model import Observed
+from reconciler.runtime import kubernetes_objects as ko
+from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
+from reconciler.runtime.kubernetes_cache import ApiStatus, Refused, WatchCache, checked
+
+log = logging.getLogger(__name__)
+
+SYNC_TIMEOUT = 20.0
+REQUEST_TIMEOUT = 30.0
+T = TypeVar("T")
+
+
+def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
+    """The operator's choices: HIVE_KUBE_NAMESPACE, _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET,
+    _STATE_SIZE, _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS."""
+    import shlex
+
+    e = os.environ if env is None else env
+    base = ko.KubeSettings()
+    command = tuple(shlex.split(e["HIVE_KUBE_COMMAND"])) if e.get("HIVE_KUBE_COMMAND") else base.command
+    return ko.KubeSettings(
+        namespace=e.get("HIVE_KUBE_NAMESPACE") or base.namespace,
+        image=e.get("HIVE_KUBE_IMAGE") or base.image,
+        image_pull_policy=e.get("HIVE_KUBE_IMAGE_PULL_POLICY") or base.image_pull_policy,
+        api_key_secret=e.get("HIVE_KUBE_API_KEY_SECRET") or base.api_key_secret,
+        state_size=e.get("HIVE_KUBE_STATE_SIZE") or base.state_size,
+        storage_class=e.get("HIVE_KUBE_STORAGE_CLASS") or None,
+        command=command,
+        run_as=_uid(e.get("HIVE_KUBE_RUN_AS"), base.run_as),
+        host_mounts=_host_mounts(e.get("HIVE_KUBE_HOST_MOUNTS", "")),
+        host_socket=e.get("HIVE_KUBE_HOST_SOCKET") == "1",
+    )
+
+
+def _host_mounts(text: str) -> tuple[tuple[str, str], ...]:
+    """``NODE[:POD],...``: node directories mounted read-only into every agent's pod."""
+    out = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        node, _, inside = item.partition(":")
+        inside = inside or node
+        if not (node.startswith("/") and inside.startswith("/")):
+            raise UserError(
+                f"HIVE_KUBE_HOST_MOUNTS: {item!r} is not NODE_DIR[:POD_DIR] with absolute paths; "
+                "e.g. /usr:/usr,/usr/lib:/lib"
+            )
+        out.append((node, inside))
+    return tuple(out)
+
+
+def _uid(text: str | None, default: int) -> int:
+    if not text:
+        return default
+    if not text.isdigit():
+        raise UserError(f"HIVE_KUBE_RUN_AS={text!r} is not a uid; give a number such as 65534")
+    return int(text)
+
+
+def _status_of(exc: BaseException) -> int | None:
+    from kubernetes_asyncio.client.exceptions import ApiException
+
+    if isinstance(exc, ApiException | ApiStatus):
+        return int(exc.status)
+    return None
+
+
+class _Client:
+    """One ApiClient and its typed APIs, on the loop that made it."""
+
+    def __init__(self, api: Any) -> None:
+        from kubernetes_asyncio import client
+
+        self.api = api
+        self.core = client.CoreV1Api(api)
+        self.apps = client.AppsV1Api(api)
+
+
+async def open_client(kubeconfig: str | None) -> _Client:
+    """An ApiClient from ``kubeconfig`` (or $KUBECONFIG, ~/.kube/config), else in-cluster config."""
+    try:
+        from kubernetes_asyncio import client, config
+    except ImportError as exc:
+        raise PermanentError(
+            "the kubernetes runtime needs the kubernetes_asyncio client: pip install 'hyperhive[kubernetes]'"
+        ) from exc
+
+    conf = client.Configuration()
+    path = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    try:
+        if Path(path).is_file():
+            await config.load_kube_config(config_file=path, client_configuration=conf)
+        else:
+            config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
+    except config.ConfigException as exc:
+        raise PermanentError(
+            f"no Kubernetes config: {path} does not exist and this is not a pod ({exc}); "
+            "set KUBECONFIG to a kubeconfig file"
+        ) from exc
+    return _Client(client.ApiClient(configuration=conf))
+
+
+class KubernetesRuntime:
+    kind = "kubernetes"
+    uses_meta_flake = False
+    log_scopes: tuple[LogScope, ...] = (LogScope.HARNESS,)
+    insecure_reason: str | None = None
+
+    def __init__(
+        self, layout: StateLayout, settings: ko.KubeSettings, *, kubeconfig: str | None = None
+    ) -> None:
+        self.layout = layout
+        self.settings = settings
+        self.kubeconfig = kubeconfig
+        self._client: _Client | None = None
+        self._keeper: asyncio.Task[None] | None = None
+        self._opening = asyncio.Lock()
+        self.statefulsets: WatchCache | None = None
+        self.pods: WatchCache | None = None
+        self.requests = 0  # API calls made by the verbs (not the caches' watches): the bench counts them
+
+    # ---- the client and the caches ---------------------------------------------------------------
+
+    async def _open(self) -> _Client:
+        async with self._opening:
+            if self._client is None:
+                c = await open_client(self.kubeconfig)
+                ns = self.settings.namespace
+                self.statefulsets = WatchCache(
+                    "statefulsets",
+                    lambda **kw: c.apps.list_namespaced_stateful_set(ns, **kw),
+                    ko.SELECTOR,
+                    status_of=_status_of,
+                )
+                self.pods = WatchCache(
+                    "pods",
+                    lambda **kw: c.core.list_namespaced_pod(ns, **kw),
+                    ko.SELECTOR,
+                    status_of=_status_of,
+                )
+                self._client = c
+                self._keeper = asyncio.create_task(self._keep(c), name="kube-client")
+            return self._client
+
+    async def _keep(self, c: _Client) -> None:
+        """Runs as long as the loop: on cancel (daemon stop, the end of ``asyncio.run``) closes all."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            for cache in (self.statefulsets, self.pods):
+                if cache is not None:
+                    await cache.close()
+            await c.api.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
+            self._keeper = None
+
+    async def _call(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One API request, its failure translated (``ko.error_for``)."""
+        import aiohttp
+        from kubernetes_asyncio.client.exceptions import ApiException
+
+        self.requests += 1
+        try:
+            return await asyncio.wait_for(self._checked(call), REQUEST_TIMEOUT)
+        except (ApiException, ApiStatus) as exc:
+            raise ko.error_for(exc.status, ko.api_reason(exc.body), what, self.settings.namespace) from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise ko.error_for(None, str(exc) or type(exc).__name__, what, self.settings.namespace) from exc
+
+    @staticmethod
+    async def _checked(call: Callable[[], Awaitable[T]]) -> T:
+        """A raw response is checked here (the client checks only the decoded ones)."""
+        result = await call()
+        if hasattr(result, "status") and hasattr(result, "read"):
+            await checked(result)
+        return result
+
+    async def _get(self, what: str, call: Callable[[], Awaitable[Any]]) -> dict[str, Any] | None:
+        """An object as raw JSON, or None if there is none."""
+        try:
+            resp = await self._call(what, call)
+        except PermanentError as exc:
+            if _status_of(exc.__cause__ or exc) == 404:
+                return None
+            raise
+        data: dict[str, Any] = json.loads(await resp.read())
+        return data
+
+    # ---- observe ---------------------------------------------------------------------------------
+
+    async def list(self) -> dict[str, Observed]:
+        """From the caches: no API request once they are synced."""
+        await self._open()
+        if self.statefulsets is None or self.pods is None:
+            raise TemporaryError("the Kubernetes client closed while listing; retrying")
+        for cache in (self.statefulsets, self.pods):
+            try:
+                await cache.synced(SYNC_TIMEOUT)
+            except Refused as exc:
+                reason = ko.api_reason(getattr(exc.exc, "body", None))
+                raise ko.error_for(
+                    exc.status, reason, f"{cache.kind} (list, watch)", self.settings.namespace
+                ) from exc
+        pods = {p["metadata"]["labels"].get(ko.AGENT): p for p in self.pods.items.values()}
+        out: dict[str, Observed] = {}
+        for sts in self.statefulsets.items.values():
+            agent = (sts["metadata"].get("labels") or {}).get(ko.AGENT)
+            if agent:
+                out[agent] = ko.observe(agent, sts, pods.get(agent))
+        return dict(sorted(out.items()))
+
+    async def agent_uid(self, name: str) -> int | None:
+        return None  # pods run as settings.run_as; the host's uid allocation is not theirs
+
+    # ---- create, update ---------------------------------------------------------------------------
+
+    async def create(self, spec: LaunchSpec, progress: LineSink) -> None:
+        await self._apply(spec, progress, replicas=1)
+
+    async def update(self, spec: LaunchSpec, progress: LineSink) -> None:
+        c = await self._open()
+        name = ko.object_name(spec.name)
+        current = await self._get(
+            f"statefulset {name}",
+            lambda: c.apps.read_namespaced_stateful_set(
+                name, self.settings.namespace, _preload_content=False
+            ),
+        )
+        replicas = 1 if current is None else int((current.get("spec") or {}).get("replicas", 1))
+        await self._apply(spec, progress, replicas=replicas)
+
+    async def _apply(self, spec: LaunchSpec, progress: LineSink, *, replicas: int) -> None:
+        c = await self._open()
+        s, ns, name = self.settings, self.settings.namespace, ko.object_name(spec.name)
+        try:
+            agent_json = spec.config_file.read_text()
+        except OSError as exc:
+            raise PermanentError(
+                f"agent {spec.name}: cannot read its launch config {spec.config_file}: {exc}"
+            ) from exc
+        sockets = str(spec.socket.parent)
+        objects: builtins.list[tuple[str, ko.Json, Callable[..., Any], Callable[..., Any]]] = [
+            ("serviceaccount", ko.service_account(spec.name, s), c.core.read_namespaced_service_account,
+             c.core.patch_namespaced_service_account),
+            ("configmap", ko.config_map(spec.name, agent_json, s), c.core.read_namespaced_config_map,
+             c.core.patch_namespaced_config_map),
+            ("statefulset", ko.stateful_set(spec.name, spec.role, agent_json, replicas, s, sockets),
+             c.apps.read_namespaced_stateful_set, c.apps.patch_namespaced_stateful_set),
+        ]  # fmt: skip
+        for kind, body, read, patch in objects:
+            await self._apply_one(spec.name, f"{kind} {name}", name, body, read, patch)
+        progress(f"  {spec.name} | applied {name} (serviceaccount, configmap, statefulset) in {ns}")
+        log.info("%s: applied %s in namespace %s, replicas %d", spec.name, name, ns, replicas)
+
+    async def _apply_one(
+        self,
+        agent: str,
+        what: str,
+        name: str,
+        body: ko.Json,
+        read: Callable[..., Any],
+        patch: Callable[..., Any],
+    ) -> None:
+        """Server-side apply ``body``, unless an object of that name is someone else's."""
+        ns = self.settings.namespace
+        found = await self._get(what, functools.partial(read, name, ns, _preload_content=False))
+        if found is not None and not ko.is_ours(found):
+            raise PermanentError(
+                f"agent {agent}: {what} in namespace {ns} exists and is not hyperhive's (no "
+                f"{ko.SELECTOR} label); rename or delete it, or rename the agent"
+            )
+        apply = functools.partial(
+            patch, name, ns, body, field_manager=ko.FIELD_MANAGER, force=True,
+            _content_type="application/apply-patch+yaml",
+        )  # fmt: skip
+        await self._call(what, apply)
+
+    # ---- start, stop ------------------------------------------------------------------------------
+
+    async def _scale(self, agent: str, replicas: int, progress: LineSink) -> None:
+        c = await self._open()
+        ns, name = self.settings.namespace, ko.object_name(agent)
+        found = await self._get(
+            f"statefulset {name}",
+            lambda: c.apps.read_namespaced_stateful_set(name, ns, _preload_content=False),
+        )
+        if found is None or not ko.is_ours(found):
+            raise PermanentError(
+                f"agent {agent}: no hyperhive statefulset {name} in namespace {ns} to scale; "
+                "`hive reconcile` creates it"
+            )
+        await self._call(
+            f"statefulset {name} scale",
+            lambda: c.apps.patch_namespaced_stateful_set_scale(name, ns, {"spec": {"replicas": replicas}}),
+        )
+        progress(f"  {agent} | scaled {name} to {replicas}")
+
+    async def start(self, spec: LaunchSpec, progress: LineSink) -> None:
+        await self._scale(spec.name, 1, progress)
+
+    async def stop(self, name: str, progress: LineSink) -> None:
+        await self._scale(name, 0, progress)
+
+    # ---- destroy, purge ---------------------------------------------------------------------------
+
+    async def destroy(self, name: str, progress: LineSink) -> None:
+        """The StatefulSet, ConfigMap and ServiceAccount; the PVC (its /state) stays."""
+        c = await self._open()
+        ns, obj = self.settings.namespace, ko.object_name(name)
+        for kind, read, delete in (
+            ("statefulset", c.apps.read_namespaced_stateful_set, c.apps.delete_namespaced_stateful_set),
+            ("configmap", c.core.read_namespaced_config_map, c.core.delete_namespaced_config_map),
+            (
+                "serviceaccount",
+                c.core.read_namespaced_service_account,
+                c.core.delete_namespaced_service_account,
+            ),
+        ):
+            await self._delete_ours(f"{kind} {obj}", obj, read, delete)
+        shutil.rmtree(self.layout.agent_build(name), ignore_errors=True)
+        progress(f"  {name} | deleted {obj} in {ns}; its volume stays (purge deletes it)")
+
+    async def purge(self, name: str, progress: LineSink) -> None:
+        """The agent's PVC: what it kept in /state is gone for good."""
+        c = await self._open()
+        for claim in ko.claim_names(name):
+            await self._delete_ours(
+                f"persistentvolumeclaim {claim}",
+                claim,
+                c.core.read_namespaced_persistent_volume_claim,
+                c.core.delete_namespaced_persistent_volume_claim,
+            )
+        progress(f"  {name} | deleted its volume claim(s) {', '.join(ko.claim_names(name))}")
+
+    async def _delete_ours(
+        self, what: str, obj: str, read: Callable[..., Any], delete: Callable[..., Any]
+    ) -> None:
+        ns = self.settings.namespace
+        found = await self._get(what, lambda: read(obj, ns, _preload_content=False))
+        if found is None:
+            return
+        if not ko.is_ours(found):
+            log.warning(
+                "%s in namespace %s is not hyperhive's (no %s label): left alone", what, ns, ko.SELECTOR
+            )
+            return
+        try:
+            await self._call(what, lambda: delete(obj, ns, propagation_policy="Background"))
+        except PermanentError as exc:
+            if _status_of(exc.__cause__ or exc) != 404:  # gone meanwhile: what we wanted
+                raise
+
+    def tidy(self) -> None:
+        return None  # Kubernetes reaps pods itself
+
+    # ---- logs ------------------------------------------------------------------------------------
+
+    def logs(self, name: str, lines: int = 200, scope: LogScope = LogScope.HARNESS) -> builtins.list[str]:
+        """The pod's log (the harness's output). Blocking, as the interface says: the read runs on
+        a loop of its own in a worker thread, with its own connection, whoever calls."""
+        log_scope(scope, self.log_scopes, self.kind)
+        lines = max(1, min(lines, MAX_LOG_LINES))
+        result: list[builtins.list[str] | BaseException] = []
+
+        def run() -> None:
+            try:
+                result.append(asyncio.run(self._read_log(name, lines)))
+            except BaseException as exc:  # handed to the caller's thread
+                result.append(exc)
+
+        worker = threading.Thread(target=run, name=f"kube-logs-{name}")
+        worker.start()
+        worker.join()
+        if isinstance(result[0], BaseException):
+            raise result[0]
+        return result[0]
+
+    async def _read_log(self, name: str, lines: int) -> builtins.list[str]:
+        c = await open_client(self.kubeconfig)
+        pod = f"{ko.object_name(name)}-0"
+        try:
+            text = await self._call(
+                f"pod {pod} log",
+                lambda: c.core.read_namespaced_pod_log(pod, self.settings.namespace, tail_lines=lines),
+            )
+        except PermanentError as exc:
+            if _status_of(exc.__cause__ or exc) in (400, 404):  # no pod (stopped) or not started yet
+                return []
+            raise
+        finally:
+            await c.api.close()
+        return str(text or "").splitlines()[-lines:]

@@ -1,0 +1,51 @@
+"""The least the daemon's own account needs in its namespace: one Role, bound to it (pure).
+
+Exactly what ``reconciler.runtime.kubernetes`` asks the API server for and
+nothing more: read and watch its StatefulSets and Pods (the caches), apply and
+delete ServiceAccounts, ConfigMaps and StatefulSets, patch the ``scale``
+subresource, read ``pods/log``, and read and delete PersistentVolumeClaims
+(purge). No Secrets: the API key reaches the pod through its ``secretKeyRef``,
+which the kubelet resolves, so the daemon never reads it. Namespace-scoped on
+purpose: the daemon cannot touch anything outside its namespace.
+``tests/k8s/test_rbac.py`` runs the driver with a token for an account bound
+to exactly this Role.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.runtime.kubernetes_objects import MANAGED_BY, OURS
+
+ROLE = "hyperhive-daemon"
+
+RULES: tuple[dict[str, Any], ...] = (
+    {"apiGroups": ["apps"], "resources": ["statefulsets"],
+     "verbs": ["get", "list", "watch", "create", "patch", "delete"]},
+    {"apiGroups": ["apps"], "resources": ["statefulsets/scale"], "verbs": ["get", "patch"]},
+    {"apiGroups": [""], "resources": ["serviceaccounts", "configmaps"],
+     "verbs": ["get", "create", "patch", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "delete"]},
+)  # fmt: skip
+
+
+def manifests(namespace: str, account: str) -> list[dict[str, Any]]:
+    """The Role and its RoleBinding to ServiceAccount ``account`` (the daemon's), both in ``namespace``."""
+    meta = {"namespace": namespace, "labels": {MANAGED_BY: OURS}}
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": ROLE, **meta},
+            "rules": [dict(rule) for rule in RULES],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": ROLE, **meta},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+        },
+    ]
