@@ -40,8 +40,9 @@ NOTE_WINDOW = 600.0  # a comment by the closer this recent is the denial's note 
 
 async def pulls_watch(app: web.Application) -> None:
     feed = app[DEPS].feed
+    since = feed.last_seq  # before the first look: an event during it is not lost
     await _sync_logged(app)
-    async for event in feed.subscribe(since=feed.last_seq):
+    async for event in feed.subscribe(since=since):
         if event.kind in WAKE:
             await _sync_logged(app)
 

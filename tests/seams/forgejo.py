@@ -186,10 +186,10 @@ class ForgejoStandIn:
     def head(self, branch: str) -> str:
         return git(self.bare, "rev-parse", f"refs/heads/{branch}")
 
-    def open_pull(self, branch: str, title: str) -> int:
-        pr = PullRequest(len(self.pulls) + 1, branch, title)
-        self.pulls[pr.number] = pr
+    def open_pull(self, branch: str, title: str, body: str = "", *, by_api: bool = False) -> int:
+        pr = PullRequest(len(self.pulls) + 1, branch, title, body=body, by_api=by_api)
         self._pull_ref(pr)
+        self.pulls[pr.number] = pr  # last: a test waiting for it sees it whole
         return pr.number
 
     def _pull_ref(self, pr: PullRequest) -> None:
@@ -399,8 +399,7 @@ class ForgejoStandIn:
             raise _error(web.HTTPNotFound, f"branch {body.head} does not exist")
         if any(p.head == body.head and p.state == "open" for p in self.pulls.values()):
             raise _error(web.HTTPConflict, f"pull request for {body.head} already exists")
-        number = self.open_pull(body.head, body.title)
-        self.pulls[number].body, self.pulls[number].by_api = body.body or "", True
+        number = self.open_pull(body.head, body.title, body.body or "", by_api=True)
         return _json(self._pull_json(self.pulls[number]), status=201)
 
     async def _edit_pull(self, request: web.Request) -> web.Response:
