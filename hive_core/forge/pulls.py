@@ -68,7 +68,7 @@ def body(proposal: Proposal, plan: list[str] | None, dashboard: str) -> str:
             "",
         ]
     lines += [
-        f"Decide here or in the dashboard ({dashboard.rstrip('/')}/#approvals): **merging approves** the "
+        f"Decide here or in the dashboard ({dashboard.rstrip('/')}/#decisions): **merging approves** the "
         "proposal, **closing denies** it (your last comment before closing becomes the note).",
     ]
     return "\n".join(lines) + "\n"

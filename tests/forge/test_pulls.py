@@ -75,7 +75,7 @@ def test_a_proposal_becomes_a_pull_request_with_its_plan_and_who_proposed_it(hoo
     assert pr.title == f"add a reviewer (proposal #{pid})"
     assert "proposed by manager <manager@hive.local>" in pr.body and "it reviews" in pr.body
     assert "+ create agent reviewer" in pr.body or "reviewer" in pr.body.split("```")[1]
-    assert f"{DASH}/#approvals" in pr.body and "merging approves" in pr.body
+    assert f"{DASH}/#decisions" in pr.body and "merging approves" in pr.body
 
     # Forgejo's "opened" delivery gets the checks and the plan comment, like any pull request
     reply = send(hooked, "pull_request", hooked.forge.pull_payload(number, "opened"))
