@@ -77,7 +77,12 @@ class PullSender:
                 raise PermanentError(
                     f"main no longer contains {landed[:12]}; proposal {link.pid} cannot merge"
                 )
-            await asyncio.to_thread(gitpush.push, meta, str(head), "refs/heads/main")
+            try:
+                await asyncio.to_thread(gitpush.push, meta, str(head), "refs/heads/main")
+            except gitpush.PushRejected as exc:  # the reason on Forgejo's side too, once
+                note = pulls.push_refused_comment(link.pid, landed, str(exc))
+                self.store.enqueue(f"note:{link.pr}:{landed}", {"kind": "note", "pr": link.pr, "body": note})
+                raise
         await self.client.mark_merged(link.pr, landed)
         self.store.set_pull_state(link.pid, "merged")
         return {"id": link.pr, "summary": f"#{link.pr} of proposal {link.pid} merged as {landed[:12]}"}

@@ -122,3 +122,11 @@ def refusal_comment(number: int, reason: str) -> str:
         f"hyperhive did **not** take the merge of #{number} as an approval; its main is unchanged:\n\n"
         f"```\n{fenced}\n```\n"
     )
+
+
+def push_refused_comment(pid: int, landed: str, reason: str) -> str:
+    return (
+        f"hyperhive approved proposal #{pid} as `{landed[:12]}` but cannot push it to main: Forgejo's "
+        "main has commits hyperhive's lacks, so the two diverged. Nothing is forced; it is retried.\n\n"
+        f"```\n{reason.replace('```', FENCE_BREAK)}\n```\n"
+    )

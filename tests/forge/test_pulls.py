@@ -25,6 +25,7 @@ from desired.schema import AgentSpec, DesiredState
 from hive_core.events import ProposalAdded, ProposalResolved
 from hive_kit.names import ProposalId
 from tests.forge.test_checks import DASH, Hooked, hooked, wait_for
+from tests.web.conftest import http, session_headers
 from tests.web.test_edits import post
 
 __all__ = ["hooked"]  # the fixture, shared with test_checks
@@ -95,8 +96,6 @@ def test_a_proposal_becomes_a_pull_request_with_its_plan_and_who_proposed_it(hoo
 
 
 def _pulls(hooked: Hooked) -> dict[str, Any]:
-    from tests.web.conftest import http, session_headers
-
     reply = http("GET", f"{hooked.served.url}/api/forge/pulls", headers=session_headers(hooked.served))
     assert reply.status == 200, reply.body
     return dict(reply.body["pulls"])
@@ -197,3 +196,23 @@ def test_a_merge_that_breaks_desired_state_is_refused_on_both_sides(hooked: Hook
 
 def _agent(name: str) -> str:
     return json.dumps({"name": name, "model": "sonnet", "description": name}, indent=2)
+
+
+def test_an_approval_here_that_forgejo_cannot_take_is_refused_on_both_sides(hooked: Hooked) -> None:
+    pid = propose(hooked)
+    number = opened(hooked, pid)
+    hooked.forge.commit("main", "agents/coder.json", _agent("coder"), "pushed to Forgejo only")
+    approved = post(hooked.served, f"/api/approvals/{pid}/approve", {"note": "go"})
+    assert approved.status == 200, approved.body
+    hooked.served.publish(ProposalResolved(id=pid, status="approved", by="operator"))
+    said = wait_for("the refusal on the pull request", lambda: hooked.forge.comments_on(number))
+    assert "cannot push it to main" in said[-1]["body"] and "diverged" in said[-1]["body"]
+    pr = hooked.forge.pulls[number]
+    assert pr.state == "open" and not pr.merged, "nothing forced, nothing marked merged"
+    failed = wait_for("the failed call", lambda: [c for c in _forge_calls(hooked) if not c["ok"]])
+    assert failed[0]["key"] == f"pull:{pid}" and "refused" in failed[0]["message"]
+
+
+def _forge_calls(hooked: Hooked) -> list[dict[str, Any]]:
+    reply = http("GET", f"{hooked.served.url}/api/hooks/forgejo", headers=session_headers(hooked.served))
+    return list(reply.body["forge"]["calls"])
