@@ -22,20 +22,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from typing import Any
 
 from aiohttp import web
 
-from desired import proposals, remote
+from desired import remote
 from desired.repo import MetaRepo
 from hive_core.events import WebhookReceived
 from hive_core.forge.pulls import refusal_comment
 from hive_kit import wire
-from hive_kit.errors import HiveError, NotFoundError, TemporaryError, UnavailableError
-from hive_web.forge_checks import check_head, connected, fetch, report_page
-from hive_web.forge_pulls import pulls_json, queue_note, settle_closed, settle_merged
+from hive_kit.errors import HiveError, TemporaryError, UnavailableError
+from hive_web.forge_checks import check_head, connected, fetch
+from hive_web.forge_pulls import queue_note, settle_closed, settle_merged
 from hive_web.forgejo import (
     DELIVERY_HEADERS,
     EVENT_HEADERS,
@@ -396,34 +395,3 @@ async def _forge_summary(request: web.Request) -> dict[str, Any]:
         "pending": len(store.pending()),
         "calls": [c.to_json() for c in store.calls(20)],
     }
-
-
-@routes.get("/api/forge/pulls")
-async def forge_pulls(request: web.Request) -> web.Response:
-    """Each proposal's pull request and checks, for the dashboard's proposals view (a read)."""
-
-    def commits(repo: MetaRepo) -> dict[int, tuple[str, str]]:
-        return {
-            int(p.id): (p.commit, p.resolution.commit if p.resolution else "")
-            for p in proposals.list_all(repo)
-        }
-
-    found = await request.app[META].run(commits)
-    return web.json_response({"pulls": pulls_json(request.app[FORGE].store, found)})
-
-
-REPORT_ID = re.compile(r"^(p-[0-9a-f]{12}|v-[0-9a-f]{16})$")
-
-
-@routes.get("/forge/reports/{report}")
-async def forge_report(request: web.Request) -> web.Response:
-    """What a status's target_url opens: every problem of that head, or exactly that plan."""
-    rid = request.match_info["report"]
-    found = request.app[FORGE].store.report(rid) if REPORT_ID.match(rid) else None
-    if found is None:
-        raise NotFoundError(
-            f"no Forgejo check report {rid[:40]!r} here; it is made when Forgejo sends a push"
-        )
-    if "json" in request.headers.get("Accept", ""):
-        return web.json_response(found)
-    return web.Response(text=report_page(found), content_type="text/html")

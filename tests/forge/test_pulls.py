@@ -18,11 +18,14 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from desired import proposals
 from desired.proposals import ProposalStatus
 from desired.repo import Author, MetaRepo
 from desired.schema import AgentSpec, DesiredState
 from hive_core.events import ProposalAdded, ProposalResolved
+from hive_kit.errors import ConflictError
 from hive_kit.names import ProposalId
 from tests.forge.test_checks import DASH, Hooked, hooked, wait_for
 from tests.web.conftest import http, session_headers
@@ -216,3 +219,21 @@ def test_an_approval_here_that_forgejo_cannot_take_is_refused_on_both_sides(hook
 def _forge_calls(hooked: Hooked) -> list[dict[str, Any]]:
     reply = http("GET", f"{hooked.served.url}/api/hooks/forgejo", headers=session_headers(hooked.served))
     return list(reply.body["forge"]["calls"])
+
+
+def test_the_pull_request_links_are_a_dashboard_read_an_agent_cannot_make(hooked: Hooked) -> None:
+    for headers in ({}, {"Authorization": "Bearer not-the-token"}):
+        reply = http("GET", f"{hooked.served.url}/api/forge/pulls", headers=headers)
+        assert reply.status in (401, 403), reply.body
+
+
+def test_a_merge_is_recorded_only_on_main_and_only_if_it_contains_the_proposal(hooked: Hooked) -> None:
+    repo = MetaRepo(hooked.served.layout.meta)
+    pid = propose(hooked)
+    elsewhere = proposal(hooked, propose(hooked, "coder"))
+    by = Author(name="alice (Forgejo)", email="alice@forgejo.invalid")
+    with pytest.raises(ConflictError, match="is not on main"):
+        proposals.record_approval(repo, ProposalId(pid), elsewhere.commit, by=by, note="x")
+    with pytest.raises(ConflictError, match="does not contain proposal"):
+        proposals.record_approval(repo, ProposalId(pid), hooked.main, by=by, note="x")
+    assert proposal(hooked, pid).status is ProposalStatus.PENDING
