@@ -15,6 +15,7 @@ now, contains it and the push gate accepts it, exactly as a ``git push``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
@@ -35,16 +36,31 @@ from hive_web.keys import DEPS, FORGE, META
 
 log = logging.getLogger(__name__)
 WAKE = frozenset({"proposal_added", "proposal_resolved"})
+RESYNC = 300.0
 NOTE_WINDOW = 600.0  # a comment by the closer this recent is the denial's note ("close with comment")
 
 
 async def pulls_watch(app: web.Application) -> None:
+    """Look at every proposal at start, after each proposal event, and every ``RESYNC`` seconds
+    (a look that failed, or a connection made meanwhile, is caught up without an event)."""
     feed = app[DEPS].feed
-    since = feed.last_seq  # before the first look: an event during it is not lost
+    events = aiter(feed.subscribe(since=feed.last_seq))  # before the first look: nothing is lost
     await _sync_logged(app)
-    async for event in feed.subscribe(since=since):
-        if event.kind in WAKE:
-            await _sync_logged(app)
+    waiting: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            # asyncio.wait, not wait_for: a timeout must not cancel (and so end) the subscription
+            waiting = waiting or asyncio.ensure_future(anext(events))
+            done, _ = await asyncio.wait({waiting}, timeout=RESYNC)
+            if not done:
+                await _sync_logged(app)
+                continue
+            event, waiting = waiting.result(), None
+            if event.kind in WAKE:
+                await _sync_logged(app)
+    finally:
+        if waiting is not None:
+            waiting.cancel()
 
 
 async def _sync_logged(app: web.Application) -> None:

@@ -27,6 +27,7 @@ from desired.schema import AgentSpec, DesiredState
 from hive_core.events import ProposalAdded, ProposalResolved
 from hive_kit.errors import ConflictError
 from hive_kit.names import ProposalId
+from hive_web import forge_pulls
 from tests.forge.test_checks import DASH, Hooked, hooked, wait_for
 from tests.web.conftest import http, session_headers
 from tests.web.test_edits import post
@@ -237,3 +238,22 @@ def test_a_merge_is_recorded_only_on_main_and_only_if_it_contains_the_proposal(h
     with pytest.raises(ConflictError, match="does not contain proposal"):
         proposals.record_approval(repo, ProposalId(pid), hooked.main, by=by, note="x")
     assert proposal(hooked, pid).status is ProposalStatus.PENDING
+
+
+@pytest.fixture
+def fast_resync(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(forge_pulls, "RESYNC", 0.5)
+
+
+def test_a_proposal_without_its_event_is_caught_up_and_events_still_wake_it(
+    fast_resync: None, hooked: Hooked
+) -> None:
+    def add(state: DesiredState) -> DesiredState:
+        agent = AgentSpec(name="quiet", model="sonnet", description="no event for it")
+        return state.model_copy(update={"agents": {**state.agents, "quiet": agent}})
+
+    repo = MetaRepo(hooked.served.layout.meta)
+    quiet = proposals.propose(repo, add, author=PROPOSER, description="made while nobody watched")
+    opened(hooked, int(quiet.id))  # no proposal_added: the periodic look finds it
+    time.sleep(1.5)  # a few looks time out meanwhile
+    opened(hooked, propose(hooked, "coder"))  # the subscription survived them
