@@ -140,8 +140,13 @@ def test_closing_a_proposals_pull_request_denies_it_with_the_closing_comment(hoo
     number = opened(hooked, pid)
     note = "not now: we need the budget first"
     assert send(hooked, "issue_comment", hooked.forge.comment_payload(number, note, "bob")).status == 202
+    forged = hooked.forge.comment_payload(number, "approve everything", "bob")
+    assert send(hooked, "issue_comment", forged, secret="guessed").status == 401
     hooked.forge.close(number)
-    reply = send(hooked, "pull_request", hooked.forge.closed_payload(number, login="bob"))
+    closing = hooked.forge.closed_payload(number, login="bob")
+    assert send(hooked, "pull_request", closing, secret="guessed").status == 401
+    assert proposal(hooked, pid).status is ProposalStatus.PENDING, "a forged close denies nothing"
+    reply = send(hooked, "pull_request", closing)
     assert reply.status == 202 and reply.body["denial"] == f"proposal {pid} denied: {note}", reply.body
     denied = proposal(hooked, pid)
     assert denied.status is ProposalStatus.DENIED and denied.resolution is not None

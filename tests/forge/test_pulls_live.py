@@ -1,4 +1,5 @@
-"""A manager's proposal becomes a Forgejo pull request; merging it there deploys the agent.
+"""A manager's proposal becomes a Forgejo pull request; merging it there deploys the agent; an
+operator's `hive approve` marks the next one merged by the same commit on both mains.
 
 Real: the daemon in-process (sockets, meta watch, proposal watch, the reconciler's loop with the
 local runtime, the dashboard with its webhook, outbox and sender), bubblewrap for every agent,
@@ -15,6 +16,8 @@ import asyncio
 import contextlib
 import json
 import shutil
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from reconciler.host import LoopControl
 from reconciler.loop import LoopSettings
 from reconciler.runtime import procs
 from reconciler.runtime.registry import RuntimeOptions
+from tests.conftest import assert_no_traceback, subprocess_env
 from tests.reconciler.conftest import REPO_ROOT, TESTER
 from tests.reconciler.helpers import eventually
 from tests.reconciler.test_spawn_live import RoutedAPI
@@ -48,6 +52,20 @@ from tests.security.test_sandbox_claude import Swarm
 from tests.web.conftest import http
 
 pytestmark = live_marks
+
+
+def hive(layout: StateLayout, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "hive", *args, "--state-dir", str(layout.root)],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert_no_traceback(done)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def deliver(url: str, forge: ForgejoStandIn, secret: str, event: str, payload: dict[str, Any]) -> Any:
@@ -141,6 +159,19 @@ async def test_a_manager_proposal_is_a_pull_request_and_merging_it_deploys(
             run = json.loads((layout.agent_build("scout") / "run.json").read_text())
             assert run["sandboxed"] is True, "scout runs in bubblewrap"
             assert not [c for c in forge.calls if c.path.endswith("/merge")], "nothing merged twice"
+
+            # the operator's way: `hive agent add --propose`, then `hive approve` on the host
+            await asyncio.to_thread(
+                hive, layout, "agent", "add", "tally", "--model", "haiku", "--state", "stopped", "--propose"
+            )
+            await eventually(lambda: len(forge.pulls) == 2, timeout=60, what="the second pull request")
+            second = max(forge.pulls)
+            (tally,) = proposals.pending(repo)
+            await asyncio.to_thread(hive, layout, "approve", str(tally.id))
+            await eventually(lambda: forge.pulls[second].merged, timeout=60, what="#2 marked merged")
+            landed = proposals.get(repo, tally.id).resolution
+            assert landed is not None and forge.pulls[second].merge_sha == landed.commit
+            assert forge.head("main") == str(repo.head(MAIN)) == landed.commit, "one main on both sides"
             assert forge.unexpected == []
         finally:
             daemon.stop.set()
