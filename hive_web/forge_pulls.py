@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import time
 from typing import Any
 
@@ -105,7 +106,8 @@ def _same_open(last: dict[str, Any] | None, proposal: Proposal) -> bool:
 
 
 def forge_author(login: str) -> Author:
-    name = login or "someone"
+    """Who decided in Forgejo, as a tagger: the login, kept to the characters a login can hold."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "", login)[:40] or "someone"
     return Author(name=f"{name} (Forgejo)", email=f"{name}@forgejo.invalid")
 
 
