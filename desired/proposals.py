@@ -211,6 +211,26 @@ def approve(repo: MetaRepo, pid: ProposalId, *, by: Author, note: str = "") -> P
     return get(repo, pid)
 
 
+def record_approval(repo: MetaRepo, pid: ProposalId, commit: str, *, by: Author, note: str) -> Proposal:
+    """Tag approved/<id> on ``commit``, a commit already on `main` that contains the proposal.
+
+    For a merge made elsewhere (a pull request merged in Forgejo, followed here like a push):
+    the merge is recorded, never made again, so `main` stays the forge's commit.
+    """
+    proposal = _require_pending(repo, pid)
+    landed, head, main = repo.resolve(commit).id, pygit2.Oid(hex=proposal.commit), repo.head(MAIN)
+    if main is None or not (main == landed or repo.git.descendant_of(main, landed)):
+        raise ConflictError(f"{commit[:12]} is not on main; proposal {pid} is not approved by it")
+    if not (landed == head or repo.git.descendant_of(landed, head)):
+        raise ConflictError(
+            f"{commit[:12]} does not contain proposal {pid}'s commit {proposal.commit[:12]}; "
+            "it was not approved (the pull request's branch moved away from the proposal?)"
+        )
+    repo.create_tag(f"{_APPROVED}{pid}", landed, by, note.strip() or f"approved proposal {pid}")
+    repo.delete_ref(f"{BRANCH}{pid}")
+    return get(repo, pid)
+
+
 def _merge_into_main(
     repo: MetaRepo, pid: ProposalId, head: pygit2.Oid, proposal: Proposal, by: Author
 ) -> CommitInfo:

@@ -31,6 +31,7 @@ from hive_web.meta import MetaWorker
 from hive_web.readers.agentpage import PageClients
 from hive_web.routes import agentpage, desired, edits, files, hooks, pages, reconcile, state, threads
 from hive_web.routes import egress as egress_routes
+from hive_web.routes import forge as forge_routes
 from hive_web.security import TOKEN_FILE, Guard, is_loopback, load_or_create_token, security_middleware
 from hive_web.sessions import SESSIONS_FILE, Sessions
 from hive_web.streams import agentpage as agentpage_stream
@@ -53,6 +54,7 @@ ROUTE_GROUPS = (
     agentpage_stream,
     hooks,
     egress_routes,
+    forge_routes,
 )
 
 

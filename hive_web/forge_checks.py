@@ -49,8 +49,13 @@ async def forge_ctx(app: web.Application) -> AsyncIterator[None]:
     sender = Sender(deps.layout, store, deps.publish)
     app[FORGE] = ForgeLink(store, sender)
     from hive_web.forge_apply import apply_watch  # it imports this module
+    from hive_web.forge_pulls import pulls_watch  # it imports this module
 
-    tasks = [start_task("forge-sender", sender.run()), start_task("forge-apply", apply_watch(app))]
+    tasks = [
+        start_task("forge-sender", sender.run()),
+        start_task("forge-apply", apply_watch(app)),
+        start_task("forge-pulls", pulls_watch(app)),
+    ]
     yield
     for task in tasks:
         task.cancel()
@@ -88,6 +93,13 @@ async def check_head(
         "plan": plan_status(checks, conn.dashboard_url)["description"],
         "queued": queued,
     }
+
+
+async def plan_lines(app: web.Application, sha: str) -> list[str] | None:
+    """The rendered plan of commit ``sha`` against the live swarm, or None when there is none."""
+    _problems, state = await app[META].run(lambda repo: _validate(repo, sha))
+    plan, _why = await _plan(app, state, sha)
+    return list(plan.lines) if plan is not None else None
 
 
 def _validate(repo: MetaRepo, sha: str) -> tuple[tuple[Problem, ...], Any]:

@@ -127,10 +127,18 @@ class _PullHead(BaseModel):
     ref: str = ""
 
 
+class _Login(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    login: str = Field(default="", max_length=100)
+
+
 class _Pull(BaseModel):
     model_config = ConfigDict(extra="ignore")
     number: int = Field(ge=1)
     head: _PullHead = Field(default_factory=_PullHead)
+    merged: bool = False
+    merge_commit_sha: str | None = None
+    merged_by: _Login | None = None
 
 
 class PullPayload(BaseModel):
@@ -140,6 +148,36 @@ class PullPayload(BaseModel):
     action: str
     number: int = Field(ge=1)
     pull_request: _Pull
+    sender: _Login = Field(default_factory=_Login)
+
+
+class _Issue(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    number: int = Field(ge=1)
+    pull_request: dict[str, Any] | None = None
+
+
+class _Comment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    body: str = Field(default="", max_length=65536)
+    user: _Login = Field(default_factory=_Login)
+
+
+class CommentPayload(BaseModel):
+    """Forgejo's issue_comment payload: a comment on a pull request may become a denial's note."""
+
+    model_config = ConfigDict(extra="ignore")
+    action: str
+    issue: _Issue
+    comment: _Comment
+
+
+def comment_payload(raw: dict[str, Any]) -> CommentPayload:
+    try:
+        return CommentPayload.model_validate(raw)
+    except ValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "body"
+        raise ValueError(f"not a Forgejo issue_comment payload: {where}: {exc.errors()[0]['msg']}") from None
 
 
 def pull_payload(raw: dict[str, Any]) -> PullPayload:

@@ -101,15 +101,64 @@ class ForgeClient:
             self._issues.edit_comment(c.owner, c.repo, comment_id, body=body, request_options=NO_RETRIES),
         )
 
+    async def find_pull(self, branch: str) -> tuple[int, str, str] | None:
+        """(number, html_url, state) of the pull request from ``branch`` into main, if there is one."""
+        c = self.connection
+        found = await _call(
+            f"looking up the pull request of {branch}",
+            self._repos.repo_get_pull_request_by_base_head(
+                c.owner, c.repo, "main", branch, request_options=NO_RETRIES
+            ),
+            missing_ok=True,
+        )
+        if found is None:
+            return None
+        return (
+            int(found.number or 0),
+            str(found.html_url or ""),
+            "merged" if found.merged else str(found.state),
+        )
+
+    async def create_pull(self, branch: str, title: str, body: str) -> tuple[int, str]:
+        c = self.connection
+        made = await _call(
+            f"opening a pull request from {branch}",
+            self._repos.repo_create_pull_request(
+                c.owner, c.repo, base="main", head=branch, title=title, body=body, request_options=NO_RETRIES
+            ),
+        )
+        return int(made.number or 0), str(made.html_url or "")
+
+    async def close_pull(self, number: int) -> None:
+        c = self.connection
+        await _call(
+            f"closing #{number}",
+            self._repos.repo_edit_pull_request(
+                c.owner, c.repo, number, state="closed", request_options=NO_RETRIES
+            ),
+        )
+
+    async def mark_merged(self, number: int, sha: str) -> None:
+        """Record #``number`` as merged by ``sha``, a commit already on Forgejo's main (no new commit)."""
+        c = self.connection
+        await _call(
+            f"marking #{number} merged as {sha[:12]}",
+            self._repos.repo_merge_pull_request(
+                c.owner, c.repo, number, do="manually-merged", merge_commit_id=sha, request_options=NO_RETRIES
+            ),
+        )
+
 
 class CommentGone(PermanentError):
     """The plan comment was deleted in Forgejo; a new one is made."""
 
 
-async def _call(what: str, call: Any) -> Any:
+async def _call(what: str, call: Any, *, missing_ok: bool = False) -> Any:
     try:
         return await call
     except ApiError as exc:
+        if missing_ok and exc.status_code == 404:
+            return None
         raise _api_error(what, exc) from None
     except httpx.TimeoutException:
         raise TemporaryError(f"{what}: Forgejo did not answer within {TIMEOUT:.0f}s") from None

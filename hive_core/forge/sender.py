@@ -22,6 +22,7 @@ from typing import Any
 from hive_core.events import Event, ForgeCallFailed, ForgeCallSent
 from hive_core.forge import connection
 from hive_core.forge.client import CommentGone, ForgeClient
+from hive_core.forge.pull_sender import PullSender
 from hive_core.forge.store import ForgeStore, Pending
 from hive_kit.errors import HiveError
 from hive_kit.paths import StateLayout
@@ -95,6 +96,11 @@ class Sender:
 
     async def _send(self, client: ForgeClient, item: Pending) -> dict[str, Any]:
         p = item.payload
+        if p["kind"] == "pull":
+            return await PullSender(self.layout, self.store, client).send(p)
+        if p["kind"] == "note":
+            made = await client.create_comment(int(p["pr"]), p["body"])
+            return {"id": made, "summary": f"comment {made} on #{p['pr']}"}
         if p["kind"] == "status":
             sid = await client.set_status(
                 p["sha"], p["context"], p["state"], p["description"], p["target_url"]

@@ -43,6 +43,14 @@ MIGRATIONS = [
     CREATE TABLE reports (id TEXT PRIMARY KEY, at REAL NOT NULL, revision TEXT NOT NULL,
                           body TEXT NOT NULL);
     """,
+    # proposals as pull requests: which PR is which proposal's, and the last comment on each
+    # (Forgejo's "close with comment" sends the comment first; it becomes the denial's note)
+    """
+    CREATE TABLE pulls (pid INTEGER PRIMARY KEY, pr INTEGER NOT NULL UNIQUE, url TEXT NOT NULL,
+                        state TEXT NOT NULL);
+    CREATE TABLE pr_comments (pr INTEGER PRIMARY KEY, login TEXT NOT NULL, body TEXT NOT NULL,
+                              at REAL NOT NULL);
+    """,
 ]
 
 
@@ -64,6 +72,19 @@ class Pending:
     attempts: int
     due: float
     last_error: str
+
+
+@dataclass(frozen=True)
+class PullLink:
+    """A proposal's pull request in Forgejo; ``state``: open, merged (either side) or closed."""
+
+    pid: int
+    pr: int
+    url: str
+    state: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pid": self.pid, "pr": self.pr, "url": self.url, "state": self.state}
 
 
 @dataclass(frozen=True)
@@ -157,6 +178,13 @@ class ForgeStore:
         row = row or self.conn.execute("SELECT payload FROM sent WHERE key = ?", (key,)).fetchone()
         return json.loads(str(row[0])) if row and row[0] else None
 
+    def drop(self, key: str) -> bool:
+        """Take ``key``'s waiting row off the outbox (what it would do is moot now)."""
+        with self.conn:
+            found = self.conn.execute("SELECT 1 FROM outbox WHERE key = ?", (key,)).fetchone()
+            self.conn.execute("DELETE FROM outbox WHERE key = ?", (key,))
+        return found is not None
+
     def drop_pending(self) -> int:
         """Empty the outbox (`hive forge disconnect`); how many rows went."""
         with self.conn:
@@ -234,3 +262,38 @@ class ForgeStore:
         if row is None:
             return None
         return {"id": report_id, "revision": str(row[0]), "at": float(row[1] or 0), **json.loads(str(row[2]))}
+
+    # ---- proposals' pull requests ------------------------------------------------------------
+
+    def set_pull(self, pid: int, pr: int, url: str, state: str = "open") -> None:
+        self.conn.execute(
+            "INSERT INTO pulls (pid, pr, url, state) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT(pid) DO UPDATE SET pr = excluded.pr, url = excluded.url, state = excluded.state",
+            (pid, pr, url, state),
+        )
+
+    def set_pull_state(self, pid: int, state: str) -> None:
+        self.conn.execute("UPDATE pulls SET state = ? WHERE pid = ?", (state, pid))
+
+    def pulls(self) -> dict[int, PullLink]:
+        """Proposal id → its pull request."""
+        rows = self.conn.execute("SELECT pid, pr, url, state FROM pulls").fetchall()
+        links = [PullLink(int(str(r[0])), int(str(r[1])), str(r[2]), str(r[3])) for r in rows]
+        return {link.pid: link for link in links}
+
+    def pull_of_pr(self, pr: int) -> PullLink | None:
+        """The proposal whose pull request is ``pr`` (None: a person's pull request, or unknown)."""
+        row = self.conn.execute("SELECT pid, pr, url, state FROM pulls WHERE pr = ?", (pr,)).fetchone()
+        return PullLink(int(str(row[0])), int(str(row[1])), str(row[2]), str(row[3])) if row else None
+
+    def remember_comment(self, pr: int, login: str, body: str, now: float | None = None) -> None:
+        self.conn.execute(
+            "INSERT INTO pr_comments (pr, login, body, at) VALUES (?, ?, ?, ?) ON CONFLICT(pr) DO UPDATE "
+            "SET login = excluded.login, body = excluded.body, at = excluded.at",
+            (pr, login, body, now or time.time()),
+        )
+
+    def last_comment(self, pr: int) -> tuple[str, str, float] | None:
+        """(login, body, when) of the newest comment a person made on ``pr``."""
+        row = self.conn.execute("SELECT login, body, at FROM pr_comments WHERE pr = ?", (pr,)).fetchone()
+        return (str(row[0]), str(row[1]), float(row[2])) if row else None

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from typing import Any
 
@@ -31,9 +30,11 @@ from aiohttp import web
 from desired import remote
 from desired.repo import MetaRepo
 from hive_core.events import WebhookReceived
+from hive_core.forge.pulls import refusal_comment
 from hive_kit import wire
-from hive_kit.errors import HiveError, NotFoundError, TemporaryError, UnavailableError
-from hive_web.forge_checks import check_head, connected, fetch, report_page
+from hive_kit.errors import HiveError, TemporaryError, UnavailableError
+from hive_web.forge_checks import check_head, connected, fetch
+from hive_web.forge_pulls import queue_note, settle_closed, settle_merged
 from hive_web.forgejo import (
     DELIVERY_HEADERS,
     EVENT_HEADERS,
@@ -41,9 +42,11 @@ from hive_web.forgejo import (
     MAX_BODY_BYTES,
     PATH,
     PULL_ACTIONS,
+    CommentPayload,
     Delivery,
     PullPayload,
     PushPayload,
+    comment_payload,
     first_header,
     load_secret,
     parse_object,
@@ -86,6 +89,8 @@ async def forgejo(request: web.Request) -> web.Response:
             )
         elif event == "pull_request":
             reply = await _pull(request, _parsed(pull_payload, raw))
+        elif event == "issue_comment":
+            reply = _comment(request, _parsed(comment_payload, raw))
         else:
             reason = f"event {event or '(none)'!r} is not a push or a pull request; nothing to do"
             raise Reply(202, "ignored", {"ignored": True, "reason": reason})
@@ -152,6 +157,8 @@ async def _branch(request: web.Request, payload: PushPayload) -> Reply:
 async def _pull(request: web.Request, payload: PullPayload) -> Reply:
     """A pull request opened, synchronized or reopened: check its head, and keep its one plan comment."""
     number = payload.number
+    if payload.action == "closed":
+        return await _pull_closed(request, payload)
     if payload.action not in PULL_ACTIONS:
         reason = f"pull request #{number} {payload.action}: only {', '.join(PULL_ACTIONS)} are checked"
         raise Reply(202, "ignored", {"ignored": True, "reason": reason})
@@ -163,6 +170,44 @@ async def _pull(request: web.Request, payload: PullPayload) -> Reply:
     checks = await check_head(request.app, conn, sha, f"refs/pull/{number}/head", pull=number)
     body = {"pull": number, "fetched": sha, "checks": checks}
     return Reply(202, "checked", body, f"#{number} {_said(checks)}")
+
+
+async def _pull_closed(request: web.Request, payload: PullPayload) -> Reply:
+    """Closed in Forgejo: a merge is followed like a push to main, then settles its proposal (if any)."""
+    number, pr, app = payload.number, payload.pull_request, request.app
+    if await connected(app) is None:
+        reason = "no forge connected (`hive forge connect`): pull requests decide nothing here"
+        raise Reply(202, "ignored", {"ignored": True, "reason": reason})
+    if not pr.merged:
+        closed = {"pull": number, **await settle_closed(app, number, payload.sender.login)}
+        return Reply(202, "closed", closed, f"#{number} closed: {closed['denial']}")
+    if await app[META].run(remote.remote_url) is None:
+        raise _refuse(409, "refused", "no remote is set for the meta repo: a merge cannot be followed")
+    async with app[HOOKS].lock:
+        fetched = await _fetch(request)
+        try:
+            forward = await _forward(request, fetched)
+        except Reply as exc:
+            queue_note(app, number, refusal_comment(number, str(exc)))
+            raise
+    login = (pr.merged_by.login if pr.merged_by else "") or payload.sender.login
+    body: dict[str, Any] = {
+        "pull": number,
+        "fetched": fetched,
+        "main": {"before": forward.before, "after": forward.after, "moved": forward.moved},
+    }
+    body.update(await settle_merged(app, number, pr.merge_commit_sha or fetched, login))
+    body.update(await _reconcile(request, f"Forgejo merge of #{number} ({fetched[:12]})"))
+    return Reply(202, "merged", body, f"#{number} merged: {body['approval']}")
+
+
+def _comment(request: web.Request, payload: CommentPayload) -> Reply:
+    """A comment on a pull request: kept, as the note if its author closes a proposal's PR next."""
+    if payload.action != "created" or payload.issue.pull_request is None:
+        raise Reply(202, "ignored", {"ignored": True, "reason": "only new comments on pull requests matter"})
+    number, login = payload.issue.number, payload.comment.user.login
+    request.app[FORGE].store.remember_comment(number, login, payload.comment.body)
+    return Reply(202, "noted", {"pull": number}, f"comment by {login} on #{number} kept")
 
 
 async def _fetch_for_checks(request: web.Request, source: str, dest: str) -> str:
@@ -222,7 +267,7 @@ async def _follow(request: web.Request, payload: PushPayload) -> Reply:
             forward = await _forward(request, fetched)
         body["fetched"] = fetched
         body["main"] = {"before": forward.before, "after": forward.after, "moved": forward.moved}
-    body.update(await _reconcile(request, payload))
+    body.update(await _reconcile(request, f"Forgejo push to main ({payload.after[:12] or 'unknown commit'})"))
     outcome, message = _summary(body)
     return Reply(202, outcome, body, message)
 
@@ -267,8 +312,7 @@ async def _forward(request: web.Request, fetched: str) -> remote.Forward:
         raise _refuse(503, "failed", str(exc), fetched=fetched) from None
 
 
-async def _reconcile(request: web.Request, payload: PushPayload) -> dict[str, str]:
-    reason = f"Forgejo push to main ({payload.after[:12] or 'unknown commit'})"
+async def _reconcile(request: web.Request, reason: str) -> dict[str, str]:
     try:
         await ask_core(request.app[DEPS].operator, wire.ReconcileNow(reason=reason), wire.Done)
     except UnavailableError as exc:
@@ -351,20 +395,3 @@ async def _forge_summary(request: web.Request) -> dict[str, Any]:
         "pending": len(store.pending()),
         "calls": [c.to_json() for c in store.calls(20)],
     }
-
-
-REPORT_ID = re.compile(r"^(p-[0-9a-f]{12}|v-[0-9a-f]{16})$")
-
-
-@routes.get("/forge/reports/{report}")
-async def forge_report(request: web.Request) -> web.Response:
-    """What a status's target_url opens: every problem of that head, or exactly that plan."""
-    rid = request.match_info["report"]
-    found = request.app[FORGE].store.report(rid) if REPORT_ID.match(rid) else None
-    if found is None:
-        raise NotFoundError(
-            f"no Forgejo check report {rid[:40]!r} here; it is made when Forgejo sends a push"
-        )
-    if "json" in request.headers.get("Accept", ""):
-        return web.json_response(found)
-    return web.Response(text=report_page(found), content_type="text/html")

@@ -31,6 +31,7 @@ import hmac
 import inspect
 import itertools
 import json
+import re
 import subprocess
 import threading
 import typing
@@ -43,35 +44,56 @@ import pydantic
 from aiohttp import web
 from pyforgejo.issue.client import AsyncIssueClient
 from pyforgejo.repository.client import AsyncRepositoryClient
-from pyforgejo.types import Comment, CommitStatus, Repository, User
+from pyforgejo.repository.raw_client import AsyncRawRepositoryClient
+from pyforgejo.types import Comment, CommitStatus, PrBranchInfo, Repository, User
+from pyforgejo.types import PullRequest as PullModel
 
 from tests.conftest import subprocess_env
 
 STATES = ("pending", "success", "error", "failure", "warning")  # Forgejo's CommitStatusState
 
 
-def body_model(method: Any) -> type[pydantic.BaseModel]:
-    """The request body of a pyforgejo operation, as a model: its keyword-only arguments."""
+def wire_names(raw_method: Any) -> dict[str, str]:
+    """keyword argument → JSON key, from pyforgejo's raw client (``"MergeCommitID": merge_commit_id``)."""
+    source = inspect.getsource(raw_method)
+    block = source[source.index("json={") : source.index("}", source.index("json={"))]
+    return {kwarg: wire for wire, kwarg in re.findall(r'"([A-Za-z_]+)":\s*([a-z_]+),', block)}
+
+
+def body_model(method: Any, raw_method: Any = None) -> type[pydantic.BaseModel]:
+    """The request body of a pyforgejo operation, as a model: its keyword-only arguments (under the
+    JSON keys its raw client sends them as, where those differ)."""
     hints = typing.get_type_hints(method)
+    aliases = wire_names(raw_method) if raw_method is not None else {}
     fields: dict[str, Any] = {}
     for name, param in inspect.signature(method).parameters.items():
         if param.kind is not inspect.Parameter.KEYWORD_ONLY or name == "request_options":
             continue
         required = param.default is inspect.Parameter.empty
-        fields[name] = (hints[name], ... if required else None)
-    config = pydantic.ConfigDict(extra="forbid")
+        default = pydantic.Field(... if required else None, alias=aliases.get(name, name))
+        fields[name] = (hints[name], default)
+    config = pydantic.ConfigDict(extra="forbid", populate_by_name=False)
     return pydantic.create_model(f"{method.__name__}_body", __config__=config, **fields)
 
 
 CREATE_STATUS = body_model(AsyncRepositoryClient.repo_create_status)
 CREATE_COMMENT = body_model(AsyncIssueClient.create_comment)
 EDIT_COMMENT = body_model(AsyncIssueClient.edit_comment)
+CREATE_PULL = body_model(AsyncRepositoryClient.repo_create_pull_request)
+EDIT_PULL = body_model(AsyncRepositoryClient.repo_edit_pull_request)
+MERGE_PULL = body_model(
+    AsyncRepositoryClient.repo_merge_pull_request, AsyncRawRepositoryClient.repo_merge_pull_request
+)
 ENDPOINTS = (
     "GET /api/v1/repos/{owner}/{repo}",
     "POST /api/v1/repos/{owner}/{repo}/statuses/{sha}",
     "GET /api/v1/repos/{owner}/{repo}/issues/{index}/comments",
     "POST /api/v1/repos/{owner}/{repo}/issues/{index}/comments",
     "PATCH /api/v1/repos/{owner}/{repo}/issues/comments/{id}",
+    "GET /api/v1/repos/{owner}/{repo}/pulls/{base}/{head}",
+    "POST /api/v1/repos/{owner}/{repo}/pulls",
+    "PATCH /api/v1/repos/{owner}/{repo}/pulls/{index}",
+    "POST /api/v1/repos/{owner}/{repo}/pulls/{index}/merge",
 )
 
 
@@ -94,6 +116,10 @@ class PullRequest:
     head: str  # branch name
     title: str
     state: str = "open"
+    body: str = ""
+    merged: bool = False
+    merge_sha: str | None = None
+    by_api: bool = False  # opened through the API (hyperhive's proposals), not by a person
 
 
 @dataclass
@@ -160,10 +186,10 @@ class ForgejoStandIn:
     def head(self, branch: str) -> str:
         return git(self.bare, "rev-parse", f"refs/heads/{branch}")
 
-    def open_pull(self, branch: str, title: str) -> int:
-        pr = PullRequest(len(self.pulls) + 1, branch, title)
-        self.pulls[pr.number] = pr
+    def open_pull(self, branch: str, title: str, body: str = "", *, by_api: bool = False) -> int:
+        pr = PullRequest(len(self.pulls) + 1, branch, title, body=body, by_api=by_api)
         self._pull_ref(pr)
+        self.pulls[pr.number] = pr  # last: a test waiting for it sees it whole
         return pr.number
 
     def _pull_ref(self, pr: PullRequest) -> None:
@@ -239,6 +265,10 @@ class ForgejoStandIn:
         app.router.add_get(base + "/issues/{index}/comments", self._list_comments)
         app.router.add_post(base + "/issues/{index}/comments", self._create_comment)
         app.router.add_patch(base + "/issues/comments/{id}", self._edit_comment)
+        app.router.add_post(base + "/pulls", self._create_pull)
+        app.router.add_patch(base + "/pulls/{index:[0-9]+}", self._edit_pull)
+        app.router.add_post(base + "/pulls/{index:[0-9]+}/merge", self._merge_pull)
+        app.router.add_get(base + "/pulls/{base}/{head:.+}", self._pull_by_head)  # Forgejo: /{base}/*
         return app
 
     @web.middleware
@@ -325,6 +355,116 @@ class ForgejoStandIn:
         made = Comment.model_validate({**kept, "body": body.body, "updated_at": _now()})
         self.comments[cid]["json"] = made.model_dump(mode="json", exclude_none=True)
         return _json(made)
+
+    def _pull_json(self, pr: PullRequest) -> PullModel:
+        html = f"{self.url}/{self.owner}/{self.name}/pulls/{pr.number}"
+        return PullModel(
+            id=1000 + pr.number,
+            number=pr.number,
+            title=pr.title,
+            body=pr.body,
+            state=pr.state,
+            merged=pr.merged,
+            merge_commit_sha=pr.merge_sha,
+            html_url=html,
+            head=PrBranchInfo(ref=pr.head, label=pr.head, sha=self._head_or_none(pr.head)),
+            base=PrBranchInfo(ref="main", label="main", sha=self.head("main")),
+            user=self._user(),
+        )
+
+    def _head_or_none(self, branch: str) -> str | None:
+        try:
+            return self.head(branch)
+        except RuntimeError:
+            return None
+
+    def _known_pull(self, request: web.Request) -> PullRequest:
+        pr = self.pulls.get(int(request.match_info["index"]))
+        if pr is None:
+            raise _error(web.HTTPNotFound, "pull request does not exist")
+        return pr
+
+    async def _pull_by_head(self, request: web.Request) -> web.Response:
+        base, head = request.match_info["base"], request.match_info["head"]
+        found = [p for p in self.pulls.values() if p.head == head and base == "main"]
+        if not found:
+            raise _error(web.HTTPNotFound, "pull request does not exist")
+        return _json(self._pull_json(found[-1]))
+
+    async def _create_pull(self, request: web.Request) -> web.Response:
+        body = self._body(CREATE_PULL, await request.json())
+        if body.base != "main" or not body.head or not body.title:
+            raise _error(web.HTTPUnprocessableEntity, "base must be main; head and title are required")
+        if self._head_or_none(body.head) is None:
+            raise _error(web.HTTPNotFound, f"branch {body.head} does not exist")
+        if any(p.head == body.head and p.state == "open" for p in self.pulls.values()):
+            raise _error(web.HTTPConflict, f"pull request for {body.head} already exists")
+        number = self.open_pull(body.head, body.title, body.body or "", by_api=True)
+        return _json(self._pull_json(self.pulls[number]), status=201)
+
+    async def _edit_pull(self, request: web.Request) -> web.Response:
+        pr = self._known_pull(request)
+        body = self._body(EDIT_PULL, await request.json())
+        if body.state is not None:
+            if body.state not in ("open", "closed"):
+                raise _error(web.HTTPUnprocessableEntity, "state: must be open or closed")
+            if pr.merged:
+                raise _error(web.HTTPConflict, "a merged pull request cannot change state")
+            pr.state = body.state
+        return _json(self._pull_json(pr), status=201)
+
+    async def _merge_pull(self, request: web.Request) -> web.Response:
+        """Only ``manually-merged`` (hyperhive merged it itself and pushed main), as Forgejo checks it."""
+        pr = self._known_pull(request)
+        body = self._body(MERGE_PULL, await request.json())
+        if body.do != "manually-merged" or not body.merge_commit_id:
+            raise _error(web.HTTPMethodNotAllowed, "the stand-in honours only Do=manually-merged")
+        if pr.merged or pr.state != "open":
+            raise _error(web.HTTPMethodNotAllowed, "the pull request is not open")
+        sha = body.merge_commit_id
+        try:
+            git(self.bare, "merge-base", "--is-ancestor", sha, "refs/heads/main")
+            git(self.bare, "merge-base", "--is-ancestor", f"refs/pull/{pr.number}/head", sha)
+        except RuntimeError:
+            raise _error(
+                web.HTTPMethodNotAllowed, f"{sha} is not on main or does not contain the pull request's head"
+            ) from None
+        pr.merged, pr.merge_sha, pr.state = True, sha, "closed"
+        return web.Response(status=200)
+
+    # ---- what a person does in Forgejo's web UI --------------------------------------------------
+
+    def merge(self, number: int) -> str:
+        """Press "Merge" (style: merge commit): a merge commit of the PR's head on main; its id."""
+        pr = self.pulls[number]
+        git(self.work, "fetch", "-q", "origin")
+        git(self.work, "checkout", "-q", "main")
+        git(self.work, "reset", "-q", "--hard", "origin/main")
+        git(self.work, "merge", "-q", "--no-ff", "-m", f"Merge pull request #{number}", f"origin/{pr.head}")
+        git(self.work, "push", "-q", "origin", "HEAD:refs/heads/main")
+        pr.merged, pr.merge_sha, pr.state = True, self.head("main"), "closed"
+        return str(pr.merge_sha)
+
+    def close(self, number: int) -> None:
+        self.pulls[number].state = "closed"
+
+    def closed_payload(self, number: int, login: str = "reviewer") -> dict[str, Any]:
+        pr = self.pulls[number]
+        payload = self.pull_payload(number, "closed", sha=self._head_or_none(pr.head) or "0" * 40)
+        payload["pull_request"] |= {"merged": pr.merged, "merge_commit_sha": pr.merge_sha}
+        if pr.merged:
+            payload["pull_request"]["merged_by"] = {"login": login}
+        payload["sender"] = {"login": login}
+        return payload
+
+    def comment_payload(self, number: int, body: str, login: str = "reviewer") -> dict[str, Any]:
+        return {
+            "action": "created",
+            "issue": {"number": number, "pull_request": {"merged": False}, "title": self.pulls[number].title},
+            "comment": {"id": next(self._ids), "body": body, "user": {"login": login}},
+            "repository": self._repo_json(),
+            "sender": {"login": login},
+        }
 
     # ---- for tests ------------------------------------------------------------------------------
 

@@ -8,6 +8,44 @@ import { ago, diffHtml, html, short, toast } from "./util.js";
 /** @import { Json } from "./api.js" */
 
 let tab = localStorage.getItem("hive.approvals.tab") || "pending";
+/** Proposal id → its Forgejo pull request and checks (GET /api/forge/pulls); empty without a forge. */
+/** @type {Record<string, Json>} */
+let pulls = {};
+
+/** @param {string} url @returns {string} the URL if it is http(s), else "" (never a javascript: link) */
+const safeUrl = (url) => (/^https?:\/\//.test(url || "") ? url : "");
+
+const CHECK_CLASS = { success: "ok", pending: "warn", failure: "bad", error: "bad", warning: "warn" };
+
+/** @param {Json} c one commit status: context, state, description, target_url */
+function checkPill(c) {
+  const cls = CHECK_CLASS[/** @type {keyof typeof CHECK_CLASS} */ (c.state)] || "info";
+  const label = `${c.context.replace("hive/", "")}: ${c.state}`;
+  const url = safeUrl(c.target_url);
+  return url
+    ? html` <a class="pill ${cls}" href="${url}" target="_blank" rel="noopener" title="${c.description}">${label}</a>`
+    : html` <span class="pill ${cls}" title="${c.description}">${label}</span>`;
+}
+
+/** @param {number} id @returns the proposal's pull request link and its checks, or nothing */
+function pullLine(id) {
+  const pr = pulls[String(id)];
+  if (!pr) return html`<span class="forge-pr" data-pr-for="${id}"></span>`;
+  const url = safeUrl(pr.url);
+  const link = url ? html`<a href="${url}" target="_blank" rel="noopener">PR #${pr.pr}</a>` : html`PR #${pr.pr}`;
+  return html`<span class="forge-pr" data-pr-for="${id}">Forgejo ${link} <span class="muted">(${pr.state})</span>${pr.checks.map(checkPill)}</span>`;
+}
+
+async function refreshPulls() {
+  try {
+    pulls = (await getJSON("/api/forge/pulls")).pulls || {};
+  } catch {
+    return; // no forge, or the read failed: the cards simply carry no link
+  }
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll("[data-pr-for]"))) {
+    el.outerHTML = pullLine(Number(el.dataset.prFor)).text;
+  }
+}
 
 /** @param {Json} d one drafted agent: its name and the seed files it starts with */
 function draftLine(d) {
@@ -24,6 +62,7 @@ function pendingCard(p) {
     <header><b>#${p.id}</b><span>${p.description}</span><span class="spacer"></span>
       <span class="muted">${p.author} · ${ago(p.created_at)}</span></header>
     ${drafts.map(draftLine)}
+    <div class="pr-line">${pullLine(p.id)}</div>
     ${diffHtml(p.diff)}
     <footer>
       <button class="primary" data-approve>${drafts.length ? "approve: create it" : "approve"}</button>
@@ -40,7 +79,7 @@ function historyRow(p) {
   const deploy = p.deploy ? html` <span class="pill ${p.deploy === "deployed" ? "ok" : "bad"}">${p.deploy}</span>` : "";
   return html`<tr class="clickable" data-proposal="${p.id}">
     <td><span class="pill ${cls}">${glyph} ${p.status}</span>${deploy}</td><td class="mono">#${p.id}</td>
-    <td>${p.description}${p.resolution?.note ? html`<div class="muted">${p.resolution.note}</div>` : ""}</td>
+    <td>${p.description}${p.resolution?.note ? html`<div class="muted">${p.resolution.note}</div>` : ""}<div>${pullLine(p.id)}</div></td>
     <td>${p.author}</td><td>${p.resolution ? p.resolution.by : ""}</td>
     <td class="mono">${short(p.commit)}</td><td>${p.resolution ? ago(p.resolution.at) : ""}</td></tr>`;
 }
@@ -58,6 +97,7 @@ export function renderApprovals(state) {
       <th>proposed by</th><th>resolved by</th><th>commit</th><th>when</th></tr></thead>
       <tbody>${history.length ? history.map(historyRow) : html`<tr><td colspan="7" class="empty">nothing resolved yet</td></tr>`}</tbody></table>`.text;
   }
+  refreshPulls();
 }
 
 /** @param {HTMLElement} card @param {"approve" | "deny"} verb */
