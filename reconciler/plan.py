@@ -95,6 +95,8 @@ def _desired_agent(
         return act(ActionKind.CREATE, f"container is missing (last deployed at {app.revision[:12]})")
     if app is None or not runs_as_applied(desired, name, app.fingerprint, app.spec):
         return _rebuild(act, app, view)
+    if obs.rebuild:  # desired state is met, but built on the runtime's old inputs (a host upgrade)
+        return act(ActionKind.UPDATE, obs.rebuild, obs.rebuild_changes)
     # From here it runs what desired state says; a start or stop also records changed metadata.
     meta = metadata_changes(app.spec, view)
     if running and obs.state in (ContainerState.EXITED, ContainerState.STOPPED):
