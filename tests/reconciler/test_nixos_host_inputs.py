@@ -25,10 +25,12 @@ from desired.schema import agent_fingerprint
 from hive_kit.paths import StateLayout
 from reconciler.loop import Reconciler
 from reconciler.model import ActionKind
-from reconciler.readonly import dry_run
+from reconciler.plan import plan
+from reconciler.readonly import dry_run, world
 from reconciler.render import render_plan
 from reconciler.runtime.local import LocalRuntime
 from reconciler.runtime.nixos import NixosRuntime
+from reconciler.saved import save, stale_reasons
 from tests.nixos.test_flake import evaluate, meta
 from tests.reconciler.conftest import add
 from tests.reconciler.test_nixos_runtime import calls, make, nspawn
@@ -203,6 +205,27 @@ async def test_hive_reconcile_dry_run_from_roots_shell_shows_the_rebuild(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "~ manager: update (host's nix inputs changed (hyperhive 00000000 → 33333333))" in done.stdout
     assert "model gateway" not in done.stdout, "the key the shell lacks is not read as the gateway going off"
+
+
+async def test_a_plan_saved_before_the_pins_moved_is_refused_as_stale(
+    layout: StateLayout, repo: MetaRepo, nixos: tuple[NixosRuntime, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, _ = nixos
+    rec = make(layout, runtime)
+    try:
+        await rec.apply_once()
+    finally:
+        rec.store.close()
+    w = await world(layout, runtime)
+    saved = save(
+        layout.root.parent / f"{layout.root.name}.plan",
+        w,
+        plan(w.snap.state, w.snap.revision, w.observed, w.applied),
+    )
+    assert stale_reasons(saved, w) == []
+    monkeypatch.setenv("HIVE_HYPERHIVE_INPUT", NEW_HYPERHIVE)
+    reasons = stale_reasons(saved, await world(layout, runtime))
+    assert reasons and "host's nix inputs changed (hyperhive 00000000 → 33333333)" in reasons[0]
 
 
 # --- the local runtime ------------------------------------------------------------------------
