@@ -80,6 +80,8 @@ async def test_with_a_host_key_the_container_gets_the_gateway_socket_and_never_t
     run_dir = layout.model_socket_for("coder", is_manager=False).parent
     assert f"--bind={run_dir}:/run/hive" in nspawn(record, "coder")
     assert not [f for f in nspawn(record, "coder") if KEY in f]
+    binds = [f.split("=", 1)[1].split(":")[0] for f in nspawn(record, "coder") if f.startswith("--bind")]
+    assert str(layout.root) not in binds and str(layout.secrets) not in binds, binds
     leaks = files_holding(layout.root, KEY) + files_holding(runtime.conf_dir, KEY)
     assert leaks == [], "the key must stay in the daemon's environment"
 
