@@ -115,19 +115,21 @@ class FlakeInputs:
         }
 
     def changes_from(self, old: Mapping[str, Any]) -> tuple[FieldChange, ...]:
-        """What differs from ``old`` (a ``to_json`` recorded at a build), field by field."""
+        """What differs from ``old`` (a ``to_json`` recorded at a build), field by field, each
+        named ``host.<field>`` so a plan never reads it as a field of the agent's JSON."""
         now = self.to_json()
-        return tuple(FieldChange(k, old.get(k), now[k]) for k in now if old.get(k) != now[k])
+        return tuple(FieldChange(f"host.{k}", old.get(k), now[k]) for k in now if old.get(k) != now[k])
 
 
 def describe_changes(changes: tuple[FieldChange, ...]) -> str:
     """The plan's reason: "host's nix inputs changed (hyperhive 00000000 → 11111111)"."""
     parts = []
     for change in changes:
-        if change.field == "model_gateway":
+        field = change.field.removeprefix("host.")
+        if field == "model_gateway":
             parts.append(f"model gateway {_on(change.old)} → {_on(change.new)}")
         else:
-            parts.append(f"{change.field} {_short(change.old)} → {_short(change.new)}")
+            parts.append(f"{field} {_short(change.old)} → {_short(change.new)}")
     return f"host's nix inputs changed ({'; '.join(parts)})"
 
 

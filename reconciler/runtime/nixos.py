@@ -240,7 +240,7 @@ class NixosRuntime:
         except (OSError, ValueError):
             old = None
         if not isinstance(old, dict):
-            changes = tuple(FieldChange(k, None, v) for k, v in now.to_json().items())
+            changes = now.changes_from({})
             return "host's nix inputs not recorded (built by an older hyperhive): rebuilding on them", changes
         changes = now.changes_from(old)
         return (describe_changes(changes), changes) if changes else ("", ())

@@ -123,6 +123,7 @@ async def test_new_host_pins_rebuild_every_container_without_touching_fingerprin
         assert (await rec.pass_once()).empty
         before = {n: r.fingerprint for n, r in rec.store.applied().items()}
 
+        old_pin = os.environ["HIVE_HYPERHIVE_INPUT"]
         monkeypatch.setenv("HIVE_HYPERHIVE_INPUT", NEW_HYPERHIVE)  # nixos-rebuild switch, daemon restarted
         preview = await dry_run(layout, runtime)
         reason = "host's nix inputs changed (hyperhive 00000000 → 33333333)"
@@ -131,6 +132,7 @@ async def test_new_host_pins_rebuild_every_container_without_touching_fingerprin
             ("manager", ActionKind.UPDATE, reason),
         ]
         assert f"  ~ coder: update ({reason})" in render_plan(preview)
+        assert f'      ~ host.hyperhive: "{old_pin}" → "{NEW_HYPERHIVE}"' in render_plan(preview)
         state = repo.load().state
         assert all(
             a.fingerprint == agent_fingerprint(state, a.name) == before[a.name] for a in preview.actions
