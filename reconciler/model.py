@@ -107,6 +107,9 @@ class Action:
     changes: tuple[FieldChange, ...] = ()
     revision: str = ""
     fingerprint: str = ""
+    rebuild: str = ""
+    """Set when the runtime's own inputs moved (``Observed.rebuild``): a stall lifts when they
+    move again, as it does when the fingerprint changes."""
 
     def to_json(self) -> dict[str, Any]:
         return {

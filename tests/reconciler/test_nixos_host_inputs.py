@@ -211,6 +211,31 @@ async def test_hive_reconcile_dry_run_from_roots_shell_shows_the_rebuild(
     assert "model gateway" not in done.stdout, "the key the shell lacks is not read as the gateway going off"
 
 
+async def test_a_rebuild_stalled_on_broken_pins_is_tried_again_when_the_pins_move(
+    layout: StateLayout, repo: MetaRepo, nixos: tuple[NixosRuntime, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, record = nixos
+    rec = make(layout, runtime)
+    try:
+        await rec.apply_once()
+        monkeypatch.setenv("HIVE_HYPERHIVE_INPUT", NEW_HYPERHIVE)
+        monkeypatch.setenv("NIXOS_CONTAINER_BAD_INPUT", NEW_HYPERHIVE)  # this hyperhive does not build
+        await rec.apply_once()
+        assert rec.retry["manager"].stalled and "failed (input" in rec.retry["manager"].error
+        updates = len(calls(record, "manager"))
+        await rec.apply_once()
+        assert len(calls(record, "manager")) == updates, "a permanent failure is not retried as it is"
+
+        fixed = "path:/nix/store/" + "5" * 32 + "-hyperhive-source"
+        monkeypatch.setenv("HIVE_HYPERHIVE_INPUT", fixed)  # the operator bumps the pin again
+        result = await rec.apply_once()
+        assert result.actions[0].reason == "host's nix inputs changed (hyperhive 00000000 → 55555555)"
+        assert calls(record, "manager")[-1][0] == "update" and "manager" not in rec.retry
+        assert (await rec.pass_once()).empty
+    finally:
+        rec.store.close()
+
+
 async def test_a_plan_saved_before_the_pins_moved_is_refused_as_stale(
     layout: StateLayout, repo: MetaRepo, nixos: tuple[NixosRuntime, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
