@@ -6,7 +6,8 @@ A permanent error, or ``stall_after`` failures in a row, makes the agent
 ``Stalled``: a permanent one waits for desired state to change (or an
 explicit "reconcile now"); a persistent temporary one keeps retrying at the
 capped interval. A change to the agent's desired spec is tried at once,
-whatever the backoff.
+whatever the backoff, and so is a change of the runtime's own inputs that
+the failed action was rebuilding onto (``Action.rebuild``: new host pins).
 """
 
 from __future__ import annotations
@@ -38,14 +39,16 @@ class Retry:
     error: str = ""
     fingerprint: str = ""  # desired fingerprint when it failed; a change lifts a permanent stall
     stall_after: int = 5
+    rebuild: str = ""  # the runtime's inputs it was rebuilding onto (Action.rebuild); likewise
 
     @property
     def stalled(self) -> bool:
         return self.permanent or self.failures >= self.stall_after
 
-    def ready(self, now: float, fingerprint: str) -> bool:
-        """Due, or the agent's desired spec changed since it failed (a fix is tried at once)."""
-        if fingerprint != self.fingerprint:
+    def ready(self, now: float, fingerprint: str, rebuild: str = "") -> bool:
+        """Due, or the agent's desired spec (or the runtime's inputs it is rebuilt onto) changed
+        since it failed: a fix is tried at once."""
+        if fingerprint != self.fingerprint or rebuild != self.rebuild:
             return True
         return not self.permanent and now >= self.next_at
 
@@ -59,11 +62,12 @@ def failed(
     fingerprint: str,
     rng: random.Random,
     policy: Policy | None = None,
+    rebuild: str = "",
 ) -> Retry:
     policy = policy or Policy()
     failures = retry.failures + 1
     next_at = now + policy.delay(failures, rng)
-    return Retry(failures, next_at, permanent, error, fingerprint, policy.stall_after)
+    return Retry(failures, next_at, permanent, error, fingerprint, policy.stall_after, rebuild)
 
 
 def forgive(retry: Retry) -> Retry:

@@ -220,7 +220,7 @@ class Reconciler:
         if name in self.inflight or action.kind is ActionKind.METADATA:
             return  # metadata is recorded in the pass (``_record_metadata``)
         retry = self.retry.get(name, Retry())
-        if not retry.ready(self.clock(), action.fingerprint):
+        if not retry.ready(self.clock(), action.fingerprint, action.rebuild):
             return
         task = asyncio.create_task(self._run(action, snap), name=f"reconcile:{name}")
         self.inflight[name] = task
@@ -264,7 +264,14 @@ class Reconciler:
         policy = self.settings.backoff
         now = self.clock()
         new = failed(
-            old, now, error, permanent=permanent, fingerprint=action.fingerprint, rng=self.rng, policy=policy
+            old,
+            now,
+            error,
+            permanent=permanent,
+            fingerprint=action.fingerprint,
+            rng=self.rng,
+            policy=policy,
+            rebuild=action.rebuild,
         )
         self.retry[action.name] = new
         when = "until desired state changes" if permanent else f"retry in {new.next_at - self.clock():.1f}s"

@@ -33,6 +33,13 @@ class ContainerState(StrEnum):
 
 
 @dataclass(frozen=True)
+class FieldChange:
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
 class Observed:
     """One container as the runtime lists it."""
 
@@ -43,6 +50,10 @@ class Observed:
     pid: int | None = None
     detail: str = ""
     warning: str = ""  # said in the agent's status message (e.g. it runs without its sandbox)
+    rebuild: str = ""
+    """Why the runtime's own inputs (not desired state) call for a rebuild: a nixos container built
+    on the host's old Nix pins. The fingerprint covers desired state only, so it never churns."""
+    rebuild_changes: tuple[FieldChange, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,13 +98,6 @@ METADATA_ONLY = "metadata only, no restart"
 
 
 @dataclass(frozen=True)
-class FieldChange:
-    field: str
-    old: Any
-    new: Any
-
-
-@dataclass(frozen=True)
 class Action:
     """One thing to do to one agent, and why, in words an operator understands."""
 
@@ -103,6 +107,9 @@ class Action:
     changes: tuple[FieldChange, ...] = ()
     revision: str = ""
     fingerprint: str = ""
+    rebuild: str = ""
+    """Set when the runtime's own inputs moved (``Observed.rebuild``): a stall lifts when they
+    move again, as it does when the fingerprint changes."""
 
     def to_json(self) -> dict[str, Any]:
         return {

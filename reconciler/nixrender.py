@@ -18,6 +18,13 @@ mounts) is ``render_container``: one Nix expression per agent, applying
 `reconciler/nix/container.nix` to that agent's host paths, which the nixos
 runtime renders from its launch spec and evaluates into the container's
 conf file.
+
+The host's side of what a container is built from (``FlakeInputs``: the two
+pins, the system, and whether the model gateway holds the key) is not desired
+state, so the reconciler's fingerprint does not cover it. The nixos runtime
+records it beside each agent's build (``build/host-inputs.json``) and reports
+an agent whose record differs as due for a rebuild (``describe_changes``), so
+an upgraded host rebuilds every container without touching any fingerprint.
 """
 
 from __future__ import annotations
@@ -35,8 +42,10 @@ from typing import Any
 import jinja2
 
 from desired.schema import DesiredState
+from hive_kit.envfile import read_env
 from hive_kit.errors import PermanentError
 from hive_kit.paths import StateLayout
+from reconciler.model import FieldChange
 
 # Package data (pyproject's package-data), so a wheel install renders as a checkout does. The Nix
 # modules are handed to nix-instantiate by path: `reconciler` is a regular package, never zipped,
@@ -64,11 +73,20 @@ class FlakeInputs:
     hyperhive: str
     nixpkgs: str
     system: str = "x86_64-linux"
+    model_gateway: bool = False
+    """The host holds the model key (and ``HIVE_MODEL_GATEWAY`` is not off): containers get
+    ``HIVE_MODEL_SOCKET``, never the key (harness-base.nix). Never the key itself: the meta flake
+    is copied into the world-readable Nix store."""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> FlakeInputs:
-        """Read what services.hyperhive set; a PermanentError says what is missing and the fix."""
+    def from_env(cls, env: Mapping[str, str] | None = None, secrets: Path | None = None) -> FlakeInputs:
+        """Read what services.hyperhive set (and whether ``env`` or the ``secrets`` file holds a
+        model key); a PermanentError says what is missing and the fix."""
+        from reconciler.runtime.local import GATEWAY_SWITCH, HOST_KEYS, gateway_on
+
         env = os.environ if env is None else env
+        keys = {**(read_env(secrets, HOST_KEYS) if secrets else {}), **env}
+        gateway = gateway_on(keys, switch=env.get(GATEWAY_SWITCH))
         problems = []
         values = {}
         for key, var in (("hyperhive", ENV_HYPERHIVE_INPUT), ("nixpkgs", ENV_NIXPKGS_INPUT)):
@@ -86,7 +104,51 @@ class FlakeInputs:
                 f"pinned: {'; '.join(problems)}. Fix: run the daemon from the NixOS module "
                 "(services.hyperhive sets them), or set them to path:/nix/store/... references"
             )
-        return cls(values["hyperhive"], values["nixpkgs"], system)
+        return cls(values["hyperhive"], values["nixpkgs"], system, gateway)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "hyperhive": self.hyperhive,
+            "nixpkgs": self.nixpkgs,
+            "system": self.system,
+            "model_gateway": self.model_gateway,
+        }
+
+    def changes_from(self, old: Mapping[str, Any]) -> tuple[FieldChange, ...]:
+        """What differs from ``old`` (a ``to_json`` recorded at a build), field by field, each
+        named ``host.<field>`` so a plan never reads it as a field of the agent's JSON."""
+        now = self.to_json()
+        return tuple(FieldChange(f"host.{k}", old.get(k), now[k]) for k in now if old.get(k) != now[k])
+
+
+def describe_changes(changes: tuple[FieldChange, ...]) -> str:
+    """The plan's reason: "host's nix inputs changed (hyperhive 00000000 → 11111111)"."""
+    parts = []
+    for change in changes:
+        field = change.field.removeprefix("host.")
+        if field == "model_gateway":
+            parts.append(f"model gateway {_on(change.old)} → {_on(change.new)}")
+        else:
+            parts.append(f"{field} {_short(change.old)} → {_short(change.new)}")
+    return f"host's nix inputs changed ({'; '.join(parts)})"
+
+
+def _on(value: object) -> str:
+    return "on" if value else "off"
+
+
+def _short(ref: object) -> str:
+    """A pin as people tell them apart: its store hash's first 8 characters, or its narHash's."""
+    if not isinstance(ref, str):
+        return "∅"
+    found = _PATH_REF.fullmatch(ref)
+    if found is None:
+        return ref
+    store = _STORE_PATH.fullmatch(found["path"])
+    if store is not None:
+        return found["path"].split("/")[3][:8]
+    nar = re.search(r"narHash=([^&]+)", found["query"] or "")
+    return nar[1][:15] if nar else ref
 
 
 def pin_problem(ref: str) -> str | None:
@@ -184,9 +246,10 @@ def sync_flake(
 ) -> list[str]:
     """Render the flake for every agent that has a launch config in its build dir.
 
-    ``inputs`` default to the host's pins in the environment (``FlakeInputs.from_env``).
+    ``inputs`` default to the host's pins in the environment, and whether it (or ``secrets.env``)
+    holds a model key (``FlakeInputs.from_env``).
     """
-    inputs = inputs or FlakeInputs.from_env()
+    inputs = inputs or FlakeInputs.from_env(secrets=layout.secrets)
     configs = {}
     for name in desired.agents:
         path = layout.agent_build(name) / "agent.json"

@@ -9,6 +9,7 @@ Nothing here does I/O; ``plan()`` for 1,000 agents runs in milliseconds
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import replace
 from typing import Any
 
 from desired.schema import DesiredState, agent_fingerprint
@@ -95,6 +96,8 @@ def _desired_agent(
         return act(ActionKind.CREATE, f"container is missing (last deployed at {app.revision[:12]})")
     if app is None or not runs_as_applied(desired, name, app.fingerprint, app.spec):
         return _rebuild(act, app, view)
+    if obs.rebuild:  # desired state is met, but built on the runtime's old inputs (a host upgrade)
+        return replace(act(ActionKind.UPDATE, obs.rebuild, obs.rebuild_changes), rebuild=obs.rebuild)
     # From here it runs what desired state says; a start or stop also records changed metadata.
     meta = metadata_changes(app.spec, view)
     if running and obs.state in (ContainerState.EXITED, ContainerState.STOPPED):

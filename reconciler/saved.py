@@ -59,6 +59,8 @@ def observed_view(world: World) -> dict[str, dict[str, Any]]:
             "applied_revision": app.revision if app else None,
             "applied_fingerprint": app.fingerprint if app else None,
         }
+        if obs is not None and obs.rebuild:  # the runtime's own inputs moved (nixos: the host's pins)
+            out[name]["rebuild"] = obs.rebuild
     return out
 
 
@@ -118,4 +120,5 @@ def _describe(view: dict[str, Any] | None) -> str:
         return "absent"
     text = str(view["state"]) + (f" (pid {view['pid']})" if view.get("pid") else "")
     applied = view.get("applied_revision")
-    return text + (f", applied {str(applied)[:12]}" if applied else "")
+    text += f", applied {str(applied)[:12]}" if applied else ""
+    return text + (f", {view['rebuild']}" if view.get("rebuild") else "")

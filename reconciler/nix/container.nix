@@ -43,7 +43,7 @@ let
     privateUsers = "no";
     bindMounts = {
       "/state" = bind stateDir false "/state";
-      "/run/hive" = bind runDir false "/run/hive"; # hive.sock, egress.sock, page/
+      "/run/hive" = bind runDir false "/run/hive"; # hive.sock, egress.sock, model.sock, page/
       "/etc/hyperhive/agent.json" = bind configFile true "/etc/hyperhive/agent.json";
     } // (if metaView == null then { } else {
       # the manager only: a read-only view of the meta repo (HEAD, config) with its objects and

@@ -10,9 +10,16 @@
 # it. The pre-receive hook refuses such an agent.nix earlier, from its text (desired/agentnix.py,
 # the same table of fields); this is the check that cannot be talked around.
 #
-# The meta flake passes `hyperhiveAgent` = { configFile; package; } in specialArgs: the agent's
-# agent.json and hive-harness from its pinned hyperhive input. claude-code comes from the
-# container's own nixpkgs, which is the meta flake's pinned nixpkgs input.
+# The meta flake passes `hyperhiveAgent` = { configFile; package; modelGateway; } in specialArgs:
+# the agent's agent.json, hive-harness from its pinned hyperhive input, and whether the host holds
+# the model key. claude-code comes from the container's own nixpkgs, the meta flake's pinned
+# nixpkgs input.
+#
+# The model key stays on the host. With modelGateway the harness gets HIVE_MODEL_SOCKET, the
+# host's gateway at /run/hive/model.sock (in the bound run dir, beside hive.sock), serves it on
+# loopback and gives claude a placeholder key; the gateway adds the real one on the host. Without
+# it (no key on the host, or HIVE_MODEL_GATEWAY=off) the agent logs in on its own page. The key is
+# never put in the container: not here, not in agent.json (both end up in the world-readable store).
 #
 # The agent is hostile: its harness (and so claude and every tool it runs) is the user
 # `hive-agent`, whose uid/gid is the one the daemon allocated to this agent on the host. No user
@@ -136,6 +143,8 @@ in
         HIVE_AGENT_STATE = "/state";
         HIVE_CLAUDE_BIN = "${cfg.claudePackage}/bin/claude";
         HOME = "/state/home";
+      } // lib.optionalAttrs (hyperhiveAgent.modelGateway or false) {
+        HIVE_MODEL_SOCKET = "/run/hive/model.sock";
       };
       serviceConfig = {
         ExecStart = "${cfg.package}/bin/hive-harness serve --role ${cfg.role}";
@@ -149,7 +158,7 @@ in
         CapabilityBoundingSet = "";
         AmbientCapabilities = "";
         # Writable: /state, the page socket's directory, a private /tmp. Connecting to
-        # hive.sock and egress.sock needs no write access to the file system.
+        # hive.sock, egress.sock and model.sock needs no write access to the file system.
         ProtectSystem = "strict";
         ProtectHome = true;
         PrivateTmp = true;

@@ -77,10 +77,16 @@ GATEWAY_SWITCH = "HIVE_MODEL_GATEWAY"
 HOST_KEYS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN")
 
 
+def gateway_on(base: Mapping[str, str], *, switch: str | None) -> bool:
+    """Whether agents go behind the gateway: the host holds a key (in ``base``) and the operator's
+    ``HIVE_MODEL_GATEWAY`` switch is not off. The nixos runtime asks the same (``FlakeInputs``)."""
+    return (switch or "").lower() not in ("off", "0", "false", "no") and any(base.get(k) for k in HOST_KEYS)
+
+
 def behind_gateway(base: Mapping[str, str], model_socket: str, *, switch: str | None) -> dict[str, str]:
     """``base`` as an agent behind the gateway gets it: no credential, no endpoint, the socket and a
     placeholder key. Unchanged when the switch is off or the host holds no key (nothing to hide)."""
-    if (switch or "").lower() in ("off", "0", "false", "no") or not any(base.get(k) for k in HOST_KEYS):
+    if not gateway_on(base, switch=switch):
         return dict(base)
     env = {k: v for k, v in base.items() if k not in CREDENTIAL_KEYS}
     env[ENV_MODEL] = model_socket

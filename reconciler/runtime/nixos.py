@@ -20,6 +20,15 @@ restarts a running container: a reload keeps the old network and mounts.
 A failed create or update (a Nix build error) is permanent until desired
 state changes; a failed start, stop or list may be retried.
 
+What a container is built from on the host's side (the hyperhive and nixpkgs
+pins, the system, whether the model gateway holds the key: ``FlakeInputs``)
+is recorded beside its build (``build/host-inputs.json``) after each create
+and update. ``list`` compares that record with the host's inputs now and
+reports a container built on other ones as due for a rebuild
+(``Observed.rebuild``): the planner updates it, so upgrading the host moves
+every agent onto the new pins while the fingerprint, which covers desired
+state only, stays as it was.
+
 Logs: the harness is a systemd unit inside the container, so its output is
 in the container's journal (``reconciler.runtime.journal``: `journalctl -M`,
 the harness unit by default or the whole machine); what `nixos-container`
@@ -34,14 +43,15 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 from hive_core.identities import Identities, UidRange
 from hive_kit.errors import NotFoundError, PermanentError, TemporaryError, UserError
 from hive_kit.names import name_problem
 from hive_kit.paths import StateLayout
-from reconciler.model import ContainerState, Observed
-from reconciler.nixrender import render_container
+from reconciler.model import ContainerState, FieldChange, Observed
+from reconciler.nixrender import FlakeInputs, describe_changes, render_container
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
 from reconciler.runtime.journal import journal_argv, read_journal
 from reconciler.runtime.metaview import write_meta_view
@@ -76,8 +86,11 @@ class NixosRuntime:
         journalctl: str = "journalctl",
         identities: Identities | None = None,
         uid_range: UidRange | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        """``env``: where the host's pins and model key are read (the daemon's environment)."""
         self.layout = layout
+        self.env = env
         self.binary = binary
         self.conf_dir = conf_dir
         self.nix_instantiate = nix_instantiate
@@ -192,26 +205,72 @@ class NixosRuntime:
         log.info("%s: wrote %s from its container.nix", spec.name, conf)
         return True
 
+    def host_inputs(self) -> FlakeInputs | None:
+        """What containers are built from now on the host's side: from the pins in our environment
+        (the daemon's), else as the daemon last saw them (``<state>/host-inputs.json``: root's
+        shell has neither the pins nor the key of services.hyperhive's environmentFile). None
+        where neither tells: then no container is called out of date."""
+        try:
+            return FlakeInputs.from_env(self.env, self.layout.secrets)
+        except PermanentError:
+            pass
+        try:
+            data = json.loads(self._host_file().read_text())
+            return FlakeInputs(
+                str(data["hyperhive"]), str(data["nixpkgs"]), str(data["system"]), bool(data["model_gateway"])
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def _host_file(self) -> Path:
+        return self.layout.root / "host-inputs.json"
+
+    def _record_inputs(self, name: str) -> None:
+        inputs = self.host_inputs()
+        if inputs is not None:
+            _write_json(self.layout.agent_build(name) / "host-inputs.json", inputs.to_json())
+
+    def _rebuild(self, name: str, now: FlakeInputs | None) -> tuple[str, tuple[FieldChange, ...]]:
+        """Why ``name``'s container must be rebuilt on the host's current inputs ("" if it need not)."""
+        build = self.layout.agent_build(name)
+        if now is None or not (build / "agent.json").exists():  # not one of ours: nothing to compare
+            return "", ()
+        try:
+            old = json.loads((build / "host-inputs.json").read_text())
+        except (OSError, ValueError):
+            old = None
+        if not isinstance(old, dict):
+            changes = now.changes_from({})
+            return "host's nix inputs not recorded (built by an older hyperhive): rebuilding on them", changes
+        changes = now.changes_from(old)
+        return (describe_changes(changes), changes) if changes else ("", ())
+
     async def _is_up(self, name: str) -> bool:
         return (await self._run(["status", name], None, _quiet) or ["down"])[-1].strip() == "up"
 
     async def list(self) -> dict[str, Observed]:
         names = [n.strip() for n in await self._run(["list"], None, _quiet) if n.strip()]
+        now = self.host_inputs()
         out = {}
         for name in names:
             up = await self._is_up(name)
             state = ContainerState.RUNNING if up else ContainerState.STOPPED
-            out[name] = Observed(name, state, detail="up" if up else "down")
+            why, changes = self._rebuild(name, now)
+            out[name] = Observed(
+                name, state, detail="up" if up else "down", rebuild=why, rebuild_changes=changes
+            )
         return out
 
     async def create(self, spec: LaunchSpec, progress: LineSink) -> None:
         spec.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         await self._run(["create", spec.name, "--flake", self._flake_ref(spec.name)], spec.name, progress)
+        self._record_inputs(spec.name)
         await self.start(spec, progress)
 
     async def update(self, spec: LaunchSpec, progress: LineSink) -> None:
         changed = await self._write_conf(spec)
         await self._run(["update", spec.name, "--flake", self._flake_ref(spec.name)], spec.name, progress)
+        self._record_inputs(spec.name)
         if changed and await self._is_up(spec.name):
             progress(f"  {spec.name} | container settings changed: restarting it")
             await self.stop(spec.name, progress)
@@ -232,7 +291,20 @@ class NixosRuntime:
         return None  # the state dir is all there is, and the loop removes it
 
     def tidy(self) -> None:
-        return None  # nothing of ours to reap: systemd supervises the containers
+        """Once a pass (the loop's, never a read-only view's): note the host's inputs for the
+        `hive` commands run from a shell that lacks them. Nothing to reap: systemd supervises
+        the containers."""
+        try:
+            data = FlakeInputs.from_env(self.env, self.layout.secrets).to_json()
+        except PermanentError:
+            return  # the deploy says so, naming the fix
+        path = self._host_file()
+        try:
+            if json.loads(path.read_text()) == data:
+                return
+        except (OSError, ValueError):
+            pass
+        _write_json(path, data)
 
     def logs(self, name: str, lines: int = 200, scope: LogScope = LogScope.HARNESS) -> builtins.list[str]:
         """The harness unit's journal (default), the container's whole journal, or our build output."""
@@ -260,3 +332,10 @@ class NixosRuntime:
 
 def _quiet(line: str) -> None:
     return None
+
+
+def _write_json(path: Path, data: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)

@@ -6,7 +6,8 @@ appended to ``$NIXOS_CONTAINER_RECORD`` as one JSON line (argv); containers
 are directories under ``$NIXOS_CONTAINER_STATE`` holding their status.
 `create` and `update` print a few build lines with pauses, like a Nix build,
 so the tests can see output streamed while the command still runs; a
-container named `broken` fails to build.
+container named `broken` fails to build, and so does every container while
+the meta flake names ``$NIXOS_CONTAINER_BAD_INPUT`` (a pin that breaks the build).
 
 With ``$NIXOS_CONTAINER_CONF_DIR`` set it also plays the host's part in the
 container's network and mounts: `create` writes `<name>.conf` the way the
@@ -150,6 +151,11 @@ def _build(verb: str, box: Path, args: list[str]) -> int:
         time.sleep(0.15)
     if args[0] == "broken":
         print("error: attribute 'nonsense' missing", flush=True)
+        return 1
+    flake = Path(next((a for a in args if "#" in a), "").partition("#")[0]) / "flake.nix"
+    bad = os.environ.get("NIXOS_CONTAINER_BAD_INPUT")
+    if bad and flake.is_file() and bad in flake.read_text():
+        print(f"error: builder for '/nix/store/abc-hive-harness.drv' failed (input {bad})", flush=True)
         return 1
     box.mkdir(exist_ok=True)
     if verb == "create":
