@@ -82,7 +82,7 @@ def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
 
 def _host_mounts(text: str) -> tuple[tuple[str, str], ...]:
     """``NODE[:POD],...``: node directories mounted read-only into every agent's pod."""
-    out = []
+    out: list[tuple[str, str]] = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         node, _, inside = item.partition(":")
         inside = inside or node
@@ -90,6 +90,13 @@ def _host_mounts(text: str) -> tuple[tuple[str, str], ...]:
             raise UserError(
                 f"HIVE_KUBE_HOST_MOUNTS: {item!r} is not NODE_DIR[:POD_DIR] with absolute paths; "
                 "e.g. /usr:/usr,/usr/lib:/lib"
+            )
+        known = next((n for n, i in out if i == inside), None)
+        if known == node:
+            continue  # listed twice (a venv whose base is /usr, say): one mount
+        if known is not None:
+            raise UserError(
+                f"HIVE_KUBE_HOST_MOUNTS: {inside} is mounted from both {known} and {node}; keep one of them"
             )
         out.append((node, inside))
     return tuple(out)

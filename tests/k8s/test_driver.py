@@ -236,6 +236,10 @@ async def test_the_cache_lists_again_after_410_gone(tmp_path: Path, k8s_restarta
         cache = swarm.runtime.statefulsets
         assert cache is not None and cache.relists == 0 and cache.lists == 1
         await cache.close()  # nobody watches while the apiserver restarts and bob is created
+        # a write the cache never sees: the restarted apiserver's watch cache then starts past the
+        # cache's version for sure (without one, nothing may have moved, and resuming works)
+        marker = {"metadata": {"name": "unseen-write"}, "data": {"k": "v"}}
+        await swarm.admin("create_namespaced_config_map", "gone", marker)
         await asyncio.to_thread(k8s_restartable.restart)
         await swarm.runtime.create(swarm.spec("bob"), quiet)
         cache.start()

@@ -123,3 +123,12 @@ def test_host_mounts_are_read_only_hostpaths_and_bad_ones_are_named() -> None:
     assert {"name": "host-1", "hostPath": {"path": "/usr/lib", "type": "Directory"}} in spec["volumes"]
     with pytest.raises(UserError, match="HIVE_KUBE_HOST_MOUNTS: 'usr' is not NODE_DIR"):
         settings_from_env({"HIVE_KUBE_HOST_MOUNTS": "usr"})
+
+
+def test_a_mount_listed_twice_is_one_mount_and_two_sources_for_one_path_are_refused() -> None:
+    """A venv built on the system Python has ``sys.base_prefix`` = /usr: the same mount twice, which
+    the API server refuses with a 500 (duplicate volumeMounts key) if both are sent."""
+    s = settings_from_env({"HIVE_KUBE_HOST_MOUNTS": "/usr,/usr/lib:/lib,/usr"})
+    assert s.host_mounts == (("/usr", "/usr"), ("/usr/lib", "/lib"))
+    with pytest.raises(UserError, match="/lib is mounted from both /usr/lib and /opt/lib; keep one"):
+        settings_from_env({"HIVE_KUBE_HOST_MOUNTS": "/usr/lib:/lib,/opt/lib:/lib"})
