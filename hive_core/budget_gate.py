@@ -76,7 +76,8 @@ class BudgetGate:
                 if await check() is None:
                     return
                 timeout = min(seconds_to_midnight(self._clock()) + 1.0, self.recheck_seconds)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(woken.wait(), timeout)
+                with contextlib.suppress(TimeoutError):  # not wait_for: see hive_kit.tasks.wait_or_timeout
+                    async with asyncio.timeout(timeout):
+                        await woken.wait()
             finally:
                 self._waiters.discard(woken)

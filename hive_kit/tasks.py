@@ -37,9 +37,14 @@ def start_task(name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
 
 
 async def wait_or_timeout(event: asyncio.Event, timeout: float | None) -> bool:
-    """Sleep up to ``timeout`` unless ``event`` is set first (and then clear it); True if it was set."""
+    """Sleep up to ``timeout`` unless ``event`` is set first (and then clear it); True if it was set.
+
+    ``asyncio.timeout``, not ``wait_for``: on Python 3.11, ``wait_for`` can swallow a cancellation
+    that arrives as the event is set (gh-86296), and a cancelled loop then runs on for ever.
+    """
     try:
-        await asyncio.wait_for(event.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await event.wait()
     except TimeoutError:
         return False
     event.clear()

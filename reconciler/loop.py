@@ -413,8 +413,11 @@ class Reconciler:
                 await self.pass_once()
             except HiveError as exc:
                 log.error("reconcile pass failed: %s", exc)
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow the cancel that stops
+            # this loop when a wake-up lands at the same moment (gh-86296); the loop then never ends
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), self._next_timeout())
+                async with asyncio.timeout(self._next_timeout()):
+                    await self.wake.wait()
 
     async def close(self) -> None:
         for task in list(self.inflight.values()):
