@@ -12,6 +12,7 @@ only apsw and the error tree, nothing of the host.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -31,7 +32,7 @@ def open_db(path: Path, migrations: Sequence[Migration], *, busy_timeout_ms: int
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = apsw.Connection(str(path))
         conn.setbusytimeout(busy_timeout_ms)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _journal_wal(conn, busy_timeout_ms)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         # statement and savepoint journals in memory, not in temp files: an INSERT inside the
@@ -43,6 +44,23 @@ def open_db(path: Path, migrations: Sequence[Migration], *, busy_timeout_ms: int
         ) from exc
     migrate(conn, migrations, path)
     return conn
+
+
+def _journal_wal(conn: apsw.Connection, busy_timeout_ms: int) -> None:
+    """``PRAGMA journal_mode=WAL``, tried again while another opener of a new file holds it.
+
+    Switching a fresh file to WAL can answer SQLITE_BUSY at once, without the busy handler, when
+    another connection is opening the same file (a daemon and a one-shot `hive reconcile`).
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except apsw.BusyError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def user_version(conn: apsw.Connection) -> int:
