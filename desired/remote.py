@@ -117,8 +117,7 @@ def fetch_ref(meta: Path, source: str, dest: str, timeout: float = FETCH_TIMEOUT
     for ref in (source, dest):
         if not ref.startswith("refs/") or not pygit2.reference_is_valid_name(ref):
             raise UserError(f"{ref!r} is not a valid git ref name; nothing was fetched")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["GIT_TERMINAL_PROMPT"] = "0"
+    env = git_env()
     argv = ["git", "--git-dir", str(meta), "fetch", "--quiet", "--no-tags", REMOTE, f"+{source}:{dest}"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, check=False)
@@ -138,6 +137,13 @@ def fetch_ref(meta: Path, source: str, dest: str, timeout: float = FETCH_TIMEOUT
     if oid is None:
         raise NotFoundError(f"remote {REMOTE!r} has no {source}")
     return str(oid)
+
+
+def git_env() -> dict[str, str]:
+    """The environment for a git call to the remote: none of the caller's ``GIT_*``, never a prompt."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
 
 
 def redact_text(text: str) -> str:

@@ -8,11 +8,10 @@ is refused, and the refusal says what to do. Runs in the sender's task only.
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
-from desired.remote import REMOTE, redact_text
+from desired.remote import REMOTE, git_env, redact_text
 from hive_kit.errors import PermanentError, TemporaryError
 
 PUSH_TIMEOUT = 60.0
@@ -24,8 +23,7 @@ class PushRejected(PermanentError):
 
 def push(meta: Path, sha: str, ref: str, *, force: bool = False, timeout: float = PUSH_TIMEOUT) -> None:
     """Make the forge's ``ref`` point at ``sha`` (a commit in the meta repo)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env["GIT_TERMINAL_PROMPT"] = "0"
+    env = git_env()
     spec = f"{'+' if force else ''}{sha}:{ref}"
     argv = ["git", "--git-dir", str(meta), "push", "--quiet", "--porcelain", REMOTE, spec]
     try:
