@@ -28,7 +28,8 @@ from hive_kit.paths import StateLayout
 from reconciler.act import launch_config, launch_spec
 from reconciler.model import ContainerState
 from reconciler.runtime import kubernetes_objects as ko
-from reconciler.runtime.kubernetes import KubernetesRuntime, open_client
+from reconciler.runtime.kubernetes import KubernetesRuntime
+from tests.k8s import admin
 
 TESTER = Author("Test Operator", "operator@example.test")
 AGENTS = ("alice", "bob", "carol")
@@ -63,27 +64,11 @@ class Swarm:
         return spec
 
     async def admin(self, call: str, *args: Any, **kw: Any) -> Any:
-        """One request with the admin kubeconfig, outside the driver (what an operator's kubectl does)."""
-        c = await open_client(self.kubeconfig)
-        try:
-            api = c.apps if hasattr(c.apps, call) else c.core
-            return await getattr(api, call)(*args, **kw)
-        finally:
-            await c.api.close()
+        return await admin.call(self.kubeconfig, call, *args, **kw)
 
     async def read(self, call: str, name: str) -> dict[str, Any] | None:
         """An object as the server has it now (its JSON), or None if there is none."""
-        c = await open_client(self.kubeconfig)
-        try:
-            api = c.apps if hasattr(c.apps, call) else c.core
-            resp = await getattr(api, call)(name, self.namespace, _preload_content=False)
-            if resp.status == 404:
-                resp.release()
-                return None
-            data: dict[str, Any] = json.loads(await resp.read())
-            return data
-        finally:
-            await c.api.close()
+        return await admin.read(self.kubeconfig, call, name, self.namespace)
 
 
 @pytest.fixture

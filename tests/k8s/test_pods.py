@@ -26,7 +26,8 @@ from hive_kit.paths import StateLayout
 from reconciler.act import launch_spec
 from reconciler.model import ContainerState
 from reconciler.runtime import kubernetes_objects as ko
-from reconciler.runtime.kubernetes import KubernetesRuntime, open_client
+from reconciler.runtime.kubernetes import KubernetesRuntime
+from tests.k8s import admin
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,12 +88,7 @@ class Node:
         return spec
 
     async def admin(self, call: str, *args: Any, **kw: Any) -> Any:
-        c = await open_client(self.kubeconfig)
-        try:
-            api = c.apps if hasattr(c.apps, call) else c.core
-            return await getattr(api, call)(*args, **kw)
-        finally:
-            await c.api.close()
+        return await admin.call(self.kubeconfig, call, *args, **kw)
 
     async def state(self, name: str, want: ContainerState, timeout: float = 60) -> None:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -167,10 +163,8 @@ async def test_a_pod_runs_rolls_scales_and_comes_back_with_its_state(node: Node)
 
     claim = ko.claim_names("alice")[0]
     await node.runtime.destroy("alice", quiet)
-    resp = await node.admin(
-        "read_namespaced_persistent_volume_claim", claim, node.namespace, _preload_content=False
-    )
-    assert json.loads(await resp.read())["status"]["phase"] == "Bound"  # destroy keeps the volume
+    pvc = await admin.read(node.kubeconfig, "read_namespaced_persistent_volume_claim", claim, node.namespace)
+    assert pvc is not None and pvc["status"]["phase"] == "Bound"  # destroy keeps the volume
 
 
 def harness_env(cluster: dict[str, str], namespace: str) -> dict[str, str]:
