@@ -24,6 +24,7 @@ import apsw
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from hive_core.stores.batch import batch_for
+from hive_kit.tasks import wait_set
 
 log = logging.getLogger(__name__)
 
@@ -384,9 +385,7 @@ class EventLog:
         """Wait until an event with seq > ``seq`` exists; False on timeout."""
         while self._last <= seq:
             wake = self._wake
-            try:
-                await asyncio.wait_for(wake.wait(), timeout)
-            except TimeoutError:
+            if not await wait_set(wake, timeout):
                 return self._last > seq
         return True
 

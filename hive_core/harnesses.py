@@ -11,6 +11,8 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from hive_kit.tasks import wait_set
+
 
 @dataclass(frozen=True)
 class Hello:
@@ -55,7 +57,5 @@ class Harnesses:
             if remaining <= 0:
                 return False
             event = self._waiters.setdefault(name, asyncio.Event())
-            try:
-                await asyncio.wait_for(event.wait(), remaining)
-            except TimeoutError:
+            if not await wait_set(event, remaining):
                 return False

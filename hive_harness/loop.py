@@ -51,6 +51,7 @@ from hive_harness.usage import turn_usage
 from hive_kit.client import HiveClient
 from hive_kit.envfile import has_credentials
 from hive_kit.errors import BadRequestError, BudgetPausedError, HiveError, UserError
+from hive_kit.tasks import wait_set
 from hive_kit.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report, TurnUsage
 
 log = logging.getLogger(__name__)
@@ -211,8 +212,7 @@ class Harness:
         refused = credential_fingerprint(self.claude_env())
         while not has_credentials(env := self.claude_env()) or credential_fingerprint(env) == refused:
             self.login_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.login_changed.wait(), LOGIN_POLL_SECONDS)
+            await wait_set(self.login_changed, LOGIN_POLL_SECONDS)
         self.rt.set_status(Status.ONLINE, "credentials found")
         await self._report("logged_in")
 

@@ -36,8 +36,8 @@ def start_task(name: str, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
     return task
 
 
-async def wait_or_timeout(event: asyncio.Event, timeout: float | None) -> bool:
-    """Sleep up to ``timeout`` unless ``event`` is set first (and then clear it); True if it was set.
+async def wait_set(event: asyncio.Event, timeout: float | None) -> bool:
+    """Sleep up to ``timeout`` unless ``event`` is set first; True if it was set (left set).
 
     ``asyncio.timeout``, not ``wait_for``: on Python 3.11, ``wait_for`` can swallow a cancellation
     that arrives as the event is set (gh-86296), and a cancelled loop then runs on for ever.
@@ -46,6 +46,13 @@ async def wait_or_timeout(event: asyncio.Event, timeout: float | None) -> bool:
         async with asyncio.timeout(timeout):
             await event.wait()
     except TimeoutError:
+        return False
+    return True
+
+
+async def wait_or_timeout(event: asyncio.Event, timeout: float | None) -> bool:
+    """`wait_set`, then clear the event: for a loop's own wake-up flag."""
+    if not await wait_set(event, timeout):
         return False
     event.clear()
     return True

@@ -12,7 +12,6 @@ recipient, set by ``send``: no polling loop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, cast
@@ -22,6 +21,7 @@ import apsw
 from hive_core.events import EventLog, MessageDelivered, MessageSent
 from hive_core.stores.batch import batch_for
 from hive_kit.names import OPERATOR
+from hive_kit.tasks import wait_set
 from hive_kit.wire import Message
 
 _COLS = "id, sender, recipient, body, in_reply_to, sent_at, delivered_at, acked_at"
@@ -165,8 +165,7 @@ class Broker:
             remaining = deadline - loop.time()
             if messages or remaining <= 0 or gone():
                 return messages
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(waker.wait(), remaining)
+            await wait_set(waker, remaining)
 
     def ack(self, recipient: str, ids: Sequence[int]) -> tuple[list[int], list[int]]:
         """Mark the recipient's delivered messages used; returns (acked, unknown) ids."""

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import apsw
 
+from hive_kit.tasks import wait_or_timeout
+
 log = logging.getLogger(__name__)
 
 EVERY_S = 1.0
@@ -54,11 +56,7 @@ async def checkpoint_loop(path: Path, wake: asyncio.Event, every: float = EVERY_
                 await loop.run_in_executor(thread, checkpointer.run_once)
             except apsw.Error as exc:  # busy or locked: the next round catches up
                 log.warning("WAL checkpoint of %s skipped: %s", path, exc)
-            try:
-                await asyncio.wait_for(wake.wait(), every)
-                wake.clear()
-            except TimeoutError:
-                pass
+            await wait_or_timeout(wake, every)
     finally:
         await asyncio.shield(loop.run_in_executor(thread, checkpointer.close))
         thread.shutdown(wait=False)
