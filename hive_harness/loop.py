@@ -51,6 +51,7 @@ from hive_harness.usage import turn_usage
 from hive_kit.client import HiveClient
 from hive_kit.envfile import has_credentials
 from hive_kit.errors import BadRequestError, BudgetPausedError, HiveError, UserError
+from hive_kit.names import Role
 from hive_kit.tasks import wait_set
 from hive_kit.wire import MAX_RECV, Ack, GetOpenThreads, Hello, Recv, Remind, Report, TurnUsage
 
@@ -291,7 +292,7 @@ class Harness:
         rt.set_turn_state(TurnState.COMPACTING if compacting else TurnState.THINKING, wake_from)
         rt.bus.publish("turn_start", wake_from=wake_from, model=model, prompt=prompt, new_session=fresh)
         await self.write_mcp_config()
-        if rt.launch.role == "manager":
+        if rt.launch.role is Role.MANAGER:
             await self.sync_meta()
         try:
             run = await ClaudeRun.start(argv, env=self.claude_env(), cwd=rt.paths.root)

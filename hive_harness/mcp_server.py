@@ -32,6 +32,7 @@ from hive_harness.mcp_agent import AGENT_TOOLS, ToolContext
 from hive_harness.mcp_manager import MANAGER_TOOLS
 from hive_kit.client import HiveClient
 from hive_kit.launch import ENV_CONFIG, ENV_SOCKET, SANDBOX_CONFIG, SANDBOX_SOCKET, AgentLaunchConfig
+from hive_kit.names import Role
 
 ToolFn = Callable[..., Awaitable[str]]
 ToolTable = tuple[tuple[ToolFn, str], ...]
@@ -89,10 +90,10 @@ def build_server(
     server: MCPServer[Any] = MCPServer(
         SERVER_NAME,
         instructions=f"hyperhive tools for {launch.name} ({launch.role}): messages, questions, reminders"
-        + (", and the swarm's state: read it, propose changes to it" if launch.role == "manager" else ""),
+        + (", and the swarm's state: read it, propose changes to it" if launch.role is Role.MANAGER else ""),
         log_level="WARNING",
     )
-    tools: ToolTable = AGENT_TOOLS + (MANAGER_TOOLS if launch.role == "manager" else ())
+    tools: ToolTable = AGENT_TOOLS + (MANAGER_TOOLS if launch.role is Role.MANAGER else ())
     for fn, description in tools:
         server.add_tool(
             bind(fn, ctx, calls), name=fn.__name__, description=description, structured_output=False

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hive_harness.command import HarnessConfigError
 from hive_kit.launch import AgentLaunchConfig
+from hive_kit.names import Role
 from hive_kit.wire import MAX_RECV, Message
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ def render_system_prompt(template: str, launch: AgentLaunchConfig) -> str:
 
 
 def load_system_prompt(launch: AgentLaunchConfig, directory: Path | None = None) -> str:
-    role = "manager" if launch.role == "manager" else "agent"
+    role = Role.MANAGER if launch.role is Role.MANAGER else Role.AGENT
     directory = directory or prompts_dir()
     if directory is not None:
         source: Traversable = directory / f"{role}.md"

@@ -82,7 +82,6 @@ def run_checks(m: Machine) -> list[Check]:
     m.daemon, m.daemon_error = ask_daemon(m.layout)
     box = checks.sandbox(m)
     claude = checks.claude(m)
-    nixos = m.runtime == "nixos"
     return [
         box,
         claude,
@@ -94,7 +93,7 @@ def run_checks(m: Machine) -> list[Check]:
         checks.tool(
             "nix-instantiate",
             ["nix-instantiate", "--version"],
-            needed=nixos,
+            needed=m.needs.nix,
             install="install Nix (NixOS has it; Debian: apt install nix-bin)",
         ),
         daemon(m),
@@ -174,7 +173,7 @@ def _kill_line(found: dict[str, int]) -> str:
 def orphans(m: Machine) -> Check:
     """Agent processes of this state dir (found by their marker) that no running daemon owns."""
     name = "orphans"
-    if m.runtime != "local":
+    if not m.needs.sandbox:
         return checks.skipped(name, f"not needed: the {m.runtime} runtime lists its own containers")
     live = procs.scan(procs.root_key(m.layout.root))
     seen = "" if os.geteuid() == 0 else f" (as uid {os.geteuid()}: root's sandboxes are not visible)"

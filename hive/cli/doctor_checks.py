@@ -32,6 +32,7 @@ from hive_kit.envfile import CREDENTIAL_KEYS, has_credentials, parse_env, read_e
 from hive_kit.errors import PermanentError
 from hive_kit.paths import StateLayout
 from reconciler.runtime import hostview
+from reconciler.runtime.registry import HOST_NEEDS, HostNeeds, host_needs
 
 MIN_FREE_BYTES = 1 << 30
 KEYS = tuple(key for key in CREDENTIAL_KEYS if key != "ANTHROPIC_BASE_URL")
@@ -69,6 +70,11 @@ class Machine:
     daemon_error: str = ""
 
     @property
+    def needs(self) -> HostNeeds:
+        """What this machine's runtime driver needs of it (asked of the registry, never by name)."""
+        return host_needs(self.runtime)
+
+    @property
     def probe_ids(self) -> AgentIds:
         return AgentIds(self.uid_range.first, self.uid_range.first)  # the runtime's own probe uid
 
@@ -102,7 +108,7 @@ def tool_version(argv: list[str]) -> tuple[bool, str]:
 
 def sandbox(m: Machine) -> Check:
     name = "sandbox"
-    if m.runtime != "local":
+    if not m.needs.sandbox:
         return skipped(name, f"not needed: the {m.runtime} runtime runs agents in its own containers")
     if os.geteuid() != 0:
         return Check(
@@ -160,7 +166,7 @@ def claude(m: Machine) -> Check:
 def claude_in_sandbox(m: Machine, ready: bool) -> Check:
     """``ready``: the sandbox and the claude checks passed (else there is nothing to try)."""
     name = "claude in a sandbox"
-    if m.runtime != "local":
+    if not m.needs.sandbox:
         return skipped(name, f"not needed: the {m.runtime} runtime puts claude in its containers")
     if not ready:
         return skipped(name, "not tried: fix the sandbox and claude checks first")
@@ -317,12 +323,17 @@ def state_dir(m: Machine) -> Check:
     return Check(name, True, f"{root} is writable, {_size(free)} free")
 
 
+def _nix_runtimes() -> str:
+    return " or ".join(kind for kind, needs in HOST_NEEDS.items() if needs.nix)
+
+
 def tool(name: str, argv: list[str], *, needed: bool, install: str) -> Check:
     """A program found on PATH, with its version; ``needed=False``: its absence is no problem."""
     if shutil.which(argv[0]) is None:
         if not needed:
             return skipped(
-                name, f"not needed: {argv[0]} is not installed, and only the nixos runtime uses it"
+                name,
+                f"not needed: {argv[0]} is not installed, and only the {_nix_runtimes()} runtime uses it",
             )
         return Check(name, False, f"{argv[0]} is not on PATH", install)
     ran, version = tool_version(argv)

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Set
 from typing import Any
 
 from desired.schema import AgentSpec, DesiredState
+from hive_kit.names import Role
 
 
 def agent_row(state: DesiredState, spec: AgentSpec) -> dict[str, Any]:
@@ -25,7 +26,7 @@ def agent_row(state: DesiredState, spec: AgentSpec) -> dict[str, Any]:
 
 def swarm_rows(state: DesiredState) -> list[dict[str, Any]]:
     """Manager first, then agents by name: the order an operator scans."""
-    specs = sorted(state.agents.values(), key=lambda s: (s.role.value != "manager", s.name))
+    specs = sorted(state.agents.values(), key=lambda s: (s.role is not Role.MANAGER, s.name))
     return [agent_row(state, spec) for spec in specs]
 
 

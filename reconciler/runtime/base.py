@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Protocol
 
 from hive_kit.errors import UserError
+from hive_kit.names import Role
 from reconciler.model import Observed
 
 LineSink = Callable[[str], None]
@@ -66,8 +67,8 @@ class LaunchSpec:
     log_file: Path
 
     @property
-    def role(self) -> str:
-        return "manager" if self.is_manager else "agent"
+    def role(self) -> Role:
+        return Role.MANAGER if self.is_manager else Role.AGENT
 
     @property
     def config_file(self) -> Path:

@@ -65,12 +65,36 @@ RUNTIMES: tuple[str, ...] = tuple(DRIVERS)
 """Every driver's name, in the order help texts list them."""
 
 
+@dataclass(frozen=True)
+class HostNeeds:
+    """What a driver needs of the host `hive serve` runs on; `hive doctor` checks only these.
+
+    Asked by kind, without building the driver (a kubernetes driver needs a
+    cluster to be built), so no caller compares ``kind == "nixos"``.
+    """
+
+    sandbox: bool  # agents are host processes in bubblewrap: bwrap, claude on the host, orphans to find
+    nix: bool  # containers are built with Nix on the host: nix-instantiate
+
+
+HOST_NEEDS: Mapping[str, HostNeeds] = {
+    "local": HostNeeds(sandbox=True, nix=False),
+    "nixos": HostNeeds(sandbox=False, nix=True),
+    "kubernetes": HostNeeds(sandbox=False, nix=False),  # the cluster runs and sandboxes agents
+}
+
+
 def check_runtime(kind: str) -> str:
     """``kind`` if a driver has that name; else a UserError listing the names there are."""
     if kind not in DRIVERS:
         names = " or ".join(f"--runtime {name}" for name in RUNTIMES)
         raise UserError(f"unknown runtime {kind!r}; use {names}")
     return kind
+
+
+def host_needs(kind: str) -> HostNeeds:
+    """What the ``kind`` driver needs of this host (a UserError for an unknown kind)."""
+    return HOST_NEEDS[check_runtime(kind)]
 
 
 def make_runtime(layout: StateLayout, options: RuntimeOptions) -> Runtime:
