@@ -29,7 +29,9 @@ def claim_path(layout: StateLayout) -> Path:
 def claim(layout: StateLayout) -> IO[str] | None:
     """The claim to send (close it to give it up), or None while another holds it."""
     layout.run.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle = claim_path(layout).open("a+")
+    # 0600 in the 0700 run dir, beside hive.lock: no sandbox binds run/ itself (an agent sees only its
+    # own run/<name>), so no agent can take the claim and so stop the sending
+    handle = os.fdopen(os.open(claim_path(layout), os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

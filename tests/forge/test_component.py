@@ -8,6 +8,7 @@ log, the ``flock`` claim, the pyforgejo client over HTTP.
 from __future__ import annotations
 
 import asyncio
+import stat
 import threading
 import time
 
@@ -78,6 +79,11 @@ def test_one_sender_per_state_dir_and_the_next_takes_over(
         first, second = component(layout), component(layout)
         one = asyncio.create_task(first.run())
         await until("the first to claim the outbox", lambda: first.sending)
+        # beside hive.lock, out of every sandbox: an agent sees only its own run/<name>
+        held = claim.claim_path(layout)
+        assert held.parent == layout.run and stat.S_IMODE(held.stat().st_mode) == 0o600
+        assert stat.S_IMODE(layout.run.stat().st_mode) == 0o700
+        assert not held.is_relative_to(layout.run_dir_for("coder", is_manager=False))
         two = asyncio.create_task(second.run())
         await asyncio.sleep(0.5)
         assert not second.sending, "a second sender on the same state dir waits"
