@@ -50,3 +50,19 @@ def holder(layout: StateLayout) -> str:
         return claim_path(layout).read_text().strip() or "?"
     except OSError:
         return "?"
+
+
+def sender_pid(layout: StateLayout) -> int | None:
+    """The pid of the process sending this state dir's outbox now (0: unknown), or None if none is."""
+    try:
+        handle = claim_path(layout).open("r")
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else 0
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None

@@ -28,6 +28,7 @@ import pytest
 
 from desired.bootstrap import init_meta_repo
 from desired.repo import MAIN, MetaRepo
+from hive.daemon import serve_pid
 from hive_core.forge.store import ForgeStore, store_path
 from hive_kit.paths import StateLayout
 from tests.conftest import assert_no_traceback, subprocess_env
@@ -130,6 +131,9 @@ def test_no_web_daemon_opens_merges_and_reports_and_resends_once_after_an_outage
             )
             said = wait_for("the no-webhooks line", lambda: "webhooks need the web tier" in log.read_text())
             assert said and log.read_text().count("webhooks need the web tier") == 1
+            shown = json.loads(hive(layout, "forge", "status", "--json").stdout)
+            assert shown["sender_pid"] == serve_pid(layout), "the daemon is the one sender"
+            assert "(`hive serve`)" in hive(layout, "forge", "status").stdout
             # a connection made while the daemon runs is picked up: the waiting proposal is opened
             early = wait_for("a pull request for the earlier proposal", lambda: pull_of(forge, first))
             assert early.state == "open" and early.by_api
