@@ -91,26 +91,40 @@ class ForgeComponent:
         return connection.connection_path(self.layout).exists()
 
     async def run(self) -> None:
-        """Until cancelled: idle while no forge is connected, send while one is."""
+        """Until cancelled: idle while no forge is connected, send while one is.
+
+        Never ends by itself: it is a root task of the daemon, and a forge that cannot be served
+        (an unreadable ``forge.sqlite``, a run dir it cannot write) must not stop the swarm; it
+        says why in the log and tries again in ``CLAIM_RETRY`` seconds."""
         waiting_for: str | None = None
         while True:
             if not self._connected():
                 await asyncio.sleep(CONNECT_POLL)
                 continue
-            held = claim.claim(self.layout)
-            if held is None:
-                other = claim.holder(self.layout)
-                if other != waiting_for:
-                    log.info("forge: process %s sends this state dir's outbox; this one waits", other)
-                    waiting_for = other
-                await asyncio.sleep(CLAIM_RETRY)
-                continue
-            waiting_for = None
             try:
-                await self._send_while_connected(held)
-            finally:
-                held.close()
-                self.sending = False
+                waiting_for = await self._claim_and_send(waiting_for)
+            except (HiveError, OSError) as exc:  # what to fix is in the message
+                log.error("forge: cannot send the outbox: %s; trying again in %.0fs", exc, CLAIM_RETRY)
+                await asyncio.sleep(CLAIM_RETRY)
+            except Exception:  # a bug: the traceback is what the next engineer needs
+                log.exception("forge: cannot send the outbox; trying again in %.0fs", CLAIM_RETRY)
+                await asyncio.sleep(CLAIM_RETRY)
+
+    async def _claim_and_send(self, waiting_for: str | None) -> str | None:
+        """Send while connected if this process can claim the outbox; who holds it if not."""
+        held = claim.claim(self.layout)
+        if held is None:
+            other = claim.holder(self.layout)
+            if other != waiting_for:
+                log.info("forge: process %s sends this state dir's outbox; this one waits", other)
+            await asyncio.sleep(CLAIM_RETRY)
+            return other
+        try:
+            await self._send_while_connected(held)
+        finally:
+            held.close()
+            self.sending = False
+        return None
 
     async def _send_while_connected(self, _held: IO[str]) -> None:
         link = self.link()

@@ -8,6 +8,7 @@ log, the ``flock`` claim, the pyforgejo client over HTTP.
 from __future__ import annotations
 
 import asyncio
+import logging
 import stat
 import threading
 import time
@@ -109,3 +110,35 @@ def test_one_sender_per_state_dir_and_the_next_takes_over(
         second.close()
 
     asyncio.run(main())
+
+
+def test_an_unreadable_outbox_is_logged_and_does_not_end_the_component(
+    layout: StateLayout,
+    forge: ForgejoStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A root task of the daemon: if it ended, `hive serve` would stop the whole swarm."""
+    monkeypatch.setattr(forge_component, "CLAIM_RETRY", 0.2)
+    conn = Connection(
+        url=forge.url, owner=forge.owner, repo=forge.name, dashboard_url="http://hive.test:7000"
+    )
+    connection.save(layout, conn, forge.token)
+    store_path(layout).write_text("not a database\n")
+
+    async def main() -> None:
+        broken = component(layout)
+        task = asyncio.create_task(broken.run())
+        await until("the error logged", lambda: "file is not a database" in caplog.text)
+        await asyncio.sleep(0.5)
+        assert not task.done() and not broken.sending
+        assert claim.sender_pid(layout) is None, "the claim is given back while it cannot send"
+        store_path(layout).unlink()  # the operator moves the broken file away
+        await until("sending once the store opens", lambda: broken.sending)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        broken.close()
+
+    with caplog.at_level(logging.ERROR, logger="hive_web.forge_component"):
+        asyncio.run(main())
+    assert "Traceback" not in caplog.text, "a broken store is one line, not a traceback"
