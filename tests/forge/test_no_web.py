@@ -185,6 +185,12 @@ def test_no_web_daemon_opens_merges_and_reports_and_resends_once_after_an_outage
             assert len(sent) == len(set(sent)), f"no status sent twice: {sent}"
             assert calls_to(forge, "POST", f"/pulls/{pr2.number}/merge") == 1
 
+            # a denial here closes the pull request, with who and why
+            hive(layout, "deny", str(first), "--note", "not now")
+            wait_for("the denied proposal's pull request closed", lambda: early.state == "closed")
+            said = wait_for("the denial's comment", lambda: forge.comments_on(early.number))
+            assert not early.merged and "not now" in said[-1]["body"]
+
             # disconnected: the component stops; a new proposal is not sent
             hive(layout, "forge", "disconnect")
             wait_for("the component to stop", lambda: "disconnected; sending stops" in log.read_text())
