@@ -2,7 +2,9 @@
 
 The daemon is a list of named components started through one helper
 (``hive_kit.tasks.run_root_tasks``): if any of them ends, the others are
-cancelled and the process exits, so nothing runs half-alive. The reconciler
+cancelled and the process exits, so nothing runs half-alive. The forge
+component (Forgejo's outbox sender and watches, ``hive_web.forge_component``)
+is always one, idle while no forge is connected. The reconciler
 and the dashboard join with ``Daemon.add(name, factory)`` before ``run``;
 ``add_reconciler`` does that for the reconciler and plugs its control into
 ``daemon.core.attach_reconciler``.
@@ -32,6 +34,7 @@ from hive_kit.errors import HiveError, PermanentError, UserError
 from hive_kit.paths import StateLayout
 from hive_kit.tasks import TaskFactory, run_root_tasks
 from hive_web.component import serve_dashboard
+from hive_web.forge_component import ForgeComponent
 from hive_web.keys import WebConfig
 from hive_web.readers.reconciler import ReconcilerLink
 from reconciler.loop import LoopSettings, Reconciler
@@ -69,8 +72,18 @@ class Daemon:
         """The reconciler's runtime, once it runs (``add_reconciler``)."""
         self.left_running: list[str] = []
         """Agents still running when the daemon stopped: they outlive it, and the next start adopts them."""
+        self.forge = ForgeComponent(
+            layout,
+            self.core.events,
+            self.core.events.publish,
+            self.web_link,
+            on_refs=self.core.metawatch.subscribe,
+            webhooks=web is not None,
+        )
+        """Forgejo's outbox sender and watches (idle while no forge is connected), with or without web."""
+        self.add("forge", self.forge.run)
         if web is not None:
-            self.add("web", lambda: serve_dashboard(self.core, web, self.web_link))
+            self.add("web", lambda: serve_dashboard(self.core, web, self.web_link, self.forge.link()))
 
     def add(self, name: str, factory: TaskFactory) -> None:
         """Add a component (the reconciler loop, the web app) to start with the daemon."""
@@ -96,6 +109,7 @@ class Daemon:
     async def _shutdown(self) -> None:
         self.left_running = await self._still_running()
         await self.sockets.close()
+        self.forge.close()
         self.core.close()
         self._lock.close()
         log.info("hive serve: stopped")

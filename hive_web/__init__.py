@@ -22,7 +22,10 @@ At the top: the app and how it is run (``dashboard``, ``component``,
 (``http``), the login/Origin/CSRF guard (``security``) and its sessions
 (``sessions``), the Protocols for
 what the host hands in (``feed``, ``operator``), the meta-repo thread
-(``meta``) and the webhook's pure parts (``forgejo``).
+(``meta``) and the webhook's pure parts (``forgejo``). Also at the top, and
+not part of the app: Forgejo's daemon component (``forge_component``: the
+outbox sender and the watches in ``forge_pulls`` and ``forge_apply``), which
+`hive serve` runs with or without the dashboard.
 
 Must not be here: logic the CLI also needs (it belongs in ``desired``,
 ``hive_core`` or ``hive_kit``), and anything that changes the world other

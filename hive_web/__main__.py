@@ -3,7 +3,8 @@
 It opens the host store for its event log; events published by a running
 `hive serve` reach it only on its next start. Without a host core there are
 no questions, messages, reminders, plan, restart or purge (503 with the
-reason), and no live ``desired`` hints (nothing watches the meta repo).
+reason), and no live ``desired`` hints (nothing watches the meta repo). It sends the
+Forgejo outbox only while no `hive serve` does (``hive_core.forge.claim``).
 
 For looking at the UI and for the bench; `hive serve` is how it normally runs.
 """

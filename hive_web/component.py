@@ -25,6 +25,7 @@ from hive_core.ops import perform
 from hive_kit import wire
 from hive_web.dashboard import base_url, bound_port, create_app, make_guard, start
 from hive_web.deps import AgentPage, Deps
+from hive_web.forge_checks import ForgeLink
 from hive_web.keys import FANOUT, WebConfig
 from hive_web.operator import OperatorCall
 from hive_web.readers.reconciler import ReconcilerLink
@@ -67,7 +68,9 @@ def agent_page(core: HostCore) -> AgentPage:
     return lookup
 
 
-def host_deps(core: HostCore, config: WebConfig, link: ReconcilerLink | None = None) -> tuple[Deps, bool]:
+def host_deps(
+    core: HostCore, config: WebConfig, link: ReconcilerLink | None = None, forge: ForgeLink | None = None
+) -> tuple[Deps, bool]:
     """The dashboard's ``Deps`` over ``core``, and whether its token was created now."""
     guard, created = make_guard(core.layout, config)
     deps = Deps(
@@ -81,19 +84,24 @@ def host_deps(core: HostCore, config: WebConfig, link: ReconcilerLink | None = N
         agent_page=agent_page(core),
         logins=core.login_codes,
         publish=core.events.publish,
+        forge=forge,
     )
     return deps, created
 
 
-async def serve_dashboard(core: HostCore, config: WebConfig, link: ReconcilerLink | None = None) -> None:
+async def serve_dashboard(
+    core: HostCore, config: WebConfig, link: ReconcilerLink | None = None, forge: ForgeLink | None = None
+) -> None:
     """Serve the dashboard until cancelled (the daemon's shutdown).
 
     ``link`` is the daemon's read-only view of the reconciler; the daemon
     calls ``link.attach(runtime)`` once the reconciler runs, and the Plan
     section and logs light up. Restart, rebuild and purge go through
-    ``core.require_reconciler()`` and answer 503 until then.
+    ``core.require_reconciler()`` and answer 503 until then. ``forge`` is the
+    daemon's forge outbox (``hive_web.forge_component``): the webhook queues
+    into it and the daemon's forge component sends.
     """
-    deps, created = host_deps(core, config, link)
+    deps, created = host_deps(core, config, link, forge)
     app = create_app(deps)
     unsubscribe = core.metawatch.subscribe("web", desired_hints(app[FANOUT]))
     try:

@@ -23,7 +23,7 @@ from aiohttp import web
 from desired.repo import Author
 from hive_kit.paths import StateLayout
 from hive_web.deps import Deps
-from hive_web.forge_checks import forge_ctx
+from hive_web.forge_component import forge_ctx
 from hive_web.forgejo import HookState
 from hive_web.http import error_middleware
 from hive_web.keys import AUTHOR, DEPS, FANOUT, HOOKS, META, PAGES, SESSIONS, STREAMS, WebConfig

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hive_core.control import ReconcilerControl
 from hive_core.events import Event
@@ -22,6 +23,9 @@ from hive_web.keys import WebConfig
 from hive_web.operator import OperatorCall
 from hive_web.readers.reconciler import ReconcilerLink
 from hive_web.security import Guard
+
+if TYPE_CHECKING:
+    from hive_web.forge_checks import ForgeLink  # which imports the app's keys, which name Deps
 
 Control = Callable[[], ReconcilerControl]
 """The host core's reconciler control (``HostCore.require_reconciler``): restart, rebuild, purge.
@@ -53,3 +57,6 @@ class Deps:
     """One-time login links: the host core's (`hive dashboard url` mints them), or a private set."""
     publish: Publish | None = None
     """The dashboard's own events (webhook deliveries) onto the host's log."""
+    forge: ForgeLink | None = None
+    """The daemon's forge outbox and sender (``hive_web.forge_component``): the webhook queues into
+    it. None: the app opens its own and sends only if no other process does."""

@@ -9,8 +9,11 @@ been queued it is never changed, and a payload equal to the last one is
 never queued again, so it is deduplicated across passes and restarts.
 
 It only reads: the host's event log wakes it (a deploy, a condition change,
-a webhook delivery), the reconciler's recorded statuses say how each agent
-is, and the outbox carries the result to Forgejo. Only a main that Forgejo
+a webhook delivery), and so does the meta repo's ref watcher when ``main``
+or its copy of Forgejo's main moves (an approval here pushes main to
+Forgejo: that push is what makes the revision Forgejo's); the reconciler's
+recorded statuses say how each agent is, and the outbox carries the result
+to Forgejo. It runs in the daemon's forge component (``forge_component``). Only a main that Forgejo
 has (``refs/remotes/forgejo/main`` contains it) gets a status: a local
 commit not yet pushed there has no commit page to put one on.
 """
@@ -21,14 +24,13 @@ import asyncio
 import logging
 from typing import Any
 
-from aiohttp import web
-
 from desired import remote
 from desired.repo import MAIN, MetaRepo
 from desired.schema import DesiredState
+from hive_core.forge import connection
 from hive_core.forge.report import APPLY, apply_status, is_final
-from hive_web.forge_checks import connected
-from hive_web.keys import DEPS, FORGE, META
+from hive_kit.tasks import start_task
+from hive_web.forge_checks import Watching
 from reconciler.model import touched_agents
 
 log = logging.getLogger(__name__)
@@ -37,30 +39,54 @@ WAKE = frozenset(
 )
 
 
-async def apply_watch(app: web.Application) -> None:
-    """Re-judge main's ``hive/apply`` after every event that can change it."""
-    feed = app[DEPS].feed
-    async for event in feed.subscribe(since=feed.last_seq):
-        if event.kind not in WAKE:
-            continue
-        try:
-            await report_apply(app)
-        except Exception:  # a report must never end the dashboard; the next event tries again
-            log.exception("forge: judging hive/apply failed")
+MAIN_REFS = frozenset({f"refs/heads/{MAIN}", remote.TRACKING})
 
 
-async def report_apply(app: web.Application) -> dict[str, Any] | None:
+async def apply_watch(w: Watching) -> None:
+    """Re-judge main's ``hive/apply`` at start and after every event or ref move that can change it."""
+    wake = asyncio.Event()
+    wake.set()  # once at start: a deploy that finished while nobody watched
+    unsubscribe = None
+    if w.on_refs is not None:
+        unsubscribe = w.on_refs("forge-apply", lambda moved: _on_refs(moved, wake))
+    events = start_task("forge-apply-events", _wake_on_events(w, wake))
+    try:
+        while True:
+            await wake.wait()
+            wake.clear()
+            try:
+                await report_apply(w)
+            except Exception:  # a report must never end the component; the next event tries again
+                log.exception("forge: judging hive/apply failed")
+    finally:
+        events.cancel()
+        if unsubscribe is not None:
+            unsubscribe()
+
+
+def _on_refs(moved: Any, wake: asyncio.Event) -> None:
+    if MAIN_REFS & set(moved.changed):
+        wake.set()
+
+
+async def _wake_on_events(w: Watching, wake: asyncio.Event) -> None:
+    async for event in w.feed.subscribe(since=w.feed.last_seq):
+        if event.kind in WAKE:
+            wake.set()
+
+
+async def report_apply(w: Watching) -> dict[str, Any] | None:
     """Queue main's ``hive/apply`` as it stands now; the payload queued, or None if nothing changed."""
-    link = app[DEPS].reconciler
-    conn = await connected(app)
+    link = w.reconciler
+    conn = await asyncio.to_thread(connection.load, w.layout)
     if conn is None or link is None:
         return None
-    found = await app[META].run(_revision)
+    found = await w.meta.run(_revision)
     if found is None:
         return None
     sha, touched, wanted = found
     key = f"status:{sha}:{APPLY}"
-    store = app[FORGE].store
+    store = w.link.store
     if is_final(store.latest(key)):
         return None
     statuses = await asyncio.to_thread(link.statuses)
@@ -68,7 +94,7 @@ async def report_apply(app: web.Application) -> dict[str, Any] | None:
     payload = apply_status(sha, touched, ready, failed, f"{conn.dashboard_url}/#swarm")
     if not store.enqueue(key, payload):
         return None
-    app[FORGE].sender.poke()
+    w.link.sender.poke()
     log.info("forge: %s on %s: %s", APPLY, sha[:12], payload["description"])
     return payload
 

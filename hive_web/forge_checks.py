@@ -9,14 +9,18 @@ costs no API call. Validation is the push gate's own (``MetaRepo.load``);
 the plan is the reconciler's, of that head against the live swarm, read
 through the dashboard's ``ReconcilerLink``. Nothing here calls Forgejo: the
 payloads go to the outbox and the sender's task (``hive_core.forge.sender``),
-started with the app in ``forge_ctx``, sends them.
+run by the daemon's forge component (``hive_web.forge_component``), sends them.
+
+Also here, because the webhook, the watches and the component all share
+them: ``ForgeLink`` (the outbox and the sender that drains it) and
+``Watching`` (what the proposals and ``hive/apply`` watches read).
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-from collections.abc import AsyncIterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,37 +34,37 @@ from hive_core.forge.report import Checks, PlanView, outbox_items, plan_status, 
 from hive_core.forge.sender import Sender
 from hive_core.forge.store import ForgeStore
 from hive_kit.errors import DesiredStateError, HiveError, Problem
-from hive_kit.tasks import start_task
+from hive_kit.paths import StateLayout
+from hive_web.feed import EventFeed
 from hive_web.keys import DEPS, FORGE, HOOKS, META
+from hive_web.meta import MetaWorker
+from hive_web.readers.reconciler import ReconcilerLink
 from reconciler.render import render_plan
+
+RefsSubscribe = Callable[[str, Callable[[Any], None]], Callable[[], None]]
+"""``MetaWatch.subscribe``: call back on every move of the meta repo's refs; returns the unsubscribe."""
 
 
 @dataclass
 class ForgeLink:
-    """Per app: the forge store and the sender draining it."""
+    """The forge store and the sender draining it: one per process, shared by the webhook (which
+    queues) and the forge component (which sends); ``sender.poke()`` after queueing."""
 
     store: ForgeStore
     sender: Sender
 
 
-async def forge_ctx(app: web.Application) -> AsyncIterator[None]:
-    deps = app[DEPS]
-    store = await asyncio.to_thread(ForgeStore.open, deps.layout)
-    sender = Sender(deps.layout, store, deps.publish)
-    app[FORGE] = ForgeLink(store, sender)
-    from hive_web.forge_apply import apply_watch  # it imports this module
-    from hive_web.forge_pulls import pulls_watch  # it imports this module
+@dataclass(frozen=True)
+class Watching:
+    """What the proposals' and ``hive/apply`` watches read: the host's event log, the meta repo on
+    its own thread, the reconciler's reads, and (in the daemon) the meta repo's ref watcher."""
 
-    tasks = [
-        start_task("forge-sender", sender.run()),
-        start_task("forge-apply", apply_watch(app)),
-        start_task("forge-pulls", pulls_watch(app)),
-    ]
-    yield
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    store.close()
+    layout: StateLayout
+    link: ForgeLink
+    meta: MetaWorker
+    reconciler: ReconcilerLink | None
+    feed: EventFeed
+    on_refs: RefsSubscribe | None = None
 
 
 async def connected(app: web.Application) -> Connection | None:
@@ -78,7 +82,7 @@ async def check_head(
 ) -> dict[str, Any]:
     """Validate and plan ``sha``, queue its statuses (and the plan comment of ``pull``); a summary."""
     problems, state = await app[META].run(lambda repo: _validate(repo, sha))
-    plan, no_plan = await _plan(app, state, sha)
+    plan, no_plan = await _plan(app[DEPS].reconciler, state, sha)
     checks = Checks(sha=sha, ref=ref, problems=problems, plan=plan, no_plan=no_plan, pull=pull)
     link = app[FORGE]
     link.store.save_report(checks.report_id, sha, report_body(checks))
@@ -95,10 +99,10 @@ async def check_head(
     }
 
 
-async def plan_lines(app: web.Application, sha: str) -> list[str] | None:
+async def plan_lines(meta: MetaWorker, link: ReconcilerLink | None, sha: str) -> list[str] | None:
     """The rendered plan of commit ``sha`` against the live swarm, or None when there is none."""
-    _problems, state = await app[META].run(lambda repo: _validate(repo, sha))
-    plan, _why = await _plan(app, state, sha)
+    _problems, state = await meta.run(lambda repo: _validate(repo, sha))
+    plan, _why = await _plan(link, state, sha)
     return list(plan.lines) if plan is not None else None
 
 
@@ -111,10 +115,9 @@ def _validate(repo: MetaRepo, sha: str) -> tuple[tuple[Problem, ...], Any]:
         return (Problem(file="(commit)", path="$", message=str(exc)),), None
 
 
-async def _plan(app: web.Application, state: Any, sha: str) -> tuple[PlanView | None, str]:
+async def _plan(link: ReconcilerLink | None, state: Any, sha: str) -> tuple[PlanView | None, str]:
     if state is None:
         return None, "hive/validate failed"
-    link = app[DEPS].reconciler
     if link is None or not link.live:
         return None, "the reconciler is not running in this daemon"
     try:

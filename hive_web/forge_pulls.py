@@ -1,9 +1,10 @@
 """Proposals as pull requests, the dashboard's side: keep the forge's pull requests in step, and
 take a merge or a close made in Forgejo as the proposal's approval or denial.
 
-``pulls_watch`` runs with the app (``forge_ctx``): after every proposal event
-(and once at start) it looks at every proposal and queues, per proposal, what
-the forge should have (``hive_core.forge.pulls.wanted``); the sender makes it so.
+``pulls_watch`` runs in the daemon's forge component (``forge_component``),
+with or without the web tier: after every proposal event (and once at
+start) it looks at every proposal and queues, per proposal, what the forge
+should have (``hive_core.forge.pulls.wanted``); the sender makes it so.
 
 The webhook calls ``settle_merged`` and ``settle_closed`` for a pull request
 closed in Forgejo. A pull request is a proposal's only if ``forge.sqlite``
@@ -27,13 +28,13 @@ from aiohttp import web
 from desired import proposals
 from desired.proposals import Proposal, ProposalStatus
 from desired.repo import Author, MetaRepo
-from hive_core.forge import pulls
+from hive_core.forge import connection, pulls
 from hive_core.forge.report import APPLY, PLAN, VALIDATE
 from hive_core.forge.store import ForgeStore
 from hive_kit.errors import HiveError
 from hive_kit.names import ProposalId
-from hive_web.forge_checks import connected, plan_lines
-from hive_web.keys import DEPS, FORGE, META
+from hive_web.forge_checks import Watching, plan_lines
+from hive_web.keys import FORGE, META
 
 log = logging.getLogger(__name__)
 WAKE = frozenset({"proposal_added", "proposal_resolved"})
@@ -41,12 +42,12 @@ RESYNC = 300.0
 NOTE_WINDOW = 600.0  # a comment by the closer this recent is the denial's note ("close with comment")
 
 
-async def pulls_watch(app: web.Application) -> None:
+async def pulls_watch(w: Watching) -> None:
     """Look at every proposal at start, after each proposal event, and every ``RESYNC`` seconds
-    (a look that failed, or a connection made meanwhile, is caught up without an event)."""
-    feed = app[DEPS].feed
+    (a look that failed is caught up without an event)."""
+    feed = w.feed
     events = aiter(feed.subscribe(since=feed.last_seq))  # before the first look: nothing is lost
-    await _sync_logged(app)
+    await _sync_logged(w)
     waiting: asyncio.Future[Any] | None = None
     try:
         while True:
@@ -54,38 +55,38 @@ async def pulls_watch(app: web.Application) -> None:
             waiting = waiting or asyncio.ensure_future(anext(events))
             done, _ = await asyncio.wait({waiting}, timeout=RESYNC)
             if not done:
-                await _sync_logged(app)
+                await _sync_logged(w)
                 continue
             event, waiting = waiting.result(), None
             if event.kind in WAKE:
-                await _sync_logged(app)
+                await _sync_logged(w)
     finally:
         if waiting is not None:
             waiting.cancel()
 
 
-async def _sync_logged(app: web.Application) -> None:
+async def _sync_logged(w: Watching) -> None:
     try:
-        await sync_pulls(app)
-    except Exception:  # must never end the dashboard; the next proposal event tries again
+        await sync_pulls(w)
+    except Exception:  # must never end the component; the next proposal event tries again
         log.exception("forge: keeping proposals' pull requests in step failed")
 
 
-async def sync_pulls(app: web.Application) -> list[str]:
+async def sync_pulls(w: Watching) -> list[str]:
     """Queue what the forge should have for every proposal; the keys queued."""
-    conn = await connected(app)
+    conn = await asyncio.to_thread(connection.load, w.layout)
     if conn is None:
         return []
-    store = app[FORGE].store
+    store = w.link.store
     links = store.pulls()
     queued = []
-    for proposal in await app[META].run(proposals.list_all):
+    for proposal in await w.meta.run(proposals.list_all):
         pid = int(proposal.id)
         key = pulls.key(pid)
         last = store.latest(key)
         plan = None
         if proposal.status is ProposalStatus.PENDING and not _same_open(last, proposal):
-            plan = await plan_lines(app, proposal.commit)
+            plan = await plan_lines(w.meta, w.reconciler, proposal.commit)
         wish = pulls.wanted(proposal, links.get(pid), last is not None, plan, conn.dashboard_url)
         if wish is None:
             if proposal.status is not ProposalStatus.PENDING:
@@ -96,7 +97,7 @@ async def sync_pulls(app: web.Application) -> list[str]:
         if store.enqueue(key, wish):
             queued.append(key)
     if queued:
-        app[FORGE].sender.poke()
+        w.link.sender.poke()
         log.info("forge: proposals' pull requests queued: %s", ", ".join(queued))
     return queued
 

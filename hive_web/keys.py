@@ -43,4 +43,5 @@ SESSIONS = web.AppKey("sessions", Sessions)
 STREAMS: web.AppKey[set[asyncio.Task[Any]]] = web.AppKey("streams")
 HOOKS = web.AppKey("hooks", HookState)
 FORGE: web.AppKey[ForgeLink] = web.AppKey("forge")
-"""The forge outbox and its sender (``hive_web.forge_checks``); opened with the app."""
+"""The forge outbox and its sender (``hive_web.forge_checks``): the daemon's forge component's
+(``Deps.forge``), or one the app opens when it runs alone (``hive_web.forge_component.forge_ctx``)."""

@@ -90,13 +90,14 @@ async def _check(conn: Any, token: str) -> str:
 @forge_app.command("status")
 def status(state_dir: StateDirOpt = None, as_json: JsonOpt = False) -> None:
     """Show the connection, the last webhook delivery, the outbox and the last API error."""
-    from hive_core.forge import connection
+    from hive_core.forge import claim, connection
     from hive_core.forge.store import ForgeStore, store_path
 
     lay = _state(state_dir)
     conn = connection.load(lay)
     data: dict[str, Any] = {
         "connected": conn is not None,
+        "sender_pid": claim.sender_pid(lay),
         "url": conn.url if conn else None,
         "repo": conn.full_name if conn else None,
         "dashboard_url": conn.dashboard_url if conn else None,
@@ -144,6 +145,15 @@ def _table(title: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) ->
     console().print(table)
 
 
+def _sender(data: dict[str, Any]) -> str:
+    pid = data["sender_pid"]
+    if pid is not None:
+        return f"pid {pid or '?'} (`hive serve`)"
+    if data["connected"]:
+        return "no process: nothing is sent until `hive serve` runs"
+    return "-"
+
+
 def _print_status(data: dict[str, Any]) -> None:
     last, err = data["last_delivery"], data["last_error"]
     rows = [
@@ -156,6 +166,7 @@ def _print_status(data: dict[str, Any]) -> None:
             else "none",
         ),
         ("waiting to send", str(len(data["pending"]))),
+        ("sent by", _sender(data)),
         ("last API error", f"{_when(err['at'])} {err['key']}: {err['message']}" if err else "none"),
     ]
     _table("Forgejo", ("", ""), rows)

@@ -1,6 +1,7 @@
 """The sender: drains the forge outbox in the background, retrying each failure with backoff.
 
-One task per daemon (started with the dashboard, which owns the webhook).
+One task per state dir (run by the daemon's forge component, with or without the
+dashboard, while it holds the claim in ``claim``).
 It sleeps until the next row is due or ``poke()`` says something was queued
 (``wait_or_timeout``, so a new delivery goes out at once), sends what is due,
 and on failure keeps the row with its error and a later due time: 1 s, 2 s,
@@ -53,7 +54,7 @@ class Sender:
         while True:
             try:
                 await self.send_due()
-            except Exception:  # a bug here must not end the daemon's dashboard; the row stays queued
+            except Exception:  # a bug here must not end the daemon's forge component; the row stays queued
                 log.exception("forge: sending failed unexpectedly; retrying in %.0fs", IDLE)
             await wait_or_timeout(self._wake, self._sleep_for())
 

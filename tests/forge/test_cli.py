@@ -67,9 +67,11 @@ def test_connect_status_disconnect(layout: StateLayout, forge: ForgejoStandIn, t
     shown = json.loads(hive(layout, "status", "--json").stdout)
     assert shown["connected"] is True and shown["repo"] == "ops/swarm" and shown["url"] == forge.url
     assert shown["dashboard_url"] == "http://hive.test:7000" and shown["last_error"] is None
+    assert shown["sender_pid"] is None, "no daemon: no one sends"
     assert forge.token not in json.dumps(shown)
     table = hive(layout, "status").stdout
     assert "ops/swarm" in table and "last API error" in table and "none" in table
+    assert "nothing is sent until `hive serve` runs" in table
 
     gone = hive(layout, "disconnect")
     assert gone.returncode == 0 and "disconnected" in gone.stdout

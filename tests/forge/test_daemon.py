@@ -56,7 +56,7 @@ def test_hive_serve_checks_a_branch_and_reports_the_deploy_of_its_merge(tmp_path
     secret = json.loads(hive(layout, "webhook", "secret", "--json").stdout)["secret"]
     hive(layout, "forge", "connect", "--url", forge.url, "--repo", "ops/swarm", "--token-file", str(token))
     try:
-        with running_hive_serve(layout) as (_proc, url, _log):
+        with running_hive_serve(layout) as (_proc, url, log):
 
             def deliver(event: str, payload: dict[str, object]) -> None:
                 body = json.dumps(payload).encode()
@@ -87,5 +87,6 @@ def test_hive_serve_checks_a_branch_and_reports_the_deploy_of_its_merge(tmp_path
             shown = json.loads(hive(layout, "forge", "status", "--json").stdout)
             assert shown["connected"] is True and shown["last_delivery"]["outcome"] == "fast-forwarded"
             assert forge.unexpected == []
+            assert "this one waits" not in log.read_text(), "the dashboard sends through the daemon's sender"
     finally:
         forge.stop()
