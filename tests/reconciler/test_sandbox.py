@@ -235,6 +235,18 @@ def test_without_namespaces_agents_refuse_to_start_and_name_the_fix(tmp_path: Pa
     assert "bwrap cannot create network and pid namespaces here" in printed
     assert "give it CAP_SYS_ADMIN" in printed and "--insecure-sandbox" in printed
     assert not kill_sandboxes_under(tmp_path), "no agent was started anyway"
+    shown = subprocess.run(
+        [hive, "status", "--json", "--state-dir", state],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    [manager] = json.loads(shown.stdout)["agents"]
+    stalled = next(c for c in manager["conditions"] if c["type"] == "Stalled")
+    assert stalled["status"] and stalled["reason"] == "PermanentError", "held until desired state changes"
+    assert "bwrap cannot create network and pid namespaces" in stalled["message"]
 
 
 async def test_a_daemon_that_is_not_root_refuses_too(
