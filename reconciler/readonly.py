@@ -68,7 +68,7 @@ async def live_statuses(layout: StateLayout, runtime: Runtime) -> list[AgentStat
     for name in names:
         old = recorded.get(name)
         spec = w.snap.state.agents.get(name)
-        retry = Retry(failures=old.failures, error=old.last_error or "") if old else Retry()
+        retry = _recorded_retry(old, w.snap.revision)
         inputs = Inputs(
             name=name,
             desired_revision=w.snap.revision,
@@ -85,6 +85,17 @@ async def live_statuses(layout: StateLayout, runtime: Runtime) -> list[AgentStat
             status = _with_retry(status, old)
         out.append(status)
     return out
+
+
+def _recorded_retry(old: AgentStatus | None, revision: str) -> Retry:
+    """The loop's failure streak as it recorded it. A permanent failure (no sandbox on this host, a
+    bad build) holds until desired state changes, so while the recorded revision is current the
+    agent is still Stalled: `hive status` must say so, as the dashboard does."""
+    if old is None:
+        return Retry()
+    stalled = old.condition("Stalled")
+    permanent = stalled.status and stalled.reason == "PermanentError" and old.desired_revision == revision
+    return Retry(failures=old.failures, error=old.last_error or "", permanent=permanent)
 
 
 def _with_retry(status: AgentStatus, old: AgentStatus) -> AgentStatus:

@@ -13,6 +13,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from reconciler.runtime import hostview
 from reconciler.runtime.local import LocalRuntime
 from reconciler.runtime.ownership import own_state_dir
 from reconciler.status import read_statuses
+from tests.conftest import kill_sandboxes_under, subprocess_env
 from tests.reconciler.conftest import AGENT_COMMAND, add, remove
 from tests.reconciler.helpers import eventually
 from tests.seams.hello_host import HelloHost
@@ -204,6 +206,47 @@ async def test_without_bubblewrap_agents_refuse_to_start_and_say_why(
         and "apt install bubblewrap" in stalled.message
     )
     assert "--insecure-sandbox" in stalled.message
+
+
+@needs_root
+@pytest.mark.skipif(
+    not shutil.which("bwrap") or not shutil.which("setpriv"), reason="needs bwrap and setpriv"
+)
+def test_without_namespaces_agents_refuse_to_start_and_name_the_fix(tmp_path: Path) -> None:
+    """A host where namespaces cannot be made (a container without CAP_SYS_ADMIN), for real: the
+    `hive` CLI runs as root with CAP_SYS_ADMIN dropped from its bounding set (`setpriv`), so the real
+    bubblewrap's unshare fails as it would there. Nothing starts unsandboxed."""
+    hive = Path(sys.executable).parent / "hive"
+    env = subprocess_env()
+    state = tmp_path / "state"
+    subprocess.run([hive, "init", "--state-dir", state], env=env, check=True, capture_output=True, timeout=60)
+    no_sys_admin = ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "--"]
+    done = subprocess.run(
+        [*no_sys_admin, hive, "reconcile", "--state-dir", state],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    printed = " ".join((done.stdout + done.stderr).split())  # rich wraps at the terminal's width
+    assert done.returncode == 1 and "Traceback" not in printed, printed
+    assert "manager: failed: agent manager cannot start: no sandbox on this host" in printed
+    assert "bwrap cannot create network and pid namespaces here" in printed
+    assert "give it CAP_SYS_ADMIN" in printed and "--insecure-sandbox" in printed
+    assert not kill_sandboxes_under(tmp_path), "no agent was started anyway"
+    shown = subprocess.run(
+        [hive, "status", "--json", "--state-dir", state],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    [manager] = json.loads(shown.stdout)["agents"]
+    stalled = next(c for c in manager["conditions"] if c["type"] == "Stalled")
+    assert stalled["status"] and stalled["reason"] == "PermanentError", "held until desired state changes"
+    assert "bwrap cannot create network and pid namespaces" in stalled["message"]
 
 
 async def test_a_daemon_that_is_not_root_refuses_too(

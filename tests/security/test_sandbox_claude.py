@@ -191,3 +191,40 @@ async def test_claudes_bash_tool_cannot_read_host_secrets_or_reach_host_ports(sw
         (r["host"], r["port"]) for r in swarm.daemon.core.egress_log.recent("alpha", 200, denied_only=True)
     }
     assert ("127.0.0.1", port) in denied and ("example.com", 443) in denied
+
+
+async def test_claude_mcp_list_inside_the_sandbox_reports_the_harness_server_connected(swarm: Swarm) -> None:
+    """`claude mcp list`, run by claude's own Bash tool as the agent (its uid, its network namespace,
+    HTTP(S)_PROXY pointing at the forwarder): the harness's MCP server on 127.0.0.2 is reached
+    directly (NO_PROXY), not through the egress proxy, and answers its health check."""
+    entry = (
+        "python3 -c 'import json; "
+        'print(json.dumps(json.load(open("/state/.hive/mcp-config.json"))["mcpServers"]["hyperhive"]))\''
+    )
+    script = "; ".join(
+        [
+            'export HOME="$(mktemp -d)"',
+            'cd "$HOME"',
+            'CLAUDE="${HIVE_CLAUDE_BIN:-claude}"',
+            f'"$CLAUDE" mcp add-json --scope user hyperhive "$({entry})" > /dev/null',
+            'echo "PROXY=$HTTPS_PROXY"',
+            '"$CLAUDE" mcp list 2>&1',
+            "echo END",
+        ]
+    )
+    swarm.api.push(tool("Bash", command=script, description="check the MCP server"), text("listed"))
+    client = HiveClient(swarm.layout.admin_socket)
+    try:
+        await client.request(Send(to="alpha", body="is your MCP server up?"))
+    finally:
+        await client.aclose()
+    await eventually(lambda: len(swarm.turns("alpha")) >= 2, timeout=120, what="alpha's Bash turn")
+    result = "\n".join(r for req in swarm.api.main_requests() for r in req.tool_results())
+    assert "END" in result, result
+    assert "PROXY=http://127.0.0.1:" in result, "the Bash tool runs with the forwarder as its proxy"
+    line = next((ln for ln in result.splitlines() if ln.startswith("hyperhive")), "")
+    assert "http://127.0.0.2:" in line and "(HTTP)" in line and "✔ Connected" in line, result
+    mcp_port = int(swarm.mcp_entry("alpha")["url"].split(":")[2].split("/")[0])
+    assert not [r for r in swarm.daemon.core.egress_log.recent("alpha", 200) if r["port"] == mcp_port], (
+        "the health check did not go through the egress proxy"
+    )
