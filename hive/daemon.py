@@ -28,6 +28,7 @@ from hive_core.identities import UidRange
 from hive_core.schedulers import deadlines_loop, meta_follow_loop, retention_loop
 from hive_core.sockets import SocketSet
 from hive_core.stores.checkpoint import checkpoint_loop
+from hive_core.tls_broker import BrokerSettings, TlsBroker
 from hive_kit.errors import HiveError, PermanentError, UserError
 from hive_kit.paths import StateLayout
 from hive_kit.tasks import TaskFactory, run_root_tasks
@@ -50,11 +51,14 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         web: WebConfig | None = None,
         uid_range: UidRange | None = None,
+        broker: BrokerSettings | None = None,
     ) -> None:
         self.layout = layout
         self._lock = _lock_state_dir(layout)
         self.core = HostCore(layout, clock=clock, uid_range=uid_range)
         self.sockets = SocketSet(self.core)
+        self.broker = None if broker is None else TlsBroker(self.core, broker)
+        """The TLS listener for agents in pods (``hive serve --broker-listen``), if asked for."""
         self.stop = asyncio.Event()
         self.components: list[tuple[str, TaskFactory]] = [
             ("deadlines", lambda: deadlines_loop(self.core)),
@@ -79,6 +83,8 @@ class Daemon:
     async def run(self) -> None:
         self.core.startup()
         await self.sockets.start()
+        if self.broker is not None:
+            await self.broker.start()
         log.info(
             "hive serve: listening on %s (admin), %s (manager) and %d agent sockets",
             self.layout.admin_socket,
@@ -95,6 +101,8 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self.left_running = await self._still_running()
+        if self.broker is not None:
+            await self.broker.close()
         await self.sockets.close()
         self.core.close()
         self._lock.close()
