@@ -106,6 +106,15 @@ def caller_for(core: HostCore, agent: str, role: Role) -> Callable[[], Caller]:
     return caller
 
 
+class TlsConnection(Connection):
+    """``Connection`` on TLS, which has no half-close: a client's close_notify ends the transport
+    whatever we return (asyncio warns on ``True``), so what it asked and was not yet told is moot."""
+
+    def eof_received(self) -> bool:
+        super().eof_received()
+        return False
+
+
 class AuthGate(asyncio.Protocol):
     """An accepted TLS connection until its hello is reviewed; then a ``Connection`` takes over."""
 
@@ -241,6 +250,8 @@ class TlsBroker:
         return ctx
 
     async def start(self) -> None:
+        """Listen; a missing client or cluster config fails here, with the fix, not at the first pod."""
+        await self.reviewer.connect()
         ctx = self.ssl_context()
         s = self.settings
         try:
@@ -265,7 +276,7 @@ class TlsBroker:
         return gate
 
     def connection(self, caller_fn: Callable[[], Caller], role: Role) -> Connection:
-        conn = Connection(self.core, caller_fn, role)
+        conn = TlsConnection(self.core, caller_fn, role)
         self.conns.add(conn)
         conn.closed.add_done_callback(lambda _f: self.conns.discard(conn))
         return conn

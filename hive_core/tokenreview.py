@@ -174,6 +174,10 @@ class TokenReviewer:
         parsed: dict[str, Any] = json.loads(data)
         return parsed
 
+    async def connect(self) -> None:
+        """Load the cluster's config now (no request yet): a missing one is an error at start."""
+        await self._client()
+
     async def _client(self) -> Any:
         if self._api is None:
             self._api = await open_api(self.kubeconfig)
