@@ -82,9 +82,9 @@ class Daemon:
 
     async def run(self) -> None:
         self.core.startup()
-        await self.sockets.start()
-        if self.broker is not None:
+        if self.broker is not None:  # before the sockets: a bad setting stops us with nothing to undo
             await self.broker.start()
+        await self.sockets.start()
         log.info(
             "hive serve: listening on %s (admin), %s (manager) and %d agent sockets",
             self.layout.admin_socket,

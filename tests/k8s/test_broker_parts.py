@@ -150,3 +150,15 @@ def test_bad_broker_settings_for_pods_are_named() -> None:
         settings_from_env({"HIVE_KUBE_BROKER_URL": "10.0.0.5:7443"})
     with pytest.raises(UserError, match="HIVE_KUBE_BROKER_CA: cannot read /nonexistent"):
         settings_from_env({"HIVE_KUBE_BROKER_URL": "tls://h:1", "HIVE_KUBE_BROKER_CA": "/nonexistent/ca.crt"})
+
+
+def test_serve_with_the_broker_but_no_cluster_config_is_one_line_at_start(hive: Any, tmp_path: Path) -> None:
+    assert hive("init").returncode == 0
+    done = hive(
+        "serve", "--no-web", "--no-reconcile", "--broker-listen", "127.0.0.1:0",
+        env={"KUBECONFIG": str(tmp_path / "absent"), "KUBERNETES_SERVICE_HOST": ""},
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "the TLS broker needs the cluster to review tokens" in done.stderr
+    assert "set KUBECONFIG" in done.stderr
