@@ -192,6 +192,21 @@ async def test_a_token_for_another_audience_is_refused(broker: Broker) -> None:
         await broker.client(token).request(Whoami())
 
 
+async def test_a_broker_token_is_no_credential_for_the_api_server(broker: Broker) -> None:
+    """What an agent could do with the only token in its pod: nothing on the cluster."""
+    from kubernetes_asyncio.client.exceptions import ApiException
+
+    token = await broker.pod_token("coder")
+    kubeconfig = token_kubeconfig(broker.cluster.kubeconfig, token, broker.tmp / "agent.kubeconfig")
+    c = await open_client(kubeconfig)
+    try:
+        with pytest.raises(ApiException) as refused:
+            await c.core.list_namespaced_pod(broker.cluster.namespace)
+    finally:
+        await c.api.close()
+    assert refused.value.status == 401
+
+
 async def test_a_token_not_bound_to_a_pod_is_refused(broker: Broker) -> None:
     await broker.cluster.agent_pod("coder")
     token = await broker.cluster.token("hive-coder")
