@@ -134,9 +134,9 @@ class AuthGate(asyncio.Protocol):
         self._timer = asyncio.get_running_loop().call_later(HELLO_SECONDS, self._too_slow)
 
     def data_received(self, data: bytes) -> None:
+        self._buf += data  # after the hello: requests pipelined behind it, handed on with the transport
         if self._task is not None:
-            return  # reading is paused; a few bytes may still arrive
-        self._buf += data
+            return
         end = self._buf.find(b"\n")
         if end < 0:
             if len(self._buf) > MAX_HELLO_BYTES:
@@ -144,8 +144,9 @@ class AuthGate(asyncio.Protocol):
             return
         assert self._transport is not None
         self._transport.pause_reading()
-        line, rest = bytes(self._buf[:end]), bytes(self._buf[end + 1 :])
-        self._task = asyncio.get_running_loop().create_task(self._authenticate(line, rest))
+        line = bytes(self._buf[:end])
+        del self._buf[: end + 1]
+        self._task = asyncio.get_running_loop().create_task(self._authenticate(line))
 
     def eof_received(self) -> bool:
         return False
@@ -167,7 +168,7 @@ class AuthGate(asyncio.Protocol):
             self._transport.write(error_line(exc))
             self._transport.close()
 
-    async def _authenticate(self, line: bytes, rest: bytes) -> None:
+    async def _authenticate(self, line: bytes) -> None:
         try:
             token = parse_hello(line)
             owner = await self.broker.reviewer.owner(token)
@@ -190,8 +191,8 @@ class AuthGate(asyncio.Protocol):
         self.broker.gates.discard(self)
         transport.set_protocol(conn)
         conn.connection_made(transport)
-        if rest:
-            conn.data_received(rest)
+        if self._buf:
+            conn.data_received(bytes(self._buf))
         transport.resume_reading()
 
 

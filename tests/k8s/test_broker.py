@@ -262,6 +262,20 @@ async def test_no_token_or_garbage_is_refused_and_nothing_is_served(broker: Brok
     writer.close()
 
 
+async def test_requests_sent_right_behind_the_hello_are_answered_as_the_agent(broker: Broker) -> None:
+    """The hello and two requests in one write (one TLS record): the hand-off loses none of them."""
+    token = await broker.pod_token("coder")
+    ctx = ssl.create_default_context(cafile=str(broker.ca))
+    reader, writer = await asyncio.open_connection("127.0.0.1", broker.tls.port, ssl=ctx)
+    writer.write(json.dumps({"token": token}).encode() + b'\n{"op": "whoami"}\n{"op": "whoami"}\n')
+    hello = json.loads(await reader.readline())
+    assert hello == {"ok": True, "agent": "coder", "role": "agent"}
+    for _ in range(2):
+        answer = json.loads(await reader.readline())
+        assert answer["ok"] is True and answer["name"] == "coder"
+    writer.close()
+
+
 async def test_a_missing_token_file_is_one_clear_error(broker: Broker) -> None:
     endpoint = BrokerEndpoint("127.0.0.1", broker.tls.port, broker.ca, broker.tmp / "absent")
     with pytest.raises(PermanentError, match=r"cannot read the broker token from .*absent"):
