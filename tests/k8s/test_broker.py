@@ -102,6 +102,7 @@ class Broker:
         assert running.daemon.broker is not None
         self.tls = running.daemon.broker
         self.clients: list[HiveClient] = []
+        self.pods: dict[str, tuple[str, str]] = {}
 
     @property
     def ca(self) -> Path:
@@ -120,7 +121,11 @@ class Broker:
 
     async def pod_token(self, agent: str) -> str:
         uid = await self.cluster.agent_pod(agent)
-        return await self.cluster.token(f"hive-{agent}", pod=(f"hive-{agent}-0", uid))
+        self.pods[agent] = (f"hive-{agent}-0", uid)
+        return await self.cluster.token(f"hive-{agent}", pod=self.pods[agent])
+
+    async def pod_ref(self, agent: str) -> tuple[str, str]:
+        return self.pods[agent]
 
     async def close(self) -> None:
         for client in self.clients:
@@ -183,6 +188,30 @@ async def test_the_recipient_rules_hold_over_tls_as_on_the_socket(broker: Broker
     coder = broker.client(await broker.pod_token("coder"))  # coder may message the manager only
     with pytest.raises(ForbiddenError, match="coder may not message 'peer'"):
         await coder.request(Send(to="peer", body="hi"))
+
+
+async def test_an_agent_removed_from_desired_state_is_refused_on_its_open_connection(broker: Broker) -> None:
+    from desired.changes import remove_agent
+    from desired.repo import MetaRepo
+    from tests.core.conftest import OPERATOR
+
+    peer = broker.client(await broker.pod_token("peer"))
+    assert (await peer.request(Whoami())).name == "peer"
+    repo = MetaRepo(broker.running.layout.meta)
+    repo.commit(lambda s: remove_agent(s, "peer"), author=OPERATOR, message="remove peer")
+    for _ in range(200):  # the meta watch hears main move; polled with a bound, no duration asserted
+        try:
+            await peer.request(Whoami())
+        except ForbiddenError as exc:
+            assert "left desired state" in str(exc)
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("a removed agent's TLS connection still answered as it after 10 s")
+    with pytest.raises(ForbiddenError, match="'peer' is not in desired state"):  # and a new one is refused
+        await broker.client(
+            await broker.cluster.token("hive-peer", pod=await broker.pod_ref("peer")), "p2"
+        ).request(Whoami())
 
 
 async def test_a_token_for_another_audience_is_refused(broker: Broker) -> None:
