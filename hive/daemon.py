@@ -84,6 +84,7 @@ class Daemon:
         self.core.startup()
         if self.broker is not None:  # before the sockets: a bad setting stops us with nothing to undo
             await self.broker.start()
+            self.sockets.after_sync.append(self.broker.drop_stale)
         await self.sockets.start()
         log.info(
             "hive serve: listening on %s (admin), %s (manager) and %d agent sockets",

@@ -282,6 +282,16 @@ class TlsBroker:
         conn.closed.add_done_callback(lambda _f: self.conns.discard(conn))
         return conn
 
+    def drop_stale(self) -> None:
+        """Close the connections of agents that left desired state or changed role, as their unix
+        sockets are closed (``SocketSet.sync_agents`` calls this after each sync)."""
+        for conn in list(self.conns):
+            try:
+                conn.caller_fn()
+            except HiveError as exc:
+                log.info("TLS broker: closing a connection: %s", exc)
+                conn.abort()
+
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
