@@ -14,7 +14,8 @@ answered with one error line naming what was wrong, and closed.
 
 The connection's role is fixed at the hello (agent or manager, from desired
 state); if the agent leaves desired state or its role changes, every later
-request on it is refused and the client reconnects (and is reviewed again).
+request on it is refused, and ``drop_stale`` (run after each socket sync)
+closes it, as the agent's unix socket is closed; a reconnect is reviewed again.
 """
 
 from __future__ import annotations
