@@ -157,8 +157,9 @@ class TokenReviewer:
     async def _call(self, method: Any, *args: Any) -> dict[str, Any] | None:
         """One API call's JSON (None for 404); failures as ours: the daemon's rights or the cluster."""
         try:
-            resp = await asyncio.wait_for(method(*args, _preload_content=False), 20)
-            data = await resp.read()
+            async with asyncio.timeout(20):  # not wait_for: a cancel can be swallowed (gh-86296)
+                resp = await method(*args, _preload_content=False)
+                data = await resp.read()
         except HiveError:
             raise
         except Exception as exc:

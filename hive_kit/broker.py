@@ -129,7 +129,8 @@ async def open_broker(
     try:
         writer.write(hello_line(token))
         await writer.drain()
-        answer = await asyncio.wait_for(reader.readline(), 30)
+        async with asyncio.timeout(30):  # not wait_for: a cancel can be swallowed (gh-86296)
+            answer = await reader.readline()
         _check_hello(endpoint, answer)
     except BaseException as exc:
         writer.close()
