@@ -30,6 +30,7 @@ from hive_core.identities import UidRange
 from hive_core.schedulers import deadlines_loop, meta_follow_loop, retention_loop
 from hive_core.sockets import SocketSet
 from hive_core.stores.checkpoint import checkpoint_loop
+from hive_core.tls_broker import BrokerSettings, TlsBroker
 from hive_kit.errors import HiveError, PermanentError, UserError
 from hive_kit.paths import StateLayout
 from hive_kit.tasks import TaskFactory, run_root_tasks
@@ -53,11 +54,14 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         web: WebConfig | None = None,
         uid_range: UidRange | None = None,
+        broker: BrokerSettings | None = None,
     ) -> None:
         self.layout = layout
         self._lock = _lock_state_dir(layout)
         self.core = HostCore(layout, clock=clock, uid_range=uid_range)
         self.sockets = SocketSet(self.core)
+        self.broker = None if broker is None else TlsBroker(self.core, broker)
+        """The TLS listener for agents in pods (``hive serve --broker-listen``), if asked for."""
         self.stop = asyncio.Event()
         self.components: list[tuple[str, TaskFactory]] = [
             ("deadlines", lambda: deadlines_loop(self.core)),
@@ -91,6 +95,9 @@ class Daemon:
 
     async def run(self) -> None:
         self.core.startup()
+        if self.broker is not None:  # before the sockets: a bad setting stops us with nothing to undo
+            await self.broker.start()
+            self.sockets.after_sync.append(self.broker.drop_stale)
         await self.sockets.start()
         log.info(
             "hive serve: listening on %s (admin), %s (manager) and %d agent sockets",
@@ -108,6 +115,8 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self.left_running = await self._still_running()
+        if self.broker is not None:
+            await self.broker.close()
         await self.sockets.close()
         self.forge.close()
         self.core.close()

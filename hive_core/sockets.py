@@ -199,6 +199,7 @@ class SocketSet:
         self.manager_egress: AgentPorts | None = None
         self.agents: dict[str, Listener] = {}  # hive.sock of each agent but the manager
         self.egress: dict[str, AgentPorts] = {}  # and the egress.sock and model.sock beside it
+        self.after_sync: list[Callable[[], None]] = []  # e.g. the TLS broker drops removed agents
         self._lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -233,6 +234,8 @@ class SocketSet:
                 log.info("sockets for agent %s removed (no longer in desired state)", name)
             self._drop_stale_dirs(wanted)
             await self._sync_manager_egress()
+            for callback in self.after_sync:
+                callback()
 
     async def _open_agent(self, name: str) -> None:
         layout = self.core.layout

@@ -50,6 +50,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from hive_kit.broker import BROKER_ENV
 from hive_kit.envfile import CREDENTIAL_KEYS, LOGIN_FILE, parse_env
 from hive_kit.launch import ENV_CONFIG, ENV_META, ENV_SOCKET, ENV_STATE, AgentLaunchConfig
 
@@ -152,8 +153,8 @@ def mcp_config(
 
 
 def mcp_server_env(env: Mapping[str, str]) -> dict[str, str]:
-    """What our MCP server child needs: the socket, the launch config, the import path."""
-    keep = (ENV_SOCKET, ENV_CONFIG, ENV_STATE, ENV_META, "PYTHONPATH")
+    """What our MCP server child needs: the socket (or the TLS broker), the launch config, the import path."""
+    keep = (ENV_SOCKET, ENV_CONFIG, ENV_STATE, ENV_META, "PYTHONPATH", *BROKER_ENV)
     return {key: env[key] for key in keep if env.get(key)}
 
 

@@ -8,7 +8,10 @@ pool instead; such a connection whose request was cancelled or timed out is
 closed rather than reused (its answer may still be in flight). ``ok: false``
 answers are raised as the same ``hive_kit.errors`` class the host raised.
 
-Inside a sandbox the socket is ``/run/hive/hive.sock`` (``hive_kit.launch``).
+Inside a sandbox the socket is ``/run/hive/hive.sock`` (``hive_kit.launch``). In a pod on
+another machine, ``HIVE_BROKER_URL`` names the daemon's TLS listener instead and each new
+connection first shows the pod's ServiceAccount token (``hive_kit.broker``); past that hello
+the protocol is the same.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import socket
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +27,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+from hive_kit.broker import BrokerEndpoint, open_broker
 from hive_kit.errors import BadRequestError, HiveError, UnavailableError, error_from_wire
 from hive_kit.launch import SANDBOX_SOCKET
 from hive_kit.wire import (
@@ -40,7 +45,7 @@ _OK_PREFIX = b'{"ok":true'  # how the host's encoder starts every success line
 _READ_LIMIT = 16 * MAX_LINE_BYTES  # answers carry ≤ 1 MiB of text, which JSON escaping may grow ~6x
 
 
-def _unavailable(path: Path, exc: OSError) -> UnavailableError:
+def _unavailable(path: Path | str, exc: OSError) -> UnavailableError:
     return UnavailableError(
         f"cannot reach the hive daemon at {path} ({exc.strerror or exc}); is `hive serve` running?",
         delay=1.0,
@@ -89,7 +94,7 @@ class _Pipe:
     when it comes, is read and dropped, so the answers after it stay matched.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: Path) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: Path | str) -> None:
         self._reader = reader
         self._writer = writer
         self._path = path
@@ -148,6 +153,13 @@ def _holds_connection(req: Request) -> bool:
     return isinstance(req, Recv) and bool(req.wait_seconds)
 
 
+class _FromEnv:
+    pass
+
+
+_FROM_ENV = _FromEnv()
+
+
 class HiveClient:
     """An asyncio client for one socket. ``await client.request(Send(to=..., body=...))``.
 
@@ -155,14 +167,26 @@ class HiveClient:
     a ``recv`` that may park takes a connection from a small pool instead.
     """
 
-    def __init__(self, path: Path | str = SANDBOX_SOCKET, *, pool_size: int = 4) -> None:
+    def __init__(
+        self,
+        path: Path | str = SANDBOX_SOCKET,
+        *,
+        pool_size: int = 4,
+        broker: BrokerEndpoint | _FromEnv | None = _FROM_ENV,
+    ) -> None:
+        """``broker``: the TLS broker to use instead of ``path``; by default ``HIVE_BROKER_URL``
+        (``hive_kit.broker``) if set, else the unix socket."""
+        self.broker = BrokerEndpoint.from_env(os.environ) if isinstance(broker, _FromEnv) else broker
         self.path = Path(path)
+        self.where = self.broker.where if self.broker is not None else str(self.path)
         self._idle: list[_Conn] = []
         self._pool_size = pool_size
         self._pipe: _Pipe | None = None
         self._connecting: asyncio.Task[_Pipe] | None = None
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.broker is not None:
+            return await open_broker(self.broker, limit=_READ_LIMIT)
         try:
             return await asyncio.open_unix_connection(str(self.path), limit=_READ_LIMIT)
         except OSError as exc:
@@ -182,7 +206,7 @@ class HiveClient:
 
     async def _open_pipe(self) -> _Pipe:
         reader, writer = await self._open()
-        self._pipe = _Pipe(reader, writer, self.path)
+        self._pipe = _Pipe(reader, writer, self.where)
         return self._pipe
 
     async def request(self, req: Request, *, timeout: float | None = None) -> Any:
@@ -204,7 +228,7 @@ class HiveClient:
         except BaseException as exc:
             conn.close()
             if isinstance(exc, OSError):
-                raise _unavailable(self.path, exc) from exc
+                raise _unavailable(self.where, exc) from exc
             raise
         if line and len(self._idle) < self._pool_size:
             self._idle.append(conn)  # answered in full: still in step, even for an error answer
@@ -240,7 +264,7 @@ class HiveClient:
             try:
                 line = await conn.roundtrip(encode_request(req))
             except OSError as exc:
-                raise _unavailable(self.path, exc) from exc
+                raise _unavailable(self.where, exc) from exc
             yield parse_response(req, line)
         finally:
             conn.close()

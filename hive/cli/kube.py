@@ -1,4 +1,4 @@
-"""`hive kube rbac`: the Role (and its binding) the daemon needs to run agents on Kubernetes.
+"""`hive kube rbac`: the Role (and its bindings) the daemon needs to run agents on Kubernetes.
 
 Printed as one JSON `List` that `kubectl apply -f -` takes as it is; the rules are
 ``reconciler.runtime.kubernetes_rbac`` (the ones ``tests/k8s/test_rbac.py`` runs the driver
@@ -47,7 +47,7 @@ def rbac(
         str, typer.Option(help="The ServiceAccount the daemon runs as, in that namespace.")
     ] = "hyperhive",
 ) -> None:
-    """Print the daemon's Role and RoleBinding: `hive kube rbac | kubectl apply -f -`."""
+    """Print the daemon's Role and bindings (TokenReview too): `hive kube rbac | kubectl apply -f -`."""
     from reconciler.runtime.kubernetes_rbac import manifests
 
     items = manifests(_label("namespace", namespace), _label("service account", account))

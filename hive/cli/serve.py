@@ -7,6 +7,7 @@ import logging
 import os
 import shlex
 import signal
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -17,6 +18,7 @@ from hive_core.identities import DEFAULT_UIDS, UidRange
 from hive_kit.paths import StateLayout
 
 if TYPE_CHECKING:
+    from hive_core.tls_broker import BrokerSettings
     from hive_web.keys import WebConfig
     from reconciler.runtime.registry import RuntimeOptions
 
@@ -53,6 +55,28 @@ def serve(
             help="Host uids (and gids) given to agents, one each, as FIRST-LAST.",
         ),
     ] = DEFAULT_UIDS,
+    broker_listen: Annotated[
+        str | None,
+        typer.Option(
+            envvar="HIVE_BROKER_LISTEN",
+            help="Also serve the broker over TLS on HOST:PORT, for agents in pods (docs/kubernetes.md); "
+            "each connection must show its pod's ServiceAccount token. Default: off.",
+        ),
+    ] = None,
+    broker_san: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="HIVE_BROKER_SANS",
+            help="A name or IP address pods use to reach the TLS broker (repeat, or comma-separated); "
+            "it goes in the certificate made in STATE/broker-tls/.",
+        ),
+    ] = None,
+    broker_cert: Annotated[
+        Path | None, typer.Option(envvar="HIVE_BROKER_CERT", help="Your own broker certificate (PEM).")
+    ] = None,
+    broker_key: Annotated[
+        Path | None, typer.Option(envvar="HIVE_BROKER_KEY", help="Its private key (PEM).")
+    ] = None,
     insecure_sandbox: Annotated[
         bool,
         typer.Option(
@@ -73,10 +97,22 @@ def serve(
         runtime, tuple(shlex.split(agent_command or "")), insecure=insecure_sandbox, uid_range=uid_range
     )
     web = None if no_web else WebConfig(host=web_host, port=web_port)
+    broker = None
+    if broker_listen:
+        from hive_core.tls_broker import BrokerSettings
+
+        broker = BrokerSettings.parse(
+            broker_listen,
+            broker_san or [],
+            broker_cert,
+            broker_key,
+            namespace=os.environ.get("HIVE_KUBE_NAMESPACE") or "hyperhive",
+            kubeconfig=os.environ.get("KUBECONFIG") or None,
+        )
     where = layout(state_dir)
     if not where.meta.exists():
         raise no_state_dir(where)
-    left = asyncio.run(_serve(where, None if no_reconcile else options, web, uid_range))
+    left = asyncio.run(_serve(where, None if no_reconcile else options, web, uid_range, broker))
     if left:
         typer.echo(left_running_note(left), err=True)
 
@@ -92,12 +128,16 @@ def left_running_note(names: list[str]) -> str:
 
 
 async def _serve(
-    where: StateLayout, options: RuntimeOptions | None, web: WebConfig | None, uid_range: UidRange
+    where: StateLayout,
+    options: RuntimeOptions | None,
+    web: WebConfig | None,
+    uid_range: UidRange,
+    broker: BrokerSettings | None = None,
 ) -> list[str]:
     """Run the daemon until a signal; the agents it leaves running."""
     from hive.daemon import Daemon, add_reconciler
 
-    daemon = Daemon(where, web=web, uid_range=uid_range)
+    daemon = Daemon(where, web=web, uid_range=uid_range, broker=broker)
     if options is not None:
         add_reconciler(daemon, options)
     loop = asyncio.get_running_loop()

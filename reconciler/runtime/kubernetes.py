@@ -60,7 +60,7 @@ T = TypeVar("T")
 
 def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
     """The operator's choices: HIVE_KUBE_NAMESPACE, _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET,
-    _STATE_SIZE, _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS."""
+    _STATE_SIZE, _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS, _BROKER_URL, _BROKER_CA."""
     import shlex
 
     e = os.environ if env is None else env
@@ -77,6 +77,10 @@ def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
         run_as=_uid(e.get("HIVE_KUBE_RUN_AS"), base.run_as),
         host_mounts=_host_mounts(e.get("HIVE_KUBE_HOST_MOUNTS", "")),
         host_socket=e.get("HIVE_KUBE_HOST_SOCKET") == "1",
+        broker_url=ko.checked_broker_url(e["HIVE_KUBE_BROKER_URL"])
+        if e.get("HIVE_KUBE_BROKER_URL")
+        else None,
+        broker_ca=ko.broker_ca_text(e["HIVE_KUBE_BROKER_CA"]) if e.get("HIVE_KUBE_BROKER_CA") else "",
     )
 
 

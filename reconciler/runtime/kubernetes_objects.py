@@ -20,9 +20,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from hive_kit.errors import HiveError, PermanentError, TemporaryError
+from hive_core.tokenreview import ACCOUNT_PREFIX
+from hive_kit.broker import (
+    AUDIENCE,
+    DEFAULT_TOKEN_FILE,
+    ENV_BROKER_CA_FILE,
+    ENV_BROKER_TOKEN_FILE,
+    ENV_BROKER_URL,
+    parse_url,
+)
+from hive_kit.errors import HiveError, PermanentError, TemporaryError, UserError
 from reconciler.model import ContainerState, Observed
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -36,6 +46,8 @@ CONFIG_DIR = "/etc/hyperhive"  # the sandbox's path too (hive_kit.launch)
 STATE_DIR = "/state"
 SOCKET_DIR = "/run/hive"  # hive_kit.launch.SANDBOX_SOCKET's directory
 API_KEY = "ANTHROPIC_API_KEY"
+BROKER_CA_KEY = "broker-ca.crt"  # in the agent's ConfigMap, so at CONFIG_DIR/broker-ca.crt in the pod
+BROKER_TOKEN_SECONDS = 3600  # the kubelet rewrites the token at 80% of this
 
 Json = dict[str, Any]
 
@@ -54,11 +66,35 @@ class KubeSettings:
     run_as: int = 65534  # nobody: the agent's uid and its volume's group (fsGroup)
     extra_env: dict[str, str] = field(default_factory=dict)
     host_mounts: tuple[tuple[str, str], ...] = ()  # (node path, pod path), read-only: the host's Python
-    host_socket: bool = False  # single node only, until the TLS broker: the agent's socket dir by hostPath
+    host_socket: bool = False  # single node only: the agent's socket dir by hostPath (no TLS broker)
+    broker_url: str | None = None  # tls://HOST:PORT of the daemon's TLS broker, as pods reach it
+    broker_ca: str = ""  # the PEM of the CA that signed the broker's certificate
 
 
 def object_name(agent: str) -> str:
-    return f"hive-{agent}"
+    return f"{ACCOUNT_PREFIX}{agent}"  # the TLS broker maps the ServiceAccount's name back to the agent
+
+
+def checked_broker_url(url: str) -> str:
+    try:
+        parse_url(url, "HIVE_KUBE_BROKER_URL")
+    except PermanentError as exc:
+        raise UserError(str(exc)) from None
+    return url
+
+
+def broker_ca_text(path: str) -> str:
+    """The CA file HIVE_KUBE_BROKER_CA names (the daemon's STATE/broker-tls/ca.crt by default)."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise UserError(
+            f"HIVE_KUBE_BROKER_CA: cannot read {path} ({exc.strerror or exc}); give the broker's CA "
+            "certificate (STATE/broker-tls/ca.crt once `hive serve --broker-listen` has run)"
+        ) from exc
+    if "BEGIN CERTIFICATE" not in text:
+        raise UserError(f"HIVE_KUBE_BROKER_CA: {path} is not a PEM certificate")
+    return text
 
 
 def claim_names(agent: str) -> tuple[str, ...]:
@@ -84,17 +120,47 @@ def service_account(agent: str, s: KubeSettings) -> Json:
         "apiVersion": "v1",
         "kind": "ServiceAccount",
         "metadata": _meta(agent, s.namespace),
-        "automountServiceAccountToken": False,  # the broker's token is a projected one (next slice)
+        "automountServiceAccountToken": False,  # the broker's token is a projected one, nothing else
     }
 
 
 def config_map(agent: str, agent_json: str, s: KubeSettings) -> Json:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": _meta(agent, s.namespace),
-        "data": {"agent.json": agent_json},
+    data = {"agent.json": agent_json}
+    if s.broker_url and s.broker_ca:
+        data[BROKER_CA_KEY] = s.broker_ca
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": _meta(agent, s.namespace), "data": data}
+
+
+def broker_parts(s: KubeSettings) -> tuple[list[Json], list[Json], list[Json]]:
+    """With the TLS broker: (env, mounts, volumes) for a pod to reach it as its agent.
+
+    The token is a projected ServiceAccount token for audience ``hyperhive-broker``, bound to the
+    pod and rewritten by the kubelet before it expires; no API token is mounted
+    (``automountServiceAccountToken: false``), so the pod can show the broker who it is and ask
+    the API server nothing. /run/hive is a scratch dir for the page socket the harness serves."""
+    if not s.broker_url:
+        return [], [], []
+    token_dir = str(Path(DEFAULT_TOKEN_FILE).parent)
+    env: list[Json] = [
+        {"name": ENV_BROKER_URL, "value": s.broker_url},
+        {"name": ENV_BROKER_TOKEN_FILE, "value": DEFAULT_TOKEN_FILE},
+    ]
+    if s.broker_ca:
+        env.append({"name": ENV_BROKER_CA_FILE, "value": f"{CONFIG_DIR}/{BROKER_CA_KEY}"})
+    mounts: list[Json] = [
+        {"name": "broker-token", "mountPath": token_dir, "readOnly": True},
+        {"name": "run", "mountPath": SOCKET_DIR},
+    ]
+    token: Json = {
+        "audience": AUDIENCE,
+        "expirationSeconds": BROKER_TOKEN_SECONDS,
+        "path": Path(DEFAULT_TOKEN_FILE).name,
     }
+    volumes: list[Json] = [
+        {"name": "broker-token", "projected": {"sources": [{"serviceAccountToken": token}]}},
+        {"name": "run", "emptyDir": {}},
+    ]
+    return env, mounts, volumes
 
 
 def stateful_set(
@@ -113,6 +179,9 @@ def stateful_set(
         {"name": "HOME", "value": f"{STATE_DIR}/home"},
     ]
     env += [{"name": k, "value": v} for k, v in sorted(s.extra_env.items())]
+    broker_env, broker_mounts, broker_volumes = broker_parts(s)
+    env += broker_env
+    socket_dir = "" if s.broker_url else socket_dir  # the TLS broker replaces the hostPath socket
     container: Json = {
         "name": "harness",
         "image": s.image,
@@ -127,7 +196,8 @@ def stateful_set(
             {"name": f"host-{i}", "mountPath": inside, "readOnly": True}
             for i, (_, inside) in enumerate(s.host_mounts)
         ]
-        + ([{"name": "socket", "mountPath": SOCKET_DIR}] if s.host_socket and socket_dir else []),
+        + ([{"name": "socket", "mountPath": SOCKET_DIR}] if s.host_socket and socket_dir else [])
+        + broker_mounts,
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "capabilities": {"drop": ["ALL"]},
@@ -160,7 +230,8 @@ def stateful_set(
                         [{"name": "socket", "hostPath": {"path": socket_dir, "type": "Directory"}}]
                         if s.host_socket and socket_dir
                         else []
-                    ),
+                    )
+                    + broker_volumes,
                 },
             },
             "volumeClaimTemplates": [{"metadata": {"name": "state", "labels": labels(agent)}, "spec": claim}],

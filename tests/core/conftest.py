@@ -27,6 +27,7 @@ from desired.bootstrap import init_meta_repo
 from desired.changes import add_agent, set_agent_field
 from desired.repo import Author
 from hive.daemon import Daemon
+from hive_core.tls_broker import BrokerSettings
 from hive_kit.client import HiveClient
 from hive_kit.paths import StateLayout
 from tests.conftest import subprocess_env
@@ -104,8 +105,10 @@ class FakeClock:
         self.now += seconds
 
 
-async def start_daemon(layout: StateLayout, clock: FakeClock | None = None) -> Running:
-    daemon = Daemon(layout, clock=clock or time.time)
+async def start_daemon(
+    layout: StateLayout, clock: FakeClock | None = None, broker: BrokerSettings | None = None
+) -> Running:
+    daemon = Daemon(layout, clock=clock or time.time, broker=broker)
     task = asyncio.create_task(daemon.run())
     for _ in range(500):
         if layout.admin_socket.exists() and (layout.agent_socket("coder").exists() or task.done()):

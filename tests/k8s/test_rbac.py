@@ -39,9 +39,10 @@ async def admin_setup(kubeconfig: str, namespace: str, other: str) -> str:
             await c.core.create_namespace({"metadata": {"name": ns}})
         await c.core.create_namespaced_service_account(namespace, {"metadata": {"name": "hyperhive"}})
         rbac = client.RbacAuthorizationV1Api(c.api)
-        role, binding = manifests(namespace, "hyperhive")
+        role, binding, reviews = manifests(namespace, "hyperhive")
         await rbac.create_namespaced_role(namespace, role)
         await rbac.create_namespaced_role_binding(namespace, binding)
+        await rbac.create_cluster_role_binding(reviews)
         token = await c.core.create_namespaced_service_account_token(
             "hyperhive", namespace, {"spec": {"expirationSeconds": 3600}}
         )
@@ -121,11 +122,20 @@ async def test_another_namespace_is_refused_permanently_naming_the_fix(daemon: K
         await rt.aclose()
 
 
-def test_the_role_grants_no_secrets_and_nothing_cluster_wide() -> None:
-    role, binding = manifests("ns", "hyperhive")
-    assert role["kind"] == "Role" and binding["kind"] == "RoleBinding"  # namespaced, never Cluster*
+def test_the_role_grants_no_secrets_and_nothing_cluster_wide_but_token_reviews() -> None:
+    role, binding, reviews = manifests("ns", "hyperhive")
+    assert role["kind"] == "Role" and binding["kind"] == "RoleBinding"  # namespaced
     assert all("secrets" not in rule["resources"] for rule in role["rules"])
     assert json.dumps(role).count('"*"') == 0  # no wildcards
+    # the one cluster-wide grant: the built-in role that may create TokenReviews (the TLS broker)
+    assert reviews["kind"] == "ClusterRoleBinding"
+    assert reviews["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "system:auth-delegator",
+    }
+    assert reviews["subjects"] == [{"kind": "ServiceAccount", "name": "hyperhive", "namespace": "ns"}]
+    assert manifests("other", "hyperhive")[2]["metadata"]["name"] != reviews["metadata"]["name"]
 
 
 async def test_listing_a_namespace_it_may_not_read_is_permanent_at_once(daemon: KubernetesRuntime) -> None:
