@@ -22,7 +22,9 @@ else's, and a create refuses it (permanent, naming it) rather than take it.
 
 Restarts belong to Kubernetes: the kubelet restarts a crashed harness and the
 StatefulSet controller replaces a deleted pod, so the reconciler never sees an
-exit to act on; ``list`` tells the restarts in the agent's detail.
+exit to act on; ``list`` tells the restarts in the agent's detail, and each
+one it noticed in the pod cache (``kubernetes_restarts``) as a
+``SelfRestart``, which the loop reports once as a ``container_crash`` event.
 
 Settings come from the environment, so every command that takes ``--runtime``
 (serve, reconcile, status, logs, purge) sees the same ones: ``HIVE_KUBE_*`` and
@@ -34,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -50,6 +53,7 @@ from reconciler.model import Observed
 from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
 from reconciler.runtime.kubernetes_cache import ApiStatus, Refused, WatchCache, checked
+from reconciler.runtime.kubernetes_restarts import RestartLog
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +175,7 @@ class KubernetesRuntime:
         self.statefulsets: WatchCache | None = None
         self.pods: WatchCache | None = None
         self.requests = 0  # API calls made by the verbs (not the caches' watches): the bench counts them
+        self.restarts = RestartLog()
 
     # ---- the client and the caches ---------------------------------------------------------------
 
@@ -190,6 +195,7 @@ class KubernetesRuntime:
                     lambda **kw: c.core.list_namespaced_pod(ns, **kw),
                     ko.SELECTOR,
                     status_of=_status_of,
+                    on_change=self.restarts.see,
                 )
                 self._client = c
                 self._keeper = asyncio.create_task(self._keep(c), name="kube-client")
@@ -265,7 +271,8 @@ class KubernetesRuntime:
         for sts in self.statefulsets.items.values():
             agent = (sts["metadata"].get("labels") or {}).get(ko.AGENT)
             if agent:
-                out[agent] = ko.observe(agent, sts, pods.get(agent))
+                seen = ko.observe(agent, sts, pods.get(agent))
+                out[agent] = dataclasses.replace(seen, self_restarts=self.restarts.of(agent))
         return dict(sorted(out.items()))
 
     async def agent_uid(self, name: str) -> int | None:
@@ -358,6 +365,7 @@ class KubernetesRuntime:
         await self._scale(spec.name, 1, progress)
 
     async def stop(self, name: str, progress: LineSink) -> None:
+        self.restarts.stopped(name)
         await self._scale(name, 0, progress)
 
     # ---- destroy, purge ---------------------------------------------------------------------------
@@ -377,6 +385,7 @@ class KubernetesRuntime:
         ):
             await self._delete_ours(f"{kind} {obj}", obj, read, delete)
         shutil.rmtree(self.layout.agent_build(name), ignore_errors=True)
+        self.restarts.forget(name)
         progress(f"  {name} | deleted {obj} in {ns}; its volume stays (purge deletes it)")
 
     async def purge(self, name: str, progress: LineSink) -> None:
