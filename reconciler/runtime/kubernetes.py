@@ -62,16 +62,19 @@ REQUEST_TIMEOUT = 30.0
 T = TypeVar("T")
 
 
-def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
-    """The operator's choices: HIVE_KUBE_NAMESPACE, _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET,
-    _STATE_SIZE, _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS."""
+def settings_from_env(
+    env: dict[str, str] | None = None, layout: StateLayout | None = None
+) -> ko.KubeSettings:
+    """The operator's choices: HIVE_KUBE_NAMESPACE (else hive.json's ``kubernetes_namespace`` in
+    ``layout``'s meta repo), _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET, _STATE_SIZE,
+    _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS."""
     import shlex
 
     e = os.environ if env is None else env
     base = ko.KubeSettings()
     command = tuple(shlex.split(e["HIVE_KUBE_COMMAND"])) if e.get("HIVE_KUBE_COMMAND") else base.command
     return ko.KubeSettings(
-        namespace=e.get("HIVE_KUBE_NAMESPACE") or base.namespace,
+        namespace=_namespace(e.get("HIVE_KUBE_NAMESPACE"), layout) or base.namespace,
         image=e.get("HIVE_KUBE_IMAGE") or base.image,
         image_pull_policy=e.get("HIVE_KUBE_IMAGE_PULL_POLICY") or base.image_pull_policy,
         api_key_secret=e.get("HIVE_KUBE_API_KEY_SECRET") or base.api_key_secret,
@@ -82,6 +85,26 @@ def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
         host_mounts=_host_mounts(e.get("HIVE_KUBE_HOST_MOUNTS", "")),
         host_socket=e.get("HIVE_KUBE_HOST_SOCKET") == "1",
     )
+
+
+def _namespace(override: str | None, layout: StateLayout | None) -> str | None:
+    """HIVE_KUBE_NAMESPACE (checked here: nothing else validates it), else desired state's."""
+    from desired.rules import NAMESPACE_FIX, dns_label_problem
+
+    if override:
+        why = dns_label_problem(override)
+        if why is not None:
+            raise UserError(f"HIVE_KUBE_NAMESPACE: {why}; {NAMESPACE_FIX}")
+        return override
+    if layout is None or not (layout.meta / "HEAD").exists():
+        return None  # no meta repo yet (`hive init` makes it): the default
+    from desired.repo import MetaRepo
+    from hive_kit.errors import NotFoundError
+
+    try:
+        return MetaRepo(layout.meta).load().state.settings.kubernetes_namespace
+    except NotFoundError:
+        return None  # an empty repo: no hive.json yet
 
 
 def _host_mounts(text: str) -> tuple[tuple[str, str], ...]:
