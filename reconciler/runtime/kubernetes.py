@@ -277,7 +277,9 @@ class KubernetesRuntime:
     # ---- observe ---------------------------------------------------------------------------------
 
     async def list(self) -> dict[str, Observed]:
-        """From the caches: no API request once they are synced."""
+        """From the caches: no API request once they are synced. Always a suspension point, so a
+        caller that polls ``list`` lets the caches' watches run meanwhile."""
+        await asyncio.sleep(0)
         await self._open()
         if self.statefulsets is None or self.pods is None:
             raise TemporaryError("the Kubernetes client closed while listing; retrying")
