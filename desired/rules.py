@@ -83,6 +83,26 @@ def check_settings(settings: SwarmSettings, file: str = HIVE_FILE) -> Iterator[P
         file, "$.agent_defaults.extra_mcp_servers", settings.agent_defaults.extra_mcp_servers
     )
     yield from check_egress(file, "$.egress", settings.egress)
+    if settings.kubernetes_namespace is not None:
+        why = dns_label_problem(settings.kubernetes_namespace)
+        if why is not None:
+            yield Problem(file, "$.kubernetes_namespace", why, NAMESPACE_FIX)
+
+
+NAMESPACE_FIX = (
+    'use at most 63 lowercase letters, digits and "-", starting and ending with a letter or digit, '
+    'e.g. "hyperhive"'
+)
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+
+
+def dns_label_problem(text: str) -> str | None:
+    """Why ``text`` is not a DNS-1123 label (what Kubernetes accepts as a namespace), or None."""
+    if len(text) > 63:
+        return f"{text[:20]!r}... is {len(text)} characters; a namespace has at most 63"
+    if not _DNS_LABEL.fullmatch(text):
+        return f"{text!r} is not a DNS-1123 label, so it cannot be a Kubernetes namespace"
+    return None
 
 
 def check_egress(file: str, base: str, patterns: Iterable[str]) -> Iterator[Problem]:

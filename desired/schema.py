@@ -209,6 +209,14 @@ class SwarmSettings(BaseModel):
             "null = no budget. Only the operator changes it."
         ),
     )
+    kubernetes_namespace: str | None = Field(
+        default=None,
+        description=(
+            "The namespace the kubernetes runtime places every agent in (a DNS-1123 label; it must "
+            "exist). null = `hyperhive`. HIVE_KUBE_NAMESPACE on the host overrides it. Other runtimes "
+            "ignore it."
+        ),
+    )
 
 
 class DesiredState(BaseModel):

@@ -143,9 +143,11 @@ for ``budget``, lift the guard on its own spend)."""
 
 HOST_SETTINGS = frozenset(
     {"allow_destroy_all", "max_agents", "max_spawns_per_day", "max_concurrent_turns", "budget"}
+    | {"kubernetes_namespace"}
 )
 """hive.json fields only the operator changes: the host's own guards, not the swarm's shape
-(the caps on fan-out and the swarm-wide budget bound the manager itself)."""
+(the caps on fan-out and the swarm-wide budget bound the manager itself; the namespace is where
+the daemon's Role lets it act, and moving it would strand every pod)."""
 
 
 def host_setting_refusal(field: str) -> str:

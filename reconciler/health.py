@@ -55,7 +55,13 @@ class AliveHealth:
             if remaining > timeout:
                 return False
         observed = (await self.runtime.list()).get(name)
-        return observed is not None and observed.state is ContainerState.RUNNING
+        if observed is not None and observed.state is ContainerState.RUNNING:
+            return True
+        # not yet: wait out the slice, as a hello would be waited for. Returning at once made the
+        # health gate a busy loop, which starved a runtime whose list() never suspends (the
+        # kubernetes runtime's cache): its watch never ran, so the pod never looked running
+        await asyncio.sleep(max(0.0, timeout - max(remaining, 0.0)))
+        return False
 
     def last_hello(self, name: str) -> None:
         return None  # nobody listens, so nobody has said hello

@@ -102,6 +102,7 @@ class Reconciler:
         self.inflight: dict[str, asyncio.Task[None]] = {}
         self.last_plan: Plan | None = None
         self._seen: dict[str, ContainerState] | None = None
+        self._self_restarts: dict[str, int] = {}  # name → the last SelfRestart.seq reported
         self._conditions: dict[tuple[str, str], tuple[bool, str]] = {}
         self._touched: dict[str, frozenset[str]] = {}  # proposal id → the agents it touches
         self._sem = asyncio.Semaphore(self.settings.concurrency)
@@ -280,6 +281,7 @@ class Reconciler:
 
     def _detect_crashes(self, snap: Snapshot, observed: dict[str, Observed]) -> None:
         seen = self._seen
+        self._report_self_restarts(snap, observed, first=seen is None)
         # an agent with an action in flight is the action's business (its health gate), not a crash
         self._seen = {name: o.state for name, o in observed.items() if name not in self.inflight}
         if seen is None:
@@ -298,6 +300,22 @@ class Reconciler:
                 self._crashed(name, detail, agent_fingerprint(snap.state, name))
             elif obs.state is ContainerState.RUNNING:
                 self._forget_if_stable(name)
+
+    def _report_self_restarts(self, snap: Snapshot, observed: dict[str, Observed], *, first: bool) -> None:
+        """Crashes the runtime restarted itself (Kubernetes): one event each, nothing to restart,
+        no backoff (the kubelet has its own). Like other crashes: none on the first pass, and none
+        for an agent whose action is in flight."""
+        for name, obs in observed.items():
+            last = self._self_restarts.get(name, 0)
+            new = [r for r in obs.self_restarts if r.seq > last]
+            if not new:
+                continue
+            self._self_restarts[name] = new[-1].seq
+            if first or name in self.inflight or name not in snap.state.agents:
+                continue
+            for restart in new:
+                log.warning("agent %s: %s", name, restart.detail)
+                self.events.emit(ContainerCrash(agent=name, detail=restart.detail))
 
     def _crashed(self, name: str, detail: str, fingerprint: str) -> None:
         """Each crash lengthens the wait before the next restart: a crash loop backs off and stalls."""

@@ -40,6 +40,16 @@ class FieldChange:
 
 
 @dataclass(frozen=True)
+class SelfRestart:
+    """A crash the runtime saw and already restarted itself (Kubernetes: the kubelet or the
+    StatefulSet controller). ``seq`` grows per driver instance, so the loop reports each one
+    once as a ``container_crash`` event and restarts nothing."""
+
+    seq: int
+    detail: str
+
+
+@dataclass(frozen=True)
 class Observed:
     """One container as the runtime lists it."""
 
@@ -54,6 +64,8 @@ class Observed:
     """Why the runtime's own inputs (not desired state) call for a rebuild: a nixos container built
     on the host's old Nix pins. The fingerprint covers desired state only, so it never churns."""
     rebuild_changes: tuple[FieldChange, ...] = ()
+    self_restarts: tuple[SelfRestart, ...] = field(default=(), compare=False)
+    """The runtime's own recent restarts of this agent, oldest first (a bounded window)."""
 
 
 @dataclass(frozen=True)

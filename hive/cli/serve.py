@@ -97,21 +97,24 @@ def serve(
         runtime, tuple(shlex.split(agent_command or "")), insecure=insecure_sandbox, uid_range=uid_range
     )
     web = None if no_web else WebConfig(host=web_host, port=web_port)
+    where = layout(state_dir)
+    if not where.meta.exists():
+        raise no_state_dir(where)
     broker = None
     if broker_listen:
         from hive_core.tls_broker import BrokerSettings
+        from reconciler.runtime.kubernetes import settings_from_env
 
         broker = BrokerSettings.parse(
             broker_listen,
             broker_san or [],
             broker_cert,
             broker_key,
-            namespace=os.environ.get("HIVE_KUBE_NAMESPACE") or "hyperhive",
+            # the runtime's own namespace (HIVE_KUBE_NAMESPACE, else hive.json's): the tokens of
+            # the agents it places there are the ones accepted
+            namespace=settings_from_env(layout=where).namespace,
             kubeconfig=os.environ.get("KUBECONFIG") or None,
         )
-    where = layout(state_dir)
-    if not where.meta.exists():
-        raise no_state_dir(where)
     left = asyncio.run(_serve(where, None if no_reconcile else options, web, uid_range, broker))
     if left:
         typer.echo(left_running_note(left), err=True)

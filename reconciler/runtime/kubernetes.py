@@ -22,7 +22,9 @@ else's, and a create refuses it (permanent, naming it) rather than take it.
 
 Restarts belong to Kubernetes: the kubelet restarts a crashed harness and the
 StatefulSet controller replaces a deleted pod, so the reconciler never sees an
-exit to act on; ``list`` tells the restarts in the agent's detail.
+exit to act on; ``list`` tells the restarts in the agent's detail, and each
+one it noticed in the pod cache (``kubernetes_restarts``) as a
+``SelfRestart``, which the loop reports once as a ``container_crash`` event.
 
 Settings come from the environment, so every command that takes ``--runtime``
 (serve, reconcile, status, logs, purge) sees the same ones: ``HIVE_KUBE_*`` and
@@ -34,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import contextlib
+import dataclasses
 import functools
 import json
 import logging
@@ -50,6 +53,7 @@ from reconciler.model import Observed
 from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
 from reconciler.runtime.kubernetes_cache import ApiStatus, Refused, WatchCache, checked
+from reconciler.runtime.kubernetes_restarts import RestartLog
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +62,19 @@ REQUEST_TIMEOUT = 30.0
 T = TypeVar("T")
 
 
-def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
-    """The operator's choices: HIVE_KUBE_NAMESPACE, _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET,
-    _STATE_SIZE, _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS, _BROKER_URL, _BROKER_CA."""
+def settings_from_env(
+    env: dict[str, str] | None = None, layout: StateLayout | None = None
+) -> ko.KubeSettings:
+    """The operator's choices: HIVE_KUBE_NAMESPACE (else hive.json's ``kubernetes_namespace`` in
+    ``layout``'s meta repo), _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET, _STATE_SIZE,
+    _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS, _BROKER_URL, _BROKER_CA."""
     import shlex
 
     e = os.environ if env is None else env
     base = ko.KubeSettings()
     command = tuple(shlex.split(e["HIVE_KUBE_COMMAND"])) if e.get("HIVE_KUBE_COMMAND") else base.command
     return ko.KubeSettings(
-        namespace=e.get("HIVE_KUBE_NAMESPACE") or base.namespace,
+        namespace=_namespace(e.get("HIVE_KUBE_NAMESPACE"), layout) or base.namespace,
         image=e.get("HIVE_KUBE_IMAGE") or base.image,
         image_pull_policy=e.get("HIVE_KUBE_IMAGE_PULL_POLICY") or base.image_pull_policy,
         api_key_secret=e.get("HIVE_KUBE_API_KEY_SECRET") or base.api_key_secret,
@@ -82,6 +89,26 @@ def settings_from_env(env: dict[str, str] | None = None) -> ko.KubeSettings:
         else None,
         broker_ca=ko.broker_ca_text(e["HIVE_KUBE_BROKER_CA"]) if e.get("HIVE_KUBE_BROKER_CA") else "",
     )
+
+
+def _namespace(override: str | None, layout: StateLayout | None) -> str | None:
+    """HIVE_KUBE_NAMESPACE (checked here: nothing else validates it), else desired state's."""
+    from desired.rules import NAMESPACE_FIX, dns_label_problem
+
+    if override:
+        why = dns_label_problem(override)
+        if why is not None:
+            raise UserError(f"HIVE_KUBE_NAMESPACE: {why}; {NAMESPACE_FIX}")
+        return override
+    if layout is None or not (layout.meta / "HEAD").exists():
+        return None  # no meta repo yet (`hive init` makes it): the default
+    from desired.repo import MetaRepo
+    from hive_kit.errors import NotFoundError
+
+    try:
+        return MetaRepo(layout.meta).load().state.settings.kubernetes_namespace
+    except NotFoundError:
+        return None  # an empty repo: no hive.json yet
 
 
 def _host_mounts(text: str) -> tuple[tuple[str, str], ...]:
@@ -175,6 +202,7 @@ class KubernetesRuntime:
         self.statefulsets: WatchCache | None = None
         self.pods: WatchCache | None = None
         self.requests = 0  # API calls made by the verbs (not the caches' watches): the bench counts them
+        self.restarts = RestartLog()
 
     # ---- the client and the caches ---------------------------------------------------------------
 
@@ -194,6 +222,7 @@ class KubernetesRuntime:
                     lambda **kw: c.core.list_namespaced_pod(ns, **kw),
                     ko.SELECTOR,
                     status_of=_status_of,
+                    on_change=self.restarts.see,
                 )
                 self._client = c
                 self._keeper = asyncio.create_task(self._keep(c), name="kube-client")
@@ -252,7 +281,9 @@ class KubernetesRuntime:
     # ---- observe ---------------------------------------------------------------------------------
 
     async def list(self) -> dict[str, Observed]:
-        """From the caches: no API request once they are synced."""
+        """From the caches: no API request once they are synced. Always a suspension point, so a
+        caller that polls ``list`` lets the caches' watches run meanwhile."""
+        await asyncio.sleep(0)
         await self._open()
         if self.statefulsets is None or self.pods is None:
             raise TemporaryError("the Kubernetes client closed while listing; retrying")
@@ -269,7 +300,8 @@ class KubernetesRuntime:
         for sts in self.statefulsets.items.values():
             agent = (sts["metadata"].get("labels") or {}).get(ko.AGENT)
             if agent:
-                out[agent] = ko.observe(agent, sts, pods.get(agent))
+                seen = ko.observe(agent, sts, pods.get(agent))
+                out[agent] = dataclasses.replace(seen, self_restarts=self.restarts.of(agent))
         return dict(sorted(out.items()))
 
     async def agent_uid(self, name: str) -> int | None:
@@ -362,6 +394,7 @@ class KubernetesRuntime:
         await self._scale(spec.name, 1, progress)
 
     async def stop(self, name: str, progress: LineSink) -> None:
+        self.restarts.stopped(name)
         await self._scale(name, 0, progress)
 
     # ---- destroy, purge ---------------------------------------------------------------------------
@@ -381,6 +414,7 @@ class KubernetesRuntime:
         ):
             await self._delete_ours(f"{kind} {obj}", obj, read, delete)
         shutil.rmtree(self.layout.agent_build(name), ignore_errors=True)
+        self.restarts.forget(name)
         progress(f"  {name} | deleted {obj} in {ns}; its volume stays (purge deletes it)")
 
     async def purge(self, name: str, progress: LineSink) -> None:

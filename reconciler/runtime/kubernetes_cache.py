@@ -74,9 +74,16 @@ REFUSED = frozenset({401, 403, 404})
 
 class WatchCache:
     def __init__(
-        self, kind: str, call: ListCall, selector: str, *, status_of: Callable[[BaseException], int | None]
+        self,
+        kind: str,
+        call: ListCall,
+        selector: str,
+        *,
+        status_of: Callable[[BaseException], int | None],
+        on_change: Callable[[dict[str, Json]], None] | None = None,
     ):
         self.kind = kind
+        self._on_change = on_change  # after every list and event, with the items: a pure, quick reader
         self._call = call
         self._selector = selector
         self._status_of = status_of
@@ -165,7 +172,7 @@ class WatchCache:
             self.items = {item["metadata"]["name"]: item for item in body.get("items") or []}
             self.resource_version = str((body.get("metadata") or {}).get("resourceVersion", ""))
             self._synced.set()
-            self._changed.notify_all()
+            self._notify()
 
     async def _watch(self) -> None:
         try:
@@ -205,4 +212,9 @@ class WatchCache:
                 self.items.pop(meta["name"], None)
             if meta.get("resourceVersion"):
                 self.resource_version = str(meta["resourceVersion"])
-            self._changed.notify_all()
+            self._notify()
+
+    def _notify(self) -> None:
+        if self._on_change is not None:
+            self._on_change(self.items)
+        self._changed.notify_all()

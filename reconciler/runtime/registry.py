@@ -53,13 +53,13 @@ def _nixos(layout: StateLayout, options: RuntimeOptions) -> Runtime:
 def _kubernetes(layout: StateLayout, options: RuntimeOptions) -> Runtime:
     from reconciler.runtime.kubernetes import KubernetesRuntime, settings_from_env
 
-    return KubernetesRuntime(layout, settings_from_env())
+    return KubernetesRuntime(layout, settings_from_env(layout=layout))
 
 
 DRIVERS: Mapping[str, Callable[[StateLayout, RuntimeOptions], Runtime]] = {
     "local": _local,  # bubblewrap-sandboxed processes (the default)
     "nixos": _nixos,  # nixos-container, built from the rendered meta flake
-    "kubernetes": _kubernetes,  # a StatefulSet per agent (HIVE_KUBE_* and KUBECONFIG; docs/kubernetes.md)
+    "kubernetes": _kubernetes,  # a StatefulSet per agent (docs/kubernetes.md: hive.json, HIVE_KUBE_*)
 }
 RUNTIMES: tuple[str, ...] = tuple(DRIVERS)
 """Every driver's name, in the order help texts list them."""
