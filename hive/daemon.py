@@ -27,6 +27,7 @@ from typing import IO
 
 from hive_core.core import HostCore
 from hive_core.identities import UidRange
+from hive_core.pidlock import holder_pid
 from hive_core.schedulers import deadlines_loop, meta_follow_loop, retention_loop
 from hive_core.sockets import SocketSet
 from hive_core.stores.checkpoint import checkpoint_loop
@@ -173,18 +174,7 @@ def _attach(daemon: Daemon, loop: Reconciler) -> None:
 
 def serve_pid(layout: StateLayout) -> int | None:
     """The pid of the `hive serve` holding this state dir's lock, or None if none runs (0: unknown pid)."""
-    try:
-        handle = (layout.run / "hive.lock").open("r")
-    except OSError:
-        return None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = handle.read().strip()
-            return int(text) if text.isdigit() else 0
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return None
+    return holder_pid(layout.run / "hive.lock")
 
 
 def _lock_state_dir(layout: StateLayout) -> IO[str]:

@@ -33,14 +33,13 @@ import asyncio
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from hive_core.kubeapi import open_api
 from hive_kit.broker import AUDIENCE
 from hive_kit.errors import ForbiddenError, HiveError, PermanentError, UnavailableError
 
@@ -181,33 +180,10 @@ class TokenReviewer:
 
     async def _client(self) -> Any:
         if self._api is None:
-            self._api = await open_api(self.kubeconfig)
+            self._api = await open_api(self.kubeconfig, needed_by="the TLS broker (reviewing tokens)")
         return self._api
 
     async def close(self) -> None:
         if self._api is not None:
             await self._api.close()
             self._api = None
-
-
-async def open_api(kubeconfig: str | None) -> Any:
-    """An ApiClient from ``kubeconfig`` ($KUBECONFIG, ~/.kube/config), else in-cluster config."""
-    try:
-        from kubernetes_asyncio import client, config
-    except ImportError as exc:
-        raise PermanentError(
-            "the TLS broker reviews tokens with kubernetes_asyncio: pip install 'hyperhive[kubernetes]'"
-        ) from exc
-    conf = client.Configuration()
-    path = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
-    try:
-        if Path(path).is_file():
-            await config.load_kube_config(config_file=path, client_configuration=conf)
-        else:
-            config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
-    except config.ConfigException as exc:
-        raise PermanentError(
-            f"the TLS broker needs the cluster to review tokens: {path} does not exist and this is not "
-            f"a pod ({exc}); set KUBECONFIG"
-        ) from exc
-    return client.ApiClient(configuration=conf)

@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import IO
 
+from hive_core.pidlock import holder_pid
 from hive_kit.paths import StateLayout
 
 CLAIM_FILE = "forge-sender.lock"
@@ -54,15 +55,4 @@ def holder(layout: StateLayout) -> str:
 
 def sender_pid(layout: StateLayout) -> int | None:
     """The pid of the process sending this state dir's outbox now (0: unknown), or None if none is."""
-    try:
-        handle = claim_path(layout).open("r")
-    except OSError:
-        return None
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            text = handle.read().strip()
-            return int(text) if text.isdigit() else 0
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return None
+    return holder_pid(claim_path(layout))

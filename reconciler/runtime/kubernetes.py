@@ -44,9 +44,9 @@ import os
 import shutil
 import threading
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
+from hive_core.kubeapi import open_api
 from hive_kit.errors import PermanentError, TemporaryError, UserError
 from hive_kit.paths import StateLayout
 from reconciler.model import Observed
@@ -162,26 +162,7 @@ class _Client:
 
 async def open_client(kubeconfig: str | None) -> _Client:
     """An ApiClient from ``kubeconfig`` (or $KUBECONFIG, ~/.kube/config), else in-cluster config."""
-    try:
-        from kubernetes_asyncio import client, config
-    except ImportError as exc:
-        raise PermanentError(
-            "the kubernetes runtime needs the kubernetes_asyncio client: pip install 'hyperhive[kubernetes]'"
-        ) from exc
-
-    conf = client.Configuration()
-    path = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
-    try:
-        if Path(path).is_file():
-            await config.load_kube_config(config_file=path, client_configuration=conf)
-        else:
-            config.load_incluster_config(client_configuration=conf)  # type: ignore[no-untyped-call]
-    except config.ConfigException as exc:
-        raise PermanentError(
-            f"no Kubernetes config: {path} does not exist and this is not a pod ({exc}); "
-            "set KUBECONFIG to a kubeconfig file"
-        ) from exc
-    return _Client(client.ApiClient(configuration=conf))
+    return _Client(await open_api(kubeconfig, needed_by="the kubernetes runtime"))
 
 
 class KubernetesRuntime:
