@@ -37,6 +37,25 @@ def assert_no_traceback(done: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
 
 
+def run_hive(
+    state_dir: Path, *args: str, ok: bool = True, timeout: float = 60, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The real `hive` CLI (this venv's interpreter) on ``state_dir``: never a traceback, and exit 0
+    unless ``ok=False`` (then the caller reads the code). ``env``: extra environment variables."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hive", *args, "--state-dir", str(state_dir)],
+        env=subprocess_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert_no_traceback(done)
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
 def kill_sandboxes_under(root: Path) -> int:
     """SIGKILL the process group of every bubblewrap sandbox whose bind mounts come from ``root``.
 

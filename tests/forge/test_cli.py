@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 from desired.repo import MetaRepo
@@ -18,21 +17,12 @@ from hive_core.forge.store import ForgeStore
 from hive_core.identities import AgentIds
 from hive_kit.paths import StateLayout
 from reconciler.runtime.sandbox import AgentBox, HostRoot, MetaBind, bwrap_argv
-from tests.conftest import assert_no_traceback, subprocess_env
+from tests.conftest import run_hive
 from tests.seams.forgejo import ForgejoStandIn
 
 
 def hive(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "hive", "forge", *args, "--state-dir", str(layout.root)],
-        env=subprocess_env(COLUMNS="250"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert_no_traceback(done)
-    return done
+    return run_hive(layout.root, "forge", *args, ok=False, COLUMNS="250")
 
 
 def token_file(tmp_path: Path, token: str, name: str = "token") -> Path:

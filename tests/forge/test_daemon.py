@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from desired.bootstrap import init_meta_repo
 from hive_kit.paths import StateLayout
-from tests.conftest import assert_no_traceback, subprocess_env
+from tests.conftest import run_hive
 from tests.forge.test_checks import wait_for
 from tests.reconciler.conftest import REPO_ROOT
 from tests.seams.forgejo import ForgejoStandIn
@@ -29,17 +28,7 @@ CODER = json.dumps({"name": "coder", "description": "writes the code"}, indent=2
 
 
 def hive(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "hive", *args, "--state-dir", str(layout.root)],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert_no_traceback(done)
-    assert done.returncode == 0, done.stderr
-    return done
+    return run_hive(layout.root, *args)
 
 
 @pytest.mark.slow

@@ -12,11 +12,8 @@ can be received, and everything asserted here is what the daemon sends.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,51 +28,24 @@ from desired.repo import MAIN, MetaRepo
 from hive.daemon import serve_pid
 from hive_core.forge.store import ForgeStore, store_path
 from hive_kit.paths import StateLayout
-from tests.conftest import assert_no_traceback, subprocess_env
+from tests.conftest import run_hive
 from tests.forge.test_checks import wait_for
-from tests.reconciler.conftest import AGENT_COMMAND, REPO_ROOT, kill_all
+from tests.reconciler.conftest import REPO_ROOT
 from tests.seams.forgejo import ForgejoStandIn
-from tests.web.conftest import TEST_AUTHOR
+from tests.web.conftest import TEST_AUTHOR, hive_serve_process
 
 
 def hive(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "hive", *args, "--state-dir", str(layout.root)],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert_no_traceback(done)
-    assert done.returncode == 0, done.stderr
-    return done
+    return run_hive(layout.root, *args)
 
 
 @contextmanager
 def serving_without_web(layout: StateLayout) -> Iterator[Path]:
     """A real `hive serve --no-web` on ``layout``; yields its log. Stops it and every sandbox it left."""
-    log = layout.root / "serve.log"
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "hive", "serve", "--no-web", "--state-dir", str(layout.root)],
-            env=subprocess_env(HIVE_AGENT_COMMAND=" ".join(AGENT_COMMAND)),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    with hive_serve_process(layout, "--no-web") as (proc, log):
         wait_for("hive serve listening", lambda: proc.poll() is None and "listening on" in log.read_text())
         yield log
         assert proc.poll() is None, log.read_text()[-3000:]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
-        kill_all(layout)
 
 
 def propose_agent(layout: StateLayout, name: str) -> int:

@@ -16,8 +16,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -41,7 +39,7 @@ from reconciler.host import LoopControl
 from reconciler.loop import LoopSettings
 from reconciler.runtime import procs
 from reconciler.runtime.registry import RuntimeOptions
-from tests.conftest import assert_no_traceback, subprocess_env
+from tests.conftest import run_hive
 from tests.reconciler.conftest import REPO_ROOT, TESTER
 from tests.reconciler.helpers import eventually
 from tests.reconciler.test_spawn_live import RoutedAPI
@@ -55,17 +53,7 @@ pytestmark = live_marks
 
 
 def hive(layout: StateLayout, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "hive", *args, "--state-dir", str(layout.root)],
-        env=subprocess_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert_no_traceback(done)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_hive(layout.root, *args).stdout
 
 
 def deliver(url: str, forge: ForgejoStandIn, secret: str, event: str, payload: dict[str, Any]) -> Any:

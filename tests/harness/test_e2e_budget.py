@@ -13,9 +13,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +24,7 @@ from hive_kit import wire
 from hive_kit.names import SYSTEM
 from hive_kit.paths import StateLayout
 from hive_kit.wire import Send
-from tests.conftest import subprocess_env
+from tests.conftest import run_hive
 from tests.core.conftest import Running
 from tests.harness.conftest import OPERATOR, needs_claude
 from tests.seams.scripted_api import ScriptedAPI, Usage, text
@@ -52,16 +49,7 @@ def spent(layout: StateLayout) -> tuple[int, float]:
 
 
 def hive_cli(layout: StateLayout, *args: str) -> str:
-    done = subprocess.run(
-        [str(Path(sys.executable).parent / "hive"), *args, "--state-dir", str(layout.root)],
-        capture_output=True,
-        text=True,
-        env=subprocess_env(),
-        check=False,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_hive(layout.root, *args, timeout=120).stdout
 
 
 async def is_paused(alice: Any) -> bool:

@@ -333,24 +333,25 @@ DASHBOARD_URL = re.compile(r"dashboard on (http://127\.0\.0\.1:\d+)/")
 
 
 @contextlib.contextmanager
-def running_hive_serve(layout: StateLayout) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
-    """A real `hive serve` on ``layout`` (local runtime, the fake agent as the harness, a free dashboard
-    port): yields the process, the dashboard URL and its log; afterwards stops it, kills every sandbox
-    it left and removes the state dir."""
+def hive_serve_process(
+    layout: StateLayout, *args: str, **env: str
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """A real `hive serve ARGS` on ``layout`` (local runtime, the fake agent as the harness): yields
+    the process and its log; afterwards stops it and kills every sandbox it left."""
     from tests.conftest import subprocess_env
     from tests.reconciler.conftest import AGENT_COMMAND, kill_all
 
     log = layout.root / "serve.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "hive", "serve", "--state-dir", str(layout.root)],
-            env=subprocess_env(HIVE_WEB_PORT="0", HIVE_AGENT_COMMAND=" ".join(AGENT_COMMAND)),
+            [sys.executable, "-m", "hive", "serve", *args, "--state-dir", str(layout.root)],
+            env=subprocess_env(HIVE_AGENT_COMMAND=" ".join(AGENT_COMMAND), **env),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     try:
-        yield proc, wait_for_dashboard(proc, log), log
+        yield proc, log
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -359,6 +360,16 @@ def running_hive_serve(layout: StateLayout) -> Iterator[tuple[subprocess.Popen[b
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
         kill_all(layout)
+
+
+@contextlib.contextmanager
+def running_hive_serve(layout: StateLayout) -> Iterator[tuple[subprocess.Popen[bytes], str, Path]]:
+    """`hive_serve_process` with the dashboard on a free port: yields the process, the dashboard URL
+    and its log; afterwards also removes the state dir."""
+    try:
+        with hive_serve_process(layout, HIVE_WEB_PORT="0") as (proc, log):
+            yield proc, wait_for_dashboard(proc, log), log
+    finally:
         shutil.rmtree(layout.root, ignore_errors=True)
 
 
