@@ -160,5 +160,5 @@ def test_serve_with_the_broker_but_no_cluster_config_is_one_line_at_start(hive: 
         timeout=60,
     )  # fmt: skip
     assert done.returncode != 0
-    assert "the TLS broker needs the cluster to review tokens" in done.stderr
+    assert "the TLS broker (reviewing tokens) needs a Kubernetes config" in done.stderr
     assert "set KUBECONFIG" in done.stderr
