@@ -6,6 +6,7 @@ cannot run here; everything else in these tests is real.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from desired.bootstrap import init_meta_repo
 from hive_kit.paths import StateLayout
+from tests.conftest import REPO_ROOT, run_hive
 from tests.seams.forgejo import ForgejoStandIn
 from tests.web.conftest import TEST_AUTHOR, server_loop
 
@@ -35,3 +37,20 @@ def forge(layout: StateLayout, tmp_path: Path) -> Iterator[ForgejoStandIn]:
     yield stand_in
     stand_in.stop()
     assert stand_in.unexpected == [], "hyperhive called only the endpoints the stand-in knows"
+
+
+def live_swarm(tmp_path: Path, name: str) -> tuple[StateLayout, ForgejoStandIn, Path]:
+    """For a real `hive serve`: a state dir under test-artifacts (short enough for the agents'
+    sockets) whose meta repo is seeded into a started stand-in, the stand-in's bare repo set as the
+    desired-state remote, and a file holding its token (for `hive forge connect`). The caller stops
+    the stand-in."""
+    layout = StateLayout(REPO_ROOT / "test-artifacts" / f"{name}-{uuid.uuid4().hex[:8]}")
+    layout.root.mkdir(parents=True)
+    init_meta_repo(layout.meta, TEST_AUTHOR)
+    forge = ForgejoStandIn(tmp_path / "forgejo")
+    forge.seed(layout.meta)
+    forge.start()
+    token = tmp_path / "token"
+    token.write_text(forge.token)
+    run_hive(layout.root, "desired", "remote", "set", str(forge.bare))
+    return layout, forge, token

@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from desired.bootstrap import init_meta_repo
 from hive_kit.paths import StateLayout
 from tests.conftest import run_hive
+from tests.forge.conftest import live_swarm
 from tests.forge.test_checks import wait_for
-from tests.reconciler.conftest import REPO_ROOT
-from tests.seams.forgejo import ForgejoStandIn
-from tests.web.conftest import TEST_AUTHOR, http, running_hive_serve
+from tests.web.conftest import http, running_hive_serve
 
 CODER = json.dumps({"name": "coder", "description": "writes the code"}, indent=2)
 
@@ -33,15 +31,7 @@ def hive(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_hive_serve_checks_a_branch_and_reports_the_deploy_of_its_merge(tmp_path: Path) -> None:
-    layout = StateLayout(REPO_ROOT / "test-artifacts" / f"forge-daemon-{uuid.uuid4().hex[:8]}")
-    layout.root.mkdir(parents=True)
-    init_meta_repo(layout.meta, TEST_AUTHOR)
-    forge = ForgejoStandIn(tmp_path / "forgejo")
-    forge.seed(layout.meta)
-    forge.start()
-    token = tmp_path / "token"
-    token.write_text(forge.token)
-    hive(layout, "desired", "remote", "set", str(forge.bare))
+    layout, forge, token = live_swarm(tmp_path, "forge-daemon")
     secret = json.loads(hive(layout, "webhook", "secret", "--json").stdout)["secret"]
     hive(layout, "forge", "connect", "--url", forge.url, "--repo", "ops/swarm", "--token-file", str(token))
     try:

@@ -15,7 +15,6 @@ import json
 import shutil
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,16 +22,15 @@ from typing import Any
 
 import pytest
 
-from desired.bootstrap import init_meta_repo
 from desired.repo import MAIN, MetaRepo
 from hive.daemon import serve_pid
 from hive_core.forge.store import ForgeStore, store_path
 from hive_kit.paths import StateLayout
 from tests.conftest import run_hive
+from tests.forge.conftest import live_swarm
 from tests.forge.test_checks import wait_for
-from tests.reconciler.conftest import REPO_ROOT
 from tests.seams.forgejo import ForgejoStandIn
-from tests.web.conftest import TEST_AUTHOR, hive_serve_process
+from tests.web.conftest import hive_serve_process
 
 
 def hive(layout: StateLayout, *args: str) -> subprocess.CompletedProcess[str]:
@@ -72,15 +70,7 @@ def calls_to(forge: ForgejoStandIn, method: str, path_end: str) -> int:
 
 @pytest.mark.slow
 def test_no_web_daemon_opens_merges_and_reports_and_resends_once_after_an_outage(tmp_path: Path) -> None:
-    layout = StateLayout(REPO_ROOT / "test-artifacts" / f"forge-noweb-{uuid.uuid4().hex[:8]}")
-    layout.root.mkdir(parents=True)
-    init_meta_repo(layout.meta, TEST_AUTHOR)
-    forge = ForgejoStandIn(tmp_path / "forgejo")
-    forge.seed(layout.meta)
-    forge.start()
-    token = tmp_path / "token"
-    token.write_text(forge.token)
-    hive(layout, "desired", "remote", "set", str(forge.bare))
+    layout, forge, token = live_swarm(tmp_path, "forge-noweb")
     try:
         with serving_without_web(layout) as log:
             # no forge yet: the component is idle, opens nothing and calls nothing
