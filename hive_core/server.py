@@ -258,6 +258,10 @@ class Connection(asyncio.Protocol):
             parks = isinstance(request, wire.Recv | wire.TurnSlot)
             self._leave_on_eof = isinstance(request, wire.TurnSlot)
             self._spawn(self._finish(result, line), cancel_on_hangup=parks)
+            # A task cancelled before its first step (a hang-up or a daemon stop in the same loop
+            # turn) never awaits the op: close it then, or Python warns it was never awaited.
+            assert self._task is not None
+            self._task.add_done_callback(lambda _: result.close())
 
     def _spawn(self, coro: Coroutine[Any, Any, None], *, cancel_on_hangup: bool) -> None:
         self._cancel_on_hangup = cancel_on_hangup
