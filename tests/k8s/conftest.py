@@ -17,11 +17,13 @@ Both are stopped by the pids up.sh recorded (`down.sh`), whatever happened.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,10 +105,43 @@ def k8s_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     yield from _cluster(tmp_path_factory, node=False)
 
 
+NODE_LOCK = Path(os.environ.get("HIVE_K8S_NODE_LOCK", "/run/lock/hyperhive-k8s-node.lock"))
+NODE_LOCK_WAIT = 45 * 60
+
+
+def _node_lock() -> int:
+    """Wait (saying so) for the machine's one node: a second node's kubelet and CNI would fight the
+    first over the host's bridge, iptables and containerd. Held until the session's node is down."""
+    NODE_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(NODE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    deadline = time.monotonic() + NODE_LOCK_WAIT
+    said = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                os.close(fd)
+                minutes = NODE_LOCK_WAIT // 60
+                pytest.fail(f"another test session held the k8s node ({NODE_LOCK}) for {minutes} min")
+            if not said:
+                print(f"\nwaiting for the k8s node: another test session holds {NODE_LOCK}", file=sys.stderr)
+                said = True
+            time.sleep(2)
+
+
 @pytest.fixture(scope="session")
 def k8s_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A single-node cluster that runs pods (root; one per machine)."""
-    yield from _cluster(tmp_path_factory, node=True)
+    """A single-node cluster that runs pods (root; one per machine: sessions take turns)."""
+    if cluster_problem(node=True) is not None:
+        yield from _cluster(tmp_path_factory, node=True)  # skips, saying why
+        return
+    fd = _node_lock()
+    try:
+        yield from _cluster(tmp_path_factory, node=True)
+    finally:
+        os.close(fd)
 
 
 def kubectl_env(cluster: dict[str, str]) -> dict[str, str]:
