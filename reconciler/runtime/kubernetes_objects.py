@@ -69,6 +69,8 @@ class KubeSettings:
     host_socket: bool = False  # single node only: the agent's socket dir by hostPath (no TLS broker)
     broker_url: str | None = None  # tls://HOST:PORT of the daemon's TLS broker, as pods reach it
     broker_ca: str = ""  # the PEM of the CA that signed the broker's certificate
+    seed_command: tuple[str, ...] | None = None  # None: derived from command (kubernetes_seeds)
+    egress_cidrs: tuple[str, ...] = ()  # reachable on 443 under the NetworkPolicy (kubernetes_egress)
 
 
 def object_name(agent: str) -> str:
