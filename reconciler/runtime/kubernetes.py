@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 from hive_kit.errors import PermanentError, TemporaryError, UserError
 from hive_kit.paths import StateLayout
 from reconciler.model import Observed
+from reconciler.runtime import kubernetes_egress as kegress
 from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime import kubernetes_seeds as ks
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
@@ -91,6 +92,7 @@ def settings_from_env(
         if e.get("HIVE_KUBE_BROKER_URL")
         else None,
         broker_ca=ko.broker_ca_text(e["HIVE_KUBE_BROKER_CA"]) if e.get("HIVE_KUBE_BROKER_CA") else "",
+        egress_cidrs=kegress.checked_cidrs(e.get("HIVE_KUBE_EGRESS_CIDRS", "")),
         seed_command=tuple(shlex.split(e["HIVE_KUBE_SEED_COMMAND"]))
         if e.get("HIVE_KUBE_SEED_COMMAND")
         else None,
@@ -164,6 +166,7 @@ class _Client:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
+        self.net = client.NetworkingV1Api(api)
 
 
 async def open_client(kubeconfig: str | None) -> _Client:
@@ -233,6 +236,11 @@ class KubernetesRuntime:
                 )
                 self._client = c
                 self._keeper = asyncio.create_task(self._keep(c), name="kube-client")
+                if not self.settings.egress_cidrs:
+                    log.warning(
+                        "HIVE_KUBE_EGRESS_CIDRS is not set: where the CNI enforces NetworkPolicies, "
+                        "agents in pods reach only the broker and DNS, not the model API (docs/kubernetes.md)"
+                    )
             return self._client
 
     async def _keep(self, c: _Client) -> None:
@@ -351,6 +359,11 @@ class KubernetesRuntime:
         ]  # fmt: skip
         if seeds:  # only a create: an update leaves what the last create put there (kubernetes_seeds)
             objects.append(self._seed_object(c, spec, progress))
+        # the policy before the pod: it never runs unfenced
+        objects.append(
+            ("networkpolicy", kegress.network_policy(spec.name, s),
+             c.net.read_namespaced_network_policy, c.net.patch_namespaced_network_policy)
+        )  # fmt: skip
         sts = ks.with_seed_init(ko.stateful_set(spec.name, spec.role, agent_json, replicas, s, sockets), s)
         objects.append(
             ("statefulset", sts, c.apps.read_namespaced_stateful_set, c.apps.patch_namespaced_stateful_set)
@@ -442,6 +455,8 @@ class KubernetesRuntime:
              core.delete_namespaced_config_map),
             ("serviceaccount", obj, core.read_namespaced_service_account,
              core.delete_namespaced_service_account),
+            ("networkpolicy", obj, c.net.read_namespaced_network_policy,
+             c.net.delete_namespaced_network_policy),
         ):  # fmt: skip
             await self._delete_ours(f"{kind} {target}", target, read, delete)
         shutil.rmtree(self.layout.agent_build(name), ignore_errors=True)
