@@ -7,13 +7,16 @@ docs/kubernetes.md). The verbs:
 - ``list`` reads the watch-fed caches (``kubernetes_cache``), never the API:
   a no-op pass costs no request.
 - ``create`` / ``update`` server-side apply the ServiceAccount, the ConfigMap
-  (``agent.json``) and the StatefulSet with field manager ``hyperhive``; the
-  fingerprint annotation on the pod template rolls the pod on an update.
+  (``agent.json``), the NetworkPolicy (``kubernetes_egress``) and the
+  StatefulSet with field manager ``hyperhive``; a create also the seed
+  ConfigMap (``kubernetes_seeds``); the fingerprint annotation on the pod
+  template rolls the pod on an update.
   ``update`` keeps the replica count the StatefulSet has (a stopped agent stays
   stopped).
 - ``start`` / ``stop`` patch the ``scale`` subresource to 1 / 0.
-- ``destroy`` deletes the StatefulSet, ConfigMap and ServiceAccount; the PVC
-  (the agent's ``/state``) stays. ``purge`` deletes the PVC too.
+- ``destroy`` deletes the StatefulSet, ConfigMaps, ServiceAccount and
+  NetworkPolicy; the PVC (the agent's ``/state``) stays. ``purge`` deletes
+  the PVC too.
 - ``logs`` reads the pod's log.
 
 Only objects labelled ``app.kubernetes.io/managed-by=hyperhive`` are ever

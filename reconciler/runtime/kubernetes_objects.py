@@ -12,6 +12,9 @@ annotations, so an update that changes them rolls exactly that pod; nothing
 else in the template depends on desired state (the rest is the ConfigMap,
 which a running harness does not re-read: the annotation is what restarts it).
 
+Beside these, ``kubernetes_seeds`` renders the seed ConfigMap and init container and
+``kubernetes_egress`` the agent's NetworkPolicy (same names, same labels).
+
 Also pure: translating the client's exceptions and a pod's status into our
 error tree and ``Observed`` (``error_for``, ``observe``).
 """
