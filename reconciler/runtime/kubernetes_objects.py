@@ -266,16 +266,39 @@ def observe(agent: str, sts: Json, pod: Json | None) -> Observed:
     states = status.get("containerStatuses") or []
     restarts = sum(int(c.get("restartCount", 0)) for c in states)
     again = f", {restarts} restart(s)" if restarts else ""
-    for c in states:
+    inits = status.get("initContainerStatuses") or []  # the seed container runs first (kubernetes_seeds)
+    for c in [*inits, *states]:
         waiting = (c.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") in _IMAGE_PROBLEMS:
             why = image_problem(agent, str(waiting.get("reason")), str(c.get("image", "")))
             return Observed(agent, ContainerState.EXITED, detail=waiting["reason"], warning=why)
+    failed = _init_failure(pod, inits)
+    if failed:
+        return Observed(agent, ContainerState.STARTING, detail=failed)
     phase = status.get("phase", "Pending")
     ready = any(c.get("ready") for c in states)
     if phase == "Running" and ready:
         return Observed(agent, ContainerState.RUNNING, detail=f"pod {_pod_name(pod)} running{again}")
     return Observed(agent, ContainerState.STARTING, detail=f"pod {_pod_name(pod)} {phase.lower()}{again}")
+
+
+def _init_failure(pod: Json, inits: list[Json]) -> str:
+    """A failing init container, said with where to look (the kubelet retries it, as any crash).
+    One that finished with 0 is done, whatever failed before it."""
+    name = _pod_name(pod)
+    for c in inits:
+        state = c.get("state") or {}
+        ended = state.get("terminated") or ({} if "running" in state else None)
+        if ended is None:  # waiting to run again: how did the last run end?
+            ended = (c.get("lastState") or {}).get("terminated") or {}
+        code = int(ended.get("exitCode", 0))
+        if code != 0:
+            box = c.get("name")
+            tries = int(c.get("restartCount", 0))
+            return f"pod {name}: init container {box} exited with code {code}, {tries} restart(s); " + (
+                f"`kubectl logs {name} -c {box}`"
+            )
+    return ""
 
 
 def _pod_name(pod: Json) -> str:

@@ -18,6 +18,7 @@ import pytest
 
 from hive_kit.errors import PermanentError
 from hive_kit.seeding import BUNDLE_FILE, MARKER, encode_bundle, place_from_file
+from reconciler.model import ContainerState
 from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime import kubernetes_seeds as ks
 from reconciler.runtime.kubernetes import settings_from_env
@@ -184,3 +185,44 @@ def test_hive_harness_seed_on_a_broken_bundle_is_one_line(tmp_path: Path, state:
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
     assert "cannot place" in done.stderr and "re-create the agent" in done.stderr
     assert os.listdir(state) == []
+
+
+# ---- how a pod with the seed container reads ------------------------------------------------------
+
+
+def init_pod(init: dict[str, object]) -> dict[str, object]:
+    waiting = {
+        "name": "harness",
+        "ready": False,
+        "restartCount": 0,
+        "state": {"waiting": {"reason": "PodInitializing"}},
+    }
+    status = {"phase": "Pending", "initContainerStatuses": [{"name": "seed", "image": "img:1", **init}]}
+    return {"metadata": {"name": "hive-alice-0"}, "status": {**status, "containerStatuses": [waiting]}}
+
+
+STS = {"spec": {"replicas": 1}}
+
+
+def test_a_failing_seed_container_is_said_with_where_to_look() -> None:
+    crashing = {"restartCount": 3, "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 1}}}  # fmt: skip
+    seen = ko.observe("alice", STS, init_pod(crashing))
+    assert seen.state is ContainerState.STARTING  # the kubelet retries it: Kubernetes owns restarts
+    assert seen.detail == (
+        "pod hive-alice-0: init container seed exited with code 1, 3 restart(s); "
+        "`kubectl logs hive-alice-0 -c seed`"
+    )
+    done = {
+        "restartCount": 1,
+        "state": {"terminated": {"exitCode": 0}},
+        "lastState": {"terminated": {"exitCode": 1}},
+    }
+    assert ko.observe("alice", STS, init_pod(done)).detail == "pod hive-alice-0 pending"
+
+
+def test_an_image_problem_shows_on_the_init_container_first() -> None:
+    """The seed container runs first, so a missing image is its status; the harness's says PodInitializing."""
+    seen = ko.observe("alice", STS, init_pod({"state": {"waiting": {"reason": "ErrImageNeverPull"}}}))
+    assert seen.state is ContainerState.EXITED and seen.detail == "ErrImageNeverPull"
+    assert "image img:1 is not on the node" in (seen.warning or "")
