@@ -1,4 +1,5 @@
-"""`hive-harness`: runs inside each agent's sandbox (`serve`) and as claude's MCP server (`mcp`).
+"""`hive-harness`: runs inside each agent's sandbox (`serve`) and as claude's MCP server (`mcp`);
+in a pod, `seed` places the agent's seed files first (the init container).
 
 Environment (set by the runtime driver; defaults are the sandbox paths of
 `hive_kit.launch`): HIVE_AGENT_CONFIG, HIVE_SOCKET, HIVE_AGENT_STATE;
@@ -93,6 +94,29 @@ def mcp_config_cmd() -> None:
         typer.echo(f"hive-harness: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(json.dumps(document, indent=2))
+
+
+@app.command()
+def seed(
+    bundle: Annotated[Path, typer.Option(help="the seed ConfigMap's seeds.json, mounted")] = Path(
+        "/etc/hyperhive-seed/seeds.json"
+    ),
+    state: Annotated[Path, typer.Option(help="the agent's /state")] = Path(SANDBOX_STATE),
+) -> None:
+    """Place the agent's seed files in /state where nothing is (a pod's init container; not for people).
+
+    Once per create: a bundle already placed (its id in /state/.hive-seeded) is skipped."""
+    from hive_kit.seeding import place_from_file
+
+    try:
+        typer.echo(place_from_file(bundle, state))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        typer.echo(
+            f"hive-harness seed: cannot place {bundle} in {state}: {exc!r}; the pod's seed "
+            "ConfigMap is the daemon's (re-create the agent), /state must be writable",
+            err=True,
+        )
+        raise typer.Exit(1) from exc
 
 
 def main() -> None:

@@ -6,12 +6,14 @@ made), the applied record right after the runtime call succeeds (so the
 next pass does not rebuild it again), and the health gate last — a failed
 gate marks the agent degraded but does not undo a deploy that happened.
 Seed files (``reconciler.seeding``) go into the state dir just before a
-create or replace, only where nothing is.
+create or replace, only where nothing is; a runtime whose /state is not on this
+host (``places_seeds``: kubernetes) gets them in the spec and places them itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass
@@ -145,7 +147,9 @@ async def _deploy(ctx: Context, action: Action, desired: DesiredState, progress:
     if existed and action.kind is ActionKind.UPDATE:
         await ctx.runtime.update(spec, progress)
     else:
-        await _seed(ctx, desired, spec, config.uid, progress)
+        spec = dataclasses.replace(spec, seeds=desired.seeds.get(name, {}))
+        if not ctx.runtime.places_seeds:
+            await _seed(ctx, desired, spec, config.uid, progress)
         await ctx.runtime.create(spec, progress)
     ctx.store.record_applied(name, action.revision, action.fingerprint, spec_view(desired, name))
     event = AgentRebuilt if had_one else AgentSpawned  # a replace (`hive rebuild`) is a rebuild too

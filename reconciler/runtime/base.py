@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import builtins
 import enum
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -65,6 +65,8 @@ class LaunchSpec:
     build_dir: Path  # holds agent.json (and, for nixos, the rendered Nix)
     socket: Path  # host end of the agent's socket; becomes /run/hive/hive.sock
     log_file: Path
+    seeds: Mapping[str, bytes] = field(default_factory=dict, compare=False)
+    """The agent's seed files, set for a create; a runtime with ``places_seeds`` puts them in /state."""
 
     @property
     def role(self) -> Role:
@@ -80,6 +82,9 @@ class Runtime(Protocol):
     uses_meta_flake: bool
     """create/update build `<state>/nix#<name>`: render the meta flake (every agent) before them."""
     insecure_reason: str | None
+    places_seeds: bool
+    """create places ``spec.seeds`` in the agent's /state itself (kubernetes: a volume the host never
+    sees); otherwise the loop writes them into the host's state dir before create (``seeding``)."""
     """Why agents run without their sandbox, if they do (`hive serve --insecure-sandbox`); None when
     every agent is isolated. The dashboard shows it as a banner."""
 

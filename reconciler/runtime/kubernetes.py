@@ -7,13 +7,16 @@ docs/kubernetes.md). The verbs:
 - ``list`` reads the watch-fed caches (``kubernetes_cache``), never the API:
   a no-op pass costs no request.
 - ``create`` / ``update`` server-side apply the ServiceAccount, the ConfigMap
-  (``agent.json``) and the StatefulSet with field manager ``hyperhive``; the
-  fingerprint annotation on the pod template rolls the pod on an update.
+  (``agent.json``), the NetworkPolicy (``kubernetes_egress``) and the
+  StatefulSet with field manager ``hyperhive``; a create also the seed
+  ConfigMap (``kubernetes_seeds``); the fingerprint annotation on the pod
+  template rolls the pod on an update.
   ``update`` keeps the replica count the StatefulSet has (a stopped agent stays
   stopped).
 - ``start`` / ``stop`` patch the ``scale`` subresource to 1 / 0.
-- ``destroy`` deletes the StatefulSet, ConfigMap and ServiceAccount; the PVC
-  (the agent's ``/state``) stays. ``purge`` deletes the PVC too.
+- ``destroy`` deletes the StatefulSet, ConfigMaps, ServiceAccount and
+  NetworkPolicy; the PVC (the agent's ``/state``) stays. ``purge`` deletes
+  the PVC too.
 - ``logs`` reads the pod's log.
 
 Only objects labelled ``app.kubernetes.io/managed-by=hyperhive`` are ever
@@ -41,6 +44,7 @@ import functools
 import json
 import logging
 import os
+import secrets
 import shutil
 import threading
 from collections.abc import Awaitable, Callable
@@ -50,7 +54,9 @@ from hive_core.kubeapi import open_api
 from hive_kit.errors import PermanentError, TemporaryError, UserError
 from hive_kit.paths import StateLayout
 from reconciler.model import Observed
+from reconciler.runtime import kubernetes_egress as kegress
 from reconciler.runtime import kubernetes_objects as ko
+from reconciler.runtime import kubernetes_seeds as ks
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
 from reconciler.runtime.kubernetes_cache import ApiStatus, Refused, WatchCache, checked
 from reconciler.runtime.kubernetes_restarts import RestartLog
@@ -67,7 +73,8 @@ def settings_from_env(
 ) -> ko.KubeSettings:
     """The operator's choices: HIVE_KUBE_NAMESPACE (else hive.json's ``kubernetes_namespace`` in
     ``layout``'s meta repo), _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET, _STATE_SIZE,
-    _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS, _BROKER_URL, _BROKER_CA."""
+    _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS, _BROKER_URL, _BROKER_CA,
+    _SEED_COMMAND (shell words), _EGRESS_CIDRS."""
     import shlex
 
     e = os.environ if env is None else env
@@ -88,6 +95,10 @@ def settings_from_env(
         if e.get("HIVE_KUBE_BROKER_URL")
         else None,
         broker_ca=ko.broker_ca_text(e["HIVE_KUBE_BROKER_CA"]) if e.get("HIVE_KUBE_BROKER_CA") else "",
+        egress_cidrs=kegress.checked_cidrs(e.get("HIVE_KUBE_EGRESS_CIDRS", "")),
+        seed_command=tuple(shlex.split(e["HIVE_KUBE_SEED_COMMAND"]))
+        if e.get("HIVE_KUBE_SEED_COMMAND")
+        else None,
     )
 
 
@@ -158,6 +169,7 @@ class _Client:
         self.api = api
         self.core = client.CoreV1Api(api)
         self.apps = client.AppsV1Api(api)
+        self.net = client.NetworkingV1Api(api)
 
 
 async def open_client(kubeconfig: str | None) -> _Client:
@@ -170,6 +182,7 @@ class KubernetesRuntime:
     uses_meta_flake = False
     log_scopes: tuple[LogScope, ...] = (LogScope.HARNESS,)
     insecure_reason: str | None = None
+    places_seeds = True  # a ConfigMap and an init container (kubernetes_seeds)
 
     def __init__(
         self, layout: StateLayout, settings: ko.KubeSettings, *, kubeconfig: str | None = None
@@ -207,6 +220,11 @@ class KubernetesRuntime:
                 )
                 self._client = c
                 self._keeper = asyncio.create_task(self._keep(c), name="kube-client")
+                if not self.settings.egress_cidrs:
+                    log.warning(
+                        "HIVE_KUBE_EGRESS_CIDRS is not set: where the CNI enforces NetworkPolicies, "
+                        "agents in pods reach only the broker and DNS, not the model API (docs/kubernetes.md)"
+                    )
             return self._client
 
     async def _keep(self, c: _Client) -> None:
@@ -291,7 +309,7 @@ class KubernetesRuntime:
     # ---- create, update ---------------------------------------------------------------------------
 
     async def create(self, spec: LaunchSpec, progress: LineSink) -> None:
-        await self._apply(spec, progress, replicas=1)
+        await self._apply(spec, progress, replicas=1, seeds=True)
 
     async def update(self, spec: LaunchSpec, progress: LineSink) -> None:
         c = await self._open()
@@ -305,7 +323,9 @@ class KubernetesRuntime:
         replicas = 1 if current is None else int((current.get("spec") or {}).get("replicas", 1))
         await self._apply(spec, progress, replicas=replicas)
 
-    async def _apply(self, spec: LaunchSpec, progress: LineSink, *, replicas: int) -> None:
+    async def _apply(
+        self, spec: LaunchSpec, progress: LineSink, *, replicas: int, seeds: bool = False
+    ) -> None:
         c = await self._open()
         s, ns, name = self.settings, self.settings.namespace, ko.object_name(spec.name)
         try:
@@ -320,12 +340,23 @@ class KubernetesRuntime:
              c.core.patch_namespaced_service_account),
             ("configmap", ko.config_map(spec.name, agent_json, s), c.core.read_namespaced_config_map,
              c.core.patch_namespaced_config_map),
-            ("statefulset", ko.stateful_set(spec.name, spec.role, agent_json, replicas, s, sockets),
-             c.apps.read_namespaced_stateful_set, c.apps.patch_namespaced_stateful_set),
         ]  # fmt: skip
+        if seeds:  # only a create: an update leaves what the last create put there (kubernetes_seeds)
+            objects.append(self._seed_object(c, spec, progress))
+        # the policy before the pod: it never runs unfenced
+        objects.append(
+            ("networkpolicy", kegress.network_policy(spec.name, s),
+             c.net.read_namespaced_network_policy, c.net.patch_namespaced_network_policy)
+        )  # fmt: skip
+        sts = ks.with_seed_init(ko.stateful_set(spec.name, spec.role, agent_json, replicas, s, sockets), s)
+        objects.append(
+            ("statefulset", sts, c.apps.read_namespaced_stateful_set, c.apps.patch_namespaced_stateful_set)
+        )
         for kind, body, read, patch in objects:
-            await self._apply_one(spec.name, f"{kind} {name}", name, body, read, patch)
-        progress(f"  {spec.name} | applied {name} (serviceaccount, configmap, statefulset) in {ns}")
+            obj = body["metadata"]["name"]
+            await self._apply_one(spec.name, f"{kind} {obj}", obj, body, read, patch)
+        kinds = ", ".join(kind for kind, *_ in objects)
+        progress(f"  {spec.name} | applied {name} ({kinds}) in {ns}")
         log.info("%s: applied %s in namespace %s, replicas %d", spec.name, name, ns, replicas)
 
     async def _apply_one(
@@ -350,6 +381,22 @@ class KubernetesRuntime:
             _content_type="application/apply-patch+yaml",
         )  # fmt: skip
         await self._call(what, apply)
+
+    def _seed_object(
+        self, c: _Client, spec: LaunchSpec, progress: LineSink
+    ) -> tuple[str, ko.Json, Callable[..., Any], Callable[..., Any]]:
+        """The seed ConfigMap, with a new id: the init container places it once (kubernetes_seeds)."""
+        if spec.seeds and ks.seed_command(self.settings) is None:
+            why = (
+                f"agent {spec.name}: its {len(spec.seeds)} seed file(s) cannot be placed: "
+                "HIVE_KUBE_COMMAND has no `serve` to derive the seed command from; set HIVE_KUBE_SEED_COMMAND"
+            )
+            log.warning("%s", why)
+            progress(f"  {why}")
+        body = ks.seed_config_map(spec.name, spec.seeds, secrets.token_hex(8), self.settings)
+        if spec.seeds:
+            progress(f"  {spec.name} | {len(spec.seeds)} seed file(s) go to /state at the pod's first start")
+        return ("configmap", body, c.core.read_namespaced_config_map, c.core.patch_namespaced_config_map)
 
     # ---- start, stop ------------------------------------------------------------------------------
 
@@ -381,19 +428,21 @@ class KubernetesRuntime:
     # ---- destroy, purge ---------------------------------------------------------------------------
 
     async def destroy(self, name: str, progress: LineSink) -> None:
-        """The StatefulSet, ConfigMap and ServiceAccount; the PVC (its /state) stays."""
+        """The StatefulSet, ConfigMaps, ServiceAccount and NetworkPolicy; the PVC (its /state) stays."""
         c = await self._open()
         ns, obj = self.settings.namespace, ko.object_name(name)
-        for kind, read, delete in (
-            ("statefulset", c.apps.read_namespaced_stateful_set, c.apps.delete_namespaced_stateful_set),
-            ("configmap", c.core.read_namespaced_config_map, c.core.delete_namespaced_config_map),
-            (
-                "serviceaccount",
-                c.core.read_namespaced_service_account,
-                c.core.delete_namespaced_service_account,
-            ),
-        ):
-            await self._delete_ours(f"{kind} {obj}", obj, read, delete)
+        apps, core = c.apps, c.core
+        for kind, target, read, delete in (
+            ("statefulset", obj, apps.read_namespaced_stateful_set, apps.delete_namespaced_stateful_set),
+            ("configmap", obj, core.read_namespaced_config_map, core.delete_namespaced_config_map),
+            ("configmap", ks.seed_name(name), core.read_namespaced_config_map,
+             core.delete_namespaced_config_map),
+            ("serviceaccount", obj, core.read_namespaced_service_account,
+             core.delete_namespaced_service_account),
+            ("networkpolicy", obj, c.net.read_namespaced_network_policy,
+             c.net.delete_namespaced_network_policy),
+        ):  # fmt: skip
+            await self._delete_ours(f"{kind} {target}", target, read, delete)
         shutil.rmtree(self.layout.agent_build(name), ignore_errors=True)
         self.restarts.forget(name)
         progress(f"  {name} | deleted {obj} in {ns}; its volume stays (purge deletes it)")

@@ -12,6 +12,9 @@ annotations, so an update that changes them rolls exactly that pod; nothing
 else in the template depends on desired state (the rest is the ConfigMap,
 which a running harness does not re-read: the annotation is what restarts it).
 
+Beside these, ``kubernetes_seeds`` renders the seed ConfigMap and init container and
+``kubernetes_egress`` the agent's NetworkPolicy (same names, same labels).
+
 Also pure: translating the client's exceptions and a pod's status into our
 error tree and ``Observed`` (``error_for``, ``observe``).
 """
@@ -69,6 +72,8 @@ class KubeSettings:
     host_socket: bool = False  # single node only: the agent's socket dir by hostPath (no TLS broker)
     broker_url: str | None = None  # tls://HOST:PORT of the daemon's TLS broker, as pods reach it
     broker_ca: str = ""  # the PEM of the CA that signed the broker's certificate
+    seed_command: tuple[str, ...] | None = None  # None: derived from command (kubernetes_seeds)
+    egress_cidrs: tuple[str, ...] = ()  # reachable on 443 under the NetworkPolicy (kubernetes_egress)
 
 
 def object_name(agent: str) -> str:
@@ -261,16 +266,39 @@ def observe(agent: str, sts: Json, pod: Json | None) -> Observed:
     states = status.get("containerStatuses") or []
     restarts = sum(int(c.get("restartCount", 0)) for c in states)
     again = f", {restarts} restart(s)" if restarts else ""
-    for c in states:
+    inits = status.get("initContainerStatuses") or []  # the seed container runs first (kubernetes_seeds)
+    for c in [*inits, *states]:
         waiting = (c.get("state") or {}).get("waiting") or {}
         if waiting.get("reason") in _IMAGE_PROBLEMS:
             why = image_problem(agent, str(waiting.get("reason")), str(c.get("image", "")))
             return Observed(agent, ContainerState.EXITED, detail=waiting["reason"], warning=why)
+    failed = _init_failure(pod, inits)
+    if failed:
+        return Observed(agent, ContainerState.STARTING, detail=failed)
     phase = status.get("phase", "Pending")
     ready = any(c.get("ready") for c in states)
     if phase == "Running" and ready:
         return Observed(agent, ContainerState.RUNNING, detail=f"pod {_pod_name(pod)} running{again}")
     return Observed(agent, ContainerState.STARTING, detail=f"pod {_pod_name(pod)} {phase.lower()}{again}")
+
+
+def _init_failure(pod: Json, inits: list[Json]) -> str:
+    """A failing init container, said with where to look (the kubelet retries it, as any crash).
+    One that finished with 0 is done, whatever failed before it."""
+    name = _pod_name(pod)
+    for c in inits:
+        state = c.get("state") or {}
+        ended = state.get("terminated") or ({} if "running" in state else None)
+        if ended is None:  # waiting to run again: how did the last run end?
+            ended = (c.get("lastState") or {}).get("terminated") or {}
+        code = int(ended.get("exitCode", 0))
+        if code != 0:
+            box = c.get("name")
+            tries = int(c.get("restartCount", 0))
+            return f"pod {name}: init container {box} exited with code {code}, {tries} restart(s); " + (
+                f"`kubectl logs {name} -c {box}`"
+            )
+    return ""
 
 
 def _pod_name(pod: Json) -> str:

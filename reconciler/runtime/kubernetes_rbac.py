@@ -3,9 +3,10 @@
 Exactly what ``reconciler.runtime.kubernetes`` asks the API server for and
 nothing more: read and watch its StatefulSets and Pods (the caches), apply and
 delete ServiceAccounts, ConfigMaps and StatefulSets, patch the ``scale``
-subresource, read ``pods/log``, and read and delete PersistentVolumeClaims
-(purge). No Secrets: the API key reaches the pod through its ``secretKeyRef``,
-which the kubelet resolves, so the daemon never reads it. Namespace-scoped on
+subresource, read ``pods/log``, read and delete PersistentVolumeClaims
+(purge), and apply and delete each agent's NetworkPolicy (``kubernetes_egress``).
+No Secrets: the API key reaches the pod through its ``secretKeyRef``, which
+the kubelet resolves, so the daemon never reads it. Namespace-scoped on
 purpose: the daemon cannot touch anything outside its namespace.
 ``tests/k8s/test_rbac.py`` runs the driver with a token for an account bound
 to exactly this Role.
@@ -38,6 +39,8 @@ RULES: tuple[dict[str, Any], ...] = (
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "delete"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
+     "verbs": ["get", "create", "patch", "delete"]},
 )  # fmt: skip
 
 

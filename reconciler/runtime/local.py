@@ -102,6 +102,7 @@ def read_secrets(path: Path) -> dict[str, str]:
 class LocalRuntime:
     kind = "local"
     uses_meta_flake = False
+    places_seeds = False  # the loop writes them into the state dir, which is /state
     log_scopes: tuple[LogScope, ...] = (LogScope.HARNESS,)
 
     def __init__(

@@ -73,6 +73,7 @@ def flake_dir(layout: StateLayout) -> Path:
 class NixosRuntime:
     kind = "nixos"
     uses_meta_flake = True
+    places_seeds = False  # the loop writes them into the state dir, which is /state
     log_scopes: tuple[LogScope, ...] = (LogScope.HARNESS, LogScope.MACHINE, LogScope.BUILD)
     insecure_reason: str | None = None
 

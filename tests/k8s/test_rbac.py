@@ -7,6 +7,7 @@ in a pod would have — instead of the admin kubeconfig.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -93,8 +94,12 @@ def spec(rt: KubernetesRuntime, name: str) -> Any:
 
 async def test_every_verb_works_with_the_role_alone(daemon: KubernetesRuntime) -> None:
     rt = daemon
+    rt.settings = dataclasses.replace(
+        rt.settings, broker_url="tls://10.0.0.1:7443", egress_cidrs=("10.9.0.0/16",)
+    )
     assert await rt.list() == {}
-    await rt.create(spec(rt, "alice"), quiet)
+    # a create applies the seed ConfigMap and the NetworkPolicy too (networking.k8s.io: in the Role)
+    await rt.create(dataclasses.replace(spec(rt, "alice"), seeds={"brief.md": b"hi\n"}), quiet)
     await rt.update(spec(rt, "alice"), quiet)
     await rt.stop("alice", quiet)
     assert rt.statefulsets is not None
@@ -127,6 +132,12 @@ def test_the_role_grants_no_secrets_and_nothing_cluster_wide_but_token_reviews()
     assert role["kind"] == "Role" and binding["kind"] == "RoleBinding"  # namespaced
     assert all("secrets" not in rule["resources"] for rule in role["rules"])
     assert json.dumps(role).count('"*"') == 0  # no wildcards
+    policies = next(rule for rule in role["rules"] if rule["resources"] == ["networkpolicies"])
+    assert policies == {
+        "apiGroups": ["networking.k8s.io"],
+        "resources": ["networkpolicies"],
+        "verbs": ["get", "create", "patch", "delete"],  # each agent's egress policy (no list: no cache)
+    }
     # the one cluster-wide grant: the built-in role that may create TokenReviews (the TLS broker)
     assert reviews["kind"] == "ClusterRoleBinding"
     assert reviews["roleRef"] == {
