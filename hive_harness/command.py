@@ -77,6 +77,10 @@ _CHILD_DEFAULTS = {
     # `hive-harness mcp` is still importing gets "No such tool available: mcp__hyperhive__send"
     # (with the persistent server the wait is one local HTTP round trip).
     "MCP_CONNECTION_NONBLOCKING": "0",
+    # ... and wait long enough: claude caps that wait at MCP_CONNECT_TIMEOUT_MS (5 s by default),
+    # then starts the turn without the server. A stdio server on a loaded host took longer (the
+    # turn ran without the hive tools). 60 s bounds what a broken server can cost a turn.
+    "MCP_CONNECT_TIMEOUT_MS": "60000",
     "DISABLE_AUTOUPDATER": "1",
     "DISABLE_TELEMETRY": "1",
     "DISABLE_ERROR_REPORTING": "1",

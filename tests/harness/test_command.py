@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,8 @@ def test_secrets_file_keeps_only_credentials_and_home_is_in_the_state_dir(tmp_pa
     assert env["PATH"] == "/usr/bin"
     assert "CLAUDECODE" not in env
     assert env["ANTHROPIC_API_KEY"] == "sk-1"
+    # claude waits for our MCP server before the first call, longer than its 5 s default
+    assert env["MCP_CONNECTION_NONBLOCKING"] == "0" and int(env["MCP_CONNECT_TIMEOUT_MS"]) >= 30000
 
 
 def test_credentials_come_from_a_key_or_the_oauth_file(tmp_path: Path) -> None:
@@ -181,17 +184,22 @@ def test_allowed_tools_offer_only_those_built_in_tools() -> None:
 # ---- the same flags, against the real claude CLI ---------------------------------------------------
 
 
-def _claude_turn(tmp_path: Path, launch: AgentLaunchConfig, *commands: str) -> tuple[list[str], Path]:
-    """One real claude turn whose scripted model runs ``commands`` with Bash; the tool results, the cwd."""
+def _claude_turn(
+    tmp_path: Path,
+    launch: AgentLaunchConfig,
+    *commands: str,
+    first: Reply | None = None,
+    mcp_servers: str = "{}",
+) -> tuple[list[str], Path]:
+    """One real claude turn whose scripted model runs ``commands`` with Bash (or makes the ``first``
+    reply's calls); the tool results, the cwd."""
     cwd, home = tmp_path / "state", tmp_path / "state" / "home"
     home.mkdir(parents=True, exist_ok=True)
     mcp = tmp_path / "mcp.json"
-    mcp.write_text('{"mcpServers": {}}')
+    mcp.write_text(f'{{"mcpServers": {mcp_servers}}}')
     with ScriptedAPI() as api:
-        api.push(
-            Reply(blocks=tuple(ToolUse("Bash", {"command": c, "description": "x"}) for c in commands)),
-            text("done"),
-        )
+        bash = Reply(blocks=tuple(ToolUse("Bash", {"command": c, "description": "x"}) for c in commands))
+        api.push(first or bash, text("done"))
         env = child_env({**os.environ, **api.env()}, cwd, {})
         args = ClaudeArgs(
             prompt="go", model="sonnet", mcp_config_path=mcp, system_prompt="", continue_session=False
@@ -250,3 +258,30 @@ def test_no_bash_means_not_even_read_only_commands(tmp_path: Path) -> None:
 def test_allowed_tools_hide_the_other_built_in_tools(tmp_path: Path) -> None:
     results, cwd = _claude_turn(tmp_path / "e", _launch(allowed_tools=["Read"]), "touch by-bash")
     assert "No such tool" in results[0] and not (cwd / "by-bash").exists()
+
+
+SLOW_SERVER = """
+import time
+time.sleep(8)  # a stdio server still importing on a loaded host
+from mcp.server.mcpserver import MCPServer
+server = MCPServer("hyperhive")
+
+@server.tool()
+def whoami() -> str:
+    return "pong from the slow server"
+
+server.run()
+"""
+
+
+@needs_claude
+def test_the_first_call_of_a_turn_waits_for_a_slow_starting_mcp_server(tmp_path: Path) -> None:
+    """claude waits for our server (up to MCP_CONNECT_TIMEOUT_MS) before the model's first call.
+
+    With claude's 5 s default, a stdio server that took longer to start was not there for the
+    turn's first call ("No such tool available"): CI saw that as a lost message under load.
+    Real claude and a real stdio MCP server that sleeps 8 s; the model is the scripted API."""
+    server = {"hyperhive": {"type": "stdio", "command": sys.executable, "args": ["-c", SLOW_SERVER]}}
+    first = Reply(blocks=(ToolUse("mcp__hyperhive__whoami", {}),))
+    results, _ = _claude_turn(tmp_path, _launch(), first=first, mcp_servers=json.dumps(server))
+    assert len(results) == 1 and "pong from the slow server" in results[0], results
