@@ -13,7 +13,9 @@ async def call(kubeconfig: str, method: str, *args: Any, **kw: Any) -> Any:
     """One API call; its result is fully read before the client closes."""
     c = await open_client(kubeconfig)
     try:
-        api = c.apps if hasattr(c.apps, method) else c.core
+        from kubernetes_asyncio import client
+
+        api = next(a for a in (c.apps, c.core, client.NetworkingV1Api(c.api)) if hasattr(a, method))
         return await getattr(api, method)(*args, **kw)
     finally:
         await c.api.close()
@@ -24,7 +26,9 @@ async def read(kubeconfig: str, method: str, name: str, namespace: str) -> dict[
     while the client is still open: reading it after `close()` races the connection's teardown."""
     c = await open_client(kubeconfig)
     try:
-        api = c.apps if hasattr(c.apps, method) else c.core
+        from kubernetes_asyncio import client
+
+        api = next(a for a in (c.apps, c.core, client.NetworkingV1Api(c.api)) if hasattr(a, method))
         resp = await getattr(api, method)(name, namespace, _preload_content=False)
         if resp.status == 404:
             resp.release()

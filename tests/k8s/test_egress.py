@@ -8,7 +8,6 @@ enforces nothing, so no test here sends a packet (docs/kubernetes.md, Egress).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from hive_kit.errors import PermanentError, UserError
 from reconciler.runtime import kubernetes_egress as kegress
 from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime.kubernetes import open_client, settings_from_env
+from tests.k8s import admin
 from tests.k8s.test_driver import Swarm, quiet
 
 S = ko.KubeSettings(namespace="swarm", broker_url="tls://10.0.0.1:7443", egress_cidrs=("160.79.104.0/23",))
@@ -88,20 +88,7 @@ def test_a_bad_cidr_setting_is_one_line_from_the_cli(hive: Any) -> None:
 
 
 async def read_policy(swarm: Swarm, name: str) -> dict[str, Any] | None:
-    from kubernetes_asyncio import client
-
-    c = await open_client(swarm.kubeconfig)
-    try:
-        resp = await client.NetworkingV1Api(c.api).read_namespaced_network_policy(
-            name, swarm.namespace, _preload_content=False
-        )
-        if resp.status == 404:
-            resp.release()
-            return None
-        data: dict[str, Any] = json.loads(await resp.read())
-        return data
-    finally:
-        await c.api.close()
+    return await admin.read(swarm.kubeconfig, "read_namespaced_network_policy", name, swarm.namespace)
 
 
 async def create_policy(swarm: Swarm, body: dict[str, Any]) -> None:
