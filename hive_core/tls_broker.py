@@ -11,6 +11,8 @@ hello ``{"token": "<projected ServiceAccount token>"}`` (``hive_kit.broker``).
 ``hive_core.server.Connection`` for that agent, the very class behind its
 ``hive.sock``: from then on the two are indistinguishable. A bad one is
 answered with one error line naming what was wrong, and closed.
+An address whose hellos keep failing is refused for a while without a review
+(``hive_core.hello_limit``: each review is an API call, four in flight).
 
 The connection's role is fixed at the hello (agent or manager, from desired
 state); if the agent leaves desired state or its role changes, every later
@@ -30,6 +32,7 @@ from pathlib import Path
 
 from hive_core.broker_certs import BrokerCert, ensure_certs
 from hive_core.core import Caller, HostCore
+from hive_core.hello_limit import HelloLimiter
 from hive_core.server import Connection, error_line
 from hive_core.tokenreview import TokenReviewer
 from hive_kit.broker import MAX_HELLO_BYTES
@@ -37,6 +40,7 @@ from hive_kit.errors import (
     BadRequestError,
     ForbiddenError,
     HiveError,
+    LimitError,
     NotFoundError,
     TooLargeError,
     UserError,
@@ -126,12 +130,14 @@ class AuthGate(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.peer = "?"
+        self.address = "?"  # the peer's IP: failed hellos are counted per address (hello_limit)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
         self._timer = asyncio.get_running_loop().call_later(HELLO_SECONDS, self._too_slow)
 
     def data_received(self, data: bytes) -> None:
@@ -164,7 +170,21 @@ class AuthGate(asyncio.Protocol):
             self._refuse(BadRequestError(f"no broker hello within {HELLO_SECONDS:.0f} s"))
 
     def _refuse(self, exc: HiveError) -> None:
-        log.warning("TLS broker: refused %s: %s", self.peer, exc)
+        if isinstance(exc, LimitError):  # in a cool-down: its warning was logged once, when it began
+            log.debug("TLS broker: refused %s: %s", self.peer, exc)
+        else:
+            log.warning("TLS broker: refused %s: %s", self.peer, exc)
+        if isinstance(exc, UserError) and not isinstance(exc, LimitError):  # the peer's fault, not ours
+            cooling = self.broker.limiter.failed(self.address)
+            if cooling is not None:
+                log.warning(
+                    "TLS broker: %s failed %d hellos in %.0f s; its hellos are refused without a "
+                    "TokenReview for %.0f s",
+                    self.address,
+                    cooling.failures,
+                    self.broker.limiter.window,
+                    cooling.retry_in,
+                )
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(error_line(exc))
             self._transport.close()
@@ -172,6 +192,9 @@ class AuthGate(asyncio.Protocol):
     async def _authenticate(self, line: bytes) -> None:
         try:
             token = parse_hello(line)
+            cooling = self.broker.limiter.check(self.address)
+            if cooling is not None and not self.broker.reviewer.cached(token):
+                raise LimitError(cooling.message())
             owner = await self.broker.reviewer.owner(token)
             role = agent_role(self.broker.core, owner.agent)
         except HiveError as exc:
@@ -214,11 +237,16 @@ class TlsBroker:
     """The TCP+TLS listener: TLS, a reviewed hello, then the agent's own ``Connection``."""
 
     def __init__(
-        self, core: HostCore, settings: BrokerSettings, reviewer: TokenReviewer | None = None
+        self,
+        core: HostCore,
+        settings: BrokerSettings,
+        reviewer: TokenReviewer | None = None,
+        limiter: HelloLimiter | None = None,
     ) -> None:
         self.core = core
         self.settings = settings
         self.reviewer = reviewer or TokenReviewer(settings.namespace, settings.kubeconfig)
+        self.limiter = limiter or HelloLimiter()
         self.gates: set[AuthGate] = set()
         self.conns: set[Connection] = set()
         self.cert: BrokerCert | None = None

@@ -128,6 +128,11 @@ class TokenReviewer:
         self._api: Any = None
         self._gate = asyncio.Semaphore(MAX_REVIEWS_IN_FLIGHT)
 
+    def cached(self, token: str) -> bool:
+        """Whether ``owner(token)`` would be answered from the cache now, without a review."""
+        hit = self._cache.get(hashlib.sha256(token.encode()).digest())
+        return hit is not None and hit[0] > self.clock()
+
     async def owner(self, token: str) -> TokenOwner:
         key = hashlib.sha256(token.encode()).digest()
         now = self.clock()

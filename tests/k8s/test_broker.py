@@ -21,10 +21,11 @@ from typing import Any
 
 import pytest
 
+from hive_core.hello_limit import COOLDOWN_SECONDS, MAX_FAILURES, HelloLimiter
 from hive_core.tls_broker import BrokerSettings
 from hive_kit.broker import BrokerEndpoint
 from hive_kit.client import HiveClient
-from hive_kit.errors import ForbiddenError, PermanentError, UnavailableError, UserError
+from hive_kit.errors import ForbiddenError, LimitError, PermanentError, UnavailableError, UserError
 from hive_kit.names import Role
 from hive_kit.wire import Ack, Recv, Send, Whoami
 from reconciler.runtime.kubernetes import open_client
@@ -337,6 +338,60 @@ async def test_a_certificate_for_another_name_is_refused_by_the_client(broker: B
     wrong = BrokerEndpoint("localhost", broker.tls.port, broker.ca, path)  # the cert names 127.0.0.1 only
     with pytest.raises(PermanentError, match="certificate we do not trust"):
         await HiveClient(broker=wrong).request(Whoami())
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def raw_hello(broker: Broker, token: str, source: str) -> dict[str, Any]:
+    """One hello from ``source`` (a loopback address of our choosing), and the broker's answer."""
+    ctx = ssl.create_default_context(cafile=str(broker.ca))
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", broker.tls.port, ssl=ctx, local_addr=(source, 0)
+    )
+    try:
+        writer.write(json.dumps({"token": token}).encode() + b"\n")
+        answer: dict[str, Any] = json.loads(await reader.readline())
+        return answer
+    finally:
+        writer.close()
+
+
+async def test_an_address_whose_hellos_keep_failing_is_refused_without_a_review(
+    broker: Broker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each hello costs a TokenReview; a flooding address gets ten a minute, and nobody else pays."""
+    clock = Clock()
+    broker.tls.limiter = HelloLimiter(clock=clock)  # the shipped numbers, on a clock the test moves
+    reviewer = broker.tls.reviewer
+    good = await broker.pod_token("coder")
+    start = reviewer.reviews
+    for i in range(MAX_FAILURES):
+        with pytest.raises(ForbiddenError, match="broker token refused"):
+            await broker.client(f"garbage-{i}", f"g{i}").request(Whoami())
+    assert reviewer.reviews == start + MAX_FAILURES  # each one was reviewed
+    # the next: refused at once, saying when to retry, and no review asked
+    with pytest.raises(LimitError, match=r"too many failed broker hellos from 127\.0\.0\.1 .*retry in 60 s"):
+        await broker.client("garbage-x", "gx").request(Whoami())
+    refused = await raw_hello(broker, good, "127.0.0.1")  # a good token too (not reviewed yet)
+    assert refused["ok"] is False and refused["error"]["code"] == "limit"
+    assert reviewer.reviews == start + MAX_FAILURES
+    # another address is not locked out: the good agent gets in from there
+    assert await raw_hello(broker, good, "127.0.0.2") == {"ok": True, "agent": "coder", "role": "agent"}
+    # now its review is cached: it costs nothing, so it passes from the cooling address as well
+    assert (await raw_hello(broker, good, "127.0.0.1"))["ok"] is True
+    assert reviewer.reviews == start + MAX_FAILURES + 1
+    warned = [r for r in caplog.records if "refused without a TokenReview" in r.getMessage()]
+    assert len(warned) == 1 and "127.0.0.1 failed 10 hellos" in warned[0].getMessage()  # once, not per try
+    clock.now += COOLDOWN_SECONDS  # the cool-down is over: reviewed again
+    with pytest.raises(ForbiddenError, match="broker token refused"):
+        await broker.client("garbage-y", "gy").request(Whoami())
+    assert reviewer.reviews == start + MAX_FAILURES + 2
 
 
 def test_broker_settings_errors_name_the_option() -> None:
