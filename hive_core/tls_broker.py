@@ -64,6 +64,7 @@ class BrokerSettings:
     key_file: Path | None = None
     namespace: str = "hyperhive"
     kubeconfig: str | None = None
+    given_sans: tuple[str, ...] = ()  # the --broker-san names as the operator gave them (broker_pods.pod_url)
 
     @classmethod
     def parse(
@@ -83,10 +84,9 @@ class BrokerSettings:
             raise UserError(f"--broker-listen {listen!r} is not HOST:PORT; e.g. 0.0.0.0:7443")
         if (cert is None) != (key is None):
             raise UserError("give both --broker-cert and --broker-key, or neither (then they are made)")
-        names = tuple(dict.fromkeys(s.strip() for item in sans for s in item.split(",") if s.strip()))
-        if not names:
-            names = ("localhost", "127.0.0.1") if host in ("0.0.0.0", "::") else (host,)
-        return cls(host, int(port), names, cert, key, namespace, kubeconfig)
+        given = tuple(dict.fromkeys(s.strip() for item in sans for s in item.split(",") if s.strip()))
+        names = given or (("localhost", "127.0.0.1") if host in ("0.0.0.0", "::") else (host,))
+        return cls(host, int(port), names, cert, key, namespace, kubeconfig, given)
 
 
 def agent_role(core: HostCore, agent: str) -> Role:

@@ -15,6 +15,7 @@ import typer
 from hive.cli.common import StateDirOpt, layout, no_state_dir
 from hive.cli.reconcile import CommandOpt, RuntimeOpt
 from hive_core.identities import DEFAULT_UIDS, UidRange
+from hive_kit.errors import UserError
 from hive_kit.paths import StateLayout
 
 if TYPE_CHECKING:
@@ -103,7 +104,7 @@ def serve(
     broker = None
     if broker_listen:
         from hive_core.tls_broker import BrokerSettings
-        from reconciler.runtime.kubernetes import settings_from_env
+        from reconciler.runtime.kubernetes import namespace_from_env
 
         broker = BrokerSettings.parse(
             broker_listen,
@@ -112,12 +113,37 @@ def serve(
             broker_key,
             # the runtime's own namespace (HIVE_KUBE_NAMESPACE, else hive.json's): the tokens of
             # the agents it places there are the ones accepted
-            namespace=settings_from_env(layout=where).namespace,
+            namespace=namespace_from_env(layout=where),
             kubeconfig=os.environ.get("KUBECONFIG") or None,
         )
+    publish_broker(where, broker, None if no_reconcile else runtime)
     left = asyncio.run(_serve(where, None if no_reconcile else options, web, uid_range, broker))
     if left:
         typer.echo(left_running_note(left), err=True)
+
+
+def publish_broker(where: StateLayout, broker: BrokerSettings | None, runtime: str | None) -> None:
+    """Make the broker's certificate and record what pods are told (``hive_core.broker_pods``), before
+    the runtime is built; with the kubernetes runtime, check now that pods could be told enough."""
+    from hive_core import broker_pods
+
+    told = broker_pods.publish(where.root, broker)
+    if runtime != "kubernetes":
+        return
+    from reconciler.runtime.kubernetes import settings_from_env
+
+    settings = settings_from_env(layout=where)  # a missing CA for --broker-cert is one line, here
+    if broker is not None and told is not None and told.url is None and not settings.host_socket:
+        listen = f"{broker.host}:{broker.port}"
+        fix = (
+            "picks its port only when it listens; give a fixed port"
+            if broker.port == 0
+            else "is a wildcard address; add --broker-san NAME (this host as pods reach it)"
+        )
+        raise UserError(
+            f"pods cannot be told where the TLS broker is: --broker-listen {listen} {fix}, "
+            "or set HIVE_KUBE_BROKER_URL"
+        )
 
 
 def left_running_note(names: list[str]) -> str:

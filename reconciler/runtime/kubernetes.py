@@ -47,13 +47,14 @@ import os
 import secrets
 import shutil
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from hive_core.kubeapi import open_api
 from hive_kit.errors import PermanentError, TemporaryError, UserError
 from hive_kit.paths import StateLayout
 from reconciler.model import Observed
+from reconciler.runtime import kubernetes_drift as kd
 from reconciler.runtime import kubernetes_egress as kegress
 from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime import kubernetes_seeds as ks
@@ -69,12 +70,13 @@ T = TypeVar("T")
 
 
 def settings_from_env(
-    env: dict[str, str] | None = None, layout: StateLayout | None = None
+    env: Mapping[str, str] | None = None, layout: StateLayout | None = None
 ) -> ko.KubeSettings:
     """The operator's choices: HIVE_KUBE_NAMESPACE (else hive.json's ``kubernetes_namespace`` in
     ``layout``'s meta repo), _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET, _STATE_SIZE,
-    _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS, _BROKER_URL, _BROKER_CA,
-    _SEED_COMMAND (shell words), _EGRESS_CIDRS."""
+    _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS, _BROKER_URL, _BROKER_CA (both
+    default to the daemon's own broker's, recorded in ``layout``'s state dir), _SEED_COMMAND
+    (shell words), _EGRESS_CIDRS."""
     import shlex
 
     e = os.environ if env is None else env
@@ -91,15 +93,37 @@ def settings_from_env(
         run_as=_uid(e.get("HIVE_KUBE_RUN_AS"), base.run_as),
         host_mounts=_host_mounts(e.get("HIVE_KUBE_HOST_MOUNTS", "")),
         host_socket=e.get("HIVE_KUBE_HOST_SOCKET") == "1",
-        broker_url=ko.checked_broker_url(e["HIVE_KUBE_BROKER_URL"])
-        if e.get("HIVE_KUBE_BROKER_URL")
-        else None,
-        broker_ca=ko.broker_ca_text(e["HIVE_KUBE_BROKER_CA"]) if e.get("HIVE_KUBE_BROKER_CA") else "",
+        **_broker(e, layout),
         egress_cidrs=kegress.checked_cidrs(e.get("HIVE_KUBE_EGRESS_CIDRS", "")),
         seed_command=tuple(shlex.split(e["HIVE_KUBE_SEED_COMMAND"]))
         if e.get("HIVE_KUBE_SEED_COMMAND")
         else None,
     )
+
+
+def namespace_from_env(env: Mapping[str, str] | None = None, layout: StateLayout | None = None) -> str:
+    """HIVE_KUBE_NAMESPACE, else hive.json's ``kubernetes_namespace``, else the default."""
+    e = os.environ if env is None else env
+    return _namespace(e.get("HIVE_KUBE_NAMESPACE"), layout) or ko.KubeSettings().namespace
+
+
+def _broker(e: Mapping[str, str], layout: StateLayout | None) -> dict[str, Any]:
+    """HIVE_KUBE_BROKER_URL and _CA, each defaulting to what the daemon's own TLS broker recorded
+    (``hive_core.broker_pods``), so every process renders the pods the daemon would."""
+    from hive_core import broker_pods
+
+    rec = broker_pods.read(layout.root) if layout is not None else None
+    url = e.get(broker_pods.ENV_URL) or (rec.url if rec else None)
+    ca = e.get(broker_pods.ENV_CA) or (rec.ca_file if rec else None)
+    if url and not ca and rec is not None and rec.own_cert:
+        raise UserError(
+            f"{broker_pods.ENV_CA} is not set: hive serve's TLS broker uses your own --broker-cert, so "
+            f"pods need the CA that signed it; set {broker_pods.ENV_CA}=/path/to/ca.pem for hive serve"
+        )
+    return {
+        "broker_url": ko.checked_broker_url(url) if url else None,
+        "broker_ca": ko.broker_ca_text(ca) if ca else "",
+    }
 
 
 def _namespace(override: str | None, layout: StateLayout | None) -> str | None:
@@ -300,7 +324,10 @@ class KubernetesRuntime:
             agent = (sts["metadata"].get("labels") or {}).get(ko.AGENT)
             if agent:
                 seen = ko.observe(agent, sts, pods.get(agent))
-                out[agent] = dataclasses.replace(seen, self_restarts=self.restarts.of(agent))
+                why, changes = kd.drift(sts, self.settings)
+                out[agent] = dataclasses.replace(
+                    seen, self_restarts=self.restarts.of(agent), rebuild=why, rebuild_changes=changes
+                )
         return dict(sorted(out.items()))
 
     async def agent_uid(self, name: str) -> int | None:
@@ -349,6 +376,7 @@ class KubernetesRuntime:
              c.net.read_namespaced_network_policy, c.net.patch_namespaced_network_policy)
         )  # fmt: skip
         sts = ks.with_seed_init(ko.stateful_set(spec.name, spec.role, agent_json, replicas, s, sockets), s)
+        sts = kd.recorded(sts, s)  # the settings it was applied with (kubernetes_drift)
         objects.append(
             ("statefulset", sts, c.apps.read_namespaced_stateful_set, c.apps.patch_namespaced_stateful_set)
         )
