@@ -270,13 +270,24 @@ def status(
     from reconciler.readonly import live_statuses
 
     where = layout(state_dir)
-    rows = asyncio.run(live_statuses(where, runtime_for(state_dir, runtime, agent_command)))
+    rt = runtime_for(state_dir, runtime, agent_command)
+    rows = asyncio.run(live_statuses(where, rt))
     paused = _budget_paused(where)
+    note = _runtime_note(rt)
     if as_json:
-        print_json({"agents": [{**s.to_json(), "paused": paused.get(s.name)} for s in rows]})
+        agents = [{**s.to_json(), "paused": paused.get(s.name)} for s in rows]
+        print_json({"agents": agents, **({"note": note} if note else {})})
         return
     columns = ["NAME", "READY", "RECONCILING", "STALLED", "DESIRED", "APPLIED", "RUNTIME", "MESSAGE"]
     print_table("agents", [*columns, "LAST ERROR", "NEXT RETRY"], [_status_row(s, paused) for s in rows])
+    if note:
+        console().print(f"note: {note}", markup=False)
+
+
+def _runtime_note(rt: Any) -> str:
+    """What the runtime says about the host as a whole: hive.json's namespace moved under `hive serve`."""
+    watch = getattr(rt, "namespace_watch", None)  # the kubernetes runtime's (kubernetes_namespace)
+    return str(watch.note()) if watch is not None else ""
 
 
 def _budget_paused(where: StateLayout) -> dict[str, str]:

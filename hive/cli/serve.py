@@ -124,15 +124,18 @@ def serve(
 
 def publish_broker(where: StateLayout, broker: BrokerSettings | None, runtime: str | None) -> None:
     """Make the broker's certificate and record what pods are told (``hive_core.broker_pods``), before
-    the runtime is built; with the kubernetes runtime, check now that pods could be told enough."""
+    the runtime is built; with the kubernetes runtime, check now that pods could be told enough, and
+    record the namespace it places agents in (``kubernetes_namespace``)."""
     from hive_core import broker_pods
 
     told = broker_pods.publish(where.root, broker)
     if runtime != "kubernetes":
         return
     from reconciler.runtime.kubernetes import settings_from_env
+    from reconciler.runtime.kubernetes_namespace import record_placed
 
     settings = settings_from_env(layout=where)  # a missing CA for --broker-cert is one line, here
+    record_placed(where, settings.namespace)  # so commands in other shells can say where agents are
     if broker is not None and told is not None and told.url is None and not settings.host_socket:
         listen = f"{broker.host}:{broker.port}"
         fix = (

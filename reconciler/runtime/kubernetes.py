@@ -60,6 +60,7 @@ from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime import kubernetes_seeds as ks
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
 from reconciler.runtime.kubernetes_cache import ApiStatus, Refused, WatchCache, checked
+from reconciler.runtime.kubernetes_namespace import NamespaceWatch
 from reconciler.runtime.kubernetes_restarts import RestartLog
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,7 @@ class KubernetesRuntime:
         self.pods: WatchCache | None = None
         self.requests = 0  # API calls made by the verbs (not the caches' watches): the bench counts them
         self.restarts = RestartLog()
+        self.namespace_watch = NamespaceWatch(layout, settings.namespace)
 
     # ---- the client and the caches ---------------------------------------------------------------
 
@@ -320,13 +322,18 @@ class KubernetesRuntime:
                 ) from exc
         pods = {p["metadata"]["labels"].get(ko.AGENT): p for p in self.pods.items.values()}
         out: dict[str, Observed] = {}
+        moved = self.namespace_watch.note()  # hive.json names another namespace: say so on each agent
         for sts in self.statefulsets.items.values():
             agent = (sts["metadata"].get("labels") or {}).get(ko.AGENT)
             if agent:
                 seen = ko.observe(agent, sts, pods.get(agent))
                 why, changes = kd.drift(sts, self.settings)
                 out[agent] = dataclasses.replace(
-                    seen, self_restarts=self.restarts.of(agent), rebuild=why, rebuild_changes=changes
+                    seen,
+                    self_restarts=self.restarts.of(agent),
+                    rebuild=why,
+                    rebuild_changes=changes,
+                    warning="; ".join(filter(None, (seen.warning, moved))),
                 )
         return dict(sorted(out.items()))
 
