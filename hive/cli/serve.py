@@ -69,7 +69,8 @@ def serve(
         typer.Option(
             envvar="HIVE_BROKER_SANS",
             help="A name or IP address pods use to reach the TLS broker (repeat, or comma-separated); "
-            "it goes in the certificate made in STATE/broker-tls/.",
+            "it goes in the certificate made in STATE/broker-tls/, and the first one in the URL pods "
+            "are given (default: the listen host).",
         ),
     ] = None,
     broker_cert: Annotated[
