@@ -25,4 +25,7 @@ Where things are:
     gateway.py, gateway_usage.py    each agent's model-API gateway (model.sock): the host's key, usage
                                     off the wire into the ledger. HTTP, but an agent's socket (identity =
                                     socket), not the dashboard's: so here, not in hive_web
+    tls_broker.py, tokenreview.py   the broker over TLS for pods (identity = a reviewed ServiceAccount token);
+    broker_certs.py, broker_pods.py its certificate, and what pods are told (URL, CA) in STATE/broker-tls/;
+    hello_limit.py                  failed hellos per address: a flooding peer is refused without a review
 """
