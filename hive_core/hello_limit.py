@@ -6,7 +6,8 @@ most: a peer sending garbage tokens as fast as TLS lets it would keep those
 four busy and slow every honest pod's reconnect behind it. So an address
 (the peer's IP, not IP:port: a new connection gets a new port) whose hellos
 failed ``MAX_FAILURES`` times within ``WINDOW_SECONDS`` is refused at once,
-without a review, for ``COOLDOWN_SECONDS``.
+without a review, for ``COOLDOWN_SECONDS``. An IPv6 peer is counted by its /64
+(``peer_key``): one host commonly holds a whole /64.
 
 Why 10 failures per 60 s, then 60 s: a healthy harness fails no hello, and a
 misconfigured one (a token for the wrong audience, a pod not yet labelled) is
@@ -29,6 +30,7 @@ Pure: the clock is injected and nothing here does I/O.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
@@ -38,6 +40,20 @@ MAX_FAILURES = 10
 WINDOW_SECONDS = 60.0
 COOLDOWN_SECONDS = 60.0
 MAX_PEERS = 4096
+
+
+def peer_key(address: str) -> str:
+    """What failures are counted under: an IPv4 address (an IPv4-mapped IPv6 one too), or an IPv6
+    address's /64, since one host commonly holds a whole /64 and could otherwise rotate through it."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 @dataclass

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from hive_core.broker_certs import BrokerCert, ensure_certs
 from hive_core.core import Caller, HostCore
-from hive_core.hello_limit import HelloLimiter
+from hive_core.hello_limit import HelloLimiter, peer_key
 from hive_core.server import Connection, error_line
 from hive_core.tokenreview import TokenReviewer
 from hive_kit.broker import MAX_HELLO_BYTES
@@ -130,14 +130,14 @@ class AuthGate(asyncio.Protocol):
         self._task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.peer = "?"
-        self.address = "?"  # the peer's IP: failed hellos are counted per address (hello_limit)
+        self.address = "?"  # the peer's IP (an IPv6 one's /64): failed hellos are counted per address
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        self.address = peer_key(str(peer[0]) if isinstance(peer, tuple) else str(peer))
         self._timer = asyncio.get_running_loop().call_later(HELLO_SECONDS, self._too_slow)
 
     def data_received(self, data: bytes) -> None:

@@ -6,7 +6,7 @@ Against the real apiserver (TokenReviews counted, a good agent on another addres
 
 from __future__ import annotations
 
-from hive_core.hello_limit import COOLDOWN_SECONDS, MAX_FAILURES, WINDOW_SECONDS, HelloLimiter
+from hive_core.hello_limit import COOLDOWN_SECONDS, MAX_FAILURES, WINDOW_SECONDS, HelloLimiter, peer_key
 
 
 class Clock:
@@ -57,3 +57,10 @@ def test_the_table_is_capped_dropping_the_least_recently_failed() -> None:
     assert limit.check("a") is not None  # still held
     limit.failed("e")  # now a is the least recently failed: dropped, not leaked
     assert len(limit) == 3 and limit.check("a") is None
+
+
+def test_an_ipv6_peer_is_counted_by_its_64_and_a_mapped_ipv4_one_as_ipv4() -> None:
+    assert peer_key("10.0.0.9") == "10.0.0.9"
+    assert peer_key("::ffff:10.0.0.9") == "10.0.0.9"  # a dual-stack listener's view of an IPv4 peer
+    assert peer_key("2001:db8:1:2::a") == peer_key("2001:db8:1:2:ffff::1") == "2001:db8:1:2::/64"
+    assert peer_key("2001:db8:1:3::a") != peer_key("2001:db8:1:2::a")
