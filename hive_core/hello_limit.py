@@ -68,11 +68,12 @@ class Cooldown:
 
     peer: str
     failures: int
+    window: float
     retry_in: float
 
     def message(self) -> str:
         return (
-            f"too many failed broker hellos from {self.peer} ({self.failures} in {WINDOW_SECONDS:.0f} s); "
+            f"too many failed broker hellos from {self.peer} ({self.failures} in {self.window:.0f} s); "
             f"refused without review; retry in {max(1, round(self.retry_in))} s with a valid token"
         )
 
@@ -107,7 +108,7 @@ class HelloLimiter:
         left = state.until - self.clock()
         if left <= 0:
             return None
-        return Cooldown(peer, self.max_failures, left)
+        return Cooldown(peer, self.max_failures, self.window, left)
 
     def failed(self, peer: str) -> Cooldown | None:
         """Count one failed hello; the cool-down it starts, if this failure starts one (else None).
@@ -127,4 +128,4 @@ class HelloLimiter:
             return None
         state.failures.clear()
         state.until = now + self.cooldown
-        return Cooldown(peer, self.max_failures, self.cooldown)
+        return Cooldown(peer, self.max_failures, self.window, self.cooldown)

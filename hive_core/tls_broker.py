@@ -175,19 +175,22 @@ class AuthGate(asyncio.Protocol):
         else:
             log.warning("TLS broker: refused %s: %s", self.peer, exc)
         if isinstance(exc, UserError) and not isinstance(exc, LimitError):  # the peer's fault, not ours
-            cooling = self.broker.limiter.failed(self.address)
-            if cooling is not None:
-                log.warning(
-                    "TLS broker: %s failed %d hellos in %.0f s; its hellos are refused without a "
-                    "TokenReview for %.0f s",
-                    self.address,
-                    cooling.failures,
-                    self.broker.limiter.window,
-                    cooling.retry_in,
-                )
+            self._count_failure()
         if self._transport is not None and not self._transport.is_closing():
             self._transport.write(error_line(exc))
             self._transport.close()
+
+    def _count_failure(self) -> None:
+        cooling = self.broker.limiter.failed(self.address)
+        if cooling is not None:  # this failure began a cool-down: its one warning
+            log.warning(
+                "TLS broker: %s failed %d hellos in %.0f s; its hellos are refused without a "
+                "TokenReview for %.0f s",
+                self.address,
+                cooling.failures,
+                cooling.window,
+                cooling.retry_in,
+            )
 
     async def _authenticate(self, line: bytes) -> None:
         try:
