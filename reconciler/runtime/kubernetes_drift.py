@@ -10,6 +10,10 @@ recording them rolls no pod), and ``list`` reports a difference as
 ``Observed.rebuild``: the planner shows it as an update naming the settings,
 and applying it writes the new record. Like the nixos runtime's host inputs.
 
+A StatefulSet without the record (applied by an older hyperhive) is taken
+as current, not updated: upgrading rebuilds no agent (and tells no manager it
+did); the record is written at its next update.
+
 The namespace is left out: the runtime watches one namespace, so an agent
 elsewhere is not listed at all (``docs/kubernetes.md``, moving namespaces).
 Long values (the CA's PEM) are recorded as a digest.
@@ -60,7 +64,10 @@ def drift(sts: Json, s: KubeSettings) -> tuple[str, tuple[FieldChange, ...]]:
     except ValueError:
         old = None
     if not isinstance(old, dict):
-        return "kubernetes settings not recorded on it (applied by an older hyperhive): applying them", ()
+        return (
+            "",
+            (),
+        )  # applied before records (an older hyperhive): taken as current, recorded at its next update
     now = settings_record(s)
     keys = sorted(set(now) | set(old))
     changes = tuple(
