@@ -65,6 +65,8 @@ async def test_the_turn_that_crosses_a_few_cents_pauses_alice_and_resume_for_tod
     api.push(text("on it", Usage(60_000, 4_000)))  # about $0.08 at haiku's prices: crosses $0.05
     await hive.client("operator").request(Send(to="alice", body="first job"))
     await alice.wait_turns(2)
+    # the harness writes its own turn row, then reports the turn to the host: wait for the report
+    await alice.wait_until("two turns in the ledger", lambda: spent(hive.layout)[0] >= 2)
     turns, cost = spent(hive.layout)
     assert turns == 2 and cost > 0.05, "the crossing turn ran to its end and is in the ledger"
 
