@@ -74,7 +74,7 @@ def settings_from_env(
     """The operator's choices: HIVE_KUBE_NAMESPACE (else hive.json's ``kubernetes_namespace`` in
     ``layout``'s meta repo), _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET, _STATE_SIZE,
     _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS, _BROKER_URL, _BROKER_CA,
-    _SEED_COMMAND (shell words), _EGRESS_CIDRS."""
+    _SEED_COMMAND (shell words), _EGRESS_CIDRS, _MODEL_BASE_URL."""
     import shlex
 
     e = os.environ if env is None else env
@@ -98,6 +98,9 @@ def settings_from_env(
         egress_cidrs=kegress.checked_cidrs(e.get("HIVE_KUBE_EGRESS_CIDRS", "")),
         seed_command=tuple(shlex.split(e["HIVE_KUBE_SEED_COMMAND"]))
         if e.get("HIVE_KUBE_SEED_COMMAND")
+        else None,
+        model_base_url=ko.checked_model_base_url(e["HIVE_KUBE_MODEL_BASE_URL"])
+        if e.get("HIVE_KUBE_MODEL_BASE_URL")
         else None,
     )
 
