@@ -223,7 +223,7 @@ class KubernetesRuntime:
                 )
                 self._client = c
                 self._keeper = asyncio.create_task(self._keep(c), name="kube-client")
-                if not self.settings.egress_cidrs:
+                if not self.settings.egress_cidrs and not self.settings.model_base_url:
                     log.warning(
                         "HIVE_KUBE_EGRESS_CIDRS is not set: where the CNI enforces NetworkPolicies, "
                         "agents in pods reach only the broker and DNS, not the model API (docs/kubernetes.md)"

@@ -10,7 +10,8 @@ written as one. So each agent gets a policy ``hive-<agent>`` selecting its pod (
 - **egress** to the TLS broker, ``HIVE_KUBE_BROKER_URL``'s port on its address (an ``ipBlock``
   of that one address when the URL names an IP; a DNS name cannot be an ``ipBlock``, so then the
   port is open to any address), to DNS (port 53, UDP and TCP, on pods labelled
-  ``k8s-app=kube-dns`` in any namespace), and to ``HIVE_KUBE_EGRESS_CIDRS`` on 443: the model
+  ``k8s-app=kube-dns`` in any namespace), to ``HIVE_KUBE_MODEL_BASE_URL``'s port (on its address
+  when it names an IP, as for the broker), and to ``HIVE_KUBE_EGRESS_CIDRS`` on 443: the model
   API's addresses (the pod calls it directly with the operator's key) and whatever else the
   operator opens, by address.
 
@@ -54,6 +55,15 @@ def _host_block(host: str) -> list[ko.Json]:
     return [{"ipBlock": {"cidr": f"{ip}/{ip.max_prefixlen}"}}]
 
 
+def _endpoint_rule(host: str, port: int) -> ko.Json:
+    """One host:port the pod dials (the broker, the model gateway): its address, or the port alone."""
+    rule: ko.Json = {"ports": [{"protocol": "TCP", "port": port}]}
+    peers = _host_block(host)
+    if peers:
+        rule["to"] = peers
+    return rule
+
+
 def network_policy(agent: str, s: ko.KubeSettings) -> ko.Json:
     egress: list[ko.Json] = [
         {
@@ -62,12 +72,9 @@ def network_policy(agent: str, s: ko.KubeSettings) -> ko.Json:
         }
     ]
     if s.broker_url:
-        host, port = parse_url(s.broker_url, "HIVE_KUBE_BROKER_URL")
-        rule: ko.Json = {"ports": [{"protocol": "TCP", "port": port}]}
-        peers = _host_block(host)
-        if peers:
-            rule["to"] = peers
-        egress.append(rule)
+        egress.append(_endpoint_rule(*parse_url(s.broker_url, "HIVE_KUBE_BROKER_URL")))
+    if s.model_base_url:
+        egress.append(_endpoint_rule(*ko.model_endpoint(s.model_base_url)))
     if s.egress_cidrs:
         egress.append(
             {

@@ -60,6 +60,17 @@ def test_a_broker_by_name_opens_its_port_only_and_v6_is_one_address() -> None:
     assert rules(kegress.network_policy("a", v6))[1]["to"] == [{"ipBlock": {"cidr": "fd00::1/128"}}]
 
 
+def test_a_model_gateway_is_let_through_on_its_own_port() -> None:
+    """HIVE_KUBE_MODEL_BASE_URL: where every pod's claude calls the model, so its policy must allow it."""
+    by_ip = ko.KubeSettings(broker_url="tls://10.0.0.1:7443", model_base_url="http://10.0.0.9:8080/v1")
+    assert rules(kegress.network_policy("a", by_ip))[2] == {
+        "to": [{"ipBlock": {"cidr": "10.0.0.9/32"}}],
+        "ports": [{"protocol": "TCP", "port": 8080}],
+    }
+    named = ko.KubeSettings(model_base_url="https://llm-gateway.example")
+    assert rules(kegress.network_policy("a", named))[1] == {"ports": [{"protocol": "TCP", "port": 443}]}
+
+
 def test_without_a_broker_or_cidrs_only_dns_is_open() -> None:
     assert [r["ports"] for r in rules(kegress.network_policy("a", ko.KubeSettings()))] == [DNS_PORTS]
 
