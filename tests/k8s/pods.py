@@ -131,7 +131,7 @@ def ready_rows(hive: Any, env: dict[str, str]) -> dict[str, Any]:
 
 
 def is_ready(row: dict[str, Any]) -> bool:
-    ready = next((c for c in row.get("conditions", []) if c["type"] == "Ready"), {})
+    ready: dict[str, Any] = next((c for c in row.get("conditions", []) if c["type"] == "Ready"), {})
     return ready.get("status") is True and ready.get("reason") == "Deployed"
 
 

@@ -27,7 +27,7 @@ import json
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -153,7 +153,7 @@ class ScriptedAPI:
             return [r for r in self.requests if r.main]
 
     # -- lifecycle -------------------------------------------------------
-    def start(self) -> ScriptedAPI:
+    def start(self) -> Self:
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
 
@@ -180,7 +180,7 @@ class ScriptedAPI:
             self._thread.join(10)
         self._loop.close()
 
-    def __enter__(self) -> ScriptedAPI:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
