@@ -223,11 +223,9 @@ class KubernetesRuntime:
                 )
                 self._client = c
                 self._keeper = asyncio.create_task(self._keep(c), name="kube-client")
-                if not self.settings.egress_cidrs and not self.settings.model_base_url:
-                    log.warning(
-                        "HIVE_KUBE_EGRESS_CIDRS is not set: where the CNI enforces NetworkPolicies, "
-                        "agents in pods reach only the broker and DNS, not the model API (docs/kubernetes.md)"
-                    )
+                unreachable = kegress.model_api_warning(self.settings)
+                if unreachable:
+                    log.warning("%s", unreachable)
             return self._client
 
     async def _keep(self, c: _Client) -> None:
