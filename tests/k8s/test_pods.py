@@ -57,8 +57,8 @@ async def test_the_real_harness_rolls_stops_starts_and_comes_back_with_its_sessi
         served(state_dir, k8s_node, k8s_namespace, HIVE_KUBE_MODEL_BASE_URL=api.base_url) as daemon,
     ):
 
-        async def pod_uid() -> str | None:
-            pod = await admin.read(kubeconfig, "read_namespaced_pod", "hive-alpha-0", k8s_namespace)
+        async def pod_uid(name: str = "alpha") -> str | None:
+            pod = await admin.read(kubeconfig, "read_namespaced_pod", f"hive-{name}-0", k8s_namespace)
             return None if pod is None or pod["metadata"].get("deletionTimestamp") else pod["metadata"]["uid"]
 
         async def started(count: int, what: str) -> dict[str, Any]:
@@ -72,11 +72,12 @@ async def test_the_real_harness_rolls_stops_starts_and_comes_back_with_its_sessi
         await wait_ready(hive, daemon, {"alpha", "manager"})
         first = await started(1, "alpha's first start")
         assert "sonnet" in first["model"]
-        uid = await pod_uid()
+        uid, manager = await pod_uid(), await pod_uid("manager")
 
         assert hive("agent", "set", "alpha", "model", "opus").returncode == 0  # rolls exactly that pod
         rolled = await started(2, "alpha's start after the roll")
         assert "opus" in rolled["model"] and await pod_uid() not in (None, uid)
+        assert await pod_uid("manager") == manager  # the other agent's pod was not touched
 
         assert hive("agent", "set", "alpha", "state", "stopped").returncode == 0
         await eventually(daemon, "no pod after stop", lambda: pod_gone(kubeconfig, k8s_namespace))
