@@ -4,7 +4,7 @@ printed, never asserted; record them in docs/performance.md.
     sudo PYTHONPATH=$PWD .venv/bin/python bench/k8s_node_bench.py [--one 5] [--many 20] [--rounds 50]
 
 Starts a single node from scripts/k8s (``up.sh --node``: root, and a build in $HIVE_K8S_BIN),
-then, each in a namespace of its own, with the stand-in agent of tests/k8s/test_pods.py (the
+then, each in a namespace of its own, with the stand-in agent of tests/k8s/standin.py (the
 host's Python read-only in the busybox test image; nothing is pulled):
 
 - create → Ready, one agent at a time: ``KubernetesRuntime.create`` until ``list()`` says
@@ -47,7 +47,7 @@ from reconciler.model import ContainerState  # noqa: E402
 from reconciler.runtime import kubernetes_objects as ko  # noqa: E402
 from reconciler.runtime.kubernetes import KubernetesRuntime, open_client  # noqa: E402
 from reconciler.status import read_statuses  # noqa: E402
-from tests.k8s.test_pods import host_python_settings  # noqa: E402
+from tests.k8s.standin import host_python_settings  # noqa: E402
 
 AUTHOR = Author("bench", "bench@example.test")
 BIN = os.environ.get("HIVE_K8S_BIN", "/var/cache/hyperhive-k8s/bin")

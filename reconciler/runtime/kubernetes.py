@@ -77,7 +77,7 @@ def settings_from_env(
     ``layout``'s meta repo), _IMAGE, _IMAGE_PULL_POLICY, _API_KEY_SECRET, _STATE_SIZE,
     _STORAGE_CLASS, _COMMAND (shell words), _RUN_AS, _HOST_MOUNTS, _BROKER_URL, _BROKER_CA (both
     default to the daemon's own broker's, recorded in ``layout``'s state dir), _SEED_COMMAND
-    (shell words), _EGRESS_CIDRS."""
+    (shell words), _EGRESS_CIDRS, _MODEL_BASE_URL."""
     import shlex
 
     e = os.environ if env is None else env
@@ -98,6 +98,9 @@ def settings_from_env(
         egress_cidrs=kegress.checked_cidrs(e.get("HIVE_KUBE_EGRESS_CIDRS", "")),
         seed_command=tuple(shlex.split(e["HIVE_KUBE_SEED_COMMAND"]))
         if e.get("HIVE_KUBE_SEED_COMMAND")
+        else None,
+        model_base_url=ko.checked_model_base_url(e["HIVE_KUBE_MODEL_BASE_URL"])
+        if e.get("HIVE_KUBE_MODEL_BASE_URL")
         else None,
     )
 
@@ -246,11 +249,9 @@ class KubernetesRuntime:
                 )
                 self._client = c
                 self._keeper = asyncio.create_task(self._keep(c), name="kube-client")
-                if not self.settings.egress_cidrs:
-                    log.warning(
-                        "HIVE_KUBE_EGRESS_CIDRS is not set: where the CNI enforces NetworkPolicies, "
-                        "agents in pods reach only the broker and DNS, not the model API (docs/kubernetes.md)"
-                    )
+                unreachable = kegress.model_api_warning(self.settings)
+                if unreachable:
+                    log.warning("%s", unreachable)
             return self._client
 
     async def _keep(self, c: _Client) -> None:

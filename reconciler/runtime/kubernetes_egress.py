@@ -10,7 +10,8 @@ written as one. So each agent gets a policy ``hive-<agent>`` selecting its pod (
 - **egress** to the TLS broker, ``HIVE_KUBE_BROKER_URL``'s port on its address (an ``ipBlock``
   of that one address when the URL names an IP; a DNS name cannot be an ``ipBlock``, so then the
   port is open to any address), to DNS (port 53, UDP and TCP, on pods labelled
-  ``k8s-app=kube-dns`` in any namespace), and to ``HIVE_KUBE_EGRESS_CIDRS`` on 443: the model
+  ``k8s-app=kube-dns`` in any namespace), to ``HIVE_KUBE_MODEL_BASE_URL``'s port (on its address
+  when it names an IP, else on the CIDRs below), and to ``HIVE_KUBE_EGRESS_CIDRS`` on 443: the model
   API's addresses (the pod calls it directly with the operator's key) and whatever else the
   operator opens, by address.
 
@@ -54,6 +55,46 @@ def _host_block(host: str) -> list[ko.Json]:
     return [{"ipBlock": {"cidr": f"{ip}/{ip.max_prefixlen}"}}]
 
 
+def _broker_rule(host: str, port: int) -> ko.Json:
+    """The broker's host:port: on its address, or (a name) the port to any address."""
+    rule: ko.Json = {"ports": [{"protocol": "TCP", "port": port}]}
+    peers = _host_block(host)
+    if peers:
+        rule["to"] = peers
+    return rule
+
+
+def _model_rule(s: ko.KubeSettings) -> ko.Json | None:
+    """``HIVE_KUBE_MODEL_BASE_URL``'s port, on its address, or (a name, which a policy cannot say) on
+    the operator's CIDRs. Never the port to any address, as for the broker: for 443 that would open
+    every HTTPS server to an agent. A name on 443 needs no rule of its own (the CIDR rule is 443)."""
+    if not s.model_base_url:
+        return None
+    host, port = ko.model_endpoint(s.model_base_url)
+    peers = _host_block(host)
+    if not peers and port != HTTPS:
+        peers = [{"ipBlock": {"cidr": cidr}} for cidr in s.egress_cidrs]
+    if not peers:
+        return None
+    return {"to": peers, "ports": [{"protocol": "TCP", "port": port}]}
+
+
+def model_api_warning(s: ko.KubeSettings) -> str | None:
+    """What the daemon says once at start when, under an enforcing CNI, pods could not reach the model."""
+    fix = "where the CNI enforces NetworkPolicies, agents in pods reach only the broker and DNS, "
+    if s.model_base_url:
+        host, _ = ko.model_endpoint(s.model_base_url)
+        if _host_block(host) or s.egress_cidrs:
+            return None
+        return (
+            f"HIVE_KUBE_MODEL_BASE_URL names a host ({host}) and HIVE_KUBE_EGRESS_CIDRS is not set: "
+            f"{fix}not the model gateway; list its addresses in HIVE_KUBE_EGRESS_CIDRS (docs/kubernetes.md)"
+        )
+    if s.egress_cidrs:
+        return None
+    return f"HIVE_KUBE_EGRESS_CIDRS is not set: {fix}not the model API (docs/kubernetes.md)"
+
+
 def network_policy(agent: str, s: ko.KubeSettings) -> ko.Json:
     egress: list[ko.Json] = [
         {
@@ -62,12 +103,10 @@ def network_policy(agent: str, s: ko.KubeSettings) -> ko.Json:
         }
     ]
     if s.broker_url:
-        host, port = parse_url(s.broker_url, "HIVE_KUBE_BROKER_URL")
-        rule: ko.Json = {"ports": [{"protocol": "TCP", "port": port}]}
-        peers = _host_block(host)
-        if peers:
-            rule["to"] = peers
-        egress.append(rule)
+        egress.append(_broker_rule(*parse_url(s.broker_url, "HIVE_KUBE_BROKER_URL")))
+    model = _model_rule(s)
+    if model is not None:
+        egress.append(model)
     if s.egress_cidrs:
         egress.append(
             {

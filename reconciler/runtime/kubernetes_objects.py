@@ -25,6 +25,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from hive_core.tokenreview import ACCOUNT_PREFIX
 from hive_kit.broker import (
@@ -49,6 +50,7 @@ CONFIG_DIR = "/etc/hyperhive"  # the sandbox's path too (hive_kit.launch)
 STATE_DIR = "/state"
 SOCKET_DIR = "/run/hive"  # hive_kit.launch.SANDBOX_SOCKET's directory
 API_KEY = "ANTHROPIC_API_KEY"
+MODEL_BASE_URL = "ANTHROPIC_BASE_URL"
 BROKER_CA_KEY = "broker-ca.crt"  # in the agent's ConfigMap, so at CONFIG_DIR/broker-ca.crt in the pod
 BROKER_TOKEN_SECONDS = 3600  # the kubelet rewrites the token at 80% of this
 
@@ -74,6 +76,7 @@ class KubeSettings:
     broker_ca: str = ""  # the PEM of the CA that signed the broker's certificate
     seed_command: tuple[str, ...] | None = None  # None: derived from command (kubernetes_seeds)
     egress_cidrs: tuple[str, ...] = ()  # reachable on 443 under the NetworkPolicy (kubernetes_egress)
+    model_base_url: str | None = None  # the pods' ANTHROPIC_BASE_URL (an LLM gateway); None: Anthropic's
 
 
 def object_name(agent: str) -> str:
@@ -86,6 +89,30 @@ def checked_broker_url(url: str) -> str:
     except PermanentError as exc:
         raise UserError(str(exc)) from None
     return url
+
+
+def checked_model_base_url(url: str) -> str:
+    """HIVE_KUBE_MODEL_BASE_URL: where every pod's claude sends its model calls (``ANTHROPIC_BASE_URL``)."""
+    fix = "give e.g. https://llm-gateway.example:8443, or unset it for the Anthropic API"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (it checks the port: a ValueError for 'x' or 99999)
+    except ValueError:
+        parts = None
+    if "@" in url:  # said before the URL is echoed: the error line must not repeat a password
+        raise UserError(
+            "HIVE_KUBE_MODEL_BASE_URL has a user or password in it, which every StatefulSet would show; "
+            f"keep credentials in the API key's Secret (HIVE_KUBE_API_KEY_SECRET) and {fix}"
+        )
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or url != url.strip():
+        raise UserError(f"HIVE_KUBE_MODEL_BASE_URL={url!r} is not an http(s) URL; {fix}")
+    return url
+
+
+def model_endpoint(url: str) -> tuple[str, int]:
+    """The host and port a pod dials for ``url`` (a checked one): what its NetworkPolicy must allow."""
+    parts = urlsplit(url)
+    return str(parts.hostname), parts.port or (80 if parts.scheme == "http" else 443)
 
 
 def broker_ca_text(path: str) -> str:
@@ -183,6 +210,8 @@ def stateful_set(
         {"name": API_KEY, "valueFrom": {"secretKeyRef": {"name": s.api_key_secret, "key": API_KEY}}},
         {"name": "HOME", "value": f"{STATE_DIR}/home"},
     ]
+    if s.model_base_url:
+        env.append({"name": MODEL_BASE_URL, "value": s.model_base_url})
     env += [{"name": k, "value": v} for k, v in sorted(s.extra_env.items())]
     broker_env, broker_mounts, broker_volumes = broker_parts(s)
     env += broker_env

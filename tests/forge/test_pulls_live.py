@@ -42,10 +42,9 @@ from reconciler.runtime.registry import RuntimeOptions
 from tests.conftest import run_hive
 from tests.reconciler.conftest import REPO_ROOT, TESTER
 from tests.reconciler.helpers import eventually
-from tests.reconciler.test_spawn_live import RoutedAPI
 from tests.reconciler.test_spawn_live import pytestmark as live_marks
 from tests.seams.forgejo import ForgejoStandIn
-from tests.seams.scripted_api import Reply, ToolUse, text
+from tests.seams.scripted_api import Reply, RoutedAPI, ToolUse, text
 from tests.security.test_sandbox_claude import Swarm
 from tests.web.conftest import http
 

@@ -1,9 +1,9 @@
 """On a whole node: Kubernetes restarts an agent, and the reconciler reports it as a crash.
 
 A ``k8s_node`` test (scripts/k8s/up.sh --node; ``HIVE_K8S_NODE_TESTS=1``). The loop runs in
-process with the kubernetes runtime and the stand-in agent program of test_pods.py (the host's
-Python in the busybox test image; the harness needs the broker, which a pod cannot reach until the
-TLS broker), so the health gate is ``AliveHealth``: running for 2 s. What a user does to the pod is
+process with the kubernetes runtime and the stand-in agent program of standin.py (the host's
+Python in the busybox test image, which needs no daemon), so the health gate is ``AliveHealth``:
+running for 2 s. What a user does to the pod is
 real: ``delete pod`` through the API, and ``kill -9`` of the container's process on the node.
 """
 
@@ -24,7 +24,7 @@ from hive_core.events import ContainerCrash
 from reconciler.events import MemorySink
 from reconciler.loop import LoopSettings, Reconciler
 from reconciler.status import read_statuses
-from tests.k8s.test_pods import Node, quiet
+from tests.k8s.standin import Node, quiet
 from tests.reconciler.conftest import add
 from tests.reconciler.helpers import eventually
 

@@ -60,6 +60,29 @@ def test_a_broker_by_name_opens_its_port_only_and_v6_is_one_address() -> None:
     assert rules(kegress.network_policy("a", v6))[1]["to"] == [{"ipBlock": {"cidr": "fd00::1/128"}}]
 
 
+def test_a_model_gateway_is_let_through_on_its_own_port_and_never_to_any_address() -> None:
+    """HIVE_KUBE_MODEL_BASE_URL: where every pod's claude calls the model, so its policy must allow it;
+    a name cannot be a peer, and its port open to any address would be every HTTPS server for 443."""
+    by_ip = ko.KubeSettings(broker_url="tls://10.0.0.1:7443", model_base_url="http://10.0.0.9:8080/v1")
+    assert rules(kegress.network_policy("a", by_ip))[2] == {
+        "to": [{"ipBlock": {"cidr": "10.0.0.9/32"}}],
+        "ports": [{"protocol": "TCP", "port": 8080}],
+    }
+    assert kegress.model_api_warning(by_ip) is None
+    named = ko.KubeSettings(model_base_url="https://llm-gateway.example")
+    assert [r["ports"] for r in rules(kegress.network_policy("a", named))] == [DNS_PORTS]  # nothing open
+    warning = kegress.model_api_warning(named)
+    assert warning and "llm-gateway.example" in warning and "HIVE_KUBE_EGRESS_CIDRS" in warning
+    listed = ko.KubeSettings(model_base_url="https://llm-gateway.example:8443", egress_cidrs=("10.9.0.0/16",))
+    _, model, cidrs = rules(kegress.network_policy("a", listed))
+    assert model == {
+        "to": [{"ipBlock": {"cidr": "10.9.0.0/16"}}],
+        "ports": [{"protocol": "TCP", "port": 8443}],
+    }
+    assert cidrs["ports"] == [{"protocol": "TCP", "port": 443}] and kegress.model_api_warning(listed) is None
+    assert "HIVE_KUBE_EGRESS_CIDRS is not set" in (kegress.model_api_warning(ko.KubeSettings()) or "")
+
+
 def test_without_a_broker_or_cidrs_only_dns_is_open() -> None:
     assert [r["ports"] for r in rules(kegress.network_policy("a", ko.KubeSettings()))] == [DNS_PORTS]
 

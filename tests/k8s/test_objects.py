@@ -132,3 +132,44 @@ def test_a_mount_listed_twice_is_one_mount_and_two_sources_for_one_path_are_refu
     assert s.host_mounts == (("/usr", "/usr"), ("/usr/lib", "/lib"))
     with pytest.raises(UserError, match="/lib is mounted from both /usr/lib and /opt/lib; keep one"):
         settings_from_env({"HIVE_KUBE_HOST_MOUNTS": "/usr/lib:/lib,/opt/lib:/lib"})
+
+
+def test_a_model_base_url_reaches_every_pods_claude_and_nothing_without_it() -> None:
+    """Operators behind an LLM gateway or proxy: HIVE_KUBE_MODEL_BASE_URL is claude's ANTHROPIC_BASE_URL."""
+    s = settings_from_env({"HIVE_KUBE_MODEL_BASE_URL": "http://10.88.0.1:8080"})
+    (box,) = ko.stateful_set("alice", "agent", launch(), 1, s)["spec"]["template"]["spec"]["containers"]
+    assert {"name": "ANTHROPIC_BASE_URL", "value": "http://10.88.0.1:8080"} in box["env"]
+    assert ko.model_endpoint("http://10.88.0.1:8080") == ("10.88.0.1", 8080)
+    assert ko.model_endpoint("https://llm.example/anthropic") == ("llm.example", 443)
+    (plain,) = ko.stateful_set("alice", "agent", launch(), 1, S)["spec"]["template"]["spec"]["containers"]
+    assert not any(e["name"] == "ANTHROPIC_BASE_URL" for e in plain["env"])  # the Anthropic API
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("llm.example:8443", "is not an http(s) URL"),
+        ("ftp://llm.example", "is not an http(s) URL"),
+        ("https://", "is not an http(s) URL"),
+        ("https://llm.example:99999", "is not an http(s) URL"),
+        (" https://llm.example", "is not an http(s) URL"),
+        ("https://me:sk-secret@llm.example", "user or password"),
+        ("https://me:sk-secret@llm.example:99999", "user or password"),
+    ],
+)
+def test_a_bad_model_base_url_is_named_with_the_fix(url: str, why: str) -> None:
+    with pytest.raises(UserError, match="HIVE_KUBE_MODEL_BASE_URL") as caught:
+        settings_from_env({"HIVE_KUBE_MODEL_BASE_URL": url})
+    assert why in str(caught.value) and "https://llm-gateway.example:8443" in str(caught.value)
+    assert "sk-secret" not in str(caught.value)  # the error line never repeats a credential
+
+
+def test_a_bad_model_base_url_is_one_line_from_the_cli(hive) -> None:  # type: ignore[no-untyped-def]
+    assert hive("init").returncode == 0
+    env = {"KUBECONFIG": "/nonexistent", "HIVE_KUBE_MODEL_BASE_URL": "gateway:8080"}
+    done = hive("reconcile", "--dry-run", "--runtime", "kubernetes", env=env)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) <= 2 and "HIVE_KUBE_MODEL_BASE_URL='gateway:8080' is not an http(s) URL" in lines[0], (
+        done
+    )

@@ -1,215 +1,115 @@
-"""The kubernetes runtime on a whole node: real pods, a real PVC, Kubernetes' own restarts.
+"""The kubernetes runtime on a whole node with the real harness and claude: a roll, a stop and start, a
+deleted pod, and the agent's `/state` through all of them.
 
-A ``k8s_node`` test (root; ``HIVE_K8S_NODE_TESTS=1``, as ``.ci/run`` sets): containerd,
-the kubelet, the controllers and the scheduler run (scripts/k8s/up.sh --node). The
-agent program is a stand-in, not the harness: the harness needs the broker, which a pod
-cannot reach until the TLS broker (the next slice). It is the host's own Python, mounted
-read-only into the busybox test image (nothing is pulled), and it records each start in
-``/state/starts`` and prints how many there have been, so the pod's log shows whether
-``/state`` survived a roll, a stop and start, and a deleted pod.
+A ``k8s_node`` test (root; ``HIVE_K8S_NODE_TESTS=1``, as ``.ci/run`` sets): containerd, the
+kubelet, the controllers and the scheduler run (scripts/k8s/up.sh --node). A real `hive serve
+--runtime kubernetes` reaches the pod over the TLS broker (``tests/k8s/pods.py``); the harness and
+its `claude` are this checkout's, mounted read-only into the busybox test image. What stands in:
+the Anthropic API (the scripted Messages API on the pod network's gateway, given to the pod by
+``HIVE_KUBE_MODEL_BASE_URL``; the test cluster's bridge CNI enforces no NetworkPolicy). The
+driver's verbs on a stand-in program are ``tests/k8s/standin.py``'s, run by
+``test_crash_events.py`` and the node bench.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
-from collections.abc import AsyncIterator
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hive_kit.launch import AgentLaunchConfig
-from hive_kit.paths import StateLayout
-from reconciler.act import launch_spec
-from reconciler.model import ContainerState
 from reconciler.runtime import kubernetes_objects as ko
-from reconciler.runtime.kubernetes import KubernetesRuntime
 from tests.k8s import admin
+from tests.k8s.pods import eventually, gateway, namespace_with_key, served, wait_ready
+from tests.seams.scripted_api import RoutedAPI
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-pytestmark = [pytest.mark.k8s_node, pytest.mark.slow]
-
-PROGRAM = """
-import json, pathlib, time
-cfg = json.loads(pathlib.Path("/etc/hyperhive/agent.json").read_text())
-starts = pathlib.Path("/state/starts")
-with starts.open("a") as f:
-    f.write(cfg["model"] + "\\n")
-token = pathlib.Path("/var/run/secrets/kubernetes.io/serviceaccount/token").exists()
-print(f"agent {cfg['name']} model {cfg['model']} start {len(starts.read_text().splitlines())} "
-      f"api-token {token}", flush=True)
-while True:
-    time.sleep(3600)
-"""
+pytestmark = [pytest.mark.k8s_node, pytest.mark.slow, pytest.mark.timeout(900)]
 
 
-def quiet(line: str) -> None:
-    return None
+RESTARTED = re.compile(r"\[reminder #(\d+), set \d+s ago\] harness restarted at")
 
 
-def host_python_settings(namespace: str) -> ko.KubeSettings:
-    """The busybox test image running this interpreter, mounted read-only (scripts/k8s/README.md)."""
-    mounts = [("/usr", "/usr"), ("/usr/lib", "/lib")]
-    if Path("/usr/lib64").is_dir():
-        mounts.append(("/usr/lib64", "/lib64"))
-    if not sys.base_prefix.startswith("/usr"):
-        mounts.append((sys.base_prefix, sys.base_prefix))
-    return ko.KubeSettings(
-        namespace=namespace,
-        image="localhost/hive-busybox:1",
-        image_pull_policy="Never",
-        command=(os.path.realpath(sys.base_exec_prefix + "/bin/python3"), "-c", PROGRAM),
-        host_mounts=tuple(mounts),
-        # root, said explicitly: the test cluster's hostPath provisioner makes each volume a root-owned
-        # directory and ignores fsGroup, so uid 65534 (the default) cannot write /state there (tried:
-        # the harness stand-in crash-loops); storage that honours fsGroup does not need this
-        run_as=0,
-    )
+def restart_turns(api: RoutedAPI, name: str) -> list[dict[str, Any]]:
+    """Per harness start (its restart note, a reminder with an id of its own), the first request of
+    ``name``'s claude that carried it: the bodies of its restart-note turns, in order."""
+    turns: dict[int, dict[str, Any]] = {}
+    for request in api.requests_of(name):
+        for note in RESTARTED.findall(request.all_text()):
+            turns.setdefault(int(note), request.body)
+    return [turns[k] for k in sorted(turns)]
 
 
-class Node:
-    def __init__(self, root: Path, cluster: dict[str, str], namespace: str) -> None:
-        self.layout = StateLayout(root)
-        self.kubeconfig = cluster["KUBECONFIG"]
-        self.namespace = namespace
-        self.runtime = KubernetesRuntime(
-            self.layout, host_python_settings(namespace), kubeconfig=self.kubeconfig
-        )
-
-    def spec(self, name: str, model: str) -> Any:
-        spec = launch_spec(self.layout, name, is_manager=False)
-        AgentLaunchConfig(
-            name=name, role="agent", model=model, fingerprint=f"fp-{model}", revision="r"
-        ).write(spec.config_file)
-        return spec
-
-    async def admin(self, call: str, *args: Any, **kw: Any) -> Any:
-        return await admin.call(self.kubeconfig, call, *args, **kw)
-
-    async def state(self, name: str, want: ContainerState, timeout: float = 60) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        seen = None
-        while asyncio.get_running_loop().time() < deadline:
-            seen = (await self.runtime.list()).get(name)
-            if seen is not None and seen.state is want:
-                return
-            await asyncio.sleep(0.3)
-        raise AssertionError(f"{name} never became {want}: {seen}")
-
-    async def log_says(self, name: str, text: str, timeout: float = 30) -> None:
-        deadline = asyncio.get_running_loop().time() + timeout
-        lines: list[str] = []
-        while asyncio.get_running_loop().time() < deadline:
-            lines = await asyncio.to_thread(self.runtime.logs, name, 50)
-            if any(text in line for line in lines):
-                return
-            await asyncio.sleep(0.3)
-        raise AssertionError(f"{name}'s log never said {text!r}: {lines}")
-
-    async def pod_uid(self, name: str) -> str:
-        pods = self.runtime.pods.items if self.runtime.pods else {}
-        return str(pods[f"hive-{name}-0"]["metadata"]["uid"])
-
-
-@pytest.fixture
-async def node(tmp_path: Path, k8s_node: dict[str, str], k8s_namespace: str) -> AsyncIterator[Node]:
-    n = Node(tmp_path / "hive", k8s_node, k8s_namespace)
-    await n.admin("create_namespace", {"metadata": {"name": k8s_namespace}})
-    secret = {
-        "metadata": {"name": "hyperhive-api-key"},
-        "stringData": {"ANTHROPIC_API_KEY": "sk-test-not-real"},
-    }
-    await n.admin("create_namespaced_secret", k8s_namespace, secret)
-    try:
-        yield n
-    finally:
-        for name in ("alice",):
-            await n.runtime.destroy(name, quiet)
-            await n.runtime.purge(name, quiet)
-        await n.runtime.aclose()
-
-
-async def test_a_pod_runs_rolls_scales_and_comes_back_with_its_state(node: Node) -> None:
-    await node.runtime.create(node.spec("alice", "sonnet"), quiet)
-    await node.state("alice", ContainerState.RUNNING)
-    await node.log_says("alice", "agent alice model sonnet start 1 api-token False")  # no way to the API
-    first = await node.pod_uid("alice")
-
-    await node.runtime.update(node.spec("alice", "opus"), quiet)  # a model change: a new fingerprint
-    assert await node.runtime.pods.wait_for(  # type: ignore[union-attr]
-        lambda pods: "hive-alice-0" in pods and pods["hive-alice-0"]["metadata"]["uid"] != first, 60
-    ), "the pod never rolled"
-    await node.state("alice", ContainerState.RUNNING)
-    await node.log_says("alice", "agent alice model opus start 2")  # /state survived the roll
-
-    await node.runtime.stop("alice", quiet)
-    await node.state("alice", ContainerState.STOPPED)
-    assert await node.runtime.pods.wait_for(lambda pods: not pods, 60)  # type: ignore[union-attr]
-    await node.runtime.start(node.spec("alice", "opus"), quiet)
-    await node.state("alice", ContainerState.RUNNING)
-    await node.log_says("alice", "start 3")
-
-    gone = await node.pod_uid("alice")
-    await node.admin("delete_namespaced_pod", "hive-alice-0", node.namespace, grace_period_seconds=1)
-    assert await node.runtime.pods.wait_for(  # type: ignore[union-attr]
-        lambda pods: "hive-alice-0" in pods and pods["hive-alice-0"]["metadata"]["uid"] != gone, 60
-    ), "the StatefulSet never replaced the deleted pod"
-    await node.state("alice", ContainerState.RUNNING)
-    await node.log_says("alice", "start 4")
-
-    claim = ko.claim_names("alice")[0]
-    await node.runtime.destroy("alice", quiet)
-    pvc = await admin.read(node.kubeconfig, "read_namespaced_persistent_volume_claim", claim, node.namespace)
-    assert pvc is not None and pvc["status"]["phase"] == "Bound"  # destroy keeps the volume
-
-
-def harness_env(cluster: dict[str, str], namespace: str) -> dict[str, str]:
-    """`hive` settings that run the real harness in each pod: this checkout and its venv mounted
-    read-only, the agent's socket directory by hostPath (single node, until the TLS broker)."""
-    mounts = ["/usr", "/usr/lib:/lib", sys.base_prefix, str(REPO_ROOT)]
-    if Path("/usr/lib64").is_dir():
-        mounts.append("/usr/lib64:/lib64")
-    return {
-        "KUBECONFIG": cluster["KUBECONFIG"],
-        "HIVE_KUBE_NAMESPACE": namespace,
-        "HIVE_KUBE_IMAGE": "localhost/hive-busybox:1",
-        "HIVE_KUBE_IMAGE_PULL_POLICY": "Never",
-        "HIVE_KUBE_COMMAND": f"{sys.executable} -m hive_harness serve --role {{role}}",
-        "HIVE_KUBE_HOST_MOUNTS": ",".join(mounts),
-        "HIVE_KUBE_HOST_SOCKET": "1",
-        "HIVE_KUBE_RUN_AS": "0",  # see host_python_settings
-    }
-
-
-async def test_three_agents_run_the_real_harness_in_pods_and_say_hello(
-    hive: Any, state_dir: Path, k8s_node: dict[str, str], k8s_namespace: str, tmp_path: Path
+async def test_the_real_harness_rolls_stops_starts_and_comes_back_with_its_session(
+    hive: Any, state_dir: Path, k8s_node: dict[str, str], k8s_namespace: str
 ) -> None:
-    """`hive reconcile --runtime kubernetes` from empty: every pod's harness greets the host on
-    its socket (the health gate passes), and `hive status` says so."""
-    node = Node(tmp_path / "admin", k8s_node, k8s_namespace)
-    await node.admin("create_namespace", {"metadata": {"name": k8s_namespace}})
-    secret = {
-        "metadata": {"name": "hyperhive-api-key"},
-        "stringData": {"ANTHROPIC_API_KEY": "sk-test-not-real"},
-    }
-    await node.admin("create_namespaced_secret", k8s_namespace, secret)
-    env = harness_env(k8s_node, k8s_namespace)
+    """Driven as an operator does, through desired state and `kubectl delete pod`, with the real harness
+    and claude in the pod (``tests/k8s/pods.py``; the scripted model API stands in for Anthropic's). Each
+    start of the harness is one restart-note turn; claude keeps its session under ``/state/home``
+    (``--continue``), so every such turn carrying the turns before it shows that ``/state`` survived."""
+    kubeconfig = k8s_node["KUBECONFIG"]
+    await namespace_with_key(k8s_node, k8s_namespace)
     assert hive("init").returncode == 0
-    for name in ("alpha", "beta", "gamma"):
-        assert hive("agent", "add", name).returncode == 0
-    done = await asyncio.to_thread(
-        hive, "reconcile", "--runtime", "kubernetes", "--health-timeout", "90", env=env, timeout=280
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    status = await asyncio.to_thread(hive, "status", "--runtime", "kubernetes", "--json", env=env)
-    assert status.returncode == 0, status.stderr
-    rows = {row["name"]: row for row in json.loads(status.stdout)["agents"]}
-    assert {"alpha", "beta", "gamma", "manager"} <= rows.keys()
-    for name in ("alpha", "beta", "gamma", "manager"):
-        ready = next(c for c in rows[name]["conditions"] if c["type"] == "Ready")
-        assert ready["status"] is True and ready["reason"] == "Deployed", rows[name]
-        assert rows[name]["runtime_state"] == "running"
+    assert hive("agent", "add", "alpha", "--model", "sonnet").returncode == 0
+    with (
+        RoutedAPI(host=gateway(k8s_node)) as api,
+        served(state_dir, k8s_node, k8s_namespace, HIVE_KUBE_MODEL_BASE_URL=api.base_url) as daemon,
+    ):
+
+        async def pod_uid(name: str = "alpha") -> str | None:
+            pod = await admin.read(kubeconfig, "read_namespaced_pod", f"hive-{name}-0", k8s_namespace)
+            return None if pod is None or pod["metadata"].get("deletionTimestamp") else pod["metadata"]["uid"]
+
+        async def started(count: int, what: str) -> dict[str, Any]:
+            try:
+                await eventually(daemon, what, lambda: len(restart_turns(api, "alpha")) >= count)
+            except AssertionError as exc:
+                seen = [(r.main, r.body.get("model"), r.all_text()[-600:]) for r in api.requests]
+                raise AssertionError(f"{exc}\nthe model API saw: {seen}") from None
+            return restart_turns(api, "alpha")[count - 1]
+
+        await wait_ready(hive, daemon, {"alpha", "manager"})
+        first = await started(1, "alpha's first start")
+        assert "sonnet" in first["model"]
+        uid, manager = await pod_uid(), await pod_uid("manager")
+
+        assert hive("agent", "set", "alpha", "model", "opus").returncode == 0  # rolls exactly that pod
+        rolled = await started(2, "alpha's start after the roll")
+        assert "opus" in rolled["model"] and await pod_uid() not in (None, uid)
+        assert await pod_uid("manager") == manager  # the other agent's pod was not touched
+
+        assert hive("agent", "set", "alpha", "state", "stopped").returncode == 0
+        await eventually(daemon, "no pod after stop", lambda: pod_gone(kubeconfig, k8s_namespace))
+        assert hive("agent", "set", "alpha", "state", "running").returncode == 0
+        await started(3, "alpha's start after stop and start")
+
+        uid = await pod_uid()
+        await admin.call(
+            kubeconfig, "delete_namespaced_pod", "hive-alpha-0", k8s_namespace, grace_period_seconds=1
+        )
+        back = await started(4, "alpha back after its pod was deleted")
+        assert await pod_uid() not in (None, uid)
+
+        # each start continued claude's session kept in /state: its turn carried every earlier note
+        notes = [sorted(set(RESTARTED.findall(json.dumps(body)))) for body in restart_turns(api, "alpha")]
+        assert [len(n) for n in notes] == [1, 2, 3, 4], notes
+        assert len(back["messages"]) > len(first["messages"])
+
+        assert hive("agent", "remove", "alpha").returncode == 0
+        await eventually(
+            daemon,
+            "alpha's StatefulSet deleted",
+            lambda: sts_gone(kubeconfig, k8s_namespace),
+        )
+        claim = ko.claim_names("alpha")[0]
+        pvc = await admin.read(kubeconfig, "read_namespaced_persistent_volume_claim", claim, k8s_namespace)
+        assert pvc is not None and pvc["status"]["phase"] == "Bound"  # destroy keeps the volume
+
+
+async def pod_gone(kubeconfig: str, namespace: str) -> bool:
+    return await admin.read(kubeconfig, "read_namespaced_pod", "hive-alpha-0", namespace) is None
+
+
+async def sts_gone(kubeconfig: str, namespace: str) -> bool:
+    return await admin.read(kubeconfig, "read_namespaced_stateful_set", "hive-alpha", namespace) is None

@@ -20,8 +20,6 @@ import subprocess
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 
@@ -40,7 +38,7 @@ from reconciler.runtime.registry import RuntimeOptions
 from tests.conftest import subprocess_env
 from tests.reconciler.conftest import REPO_ROOT, TESTER
 from tests.reconciler.helpers import eventually
-from tests.seams.scripted_api import Recorded, Reply, ScriptedAPI, ToolUse, text, tool
+from tests.seams.scripted_api import Reply, RoutedAPI, ToolUse, text, tool
 from tests.security.test_sandbox_claude import Swarm
 
 CLAUDE = REPO_ROOT / "node_modules" / ".bin" / "claude"
@@ -54,35 +52,6 @@ pytestmark = [
     ),
     pytest.mark.skipif(not CLAUDE.exists(), reason="run `npm install` at the repo root for the claude CLI"),
 ]
-
-
-@dataclass
-class RoutedAPI(ScriptedAPI):
-    """The scripted API with one script per agent, chosen by ``You are <name>,`` in the system prompt."""
-
-    routes: dict[str, list[Reply]] = field(default_factory=dict)
-
-    def _next_reply(self, body: dict[str, Any]) -> Reply:
-        main = bool(body.get("tools"))
-        system = json.dumps(body.get("system", ""))
-        with self._lock:
-            self.requests.append(Recorded("/v1/messages", body, main))
-            if not main:
-                return self.side_reply(body)
-            for name, script in self.routes.items():
-                if f"You are {name}," in system and script:
-                    return script.pop(0)
-            return self.default_main
-
-    def route(self, name: str, *replies: Reply) -> None:
-        with self._lock:
-            self.routes.setdefault(name, []).extend(replies)
-
-    def requests_of(self, name: str) -> list[Recorded]:
-        with self._lock:
-            return [
-                r for r in self.requests if r.main and f"You are {name}," in json.dumps(r.body.get("system"))
-            ]
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ import json
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -121,6 +121,8 @@ class ScriptedAPI:
     calls: list[Call] = field(default_factory=list)
     """Every HTTP request that arrived, with its headers (which key was sent: the gateway tests)."""
     port: int = 0
+    host: str = "127.0.0.1"
+    """Where it listens: loopback, or a local bridge's address for clients in pods (tests/k8s)."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _loop: asyncio.AbstractEventLoop | None = None
@@ -129,7 +131,7 @@ class ScriptedAPI:
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def env(self) -> dict[str, str]:
         """The environment a claude process needs to talk to this server."""
@@ -151,7 +153,7 @@ class ScriptedAPI:
             return [r for r in self.requests if r.main]
 
     # -- lifecycle -------------------------------------------------------
-    def start(self) -> ScriptedAPI:
+    def start(self) -> Self:
         ready = threading.Event()
         self._loop = asyncio.new_event_loop()
 
@@ -178,7 +180,7 @@ class ScriptedAPI:
             self._thread.join(10)
         self._loop.close()
 
-    def __enter__(self) -> ScriptedAPI:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -191,7 +193,7 @@ class ScriptedAPI:
         app.router.add_route("*", "/{tail:.*}", self._other)
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         server = site._server
         assert server is not None
@@ -245,6 +247,41 @@ class ScriptedAPI:
                     await asyncio.sleep(0.05)
         await response.write_eof()
         return response
+
+
+Routed = Reply | Callable[[dict[str, Any]], Reply]
+"""A routed reply: fixed, or made from the request's body (to answer with an id only it knows)."""
+
+
+@dataclass
+class RoutedAPI(ScriptedAPI):
+    """The scripted API with one script per agent, chosen by ``You are <name>,`` in the system prompt:
+    several agents' claudes share one server, each consuming only its own replies."""
+
+    routes: dict[str, list[Routed]] = field(default_factory=dict)
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        main = bool(body.get("tools"))
+        system = json.dumps(body.get("system", ""))
+        with self._lock:
+            self.requests.append(Recorded("/v1/messages", body, main))
+            if not main:
+                return self.side_reply(body)
+            for name, script in self.routes.items():
+                if f"You are {name}," in system and script:
+                    reply = script.pop(0)
+                    return reply if isinstance(reply, Reply) else reply(body)
+            return self.default_main
+
+    def route(self, name: str, *replies: Routed) -> None:
+        with self._lock:
+            self.routes.setdefault(name, []).extend(replies)
+
+    def requests_of(self, name: str) -> list[Recorded]:
+        with self._lock:
+            return [
+                r for r in self.requests if r.main and f"You are {name}," in json.dumps(r.body.get("system"))
+            ]
 
 
 def _usage_json(usage: Usage) -> dict[str, int]:
