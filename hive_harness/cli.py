@@ -20,6 +20,7 @@ from typing import Annotated
 
 import typer
 
+from hive_kit.errors import UserError
 from hive_kit.launch import ENV_CONFIG, ENV_STATE, SANDBOX_CONFIG, SANDBOX_STATE, AgentLaunchConfig
 from hive_kit.names import Role
 
@@ -61,7 +62,7 @@ def serve(
 
     try:
         asyncio.run(serve_forever(launch, state, dict(os.environ)))
-    except HarnessConfigError as exc:
+    except (HarnessConfigError, UserError) as exc:
         typer.echo(f"hive-harness: {exc}", err=True)
         raise typer.Exit(2) from exc
     except KeyboardInterrupt:

@@ -29,6 +29,11 @@ Endpoints (docs/harness.md documents payloads):
 POST bodies may be JSON or form-encoded. Every POST answers JSON with `ok`.
 A request carrying a browser's ``Origin`` is refused: the dashboard's proxy
 never sends one, so it came through something that forwards browsers here.
+
+In a pod (``HIVE_PAGE_LISTEN``) the same app is also served on TCP, where the
+dashboard comes through the API server's pod proxy: every request that did
+not come over the unix socket must carry the page token (``needs_token``,
+``hive_kit.pagetoken``), or it is refused before any handler runs.
 """
 
 from __future__ import annotations
@@ -39,9 +44,11 @@ import os
 import socket
 import struct
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 from aiohttp_sse import sse_response
 
 from hive_harness.events import LiveEvent
@@ -49,6 +56,7 @@ from hive_harness.login import LoginFlow, LoginState
 from hive_harness.loop import CompactJob, Harness
 from hive_harness.prompts import operator_prompt
 from hive_harness.runtime import Status
+from hive_kit import pagetoken
 from hive_kit.errors import HiveError
 from hive_kit.wire import Recent
 
@@ -210,9 +218,49 @@ async def no_browsers(request: web.Request, handler: Handler) -> web.StreamRespo
     return await handler(request)
 
 
-def make_app(harness: Harness) -> web.Application:
-    """The page API app (``hive_harness.serve.start_site`` serves it on the page socket)."""
-    app = web.Application(middlewares=[only_the_host, no_browsers])
+def needs_token(digest_file: Path) -> Middleware:
+    """Every request not over the unix socket must show the page token (``X-Hive-Page-Token``).
+
+    The digest file is read on every such request (a few bytes), so a token the host replaced
+    (its ConfigMap's file changes under the pod) works without a restart. No file, or no digest
+    in it: every TCP request is refused (fail closed). Without ``HIVE_PAGE_LISTEN`` there is no
+    TCP site and no such check (the tests' own TCP sites)."""
+
+    @web.middleware
+    async def check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not _over_unix(request):
+            presented = request.headers.get(pagetoken.HEADER)
+            if not presented:
+                raise web.HTTPUnauthorized(
+                    text=f"agent page: no {pagetoken.HEADER} header; open the page through the dashboard"
+                )
+            if not pagetoken.matches(presented, _read_digest(digest_file)):
+                raise web.HTTPForbidden(text=f"agent page: wrong {pagetoken.HEADER}")
+        return await handler(request)
+
+    return check
+
+
+def _over_unix(request: web.Request) -> bool:
+    transport = request.transport
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    return sock is not None and sock.family == socket.AF_UNIX
+
+
+def _read_digest(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
+def make_app(harness: Harness, token_digest: Path | None = None) -> web.Application:
+    """The page API app (``hive_harness.serve.start_site`` serves it on the page socket, and on
+    TCP with ``HIVE_PAGE_LISTEN``); ``token_digest`` is the file of the page token's SHA-256."""
+    checks = [only_the_host, no_browsers]
+    app = web.Application(
+        middlewares=checks if token_digest is None else [needs_token(token_digest), *checks]
+    )
     app[HARNESS] = harness
     app[LOGIN] = LoginFlow(
         harness.claude_bin,
