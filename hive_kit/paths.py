@@ -87,6 +87,11 @@ class StateLayout:
         """
         return self.manager_socket if is_manager else self.agent_socket(name)
 
+    def page_token_for(self, name: str) -> Path:
+        """The agent page token of an agent in a pod (0600, dir 0700; ``hive_kit.pagetoken``): the
+        dashboard shows it to the pod's harness; the pod holds only its digest."""
+        return self.root / "secrets" / "page-tokens" / name
+
     @property
     def secrets(self) -> Path:
         """0600 file of KEY=value lines (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL) passed to every agent."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -31,6 +32,7 @@ from hive_web.operator import OperatorCall
 from hive_web.readers.reconciler import ReconcilerLink
 from hive_web.security import TOKEN_FILE
 from hive_web.streams.fanout import desired_hints
+from reconciler.runtime.kubernetes_page import PagePod
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,20 @@ def announce(url: str, login: str, created: bool, token_path: str) -> None:
     sys.stdout.flush()
 
 
-def agent_page(core: HostCore) -> AgentPage:
-    """The host end of the agent's page socket, once its harness said hello (none: no page)."""
+def agent_page(core: HostCore, link: ReconcilerLink | None = None) -> AgentPage:
+    """Where the agent's page is, once its harness said hello (none: no page): its pod, when the
+    running runtime serves pages in pods (``KubernetesRuntime.page_pod``), else the host end of
+    its page socket."""
 
-    def lookup(name: str) -> Path | None:
+    def lookup(name: str) -> Path | PagePod | None:
         if core.harnesses.last_hello(name) is None:
             return None
+        pods: Callable[[str], PagePod | None] | None = (
+            getattr(link.runtime, "page_pod", None) if link is not None and link.live else None
+        )
+        pod = pods(name) if pods is not None else None
+        if pod is not None:
+            return pod
         return core.layout.page_socket_for(name, is_manager=name == core.desired.manager_name())
 
     return lookup
@@ -81,7 +91,7 @@ def host_deps(
         operator=operator_call(core),
         reconciler=link or ReconcilerLink(core.layout),
         control=core.require_reconciler,
-        agent_page=agent_page(core),
+        agent_page=agent_page(core, link),
         logins=core.login_codes,
         publish=core.events.publish,
         forge=forge,

@@ -23,6 +23,7 @@ from hive_web.keys import WebConfig
 from hive_web.operator import OperatorCall
 from hive_web.readers.reconciler import ReconcilerLink
 from hive_web.security import Guard
+from reconciler.runtime.kubernetes_page import PagePod
 
 if TYPE_CHECKING:
     from hive_web.forge_checks import ForgeLink  # which imports the app's keys, which name Deps
@@ -30,9 +31,10 @@ if TYPE_CHECKING:
 Control = Callable[[], ReconcilerControl]
 """The host core's reconciler control (``HostCore.require_reconciler``): restart, rebuild, purge.
 Raises ``UnavailableError`` while the reconciler is not running."""
-AgentPage = Callable[[str], Path | None]
-"""The host end of an agent's page socket (``StateLayout.page_socket_for``) while its harness is
-up (it said hello), or None while it has no page."""
+AgentPage = Callable[[str], "Path | PagePod | None"]
+"""The host end of an agent's page socket (``StateLayout.page_socket_for``), or its pod (reached
+through the API server's proxy with its page token), while its harness is up (it said hello), or
+None while it has no page."""
 Publish = Callable[[Event], int]
 """Publish one event on the host's event log (``HostCore.events.publish``); returns its seq."""
 

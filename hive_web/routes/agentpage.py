@@ -2,7 +2,9 @@
 
 The harness serves its page API on a unix socket (``page/page.sock`` in the
 agent's socket dir) with no authentication of its own and no page of its
-own: only the daemon's user (and the agent itself) can open that socket.
+own: only the daemon's user (and the agent itself) can open that socket. A
+pod agent's is reached through the API server's pod proxy with its page
+token (``hive_web.readers.agentpage``); the routes here do not change.
 The operator's browser never talks to it: the dashboard serves the one agent
 page at ``/agents/<name>/`` and forwards an allow-list of the harness's
 endpoints, so the session, Origin and CSRF checks are the dashboard's, in one
@@ -26,7 +28,7 @@ from hive_core.ledger import WINDOWS
 from hive_kit.errors import BadRequestError, NotFoundError
 from hive_kit.names import name_problem
 from hive_web.keys import DEPS
-from hive_web.readers.agentpage import PAGE_BASE, unreachable, upstream
+from hive_web.readers.agentpage import Upstream, api_server_failure, unreachable, upstream
 from hive_web.readers.ledger import agent_stats
 from hive_web.security import request_auth
 from hive_web.views.html import render
@@ -51,13 +53,13 @@ async def page(request: web.Request) -> web.Response:
 
 @routes.get("/agents/{name}/{path:(api/state|events/history)}")
 async def forward_get(request: web.Request) -> web.Response:
-    name, client, path = upstream(request)
-    url = f"{PAGE_BASE}/{request.match_info['path']}"
+    up = await upstream(request)
+    url = up.url(request.match_info["path"])
     try:
-        async with client.get(url, params=request.query, timeout=_TIMEOUT) as reply:
-            return _relayed(reply.status, reply.content_type, await reply.read())
+        async with up.client.get(url, params=request.query, headers=up.headers, timeout=_TIMEOUT) as reply:
+            return _relayed(up, reply.status, reply.content_type, await reply.read())
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise unreachable(name, path, exc) from exc
+        raise unreachable(up, exc) from exc
 
 
 @routes.get("/agents/{name}/api/stats")
@@ -74,8 +76,11 @@ async def stats(request: web.Request) -> web.Response:
     return web.json_response(await asyncio.to_thread(agent_stats, layout, name, window))
 
 
-def _relayed(status: int, content_type: str, body: bytes) -> web.Response:
+def _relayed(up: Upstream, status: int, content_type: str, body: bytes) -> web.Response:
     """The harness's answer as JSON: an error text becomes ``{"error"}``, nothing becomes a page."""
+    failed = api_server_failure(up, status, content_type, body)
+    if failed is not None:
+        raise failed
     if status >= 400 and content_type != "application/json":
         return web.json_response({"error": body.decode(errors="replace").strip()}, status=status)
     return web.Response(body=body, status=status, content_type="application/json")
@@ -83,16 +88,16 @@ def _relayed(status: int, content_type: str, body: bytes) -> web.Response:
 
 @routes.post("/agents/{name}/api/{action:.+}")
 async def forward_post(request: web.Request) -> web.Response:
-    name, client, path = upstream(request)
+    up = await upstream(request)
     action = request.match_info["action"]
     if action not in POSTS:
         raise web.HTTPNotFound(text=f"unknown agent action {action!r}; one of: {', '.join(sorted(POSTS))}")
     data = await request.read()
     headers = {"Content-Type": request.content_type or "application/json"}
     try:
-        async with client.post(
-            f"{PAGE_BASE}/api/{action}", data=data, headers=headers, timeout=_TIMEOUT
+        async with up.client.post(
+            up.url(f"api/{action}"), data=data, headers=up.with_headers(headers), timeout=_TIMEOUT
         ) as reply:
-            return _relayed(reply.status, reply.content_type, await reply.read())
+            return _relayed(up, reply.status, reply.content_type, await reply.read())
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise unreachable(name, path, exc) from exc
+        raise unreachable(up, exc) from exc

@@ -57,6 +57,7 @@ from reconciler.model import Observed
 from reconciler.runtime import kubernetes_drift as kd
 from reconciler.runtime import kubernetes_egress as kegress
 from reconciler.runtime import kubernetes_objects as ko
+from reconciler.runtime import kubernetes_page as kpage
 from reconciler.runtime import kubernetes_seeds as ks
 from reconciler.runtime.base import MAX_LOG_LINES, LaunchSpec, LineSink, LogScope, log_scope
 from reconciler.runtime.kubernetes_cache import ApiStatus, Refused, WatchCache, checked
@@ -370,11 +371,11 @@ class KubernetesRuntime:
                 f"agent {spec.name}: cannot read its launch config {spec.config_file}: {exc}"
             ) from exc
         sockets = str(spec.socket.parent)
+        config = kpage.with_digest(ko.config_map(spec.name, agent_json, s), self.layout, spec.name, s)
         objects: builtins.list[tuple[str, ko.Json, Callable[..., Any], Callable[..., Any]]] = [
             ("serviceaccount", ko.service_account(spec.name, s), c.core.read_namespaced_service_account,
              c.core.patch_namespaced_service_account),
-            ("configmap", ko.config_map(spec.name, agent_json, s), c.core.read_namespaced_config_map,
-             c.core.patch_namespaced_config_map),
+            ("configmap", config, c.core.read_namespaced_config_map, c.core.patch_namespaced_config_map),
         ]  # fmt: skip
         if seeds:  # only a create: an update leaves what the last create put there (kubernetes_seeds)
             objects.append(self._seed_object(c, spec, progress))
@@ -384,6 +385,7 @@ class KubernetesRuntime:
              c.net.read_namespaced_network_policy, c.net.patch_namespaced_network_policy)
         )  # fmt: skip
         sts = ks.with_seed_init(ko.stateful_set(spec.name, spec.role, agent_json, replicas, s, sockets), s)
+        sts = kpage.with_page(sts, s)
         sts = kd.recorded(sts, s)  # the settings it was applied with (kubernetes_drift)
         objects.append(
             ("statefulset", sts, c.apps.read_namespaced_stateful_set, c.apps.patch_namespaced_stateful_set)
@@ -480,6 +482,7 @@ class KubernetesRuntime:
         ):  # fmt: skip
             await self._delete_ours(f"{kind} {target}", target, read, delete)
         shutil.rmtree(self.layout.agent_build(name), ignore_errors=True)
+        kpage.forget_token(self.layout, name)
         self.restarts.forget(name)
         progress(f"  {name} | deleted {obj} in {ns}; its volume stays (purge deletes it)")
 
@@ -512,6 +515,11 @@ class KubernetesRuntime:
         except PermanentError as exc:
             if _status_of(exc.__cause__ or exc) != 404:  # gone meanwhile: what we wanted
                 raise
+
+    def page_pod(self, name: str) -> kpage.PagePod | None:
+        """Where the dashboard reaches ``name``'s page: its pod, through the API server's proxy (with
+        the TLS broker on and a token made); None: no pod page."""
+        return kpage.page_pod(self.layout, name, self.settings, self.kubeconfig)
 
     def tidy(self) -> None:
         return None  # Kubernetes reaps pods itself

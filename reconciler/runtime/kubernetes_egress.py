@@ -5,8 +5,12 @@ connection against the agent's allow-list of host names (docs/security.md). A po
 network itself, and a NetworkPolicy speaks addresses, not names: the allow-list cannot be
 written as one. So each agent gets a policy ``hive-<agent>`` selecting its pod (its labels) with:
 
-- **ingress: none.** Nothing connects to an agent's pod; the harness dials out to the broker.
-  (The agent page through the API server's pod proxy, when it comes, will need a rule here.)
+- **ingress: the page port only** (``kubernetes_page.ingress``), from any address: the dashboard
+  reaches the agent page through the API server's pod proxy, whose connections come from the API
+  server or the node, and a policy cannot name those portably. Every request on it needs the
+  agent's page token (``hive_kit.pagetoken``), which is the protection where policies are not
+  enforced. Nothing else connects to an agent's pod; the harness dials out to the broker. Without
+  the TLS broker there is no page port and no ingress at all.
 - **egress** to the TLS broker, ``HIVE_KUBE_BROKER_URL``'s port on its address (an ``ipBlock``
   of that one address when the URL names an IP; a DNS name cannot be an ``ipBlock``, so then the
   port is open to any address), to DNS (port 53, UDP and TCP, on pods labelled
@@ -27,6 +31,7 @@ import ipaddress
 from hive_kit.broker import parse_url
 from hive_kit.errors import UserError
 from reconciler.runtime import kubernetes_objects as ko
+from reconciler.runtime import kubernetes_page as kpage
 
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}  # CoreDNS keeps kube-dns's label in every distribution
 HTTPS = 443
@@ -121,7 +126,7 @@ def network_policy(agent: str, s: ko.KubeSettings) -> ko.Json:
         "spec": {
             "podSelector": {"matchLabels": ko.labels(agent)},
             "policyTypes": ["Ingress", "Egress"],
-            "ingress": [],
+            "ingress": kpage.ingress(s),
             "egress": egress,
         },
     }

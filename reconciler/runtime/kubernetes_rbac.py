@@ -4,7 +4,9 @@ Exactly what ``reconciler.runtime.kubernetes`` asks the API server for and
 nothing more: read and watch its StatefulSets and Pods (the caches), apply and
 delete ServiceAccounts, ConfigMaps and StatefulSets, patch the ``scale``
 subresource, read ``pods/log``, read and delete PersistentVolumeClaims
-(purge), and apply and delete each agent's NetworkPolicy (``kubernetes_egress``).
+(purge), apply and delete each agent's NetworkPolicy (``kubernetes_egress``),
+and go through ``pods/proxy`` to an agent's page (GET is ``get``, POST is
+``create``; ``kubernetes_page``).
 No Secrets: the API key reaches the pod through its ``secretKeyRef``, which
 the kubelet resolves, so the daemon never reads it. Namespace-scoped on
 purpose: the daemon cannot touch anything outside its namespace.
@@ -38,6 +40,7 @@ RULES: tuple[dict[str, Any], ...] = (
      "verbs": ["get", "create", "patch", "delete"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["pods/proxy"], "verbs": ["get", "create"]},
     {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get", "delete"]},
     {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"],
      "verbs": ["get", "create", "patch", "delete"]},

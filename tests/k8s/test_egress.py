@@ -30,11 +30,15 @@ def rules(policy: dict[str, Any]) -> list[dict[str, Any]]:
     return policy["spec"]["egress"]  # type: ignore[no-any-return]
 
 
-def test_the_policy_selects_the_agents_pod_and_lets_nothing_in() -> None:
+def test_the_policy_selects_the_agents_pod_and_lets_in_only_its_page() -> None:
     policy = kegress.network_policy("alice", S)
     assert policy["metadata"]["name"] == "hive-alice" and ko.is_ours(policy)
     assert policy["spec"]["podSelector"] == {"matchLabels": ko.labels("alice")}
-    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and policy["spec"]["ingress"] == []
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    # the page port (the pod proxy's way in, token required), from anywhere; nothing else
+    assert policy["spec"]["ingress"] == [{"ports": [{"protocol": "TCP", "port": 7700}]}]
+    # without the TLS broker there is no page port: nothing in at all
+    assert kegress.network_policy("alice", ko.KubeSettings())["spec"]["ingress"] == []
 
 
 def test_egress_is_dns_the_broker_and_the_operators_cidrs_on_443() -> None:
@@ -148,7 +152,8 @@ async def test_each_agent_gets_its_policy_and_destroy_removes_it(swarm: Swarm) -
     assert spec["podSelector"] == {"matchLabels": ko.labels("alice")}  # alice's pod, not bob's
     sts = await swarm.read("read_namespaced_stateful_set", "hive-alice")
     assert sts is not None and sts["spec"]["template"]["metadata"]["labels"] == ko.labels("alice")
-    assert spec["policyTypes"] == ["Ingress", "Egress"] and not spec.get("ingress")
+    assert spec["policyTypes"] == ["Ingress", "Egress"]
+    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 7700}]}]  # the page port only
     ports = [(p["protocol"], p["port"]) for rule in spec["egress"] for p in rule["ports"]]
     assert ports == [("UDP", 53), ("TCP", 53), ("TCP", 7443), ("TCP", 443)]
     peers = [peer for rule in spec["egress"] for peer in rule.get("to", [])]

@@ -132,6 +132,8 @@ def test_the_role_grants_no_secrets_and_nothing_cluster_wide_but_token_reviews()
     assert role["kind"] == "Role" and binding["kind"] == "RoleBinding"  # namespaced
     assert all("secrets" not in rule["resources"] for rule in role["rules"])
     assert json.dumps(role).count('"*"') == 0  # no wildcards
+    proxy = next(rule for rule in role["rules"] if rule["resources"] == ["pods/proxy"])
+    assert proxy["verbs"] == ["get", "create"]  # the agent page through the API server: GET, POST
     policies = next(rule for rule in role["rules"] if rule["resources"] == ["networkpolicies"])
     assert policies == {
         "apiGroups": ["networking.k8s.io"],
@@ -174,3 +176,29 @@ def test_hive_kube_rbac_refuses_a_name_kubernetes_would(hive: Any) -> None:
     assert done.returncode != 0
     assert "namespace 'Bad_NS' is not a Kubernetes name" in done.stderr
     assert len(done.stderr.strip().splitlines()) <= 2
+
+
+async def test_the_role_may_reach_pages_through_the_pod_proxy_and_read_no_secret(
+    daemon: KubernetesRuntime,
+) -> None:
+    """The dashboard's page requests go through ``pods/proxy`` with the daemon's credentials: GET is
+    ``get`` and POST is ``create`` there; asked of the API server as the daemon's own account."""
+    from kubernetes_asyncio import client
+
+    c = await open_client(daemon.kubeconfig)
+    try:
+        authz = client.AuthorizationV1Api(c.api)
+
+        async def may(verb: str, resource: str, subresource: str = "") -> bool:
+            attrs = {"namespace": daemon.settings.namespace, "verb": verb, "resource": resource}
+            if subresource:
+                attrs["subresource"] = subresource
+            review = await authz.create_self_subject_access_review({"spec": {"resourceAttributes": attrs}})
+            return bool(review.status.allowed)
+
+        assert await may("get", "pods", "proxy") and await may("create", "pods", "proxy")
+        assert not await may("delete", "pods", "proxy")
+        assert not await may("get", "secrets") and not await may("list", "secrets")
+        assert not await may("create", "pods", "exec")  # the proxy is no shell into the pod
+    finally:
+        await c.api.close()
