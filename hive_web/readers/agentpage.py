@@ -9,7 +9,7 @@ network, and no agent, can reach it, and there are no ports to hand out or to co
 In a pod reached over the TLS broker (``reconciler.runtime.kubernetes_page``) the socket is
 inside the pod, so the harness also serves the page on the pod's port ``page`` and requires the
 agent's page token there. The dashboard goes through the API server,
-``/api/v1/namespaces/NS/pods/hive-<agent>-0:page/proxy/<path>``, with the daemon's own cluster
+``/api/v1/namespaces/NS/pods/hive-<agent>-0:7700/proxy/<path>``, with the daemon's own cluster
 credentials (the same kubeconfig, or in-cluster config, as the runtime: ``hive_core.kubeapi``)
 and the token in ``X-Hive-Page-Token``.
 

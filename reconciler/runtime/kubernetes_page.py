@@ -7,7 +7,7 @@ token on every request. The token is made here, once per agent, and kept in the 
 dir (``StateLayout.page_token_for``, 0600 in a 0700 dir); the pod gets only its SHA-256, in the
 agent's ConfigMap, so the agent (who can read everything its harness reads) cannot open its own
 page's operator controls. The dashboard reads the token (``PagePod``) and goes through
-``/api/v1/namespaces/NS/pods/hive-<agent>-0:page/proxy/`` with the daemon's own credentials.
+``/api/v1/namespaces/NS/pods/hive-<agent>-0:7700/proxy/`` with the daemon's own credentials.
 
 Why the ConfigMap and not a Secret: a digest opens nothing, so it needs no secrecy, and the daemon
 then needs no rights on Secrets at all (the operator's API key Secret is in the same namespace).
@@ -42,8 +42,9 @@ class PagePod:
 
     @property
     def path(self) -> str:
-        """The proxy path on the API server (append the page's own path)."""
-        return f"/api/v1/namespaces/{self.namespace}/pods/{self.pod}:{pagetoken.PORT_NAME}/proxy"
+        """The proxy path on the API server (append the page's own path). The port by number: a pod
+        proxy does not resolve a port's name (1.20 takes ``:page`` as the port and panics on it)."""
+        return f"/api/v1/namespaces/{self.namespace}/pods/{self.pod}:{pagetoken.PAGE_PORT}/proxy"
 
     def __repr__(self) -> str:  # never the token, in a log line or a traceback
         return f"PagePod(agent={self.agent!r}, namespace={self.namespace!r}, pod={self.pod!r})"

@@ -68,7 +68,7 @@ def test_the_token_is_made_once_kept_0600_and_only_its_digest_goes_to_the_config
     assert other["data"]["page-token.sha256"] != cm["data"]["page-token.sha256"]
     pod = kpage.page_pod(layout, "alice", S, "/k")
     assert pod is not None and pod.token == token
-    assert pod.path == "/api/v1/namespaces/swarm/pods/hive-alice-0:page/proxy"
+    assert pod.path == "/api/v1/namespaces/swarm/pods/hive-alice-0:7700/proxy"
     assert token not in repr(pod) and token not in str(pod)
     kpage.forget_token(layout, "alice")
     assert kpage.page_pod(layout, "alice", S, "/k") is None  # destroyed: no page to reach
