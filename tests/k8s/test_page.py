@@ -23,6 +23,8 @@ from hive_kit.paths import StateLayout
 from reconciler.runtime import kubernetes_objects as ko
 from reconciler.runtime import kubernetes_page as kpage
 from tests.k8s.test_driver import Swarm, quiet
+from tests.web.conftest import layout as web_layout  # noqa: F401 (a fixture: the dashboard's state dir)
+from tests.web.conftest import server_loop  # noqa: F401 (a fixture: the dashboard's loop)
 
 S = ko.KubeSettings(namespace="swarm", broker_url="tls://10.0.0.1:7443")
 
@@ -146,3 +148,34 @@ async def test_the_server_holds_digests_only_each_mounted_only_in_its_own_pod(sw
     assert swarm.runtime.page_pod("alice") is None
     bob = swarm.runtime.page_pod("bob")
     assert bob is not None and bob.token == tokens["bob"] and bob.pod == "hive-bob-0"
+
+
+def test_a_pod_page_that_does_not_answer_is_the_502_naming_the_pod(
+    k8s_api: dict[str, str], k8s_namespace: str, request: pytest.FixtureRequest
+) -> None:
+    """The dashboard (in process, real aiohttp app) with a pod page on the real API server, whose
+    pod does not exist: the API server's own answer (a Status) is the usual 502, naming the pod,
+    for a read, a write and the stream alike; the session and CSRF checks come first, as always."""
+    from tests.web.conftest import http, serve
+
+    layout: StateLayout = request.getfixturevalue("layout")  # tests/web's, imported above
+    loop = request.getfixturevalue("server_loop")
+    pod = kpage.PagePod("ghost", k8s_namespace, "not-a-real-token", k8s_api["KUBECONFIG"])
+    served = serve(layout, loop, agent_page=lambda name: pod if name == "ghost" else None)
+    try:
+        where = f"the page of agent ghost (pod hive-ghost-0 in namespace {k8s_namespace}) does not answer"
+        base = f"{served.url}/agents/ghost"
+        for method, path, body, headers in (
+            ("GET", "api/state", None, served.login().reads()),
+            ("GET", "events/stream", None, served.login().reads()),
+            ("POST", "api/model", {"model": "x"}, served.login().writes(served.url)),
+        ):
+            got = http(method, f"{base}/{path}", body, headers)
+            assert got.status == 502, (path, got.body)
+            text = got.body["error"] if isinstance(got.body, dict) else str(got.body)
+            assert text.startswith(where) and "the API server answered 404" in text, text
+        assert http("GET", f"{base}/api/state").status in (401, 303)  # no session: not even asked
+        refused = http("POST", f"{base}/api/model", {"model": "x"}, served.login().reads())
+        assert refused.status == 403  # no Origin/CSRF
+    finally:
+        served.close()

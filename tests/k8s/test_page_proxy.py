@@ -51,6 +51,17 @@ async def kube_get(kubeconfig: str, path: str, headers: dict[str, str]) -> tuple
         await api.close()
 
 
+async def page_state(url: str, login: Any, name: str) -> Any:
+    """``/agents/NAME/api/state``, once the harness's hello is on record (a 503 says it is not yet:
+    `hive status`'s Ready is the health gate's, which may be a pass older than a pod restart)."""
+    deadline = time.monotonic() + 90
+    while True:
+        state = await asyncio.to_thread(http, "GET", f"{url}/agents/{name}/api/state", None, login.reads())
+        if state.status != 503 or time.monotonic() > deadline:
+            return state
+        await asyncio.sleep(2)
+
+
 async def first_event(url: str, headers: dict[str, str]) -> bytes:
     """The first bytes of alpha's event stream through the dashboard (from the start: ``after=0``)."""
     timeout = aiohttp.ClientTimeout(total=30)
@@ -141,8 +152,11 @@ async def test_the_dashboard_reaches_a_pod_agents_page_through_the_pod_proxy(
 
 async def check_page(url: str, login: Any, kubeconfig: str, ns: str, layout: StateLayout, log: Path) -> None:
     # the dashboard's agent page API answers from the pod, as locally
-    state = await asyncio.to_thread(http, "GET", f"{url}/agents/alpha/api/state", None, login.reads())
-    assert state.status == 200, (state.body, log.read_text()[-3000:])
+    state = await page_state(url, login, "alpha")
+    assert state.status == 200, (
+        state.body,
+        [ln for ln in log.read_text().splitlines() if "alpha" in ln][-30:],
+    )
     assert (await first_event(url, login.reads())).startswith(b"id: ")  # the SSE relay, through the proxy
     assert state.body["name"] == "alpha" and state.body["model"] == "claude-sonnet-4-5"
     changed = await asyncio.to_thread(
@@ -151,7 +165,7 @@ async def check_page(url: str, login: Any, kubeconfig: str, ns: str, layout: Sta
     assert changed.status == 200 and changed.body.get("ok"), changed.body
     state = await asyncio.to_thread(http, "GET", f"{url}/agents/alpha/api/state", None, login.reads())
     assert state.body["model"] == "claude-opus-4-1"
-    beta = await asyncio.to_thread(http, "GET", f"{url}/agents/beta/api/state", None, login.reads())
+    beta = await page_state(url, login, "beta")
     assert beta.status == 200 and beta.body["model"] == "claude-sonnet-4-5"  # beta's own pod
     # the dashboard's own checks are unchanged: no session, no page; a write without CSRF, refused
     assert (await asyncio.to_thread(http, "GET", f"{url}/agents/alpha/api/state")).status in (401, 303)
