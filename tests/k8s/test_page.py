@@ -158,7 +158,7 @@ def test_a_pod_page_that_does_not_answer_is_the_502_naming_the_pod(
     for a read, a write and the stream alike; the session and CSRF checks come first, as always."""
     from tests.web.conftest import http, serve
 
-    layout: StateLayout = request.getfixturevalue("layout")  # tests/web's, imported above
+    layout: StateLayout = request.getfixturevalue("web_layout")  # tests/web's, imported above
     loop = request.getfixturevalue("server_loop")
     pod = kpage.PagePod("ghost", k8s_namespace, "not-a-real-token", k8s_api["KUBECONFIG"])
     served = serve(layout, loop, agent_page=lambda name: pod if name == "ghost" else None)
