@@ -82,7 +82,9 @@ def harness_env(cluster: dict[str, str], namespace: str) -> dict[str, str]:
 class Served:
     """A real `hive serve --runtime kubernetes --broker-listen GATEWAY:PORT` process."""
 
-    def __init__(self, state_dir: Path, cluster: dict[str, str], namespace: str, **extra: str) -> None:
+    def __init__(
+        self, state_dir: Path, cluster: dict[str, str], namespace: str, *, web: bool = False, **extra: str
+    ) -> None:
         host = gateway(cluster)
         port = free_port(host)
         # what the first `hive serve --broker-listen` makes; made first so the runtime can hand pods the CA
@@ -91,13 +93,16 @@ class Served:
             raise AssertionError("ensure_certs made no CA")
         self.env = harness_env(cluster, namespace) | extra
         self.env |= {"HIVE_KUBE_BROKER_URL": f"tls://{host}:{port}", "HIVE_KUBE_BROKER_CA": str(cert.ca)}
-        argv = [sys.executable, "-m", "hive", "serve", "--runtime", "kubernetes", "--no-web"]
+        argv = [sys.executable, "-m", "hive", "serve", "--runtime", "kubernetes"]
+        argv += [] if web else ["--no-web"]  # web: the dashboard on a free port (HIVE_WEB_PORT=0)
         argv += ["--state-dir", str(state_dir), "--broker-listen", f"{host}:{port}", "--broker-san", host]
         self.log = state_dir.parent / "serve.log"
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 argv,
-                env=subprocess_env(**self.env, PYTHONUNBUFFERED="1"),
+                env=subprocess_env(
+                    **self.env, PYTHONUNBUFFERED="1", **({"HIVE_WEB_PORT": "0"} if web else {})
+                ),
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
@@ -115,8 +120,10 @@ class Served:
 
 
 @contextlib.contextmanager
-def served(state_dir: Path, cluster: dict[str, str], namespace: str, **extra: str) -> Iterator[Served]:
-    daemon = Served(state_dir, cluster, namespace, **extra)
+def served(
+    state_dir: Path, cluster: dict[str, str], namespace: str, *, web: bool = False, **extra: str
+) -> Iterator[Served]:
+    daemon = Served(state_dir, cluster, namespace, web=web, **extra)
     try:
         yield daemon
     finally:

@@ -2,34 +2,27 @@
 
 A ``k8s_node`` test (root; ``HIVE_K8S_NODE_TESTS=1``): a real `hive serve --runtime kubernetes
 --broker-listen` with its dashboard, the real harness in busybox pods (the host's Python mounted
-read-only, as in ``test_pods_tls.py``), each serving its page API on the pod's port ``page`` with
+read-only: ``tests/k8s/pods.py``'s ``served``, with ``web=True``), each serving its page API on the pod's port ``page`` with
 its page token required. Logged in as the web tests are (a one-time link from `hive dashboard
 url`, the session cookie, Origin and CSRF on writes), the dashboard's ``/agents/<name>/`` routes
 answer from the pod, through ``/api/v1/namespaces/NS/pods/hive-<agent>-0:7700/proxy/``. What
-stands in: the busybox image for the agent image; no model is called (no turn is asked for).
+stands in: the busybox image for the agent image; no turn is asked for.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hive_core.broker_certs import ensure_certs
 from hive_kit import pagetoken
 from hive_kit.paths import StateLayout
-from tests.conftest import subprocess_env
 from tests.k8s import admin
-from tests.k8s.test_pods import harness_env
-from tests.k8s.test_pods_tls import free_port, is_ready, ready_rows
+from tests.k8s.pods import namespace_with_key, served, wait_ready
 from tests.web.conftest import DASHBOARD_URL, cli_login_link, http, login_with
 
 pytestmark = [pytest.mark.k8s_node, pytest.mark.slow]
@@ -85,57 +78,20 @@ async def test_the_dashboard_reaches_a_pod_agents_page_through_the_pod_proxy(
     hive: Any, state_dir: Path, k8s_node: dict[str, str], k8s_namespace: str
 ) -> None:
     kubeconfig = k8s_node["KUBECONFIG"]
-    gateway = str(ipaddress.ip_network(k8s_node["HIVE_K8S_POD_CIDR"])[1])  # the bridge's address
-    port = free_port(gateway)
-    await admin.call(kubeconfig, "create_namespace", {"metadata": {"name": k8s_namespace}})
-    secret = {
-        "metadata": {"name": "hyperhive-api-key"},
-        "stringData": {"ANTHROPIC_API_KEY": "sk-test-not-real"},
-    }
-    await admin.call(kubeconfig, "create_namespaced_secret", k8s_namespace, secret)
+    await namespace_with_key(k8s_node, k8s_namespace)
     assert hive("init").returncode == 0
     for name in AGENTS:
         assert hive("agent", "add", name, "--model", "claude-sonnet-4-5").returncode == 0
-    cert = ensure_certs(state_dir / "broker-tls", (gateway,))
-    assert cert.ca is not None
-    env = {k: v for k, v in harness_env(k8s_node, k8s_namespace).items() if k != "HIVE_KUBE_HOST_SOCKET"}
-    env |= {"HIVE_KUBE_BROKER_URL": f"tls://{gateway}:{port}", "HIVE_KUBE_BROKER_CA": str(cert.ca)}
-    argv = [sys.executable, "-m", "hive", "serve", "--runtime", "kubernetes"]
-    argv += ["--state-dir", str(state_dir), "--broker-listen", f"{gateway}:{port}", "--broker-san", gateway]
-    log = state_dir.parent / "serve.log"
-    with log.open("wb") as out:
-        serve = subprocess.Popen(
-            argv,
-            env=subprocess_env(**env, HIVE_WEB_PORT="0", PYTHONUNBUFFERED="1"),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        rows: dict[str, Any] = {}
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and serve.poll() is None:
-            rows = await asyncio.to_thread(ready_rows, hive, env)
-            if {*AGENTS, "manager"} <= rows.keys() and all(map(is_ready, rows.values())):
-                break
-            await asyncio.sleep(3)
-        text = log.read_text(errors="replace")
-        assert serve.poll() is None, f"hive serve exited:\n{text[-4000:]}"
-        assert all(n in rows and is_ready(rows[n]) for n in AGENTS), f"{rows}\n{text[-4000:]}"
-        found = DASHBOARD_URL.search(text)
-        assert found is not None, text[-2000:]
+    with served(state_dir, k8s_node, k8s_namespace, web=True) as daemon:
+        await wait_ready(hive, daemon, {*AGENTS, "manager"})
+        found = DASHBOARD_URL.search(daemon.text())
+        assert found is not None, daemon.text()[-2000:]
         url = found.group(1)
         login = await asyncio.to_thread(login_with, cli_login_link(StateLayout(state_dir)))
-        await check_page(url, login, kubeconfig, k8s_namespace, StateLayout(state_dir), log)
+        await check_page(url, login, kubeconfig, k8s_namespace, StateLayout(state_dir), daemon.log)
         if os.environ.get("HIVE_SCREENSHOTS") == "1":  # docs/screenshots/agent-page-pod.png, on demand
             link = cli_login_link(StateLayout(state_dir))
             await asyncio.to_thread(agent_page_screenshot, url, link)
-    finally:
-        serve.send_signal(signal.SIGTERM)
-        try:
-            serve.wait(30)
-        except subprocess.TimeoutExpired:
-            os.kill(serve.pid, signal.SIGKILL)
-            serve.wait(10)
 
 
 async def check_page(url: str, login: Any, kubeconfig: str, ns: str, layout: StateLayout, log: Path) -> None:
