@@ -3,10 +3,11 @@
 A ``k8s_node`` test (root; ``HIVE_K8S_NODE_TESTS=1``): a real `hive serve --runtime kubernetes
 --broker-listen` with its dashboard, the real harness in busybox pods (the host's Python mounted
 read-only: ``tests/k8s/pods.py``'s ``served``, with ``web=True``), each serving its page API on
-the pod's port ``page`` with its page token required. Logged in as the web tests are (a one-time link from `hive dashboard
-url`, the session cookie, Origin and CSRF on writes), the dashboard's ``/agents/<name>/`` routes
-answer from the pod, through ``/api/v1/namespaces/NS/pods/hive-<agent>-0:7700/proxy/``. What
-stands in: the busybox image for the agent image; no turn is asked for.
+the pod's port ``page`` with its page token required. Logged in as the web tests are (a one-time
+link from `hive dashboard url`, the session cookie, Origin and CSRF on writes), the dashboard's
+``/agents/<name>/`` routes answer from the pod, through
+``/api/v1/namespaces/NS/pods/hive-<agent>-0:7700/proxy/``. What stands in: the busybox image for
+the agent image; no turn is asked for.
 """
 
 from __future__ import annotations
