@@ -95,6 +95,38 @@ async def test_the_dashboard_reaches_a_pod_agents_page_through_the_pod_proxy(
             await asyncio.to_thread(agent_page_screenshot, url, link)
 
 
+async def check_live_events(url: str, login: Any, seq: int) -> None:
+    """The page's live stream from the pod, through the dashboard: a model change made after the
+    stream opened arrives as its SSE frame (the pod proxy does not flush a streamed response, so
+    the dashboard reads the pod's history; the browser sees the same frames as locally)."""
+    import aiohttp
+
+    stream_url = f"{url}/agents/alpha/events/stream"
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        headers = {**login.reads(), "Last-Event-ID": str(seq)}
+        async with session.get(stream_url, headers=headers) as stream:
+            assert stream.status == 200 and stream.content_type == "text/event-stream"
+            model = f"{url}/agents/alpha/api/model"
+            haiku = {"model": "claude-haiku-4-5"}
+            changed = await asyncio.to_thread(http, "POST", model, haiku, login.writes(url))
+            assert changed.status == 200, changed.body
+            seen: list[str] = []
+            async with asyncio.timeout(30):
+                async for raw in stream.content:
+                    line = raw.decode().rstrip("\r\n")
+                    seen.append(line)
+                    if line.startswith("data: ") and '"claude-haiku-4-5"' in line:
+                        break
+            frame = seen[-3:]
+            assert frame[0].startswith("id: ") and int(frame[0][4:]) > seq, seen
+            assert frame[1] == "event: model_changed", seen
+    back = await asyncio.to_thread(
+        http, "POST", f"{url}/agents/alpha/api/model", {"model": "claude-opus-4-1"}, login.writes(url)
+    )
+    assert back.status == 200, back.body
+
+
 async def check_page(url: str, login: Any, kubeconfig: str, ns: str, layout: StateLayout, log: Path) -> None:
     # the dashboard's agent page API answers from the pod, as locally
     state = await page_state(url, login, "alpha")
@@ -109,6 +141,7 @@ async def check_page(url: str, login: Any, kubeconfig: str, ns: str, layout: Sta
     assert changed.status == 200 and changed.body.get("ok"), changed.body
     state = await asyncio.to_thread(http, "GET", f"{url}/agents/alpha/api/state", None, login.reads())
     assert state.body["model"] == "claude-opus-4-1"
+    await check_live_events(url, login, state.body["seq"])
     beta = await page_state(url, login, "beta")
     assert beta.status == 200 and beta.body["model"] == "claude-sonnet-4-5"  # beta's own pod
     # the dashboard's own checks are unchanged: no session, no page; a write without CSRF, refused
