@@ -54,6 +54,8 @@ def cluster_problem(*, node: bool) -> str | None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if NODE_TESTS:
+        if any("k8s_node" in item.keywords for item in items) and cluster_problem(node=True) is None:
+            _take_the_node()  # before any test's timeout runs: the wait may be long
         return
     skip = pytest.mark.skip(reason="k8s_node tests run with HIVE_K8S_NODE_TESTS=1 (.ci/run sets it)")
     for item in items:
@@ -109,9 +111,15 @@ NODE_LOCK = Path(os.environ.get("HIVE_K8S_NODE_LOCK", "/run/lock/hyperhive-k8s-n
 NODE_LOCK_WAIT = 45 * 60
 
 
-def _node_lock() -> int:
-    """Wait (saying so) for the machine's one node: a second node's kubelet and CNI would fight the
-    first over the host's bridge, iptables and containerd. Held until the session's node is down."""
+_held: list[int] = []  # the node lock's fd, once this session has it
+
+
+def _take_the_node() -> None:
+    """Wait (saying so) for the machine's one node, and hold it until this session ends: a second
+    node's kubelet and CNI would fight the first over the host's bridge, iptables and containerd.
+    Taken at collection, not in the fixture, so no test's timeout counts the wait."""
+    if _held:
+        return
     NODE_LOCK.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(NODE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     deadline = time.monotonic() + NODE_LOCK_WAIT
@@ -119,12 +127,13 @@ def _node_lock() -> int:
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
+            _held.append(fd)  # released when this process exits, after the node's teardown
+            return
         except BlockingIOError:
             if time.monotonic() > deadline:
                 os.close(fd)
                 minutes = NODE_LOCK_WAIT // 60
-                pytest.fail(f"another test session held the k8s node ({NODE_LOCK}) for {minutes} min")
+                pytest.exit(f"another test session held the k8s node ({NODE_LOCK}) for {minutes} min", 1)
             if not said:
                 print(f"\nwaiting for the k8s node: another test session holds {NODE_LOCK}", file=sys.stderr)
                 said = True
@@ -133,15 +142,9 @@ def _node_lock() -> int:
 
 @pytest.fixture(scope="session")
 def k8s_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A single-node cluster that runs pods (root; one per machine: sessions take turns)."""
-    if cluster_problem(node=True) is not None:
-        yield from _cluster(tmp_path_factory, node=True)  # skips, saying why
-        return
-    fd = _node_lock()
-    try:
-        yield from _cluster(tmp_path_factory, node=True)
-    finally:
-        os.close(fd)
+    """A single-node cluster that runs pods (root; one per machine: sessions take turns, see
+    ``_take_the_node``)."""
+    yield from _cluster(tmp_path_factory, node=True)
 
 
 def kubectl_env(cluster: dict[str, str]) -> dict[str, str]:
