@@ -16,33 +16,16 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from hive_harness.events import EventBus
 from hive_harness.loop import Harness
-from hive_harness.runtime import Runtime, StatePaths
 from hive_harness.serve import page_socket, start_site
-from hive_harness.stats import TurnStats
-from hive_kit.client import HiveClient
-from hive_kit.launch import ENV_PAGE, SANDBOX_PAGE, SANDBOX_SOCKET, AgentLaunchConfig
+from hive_kit.launch import ENV_PAGE, SANDBOX_PAGE, SANDBOX_SOCKET
 from hive_kit.paths import StateLayout
+from tests.harness.offline import offline_harness
 
 
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
-    paths = StatePaths(tmp_path / "state")
-    paths.root.mkdir()
-    bus = EventBus(paths.events_db)
-    launch = AgentLaunchConfig(name="bob", role="agent", model="haiku")
-    stats = TurnStats(paths.stats_db)
-    yield Harness(
-        Runtime(launch, paths, bus),
-        HiveClient(tmp_path / "no.sock"),
-        stats,
-        claude_bin="claude",
-        base_env={},
-        system_prompt="",
-    )
-    bus.close()
-    stats.close()
+    yield from offline_harness(tmp_path)
 
 
 async def _state(path: Path) -> dict[str, object]:
