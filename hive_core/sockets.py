@@ -250,8 +250,8 @@ class SocketSet:
         egress = AgentPorts(self.core, name, is_manager=False)
         await listener.start(ids)
         self.agents[name] = listener
+        self.egress[name] = egress  # before it starts: a cancelled start is still closed
         await egress.start(ids)
-        self.egress[name] = egress
         log.info("sockets for agent %s are up in %s", name, listener.path.parent)
 
     async def _close_agent(self, name: str) -> None:
@@ -288,11 +288,14 @@ class SocketSet:
                 _remove_agent_dir(path)
 
     async def close(self) -> None:
-        for listener in [self.admin, self.manager]:
-            await listener.close()
-        if self.manager_egress is not None:
-            await self.manager_egress.close()
-            self.manager_egress = None
-        for name in list(self.agents):
-            await self._close_agent(name)
+        # under the sync's lock: a stop that landed while sync_agents was opening an agent's
+        # sockets closed the ones registered and leaked the egress and model sockets still starting
+        async with self._lock:
+            for listener in [self.admin, self.manager]:
+                await listener.close()
+            if self.manager_egress is not None:
+                await self.manager_egress.close()
+                self.manager_egress = None
+            for name in list(self.agents):
+                await self._close_agent(name)
         await self.core.gateway.close()
