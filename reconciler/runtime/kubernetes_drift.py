@@ -64,10 +64,8 @@ def drift(sts: Json, s: KubeSettings) -> tuple[str, tuple[FieldChange, ...]]:
     except ValueError:
         old = None
     if not isinstance(old, dict):
-        return (
-            "",
-            (),
-        )  # applied before records (an older hyperhive): taken as current, recorded at its next update
+        # applied before records (an older hyperhive): taken as current, recorded at its next update
+        return "", ()
     now = settings_record(s)
     keys = sorted(set(now) | set(old))
     changes = tuple(
